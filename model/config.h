@@ -1,0 +1,73 @@
+/* config.h: a checkpoint's config.json, tokenizer_config.json, special_tokens_map.json and the
+ * sentence-transformers pooling config, parsed into plain structs. */
+#ifndef BERTD_CONFIG_H
+#define BERTD_CONFIG_H
+
+#include <stddef.h>
+
+typedef enum {
+  BERTD_ACT_GELU = 0,  /* exact erf GELU ("gelu") */
+  BERTD_ACT_GELU_NEW,  /* tanh approximation ("gelu_new", "gelu_pytorch_tanh") */
+  BERTD_ACT_RELU
+} bertd_activation;
+
+typedef enum {
+  BERTD_PROBLEM_SINGLE_LABEL = 0, /* softmax over labels */
+  BERTD_PROBLEM_MULTI_LABEL,      /* independent sigmoids */
+  BERTD_PROBLEM_REGRESSION
+} bertd_problem_type;
+
+typedef enum {
+  BERTD_ARCH_BASE = 0,   /* BertModel: encoder (+ pooler) only */
+  BERTD_ARCH_SEQ_CLS,    /* BertForSequenceClassification */
+  BERTD_ARCH_TOKEN_CLS,  /* BertForTokenClassification */
+  BERTD_ARCH_QA,         /* BertForQuestionAnswering */
+  BERTD_ARCH_MLM,        /* BertForMaskedLM */
+  BERTD_ARCH_NSP,        /* BertForNextSentencePrediction */
+  BERTD_ARCH_PRETRAINING,/* BertForPreTraining: MLM + NSP */
+  BERTD_ARCH_JOINT       /* JointBERT: intent_classifier + slot_classifier */
+} bertd_arch;
+
+typedef enum { BERTD_POOL_NONE = 0, BERTD_POOL_MEAN, BERTD_POOL_CLS, BERTD_POOL_MAX } bertd_pooling_mode;
+
+typedef struct bertd_config {
+  /* config.json */
+  int vocab_size;
+  int hidden_size;              /* H */
+  int num_hidden_layers;        /* L */
+  int num_attention_heads;      /* NH; H % NH == 0 */
+  int intermediate_size;        /* I */
+  bertd_activation hidden_act;
+  int max_position_embeddings;  /* P */
+  int type_vocab_size;
+  float layer_norm_eps;
+  int pad_token_id;
+  bertd_arch arch;              /* from "architectures"[0], or from the tensors present */
+  bertd_problem_type problem_type;
+  int num_labels;               /* len(id2label) for SEQ_CLS / TOKEN_CLS */
+  char **id2label;              /* num_labels strings, index = label id */
+  /* JointBERT: intent and slot label lists (intent_label.txt / slot_label.txt, or config keys) */
+  int num_intents;
+  char **intent_labels;
+  int num_slots;
+  char **slot_labels;
+
+  /* tokenizer_config.json + special_tokens_map.json */
+  int do_lower_case;            /* default 1 */
+  int strip_accents;            /* -1 = unset (follows do_lower_case), 0, 1 */
+  int tokenize_chinese_chars;   /* default 1 */
+  int model_max_length;         /* capped at max_position_embeddings */
+  char unk_token[32], cls_token[32], sep_token[32], pad_token[32], mask_token[32];
+
+  /* sentence-transformers (modules.json + 1_Pooling/config.json); NONE if absent */
+  bertd_pooling_mode pooling;
+  int normalize;                /* a Normalize module follows pooling */
+} bertd_config;
+
+/* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,
+ * modules.json and its pooling config, intent_label.txt and slot_label.txt.
+ * Errors name the file and the field: "config.json: hidden_size: expected a positive integer". */
+int bertd_config_load(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size);
+void bertd_config_free(bertd_config *cfg);
+
+#endif

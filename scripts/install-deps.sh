@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything bertd needs to build and test, from Debian's packages.
+# Idempotent: a second run installs nothing and takes a second or two.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config
+  librdkafka-dev        # Kafka client
+  libavro-dev           # Apache Avro C
+  libopenblas-dev       # sgemm for the encoder
+  libyaml-dev           # config files
+  libcriterion-dev      # unit tests
+  libutf8proc-dev       # Unicode categories, NFD, case folding for the tokenizer
+  libjansson-dev        # JSON: config.json, safetensors headers, JSONL I/O
+  clang libclang-rt-14-dev  # libFuzzer harnesses
+  unzip curl
+  openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
