@@ -62,6 +62,7 @@ typedef struct bertd_config {
   /* sentence-transformers (modules.json + 1_Pooling/config.json); NONE if absent */
   bertd_pooling_mode pooling;
   int normalize;                /* a Normalize module follows pooling */
+  int st_max_seq_length;        /* sentence_bert_config.json max_seq_length; 0 if absent */
 } bertd_config;
 
 /* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,

@@ -1,0 +1,30 @@
+/* main.c: the `bertd` command: dispatches subcommands. The only place that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bertd.h"
+#include "cli_infer.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "bertd %s: BERT text classification for Kafka pipelines\n"
+          "usage: bertd COMMAND [options]\n"
+          "  tokenize | classify | tag | joint | qa | embed | fill-mask | nsp\n"
+          "        --model DIR: JSONL {\"text\", \"text_pair\"} in, JSONL with results out\n"
+          "  version\n"
+          "`bertd COMMAND --help` describes a command.\n",
+          BERTD_VERSION);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+      !strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+    printf("bertd %s\n", BERTD_VERSION);
+    return 0;
+  }
+  return cli_infer_main(argc - 1, argv + 1);
+}

@@ -1,0 +1,136 @@
+/* bertd.h: the model library's public header.
+ *
+ * Load a Hugging Face BERT checkpoint directory, tokenize exactly as transformers'
+ * BertTokenizerFast, run the encoder on a batch, and read task results:
+ *
+ *   bertd_model *m; bertd_session *s; char err[512];
+ *   if (bertd_model_load("all-MiniLM-L6-v2", &m, err, sizeof err)) { puts(err); ... }
+ *   bertd_session_create(m, &s, err, sizeof err);
+ *   bertd_encoding enc = {0};
+ *   bertd_tokenizer_encode(bertd_model_tokenizer(m), text, len, NULL, 0, 0,
+ *                          BERTD_TRUNC_LONGEST_FIRST, &enc, err, sizeof err);
+ *   const bertd_encoding *batch[1] = {&enc};
+ *   bertd_session_forward(s, batch, 1, err, sizeof err);
+ *   bertd_result_embedding(s, 0, vec, err, sizeof err);
+ *
+ * Every function that can fail returns 0 on success, -1 on failure with a one-line message in
+ * errstr. A model is read-only once loaded and may be shared by threads; a session is one
+ * thread's activations and results. No Kafka, Avro or YAML in here. */
+#ifndef BERTD_H
+#define BERTD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "tokenizer.h"
+
+#define BERTD_VERSION "0.1.0"
+
+typedef struct bertd_model bertd_model;
+typedef struct bertd_session bertd_session;
+
+/* What a checkpoint can do, from its architecture and the tensors present. */
+typedef enum {
+  BERTD_TASK_EMBED = 1 << 0,     /* sentence embeddings: every model */
+  BERTD_TASK_CLASSIFY = 1 << 1,  /* BertForSequenceClassification */
+  BERTD_TASK_TAG = 1 << 2,       /* BertForTokenClassification */
+  BERTD_TASK_QA = 1 << 3,        /* BertForQuestionAnswering */
+  BERTD_TASK_FILL_MASK = 1 << 4, /* BertForMaskedLM / BertForPreTraining */
+  BERTD_TASK_NSP = 1 << 5,       /* BertForNextSentencePrediction / BertForPreTraining */
+  BERTD_TASK_JOINT = 1 << 6      /* JointBERT intent + slots */
+} bertd_task;
+
+int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size);
+void bertd_model_free(bertd_model *m);
+const bertd_config *bertd_model_config(const bertd_model *m);
+const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m);
+unsigned bertd_model_tasks(const bertd_model *m);       /* bitwise OR of bertd_task */
+const char *bertd_model_name(const bertd_model *m);     /* the directory's base name */
+const char *bertd_model_checksum(const bertd_model *m); /* hex FNV-1a 64 of the weight files */
+/* Sentence-transformers' max_seq_length when the checkpoint has one, else model_max_length. */
+int bertd_model_max_length(const bertd_model *m);
+
+int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
+                         size_t errstr_size);
+void bertd_session_free(bertd_session *s);
+
+/* Runs the encoder and the model's heads on B encodings (any lengths; packed internally). The
+ * encodings must stay alive until the results are read. */
+int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, int B,
+                          char *errstr, size_t errstr_size);
+
+/* Low-level access after a forward: the last hidden state of sequence b, (len,H). */
+const float *bertd_session_hidden(const bertd_session *s, int b, int *len);
+/* The pooler output of sequence b (H), or NULL if the checkpoint has no pooler. */
+const float *bertd_session_pooled(const bertd_session *s, int b);
+/* Raw head logits of sequence b: classify (NL), tag (len,NL), qa start/end (len), nsp (2),
+ * joint intent (NI) and slots (len,NS), mlm (masks,V) at the [MASK] tokens in position order.
+ * n receives the element count. NULL if not computed. */
+const float *bertd_session_logits(const bertd_session *s, int b, const char *which, int *n);
+
+/* ---- task results ---- */
+typedef struct bertd_label_score {
+  int id;
+  const char *label;   /* owned by the model */
+  float score;         /* softmax probability, or sigmoid for multi-label models */
+} bertd_label_score;
+
+typedef struct bertd_span {
+  const char *label;   /* entity / slot type without the B-/I- prefix; owned by the model */
+  int char_start, char_end;  /* code points into the original text (end exclusive) */
+  int byte_start, byte_end;  /* bytes into the original UTF-8 text */
+  float score;         /* mean probability of the span's word labels */
+} bertd_span;
+
+typedef struct bertd_word_tag {
+  const char *tag;     /* full BIO tag, e.g. "B-fromloc.city_name" */
+  int char_start, char_end, byte_start, byte_end;
+  float score;
+} bertd_word_tag;
+
+/* Top-k labels of a classifier, best first (k = 0: all labels). Returns the count. */
+int bertd_result_labels(const bertd_session *s, int b, int k, bertd_label_score *out,
+                        int out_cap, char *errstr, size_t errstr_size);
+/* JointBERT intents, best first. */
+int bertd_result_intents(const bertd_session *s, int b, int k, bertd_label_score *out,
+                         int out_cap, char *errstr, size_t errstr_size);
+/* Word-level tags (label of each whitespace word's first sub-token) of a token classifier
+ * (joint = 0) or of JointBERT's slot head (joint = 1); words beyond truncation get none.
+ * Returns the word count. */
+int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_word_tag *out,
+                           int out_cap, char *errstr, size_t errstr_size);
+/* BIO word tags merged into spans with conlleval semantics. Returns the span count. */
+int bertd_spans_from_tags(const bertd_word_tag *tags, int n, bertd_span *out, int out_cap);
+
+typedef struct bertd_answer {
+  int char_start, char_end, byte_start, byte_end; /* into the context (text_pair) */
+  int token_start, token_end;                     /* inclusive token indices */
+  float score;                                    /* p_start * p_end over context tokens */
+} bertd_answer;
+/* Best answer span of an extractive QA model: question = text, context = text_pair. */
+int bertd_result_answer(const bertd_session *s, int b, int max_answer_tokens, bertd_answer *out,
+                        char *errstr, size_t errstr_size);
+
+/* Sentence embedding (H) with the checkpoint's pooling (mean if it has no pooling config). */
+int bertd_result_embedding(const bertd_session *s, int b, float *out, char *errstr,
+                           size_t errstr_size);
+
+typedef struct bertd_fill {
+  int position;        /* token index of the [MASK] */
+  int token_id;
+  const char *token;   /* owned by the tokenizer */
+  float score;
+} bertd_fill;
+/* Top-k fills of every [MASK] of sequence b: out holds masks x k entries, mask by mask. */
+int bertd_result_fill_mask(const bertd_session *s, int b, int k, bertd_fill *out, int out_cap,
+                           char *errstr, size_t errstr_size);
+
+/* Probability that text_pair follows text (NSP index 0). */
+int bertd_result_is_next(const bertd_session *s, int b, float *prob, char *errstr,
+                         size_t errstr_size);
+
+/* Byte offset -> code point offset of a UTF-8 string (for callers converting spans). */
+int bertd_utf8_char_index(const char *text, size_t byte_offset);
+
+#endif

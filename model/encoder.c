@@ -1,0 +1,127 @@
+/* encoder.c: embeddings -> L x (self-attention, add & norm, feed-forward, add & norm) -> pooler. */
+#include "encoder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
+  float *q = realloc(*p, n * sizeof(float));
+  if (!q) {
+    snprintf(errstr, errstr_size, "encoder: out of memory for %zu activations", n);
+    return -1;
+  }
+  *p = q;
+  return 0;
+}
+
+int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
+                       char *errstr, size_t errstr_size) {
+  const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
+  const size_t NH = (size_t)cfg->num_attention_heads;
+  if (tokens < 1) tokens = 1;
+  if (max_len < 1) max_len = 1;
+  if (batch < 1) batch = 1;
+  if (tokens > a->cap_tokens) {
+    size_t n = (size_t)tokens;
+    if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, n * H, errstr, errstr_size) ||
+        grow(&a->k, n * H, errstr, errstr_size) || grow(&a->v, n * H, errstr, errstr_size) ||
+        grow(&a->ctx, n * H, errstr, errstr_size) || grow(&a->tmp, n * H, errstr, errstr_size) ||
+        grow(&a->inter, n * I, errstr, errstr_size))
+      return -1;
+    a->cap_tokens = tokens;
+  }
+  if (max_len > a->cap_len) {
+    if (grow(&a->scores, NH * (size_t)max_len * (size_t)max_len, errstr, errstr_size)) return -1;
+    a->cap_len = max_len;
+  }
+  if (batch > a->cap_batch) {
+    int *l = realloc(a->lens, sizeof(int) * (size_t)batch);
+    if (l) a->lens = l;
+    int *s = l ? realloc(a->starts, sizeof(int) * (size_t)batch) : NULL;
+    if (s) a->starts = s;
+    if (!l || !s || grow(&a->pooled, (size_t)batch * H, errstr, errstr_size) ||
+        grow(&a->cls, (size_t)batch * H, errstr, errstr_size)) {
+      if (!l || !s) snprintf(errstr, errstr_size, "encoder: out of memory for batch %d", batch);
+      return -1;
+    }
+    a->cap_batch = batch;
+  }
+  return 0;
+}
+
+void bertd_acts_free(bertd_acts *a) {
+  free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->tmp); free(a->inter);
+  free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  memset(a, 0, sizeof(*a));
+}
+
+/* One transformer layer, in place on x (N,H). */
+static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw, bertd_acts *a,
+                          int B, const int *lens, int N) {
+  const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
+  const float eps = cfg->layer_norm_eps;
+  /* q, k, v (N,H) = x (N,H) @ W^T + b */
+  linear_forward(a->q, a->x, lw->q_w, lw->q_b, N, H, H);
+  linear_forward(a->k, a->x, lw->k_w, lw->k_b, N, H, H);
+  linear_forward(a->v, a->x, lw->v_w, lw->v_b, N, H, H);
+  attention_forward(a->ctx, a->q, a->k, a->v, a->scores, lens, B, H, NH);
+  /* x = LayerNorm(ctx @ Wo^T + bo + x) */
+  linear_forward(a->tmp, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
+  for (size_t i = 0; i < (size_t)N * H; i++) a->x[i] = a->tmp[i] + a->x[i];
+  layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
+  /* feed-forward: inter (N,I) = act(x @ Wi^T + bi); x = LayerNorm(inter @ Wout^T + bout + x) */
+  linear_forward(a->inter, a->x, lw->inter_w, lw->inter_b, N, H, I);
+  activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
+  linear_forward(a->tmp, a->inter, lw->out_w, lw->out_b, N, I, H);
+  for (size_t i = 0; i < (size_t)N * H; i++) a->x[i] = a->tmp[i] + a->x[i];
+  layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
+}
+
+int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+                          const int *lens, const int32_t *ids, const int32_t *type_ids,
+                          char *errstr, size_t errstr_size) {
+  if (B < 1) {
+    snprintf(errstr, errstr_size, "encoder: empty batch");
+    return -1;
+  }
+  int N = 0, T = 0;
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1 || lens[b] > cfg->max_position_embeddings) {
+      snprintf(errstr, errstr_size,
+               "encoder: sequence %d has %d tokens (must be 1..max_position_embeddings %d)", b,
+               lens[b], cfg->max_position_embeddings);
+      return -1;
+    }
+    N += lens[b];
+    if (lens[b] > T) T = lens[b];
+  }
+  for (int n = 0; n < N; n++) {
+    if (ids[n] < 0 || ids[n] >= cfg->vocab_size) {
+      snprintf(errstr, errstr_size, "encoder: token id %d at position %d outside vocab_size %d",
+               ids[n], n, cfg->vocab_size);
+      return -1;
+    }
+    if (type_ids[n] < 0 || type_ids[n] >= cfg->type_vocab_size) {
+      snprintf(errstr, errstr_size, "encoder: token type %d at position %d outside type_vocab_size %d",
+               type_ids[n], n, cfg->type_vocab_size);
+      return -1;
+    }
+  }
+  if (bertd_acts_reserve(a, cfg, N, T, B, errstr, errstr_size)) return -1;
+  a->B = B;
+  a->N = N;
+  for (int b = 0, s = 0; b < B; b++) {
+    a->lens[b] = lens[b];
+    a->starts[b] = s;
+    s += lens[b];
+  }
+  const int H = cfg->hidden_size;
+  embeddings_forward(a->x, ids, type_ids, lens, B, w->word_emb, w->pos_emb, w->type_emb,
+                     w->emb_ln_g, w->emb_ln_b, H, cfg->layer_norm_eps);
+  for (int l = 0; l < cfg->num_hidden_layers; l++) layer_forward(cfg, &w->layers[l], a, B, lens, N);
+  if (w->pooler_w) pooler_forward(a->pooled, a->x, lens, B, w->pooler_w, w->pooler_b, H, a->cls);
+  return 0;
+}

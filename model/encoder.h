@@ -1,0 +1,43 @@
+/* encoder.h: BERT's encoder over a batch of packed sequences.
+ * A batch is B sequences of lengths lens[b]; their N = sum(lens) tokens are stored back to back
+ * (no padding), so every dense layer is one sgemm over (N,C) and padding costs nothing. */
+#ifndef BERTD_ENCODER_H
+#define BERTD_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "weights.h"
+
+/* Activation buffers, allocated for a capacity and reused across batches. */
+typedef struct bertd_acts {
+  int cap_tokens;   /* N capacity */
+  int cap_len;      /* longest sequence capacity (T) */
+  int cap_batch;    /* B capacity */
+  float *x;         /* (N,H) residual stream; after forward: last hidden state */
+  float *q, *k, *v; /* (N,H) each */
+  float *ctx;       /* (N,H) attention output before its dense layer */
+  float *tmp;       /* (N,H) */
+  float *inter;     /* (N,I) feed-forward inner activations */
+  float *scores;    /* (NH,T,T) one sequence's attention probabilities */
+  float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
+  float *cls;       /* (B,H) scratch: the [CLS] rows */
+  /* the batch last run */
+  int B, N;
+  int *lens;        /* (B) */
+  int *starts;      /* (B) index of each sequence's first token in the packed rows */
+} bertd_acts;
+
+/* Grows the buffers to hold at least this batch shape (never shrinks). */
+int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
+                       char *errstr, size_t errstr_size);
+void bertd_acts_free(bertd_acts *a);
+
+/* Runs embeddings, the L layers and (when the weights have one) the pooler.
+ * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
+ * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */
+int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+                          const int *lens, const int32_t *ids, const int32_t *type_ids,
+                          char *errstr, size_t errstr_size);
+
+#endif

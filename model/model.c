@@ -1,0 +1,90 @@
+/* model.c: a checkpoint directory -> config, weights and tokenizer in one handle. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void name_from_dir(const char *dir, char *name, size_t size) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--; /* "models/x/" names x */
+  size_t s = n;
+  while (s > 0 && dir[s - 1] != '/') s--;
+  snprintf(name, size, "%.*s", (int)(n - s), dir + s);
+}
+
+/* FNV-1a 64 over the parameters as loaded: the same weights give the same checksum whatever the
+ * file layout (F16 or F32 file, sharded or not), and a changed weight changes it. */
+static void weights_checksum(const bertd_weights *w, char out[17]) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const unsigned char *p = (const unsigned char *)w->memory;
+  size_t n = w->num_floats * sizeof(float);
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Heads present in the weights; classify/tag also depend on the architecture (below). */
+static unsigned tasks_of(const bertd_weights *w) {
+  unsigned t = BERTD_TASK_EMBED;
+  if (w->qa_w) t |= BERTD_TASK_QA;
+  if (w->mlm_dense_w) t |= BERTD_TASK_FILL_MASK;
+  if (w->nsp_w && w->pooler_w) t |= BERTD_TASK_NSP;
+  if (w->intent_w && w->slot_w && w->pooler_w) t |= BERTD_TASK_JOINT;
+  return t;
+}
+
+int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size) {
+  *out = NULL;
+  bertd_model *m = calloc(1, sizeof(*m));
+  if (!m) {
+    snprintf(errstr, errstr_size, "%s: out of memory", dir);
+    return -1;
+  }
+  if (bertd_config_load(dir, &m->cfg, errstr, errstr_size)) {
+    free(m);
+    return -1;
+  }
+  if (bertd_weights_load(dir, &m->cfg, &m->w, errstr, errstr_size)) {
+    bertd_config_free(&m->cfg);
+    free(m);
+    return -1;
+  }
+  if (bertd_tokenizer_load(dir, &m->tok, errstr, errstr_size)) {
+    bertd_weights_free(&m->w);
+    bertd_config_free(&m->cfg);
+    free(m);
+    return -1;
+  }
+  m->tasks = tasks_of(&m->w);
+  if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_SEQ_CLS && m->w.pooler_w)
+    m->tasks |= BERTD_TASK_CLASSIFY;
+  if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_TOKEN_CLS) m->tasks |= BERTD_TASK_TAG;
+  name_from_dir(dir, m->name, sizeof(m->name));
+  weights_checksum(&m->w, m->checksum);
+  *out = m;
+  return 0;
+}
+
+void bertd_model_free(bertd_model *m) {
+  if (!m) return;
+  bertd_tokenizer_free(m->tok);
+  bertd_weights_free(&m->w);
+  bertd_config_free(&m->cfg);
+  free(m);
+}
+
+const bertd_config *bertd_model_config(const bertd_model *m) { return &m->cfg; }
+const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m) { return m->tok; }
+unsigned bertd_model_tasks(const bertd_model *m) { return m->tasks; }
+const char *bertd_model_name(const bertd_model *m) { return m->name; }
+const char *bertd_model_checksum(const bertd_model *m) { return m->checksum; }
+
+int bertd_model_max_length(const bertd_model *m) {
+  int n = m->cfg.model_max_length;
+  if (m->cfg.st_max_seq_length > 0 && m->cfg.st_max_seq_length < n) n = m->cfg.st_max_seq_length;
+  if (n <= 0 || n > m->cfg.max_position_embeddings) n = m->cfg.max_position_embeddings;
+  return n;
+}

@@ -1,0 +1,38 @@
+/* model.h: the loaded model's insides, shared by model.c, session.c and results.c only. */
+#ifndef BERTD_MODEL_H
+#define BERTD_MODEL_H
+
+#include "bertd.h"
+#include "encoder.h"
+#include "weights.h"
+
+struct bertd_model {
+  bertd_config cfg;
+  bertd_weights w;
+  bertd_tokenizer *tok;
+  unsigned tasks;
+  char name[256];
+  char checksum[17];
+};
+
+struct bertd_session {
+  const bertd_model *m;
+  bertd_acts a;
+  const bertd_encoding *const *encs; /* the batch last run (not owned) */
+  int B, N;
+  int cap_tokens, cap_batch, cap_mask;
+  int32_t *ids, *type_ids;  /* (N) packed */
+  int *lens;                /* (B) */
+  float *cls_logits;        /* (B,NL) sequence classification */
+  float *tok_logits;        /* (N,NL) token classification */
+  float *qa_start, *qa_end; /* (N) */
+  float *nsp_logits;        /* (B,2) */
+  float *intent_logits;     /* (B,NI) */
+  float *slot_logits;       /* (N,NS) */
+  int M;                    /* [MASK] rows in the batch */
+  int *mask_rows;           /* (M) packed row of each [MASK] */
+  float *mlm_logits;        /* (M,V) */
+  float *mlm_scratch;       /* (2M,H) */
+};
+
+#endif

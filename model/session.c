@@ -1,0 +1,199 @@
+/* session.c: one thread's activations and head outputs for a batch of encodings. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heads.h"
+
+int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
+                         size_t errstr_size) {
+  bertd_session *s = calloc(1, sizeof(*s));
+  if (!s) {
+    snprintf(errstr, errstr_size, "session: out of memory");
+    return -1;
+  }
+  s->m = m;
+  *out = s;
+  return 0;
+}
+
+void bertd_session_free(bertd_session *s) {
+  if (!s) return;
+  bertd_acts_free(&s->a);
+  free(s->ids); free(s->type_ids); free(s->lens);
+  free(s->cls_logits); free(s->tok_logits); free(s->qa_start); free(s->qa_end);
+  free(s->nsp_logits); free(s->intent_logits); free(s->slot_logits);
+  free(s->mask_rows); free(s->mlm_logits); free(s->mlm_scratch);
+  free(s);
+}
+
+static int fgrow(float **p, size_t n) {
+  float *q = realloc(*p, (n ? n : 1) * sizeof(float));
+  if (!q) return -1;
+  *p = q;
+  return 0;
+}
+
+/* Sizes every per-batch buffer for B sequences of N tokens in all (M of them [MASK]). */
+static int reserve(bertd_session *s, int B, int N, int M) {
+  const bertd_config *c = &s->m->cfg;
+  const bertd_weights *w = &s->m->w;
+  if (N > s->cap_tokens) {
+    int32_t *a = realloc(s->ids, sizeof(int32_t) * (size_t)N);
+    if (a) s->ids = a;
+    int32_t *t = a ? realloc(s->type_ids, sizeof(int32_t) * (size_t)N) : NULL;
+    if (t) s->type_ids = t;
+    if (!a || !t) return -1;
+    if (w->cls_w && fgrow(&s->tok_logits, (size_t)N * c->num_labels)) return -1;
+    if (w->qa_w && (fgrow(&s->qa_start, (size_t)N) || fgrow(&s->qa_end, (size_t)N))) return -1;
+    if (w->slot_w && fgrow(&s->slot_logits, (size_t)N * c->num_slots)) return -1;
+    s->cap_tokens = N;
+  }
+  if (B > s->cap_batch) {
+    int *l = realloc(s->lens, sizeof(int) * (size_t)B);
+    if (!l) return -1;
+    s->lens = l;
+    if (w->cls_w && fgrow(&s->cls_logits, (size_t)B * c->num_labels)) return -1;
+    if (w->nsp_w && fgrow(&s->nsp_logits, (size_t)B * 2)) return -1;
+    if (w->intent_w && fgrow(&s->intent_logits, (size_t)B * c->num_intents)) return -1;
+    s->cap_batch = B;
+  }
+  if (M > s->cap_mask) {
+    int *r = realloc(s->mask_rows, sizeof(int) * (size_t)M);
+    if (!r) return -1;
+    s->mask_rows = r;
+    if (fgrow(&s->mlm_logits, (size_t)M * c->vocab_size) ||
+        fgrow(&s->mlm_scratch, (size_t)2 * M * c->hidden_size))
+      return -1;
+    s->cap_mask = M;
+  }
+  return 0;
+}
+
+int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, int B,
+                          char *errstr, size_t errstr_size) {
+  const bertd_model *m = s->m;
+  const bertd_config *c = &m->cfg;
+  const bertd_weights *w = &m->w;
+  s->encs = NULL;
+  s->B = 0;
+  if (B < 1) {
+    snprintf(errstr, errstr_size, "forward: empty batch");
+    return -1;
+  }
+  int N = 0, M = 0;
+  const int32_t mask_id = w->mlm_dense_w ? bertd_tokenizer_special_id(m->tok, 'm') : -1;
+  for (int b = 0; b < B; b++) {
+    if (encs[b]->n < 1 || encs[b]->n > c->max_position_embeddings) {
+      snprintf(errstr, errstr_size, "forward: sequence %d has %d tokens (max %d)", b, encs[b]->n,
+               c->max_position_embeddings);
+      return -1;
+    }
+    N += encs[b]->n;
+    if (mask_id >= 0)
+      for (int t = 0; t < encs[b]->n; t++) M += encs[b]->ids[t] == mask_id;
+  }
+  if (reserve(s, B, N, M)) {
+    snprintf(errstr, errstr_size, "forward: out of memory for %d sequences, %d tokens", B, N);
+    return -1;
+  }
+  /* pack (B, len_b) -> (N) */
+  for (int b = 0, n = 0; b < B; b++) {
+    const bertd_encoding *e = encs[b];
+    memcpy(s->ids + n, e->ids, sizeof(int32_t) * (size_t)e->n);
+    memcpy(s->type_ids + n, e->type_ids, sizeof(int32_t) * (size_t)e->n);
+    s->lens[b] = e->n;
+    n += e->n;
+  }
+  if (mask_id >= 0) { /* the packed rows of every [MASK]: the only rows MLM decodes */
+    int j = 0;
+    for (int r = 0; r < N; r++)
+      if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
+  }
+  if (bertd_encoder_forward(c, w, &s->a, B, s->lens, s->ids, s->type_ids, errstr, errstr_size))
+    return -1;
+  if (w->cls_w) {
+    if (c->arch == BERTD_ARCH_TOKEN_CLS) {
+      if (bertd_head_token_cls(c, w, &s->a, s->tok_logits, errstr, errstr_size)) return -1;
+    } else if (w->pooler_w) {
+      if (bertd_head_seq_cls(c, w, &s->a, s->cls_logits, errstr, errstr_size)) return -1;
+    }
+  }
+  if (w->qa_w && bertd_head_qa(c, w, &s->a, s->qa_start, s->qa_end, errstr, errstr_size))
+    return -1;
+  if (w->nsp_w && w->pooler_w &&
+      bertd_head_nsp(c, w, &s->a, s->nsp_logits, errstr, errstr_size))
+    return -1;
+  if (w->intent_w && w->slot_w &&
+      bertd_head_joint(c, w, &s->a, s->intent_logits, s->slot_logits, errstr, errstr_size))
+    return -1;
+  s->M = M;
+  if (M > 0 && bertd_head_mlm(c, w, &s->a, s->mask_rows, M, s->mlm_logits, s->mlm_scratch,
+                              errstr, errstr_size))
+    return -1;
+  s->encs = encs;
+  s->B = B;
+  s->N = N;
+  return 0;
+}
+
+const float *bertd_session_hidden(const bertd_session *s, int b, int *len) {
+  if (b < 0 || b >= s->B) return NULL;
+  if (len) *len = s->a.lens[b];
+  return s->a.x + (size_t)s->a.starts[b] * s->m->cfg.hidden_size;
+}
+
+const float *bertd_session_pooled(const bertd_session *s, int b) {
+  if (b < 0 || b >= s->B || !s->m->w.pooler_w) return NULL;
+  return s->a.pooled + (size_t)b * s->m->cfg.hidden_size;
+}
+
+const float *bertd_session_logits(const bertd_session *s, int b, const char *which, int *n) {
+  if (b < 0 || b >= s->B) return NULL;
+  const bertd_config *c = &s->m->cfg;
+  const bertd_weights *w = &s->m->w;
+  const int len = s->a.lens[b], start = s->a.starts[b];
+  *n = 0;
+  if (!strcmp(which, "classify") && w->cls_w && c->arch != BERTD_ARCH_TOKEN_CLS && w->pooler_w) {
+    *n = c->num_labels;
+    return s->cls_logits + (size_t)b * c->num_labels;
+  }
+  if (!strcmp(which, "tag") && w->cls_w && c->arch == BERTD_ARCH_TOKEN_CLS) {
+    *n = len * c->num_labels;
+    return s->tok_logits + (size_t)start * c->num_labels;
+  }
+  if (!strcmp(which, "start") && w->qa_w) {
+    *n = len;
+    return s->qa_start + start;
+  }
+  if (!strcmp(which, "end") && w->qa_w) {
+    *n = len;
+    return s->qa_end + start;
+  }
+  if (!strcmp(which, "nsp") && w->nsp_w && w->pooler_w) {
+    *n = 2;
+    return s->nsp_logits + (size_t)b * 2;
+  }
+  if (!strcmp(which, "intent") && w->intent_w) {
+    *n = c->num_intents;
+    return s->intent_logits + (size_t)b * c->num_intents;
+  }
+  if (!strcmp(which, "mlm") && w->mlm_dense_w) {
+    /* (M_b,V): the rows of this sequence's [MASK] tokens, in position order */
+    int first = -1, count = 0;
+    for (int j = 0; j < s->M; j++)
+      if (s->mask_rows[j] >= start && s->mask_rows[j] < start + len) {
+        if (first < 0) first = j;
+        count++;
+      }
+    *n = count * c->vocab_size;
+    return count ? s->mlm_logits + (size_t)first * c->vocab_size : NULL;
+  }
+  if (!strcmp(which, "slots") && w->slot_w) {
+    *n = len * c->num_slots;
+    return s->slot_logits + (size_t)start * c->num_slots;
+  }
+  return NULL;
+}

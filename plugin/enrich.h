@@ -1,0 +1,60 @@
+/* enrich.h: one batch of texts -> task results as JSON objects. The CLI and the daemon both
+ * enrich through here, so a record enriched by `bertd run` equals what the CLI prints. */
+#ifndef BERTD_ENRICH_H
+#define BERTD_ENRICH_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "bertd.h"
+
+typedef enum {
+  BERTD_ENRICH_TOKENIZE = 0,
+  BERTD_ENRICH_CLASSIFY,
+  BERTD_ENRICH_TAG,
+  BERTD_ENRICH_JOINT,
+  BERTD_ENRICH_QA,
+  BERTD_ENRICH_EMBED,
+  BERTD_ENRICH_FILL_MASK,
+  BERTD_ENRICH_NSP
+} bertd_enrich_task;
+
+typedef struct bertd_enrich_opts {
+  bertd_enrich_task task;
+  int max_length;          /* 0: the model's (sentence-transformers' max_seq_length if any) */
+  bertd_truncation truncation;
+  int top_k;               /* labels / intents / fills to report; 0: task default */
+  float threshold;         /* multi-label: report labels scoring at least this; <= 0: 0.5 */
+  int max_answer_tokens;   /* qa; 0: 15 */
+  int too_long_is_error;   /* 1: a text over max_length is an error instead of truncated */
+} bertd_enrich_opts;
+
+/* "classify" -> BERTD_ENRICH_CLASSIFY ...; -1 for an unknown name. */
+int bertd_enrich_task_parse(const char *name, bertd_enrich_task *out);
+const char *bertd_enrich_task_name(bertd_enrich_task t);
+
+typedef struct bertd_enricher bertd_enricher;
+
+/* Checks that the model supports the task (e.g. joint needs JointBERT heads). */
+int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
+                          bertd_enricher **out, char *errstr, size_t errstr_size);
+void bertd_enricher_free(bertd_enricher *e);
+
+/* Enriches B records. pairs may be NULL (or hold NULLs). For each record i, results[i] is a new
+ * JSON object, or NULL with errors[i] holding why (invalid UTF-8, too long, ...); a record's
+ * error does not affect the others. Returns -1 only when the whole batch failed (errstr). */
+int bertd_enricher_run(bertd_enricher *e, int B, const char *const *texts, const size_t *lens,
+                       const char *const *pairs, const size_t *pair_lens, json_t **results,
+                       char (*errors)[256], char *errstr, size_t errstr_size);
+
+/* The two halves of bertd_enricher_run, for callers that bucket by length in between:
+ * tokenize one record with the enricher's options, then run a batch of encodings. texts and
+ * pairs are needed again to cut slot / answer text out of the originals. */
+int bertd_enricher_encode(const bertd_enricher *e, const char *text, size_t len,
+                          const char *pair, size_t pair_len, bertd_encoding *enc,
+                          char *errstr, size_t errstr_size);
+int bertd_enricher_run_encoded(bertd_enricher *e, int B, const bertd_encoding *const *encs,
+                               const char *const *texts, const char *const *pairs,
+                               json_t **results, char *errstr, size_t errstr_size);
+
+#endif
