@@ -4,8 +4,7 @@
 #include <string.h>
 
 #include "config_internal.h"
-#include "config_json.h"
-#include "safetensors.h"
+#include "checkpoint.h"
 
 static const struct {
   const char *name;
@@ -41,7 +40,8 @@ typedef struct {
   int intent, qa, mlm, nsp, classifier, pooler;
 } head_seen;
 
-static void see(head_seen *h, const char *name) {
+static void see(const char *name, void *arg) {
+  head_seen *h = arg;
   if (strncmp(name, "intent_classifier.", 18) == 0) h->intent = 1;
   else if (strncmp(name, "qa_outputs.", 11) == 0) h->qa = 1;
   else if (strncmp(name, "cls.predictions.", 16) == 0) h->mlm = 1;
@@ -52,22 +52,14 @@ static void see(head_seen *h, const char *name) {
 
 int bertd_config_arch_from_tensors(const char *dir, bertd_arch *arch, char *errstr, size_t errstr_size) {
   head_seen h = {0};
-  json_t *index;
-  if (bertd_cfgjson_load(dir, "model.safetensors.index.json", 0, &index, errstr, errstr_size) != 0) return -1;
-  if (index) {
-    const char *key;
-    json_t *value;
-    json_object_foreach(json_object_get(index, "weight_map"), key, value) see(&h, key);
-    json_decref(index);
-  } else {
-    char path[4096];
-    if (bertd_cfgjson_path(path, sizeof path, dir, "model.safetensors", errstr, errstr_size) != 0) return -1;
-    bertd_safetensors st;
-    if (bertd_st_open(path, &st, errstr, errstr_size) == 0) {
-      for (int i = 0; i < st.num_tensors; i++) see(&h, st.tensors[i].name);
-      bertd_st_close(&st);
-    }
-    /* an unreadable or absent model file is the weight loader's error to report */
+  bertd_checkpoint ck;
+  char ignored[256];
+  (void)errstr;
+  (void)errstr_size;
+  /* an unreadable or absent model file is the weight loader's error to report, not ours */
+  if (bertd_checkpoint_open(dir, &ck, ignored, sizeof ignored) == 0) {
+    bertd_checkpoint_names(&ck, see, &h);
+    bertd_checkpoint_close(&ck);
   }
   /* classifier.* alone is ambiguous: BertForSequenceClassification keeps the pooler (it
    * classifies the pooled [CLS]), BertForTokenClassification is built without one. */
