@@ -307,3 +307,35 @@ Test(weights, real_minilm_exact_values) {
   check_values(&w, want, "all-MiniLM-L6-v2");
   json_decref(want);
 }
+
+static void copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  cr_assert(in && out, "%s -> %s", from, to);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, n, out), n);
+  fclose(in);
+  fclose(out);
+}
+
+/* Leaves BERTD_BINARY_DIR/loader-saved/<fixture>/{config.json,model.safetensors} as bertd wrote
+ * them, for tools/reference/check_saved_weights.py to load with transformers (not run in CI). */
+Test(weights, save_for_transformers_check) {
+  const char *names[] = {"base_f32", "seqcls_f16", "tokcls_bf16", "qa_f32", "pretraining_f32", "mlm_sharded"};
+  char root[1024];
+  snprintf(root, sizeof root, "%s/loader-saved", BERTD_BINARY_DIR);
+  mkdir(root, 0755);
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    char src[1024], out[1100], path[1200], from[1200];
+    snprintf(src, sizeof src, "%s/%s", LOADER_DIR, names[k]);
+    snprintf(out, sizeof out, "%s/%s", root, names[k]);
+    mkdir(out, 0755);
+    load_dir(src);
+    snprintf(from, sizeof from, "%s/config.json", src);
+    snprintf(path, sizeof path, "%s/config.json", out);
+    copy_file(from, path);
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    cr_assert_eq(bertd_weights_save(&w, path, err, sizeof err), 0, "%s", err);
+    teardown();
+  }
+}
