@@ -1,7 +1,8 @@
 /* test_weights.c: the parameter table and the checkpoint loader.
  *  - layouts from a config alone: BERT-Base and BERT-Large parameter counts equal transformers'
  *    BertModel(config) (pooler included), per-arch heads, one contiguous buffer;
- *  - every generated fixture (F32, F16, BF16, sharded, no "bert." prefix, JointBERT) loads with
+ *  - every generated fixture (F32, F16, BF16, sharded, no "bert." prefix, JointBERT, TF-era
+ *    LayerNorm gamma/beta names) loads with
  *    exact values, from expected.json written by tools/reference/make_loader_fixtures.py;
  *  - errors: missing tensor, shape mismatch, missing pooler, label-count mismatch, bad index;
  *  - save then reload gives identical memory, in a file laid out as the format requires;
@@ -141,7 +142,7 @@ Test(weights, every_fixture_loads_exact_values) {
     teardown();
     count++;
   }
-  cr_assert_eq(count, 7);
+  cr_assert_eq(count, 8);
   json_decref(expected);
 }
 

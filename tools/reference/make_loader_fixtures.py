@@ -18,6 +18,7 @@ Everything here is generated; never edit the outputs by hand. What it writes:
   joint_f32/       JointBERT layout: bert.* + intent_classifier.linear.* + slot_classifier.linear.*,
                    intent_label.txt and slot_label.txt
   missing_tensor/  base_f32's config with one tensor dropped from the file
+  legacy_names/    a smaller BertModel with "bert." names and TF-era LayerNorm gamma/beta names
   values.safetensors  small hand-assembled file (unpadded header, so the data is unaligned) with
                    F32, F16, BF16, I64 tensors and __metadata__: the exact-table and conversion test
   bad/*.safetensors   one file per kind of damage the parser must report
@@ -132,6 +133,24 @@ def make_base(expected):
     m.config.save_pretrained(d2)
     del state["encoder.layer.1.intermediate.dense.weight"]
     save_file(state, os.path.join(d2, "model.safetensors"), metadata={"format": "pt"})
+
+
+def make_legacy(expected):
+    d = fresh("legacy_names")
+    config = BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=8, max_position_embeddings=8, architectures=["BertModel"])
+    m = build(BertModel, config, 11)
+    config.save_pretrained(d)
+    state = {}
+    for k, v in m.state_dict().items():
+        if "LayerNorm." in k:
+            k = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        state["bert." + k] = v.contiguous()
+    save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    expected["legacy_names"] = probe(state, {
+        "bert.embeddings.LayerNorm.weight": "bert.embeddings.LayerNorm.gamma",
+        "bert.encoder.layer.0.output.LayerNorm.bias": "bert.encoder.layer.0.output.LayerNorm.beta",
+        "bert.pooler.dense.weight": "bert.pooler.dense.weight"})
 
 
 def make_heads(expected):
@@ -285,6 +304,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     expected = {}
     make_base(expected)
+    make_legacy(expected)
     make_heads(expected)
     make_joint(expected)
     make_values(expected)
