@@ -2,8 +2,7 @@
  *  - layouts from a config alone: BERT-Base and BERT-Large parameter counts equal transformers'
  *    BertModel(config) (pooler included), per-arch heads, one contiguous buffer;
  *  - every generated fixture (F32, F16, BF16, sharded, no "bert." prefix, JointBERT, TF-era
- *    LayerNorm gamma/beta names) loads with
- *    exact values, from expected.json written by tools/reference/make_loader_fixtures.py;
+ *    LayerNorm gamma/beta names) loads with exact values, from expected.json written by tools/reference/make_loader_fixtures.py;
  *  - errors: missing tensor, shape mismatch, missing pooler, label-count mismatch, bad index;
  *  - save then reload gives identical memory, in a file laid out as the format requires;
  *  - the real all-MiniLM-L6-v2 (BERTD_MODEL_DIR) loads with exact values. */
