@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real, single-node Apache Kafka broker for bertd's integration tests.
 #
-#   broker.sh start                  start (or find running) a broker; last line: 127.0.0.1:PORT
+#   broker.sh start                  a fresh broker (new ports, empty log dir), or the one already
+#                                    running for this state dir; last line: 127.0.0.1:PORT
 #   broker.sh stop                   graceful shutdown, waits for it; data is kept for `restart`
 #   broker.sh kill                   kill -9; data is kept for `restart`
 #   broker.sh restart                stop if running, start again on the same port and log dir
