@@ -62,7 +62,12 @@ typedef struct bertd_config {
   /* sentence-transformers (modules.json + 1_Pooling/config.json); NONE if absent */
   bertd_pooling_mode pooling;
   int normalize;                /* a Normalize module follows pooling */
-  int st_max_seq_length;        /* sentence_bert_config.json max_seq_length; 0 if absent */
+  /* sentence_bert_config.json: sentence-transformers truncates at max_seq_length (MiniLM: 256),
+   * below model_max_length; 0 when absent. st_do_lower_case: it lower-cases before tokenizing. */
+  int st_max_seq_length;
+  int st_do_lower_case;
+
+  char architecture[64];        /* "architectures"[0] as written, "" when absent */
 } bertd_config;
 
 /* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,
@@ -70,5 +75,15 @@ typedef struct bertd_config {
  * Errors name the file and the field: "config.json: hidden_size: expected a positive integer". */
 int bertd_config_load(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size);
 void bertd_config_free(bertd_config *cfg);
+
+/* transformers' BertConfig() defaults (BERT-Base uncased, BertModel, 2 labels LABEL_0/LABEL_1,
+ * BERT's special tokens), with no files read. For tests and for building a config in code. */
+int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size);
+
+/* Checks the fields that must agree with each other (H % NH, positive sizes, label counts);
+ * bertd_config_load calls it, code that fills a config by hand should too. */
+int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_size);
+
+const char *bertd_arch_name(bertd_arch arch); /* "BertForSequenceClassification", ... */
 
 #endif
