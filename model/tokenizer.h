@@ -36,6 +36,7 @@ typedef struct bertd_encoding {
   int32_t *byte_end;
   int num_truncated;         /* tokens removed by truncation (A and B together) */
   int cap;
+  void *scratch;             /* work buffers kept between calls; start from a zeroed struct */
 } bertd_encoding;
 
 /* Reads DIR/vocab.txt with options from DIR/tokenizer_config.json and special_tokens_map.json
@@ -47,8 +48,14 @@ int bertd_tokenizer_from_vocab(const char *vocab_path, const bertd_tokenizer_opt
                                bertd_tokenizer **out, char *errstr, size_t errstr_size);
 void bertd_tokenizer_free(bertd_tokenizer *tok);
 
-/* Encodes text (and pair, when not NULL) into enc, reusing enc's buffers. max_length counts the
- * special tokens; 0 means model_max_length. Invalid UTF-8 is an error (byte offset named). */
+/* Encodes text (and pair, when not NULL) into enc, reusing enc's buffers (zero enc before its
+ * first use; one encoding per thread). max_length counts the special tokens; 0 means
+ * model_max_length, and larger values are capped at model_max_length (the model has no position
+ * beyond it; transformers would not cap). Invalid UTF-8 is an error (byte offset named).
+ * As transformers' tokenizer(text, text_pair) does, an empty pair (pair_len 0) means no pair.
+ * Literal special tokens in the text ("[MASK]", exact case) become those tokens, with the
+ * sequence's seq_id and their own offsets. With truncation, a max_length below the number of
+ * special tokens (3 for a pair, 2 otherwise) disables truncation, as in tokenizers 0.19. */
 int bertd_tokenizer_encode(const bertd_tokenizer *tok, const char *text, size_t text_len,
                            const char *pair, size_t pair_len, int max_length,
                            bertd_truncation trunc, bertd_encoding *enc,
