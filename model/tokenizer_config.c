@@ -33,7 +33,7 @@ static int json_open(const char *path, json_t **root, char *errstr, size_t errst
     return -1;
   }
   json_error_t jerr;
-  *root = json_load_file(path, 0, &jerr);
+  *root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &jerr);
   if (!*root) {
     snprintf(errstr, errstr_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
     return -1;

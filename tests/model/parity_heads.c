@@ -199,6 +199,8 @@ static void check_mlm(const char *model) {
     int n;
     const float *o = bertd_session_logits(s, b, "mlm", &n);
     json_t *ref = json_object_get(json_array_get(inputs, b), "batch_mlm_logits");
+    cr_assert_eq(json_array_size(ref), (size_t)g.enc[b].n * V, "%s: golden mlm_logits of input %d",
+                 model, b);
     int row = 0;
     for (int t = 0; t < g.enc[b].n; t++) {
       if (g.enc[b].ids[t] != mask) continue;
