@@ -81,6 +81,7 @@ const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m) { return m->t
 unsigned bertd_model_tasks(const bertd_model *m) { return m->tasks; }
 const char *bertd_model_name(const bertd_model *m) { return m->name; }
 const char *bertd_model_checksum(const bertd_model *m) { return m->checksum; }
+const struct bertd_weights *bertd_model_weights(const bertd_model *m) { return &m->w; }
 
 int bertd_model_max_length(const bertd_model *m) {
   int n = m->cfg.model_max_length;

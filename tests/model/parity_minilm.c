@@ -113,7 +113,7 @@ Test(parity_minilm, embeddings_match_sentence_transformers) {
       }
     }
   }
-  printf("parity all-MiniLM-L6-v2: %d lines, min cosine vs sentence-transformers %.7f (line %d); "
+  printf("parity all-MiniLM-L6-v2: %d lines, min cosine vs sentence-transformers %.9f (line %d); "
          "ids identical on %d lines\n", count, min_cos, worst, ids_checked);
   cr_expect(min_cos >= 0.99999, "min cosine %.7f at line %d", min_cos, worst);
   for (int b = 0; b < BATCH; b++) bertd_encoding_free(&enc[b]);

@@ -116,6 +116,8 @@ def run(model, kind, enc_list, tok, pad_id):
             if kind == "qa":
                 d["start_logits"] = out.start_logits
                 d["end_logits"] = out.end_logits
+            elif kind == "mlm":
+                d["mlm_logits"] = out.logits
             elif kind == "pretraining":
                 d["mlm_logits"] = out.prediction_logits
                 d["nsp_logits"] = out.seq_relationship_logits
