@@ -68,6 +68,13 @@ typedef struct bertd_config {
   int st_do_lower_case;
 
   char architecture[64];        /* "architectures"[0] as written, "" when absent */
+
+  /* training only (config.json; transformers' BertConfig defaults) */
+  float hidden_dropout_prob;          /* 0.1: embeddings, attention output, FFN output */
+  float attention_probs_dropout_prob; /* 0.1: attention probabilities */
+  float classifier_dropout;           /* before BertFor{Sequence,Token}Classification's
+                                         classifier; < 0 (null) = hidden_dropout_prob */
+  float initializer_range;            /* 0.02: std of the normal init of new weights */
 } bertd_config;
 
 /* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,

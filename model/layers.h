@@ -1,10 +1,11 @@
-/* layers.h: the encoder's building blocks as plain functions, forward (and later backward)
- * side by side. Tokens are packed: N = sum of the sequence lengths in a batch, so no work is
+/* layers.h: the encoder's building blocks as plain functions, forward and backward side by
+ * side (llm.c style). Tokens are packed: N = sum of the sequence lengths in a batch, so no work is
  * spent on padding; attention alone needs to know where each sequence starts. Weights use
  * PyTorch's Linear layout (out, in). */
 #ifndef BERTD_LAYERS_H
 #define BERTD_LAYERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "config.h"
 
@@ -39,5 +40,69 @@ void pooler_forward(float *out, const float *x, const int *lens, int B, const fl
 
 /* In place softmax over rows of x (N,C). */
 void softmax_rows(float *x, int N, int C);
+
+/* ---- training: forwards that keep what the backward needs, and the backwards ----
+ * Backward functions ACCUMULATE (+=) into parameter gradients and, unless said otherwise, into
+ * input gradients, as llm.c does: the caller zeroes a buffer once and several paths add to it.
+ * Every matmul is one OpenBLAS sgemm. */
+
+/* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);
+ * dbias (OC) += column sums of dout. dinp or dbias may be NULL. */
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC);
+
+/* out (N,C) = LayerNorm(inp (N,C)) with gamma, beta (C); keeps mean, rstd (N) for the backward.
+ * Same arithmetic as layernorm_forward. out may equal inp. */
+void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
+                             const float *gamma, const float *beta, int N, int C, float eps);
+/* dinp (N,C) +=, dgamma, dbeta (C) += from dout (N,C); inp, mean, rstd as in the forward. */
+void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *gamma, const float *mean,
+                        const float *rstd, int N, int C);
+
+/* dinp (n) = dout (n) * act'(inp (n)), inp being the activation's input. Writes (=);
+ * dinp may equal dout. */
+void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
+                         bertd_activation act);
+
+/* sum (N,H) = word_emb[ids] + type_emb[type_ids] + pos_emb[position]: the LayerNorm input. */
+void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
+                    int B, const float *word_emb, const float *pos_emb, const float *type_emb,
+                    int H);
+/* Scatter-add of dsum (N,H) into dword (V,H), dpos (P,H), dtype (TV,H). Rows of token id
+ * padding_idx get nothing (nn.Embedding(padding_idx=pad_token_id) never updates that row);
+ * padding_idx < 0: none skipped. */
+void embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
+                         const int32_t *ids, const int32_t *type_ids, const int *lens, int B,
+                         int H, int padding_idx);
+
+/* Floats of the attention-probability buffer for this batch: NH * sum_b lens[b]^2. */
+size_t attention_probs_size(const int *lens, int B, int NH);
+/* As attention_forward, keeping the softmax probabilities before dropout in att (packed:
+ * sequence b, head h is a (T,T) block at NH*sum_{b'<b} T_b'^2 + h*T*T) and applying dropout p
+ * to them with key (index = position in att). scratch: at least Tmax*Tmax floats. */
+void attention_forward_train(float *ctx, float *att, const float *q, const float *k,
+                             const float *v, float *scratch, const int *lens, int B, int H,
+                             int NH, float p, uint64_t key);
+/* dq, dk, dv (N,H) = (written, not accumulated) gradients of q, k, v from dctx (N,H).
+ * scratch: at least 2*Tmax*Tmax floats. */
+void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
+                        const float *q, const float *k, const float *v, float *scratch,
+                        const int *lens, int B, int H, int NH, float p, uint64_t key);
+
+/* out (n) = inp (n) * keep_i / (1 - p), keep_i = bertd_dropout_bits(key, i) >= p * 2^24
+ * (inverted dropout, as torch). out may equal inp; p == 0 copies. */
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key);
+/* dinp (n) = dout (n) * keep_i / (1 - p), the same mask. Writes (=); dinp may equal dout. */
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key);
+
+/* The pooler keeping its input: cls (B,C) = x[first token of each sequence], pooled (B,C) =
+ * tanh(cls @ w^T + b). */
+void pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,
+                          const float *w, const float *b, int C);
+/* dx (N,C) += at each sequence's first row; dw, db +=. scratch: B*C floats. */
+void pooler_backward(float *dx, float *dw, float *db, const float *dpooled, const float *pooled,
+                     const float *cls, const float *w, const int *lens, int B, int C,
+                     float *scratch);
 
 #endif

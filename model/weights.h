@@ -73,4 +73,13 @@ int bertd_weights_save(const bertd_weights *w, const char *path, char *errstr, s
 
 void bertd_weights_free(bertd_weights *w);
 
+/* A view of w's layout over another buffer of w->num_floats floats (gradients, optimizer
+ * moments): every typed pointer moves to the same offset in memory, so grads->q_w pairs with
+ * w->q_w (a tied MLM decoder stays tied: its view is the word-embedding gradient). The view
+ * borrows w's parameter table and does not own memory; release it with
+ * bertd_weights_view_free, never bertd_weights_free. */
+int bertd_weights_view(const bertd_weights *w, float *memory, bertd_weights *view,
+                       char *errstr, size_t errstr_size);
+void bertd_weights_view_free(bertd_weights *view);
+
 #endif
