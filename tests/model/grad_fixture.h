@@ -26,7 +26,7 @@ typedef struct grad_fixture {
   bertd_train_batch batch;
 } grad_fixture;
 
-static int32_t *fixture_ints(json_t *root, const char *key) {
+static inline int32_t *fixture_ints(json_t *root, const char *key) {
   json_t *a = json_object_get(root, key);
   if (!a) return NULL;
   int32_t *v = calloc(json_array_size(a) + 1, sizeof *v);
@@ -35,7 +35,7 @@ static int32_t *fixture_ints(json_t *root, const char *key) {
   return v;
 }
 
-static void fixture_load(grad_fixture *f, const char *name) {
+static inline void fixture_load(grad_fixture *f, const char *name) {
   char err[512], path[1200];
   memset(f, 0, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "%s/grad/%s", BERTD_FIXTURES, name);
@@ -74,7 +74,7 @@ static void fixture_load(grad_fixture *f, const char *name) {
             .nsp_labels = f->nsp_labels}};
 }
 
-static void fixture_free(grad_fixture *f) {
+static inline void fixture_free(grad_fixture *f) {
   free(f->ids); free(f->type_ids); free(f->labels); free(f->token_labels);
   free(f->mlm_labels); free(f->nsp_labels); free(f->multi_labels);
   json_decref(f->golden);
@@ -83,7 +83,7 @@ static void fixture_free(grad_fixture *f) {
 }
 
 /* A trainer with dropout off, for exact gradients. */
-static bertd_trainer *fixture_trainer(grad_fixture *f) {
+static inline bertd_trainer *fixture_trainer(grad_fixture *f) {
   bertd_trainer_opts o;
   bertd_trainer_opts_default(&o);
   o.dropout = 0;
