@@ -107,4 +107,16 @@ int bertd_trainer_global_step(const bertd_trainer *t); /* optimizer steps taken 
 float bertd_trainer_lr(const bertd_trainer *t);        /* lr of the next update */
 double bertd_trainer_grad_norm(const bertd_trainer *t);/* norm before clipping, last update */
 
+/* ---- saving (checkpoint_save.c) ----
+ * Writes a checkpoint directory that transformers (AutoModelFor{SequenceClassification,
+ * TokenClassification,MaskedLM}, BertForPreTraining, BertForNextSentencePrediction) and bertd
+ * load: dir/config.json (architectures, model_type "bert", the sizes, hidden_act, dropout
+ * probabilities, initializer_range, id2label/label2id, problem_type), dir/model.safetensors
+ * (F32, bertd_weights_save), the tokenizer files copied from tokenizer_dir (vocab.txt,
+ * tokenizer_config.json, special_tokens_map.json, tokenizer.json; those present; NULL: none),
+ * and for JointBERT intent_label.txt and slot_label.txt (architectures ["JointBERT"]).
+ * Creates dir when missing; files are replaced. */
+int bertd_checkpoint_save(const char *dir, const bertd_config *cfg, const bertd_weights *w,
+                          const char *tokenizer_dir, char *errstr, size_t errstr_size);
+
 #endif
