@@ -20,6 +20,23 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
   }
 }
 
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC) {
+  /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
+  if (dinp)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C,
+                1.0f, dinp, C);
+  /* dweight (OC,C) += dout^T (OC,N) @ inp (N,C) */
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+              dweight, C);
+  if (dbias) {
+    for (int n = 0; n < N; n++) {
+      const float *d = dout + (size_t)n * OC;
+      for (int j = 0; j < OC; j++) dbias[j] += d[j];
+    }
+  }
+}
+
 void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps) {
   for (int n = 0; n < N; n++) {
     float *r = x + (size_t)n * C;
@@ -37,117 +54,6 @@ void layernorm_forward(float *x, const float *gamma, const float *beta, int N, i
     float rstd = (float)(1.0 / sqrt(var + eps));
     float m = (float)mean;
     for (int i = 0; i < C; i++) r[i] = (r[i] - m) * rstd * gamma[i] + beta[i];
-  }
-}
-
-void activation_forward(float *x, size_t n, bertd_activation act) {
-  switch (act) {
-  case BERTD_ACT_GELU:
-    /* gelu(x) = x/2 (1 + erf(x/sqrt(2))), transformers' "gelu" */
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-    break;
-  case BERTD_ACT_GELU_NEW: {
-    /* tanh approximation, transformers' "gelu_new" / "gelu_pytorch_tanh" */
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    for (size_t i = 0; i < n; i++) {
-      float v = x[i];
-      x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
-    }
-    break;
-  }
-  case BERTD_ACT_RELU:
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    break;
-  }
-}
-
-void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
-                        const int *lens, int B, const float *word_emb, const float *pos_emb,
-                        const float *type_emb, const float *ln_g, const float *ln_b, int H,
-                        float eps) {
-  size_t n = 0;
-  for (int b = 0; b < B; b++) {
-    for (int t = 0; t < lens[b]; t++, n++) {
-      const float *we = word_emb + (size_t)ids[n] * H;
-      const float *pe = pos_emb + (size_t)t * H;
-      const float *te = type_emb + (size_t)type_ids[n] * H;
-      float *o = out + n * H;
-      /* same summation order as transformers: (word + type) + position */
-      for (int i = 0; i < H; i++) o[i] = (we[i] + te[i]) + pe[i];
-    }
-  }
-  layernorm_forward(out, ln_g, ln_b, (int)n, H, eps);
-}
-
-void softmax_rows(float *x, int N, int C) {
-  for (int n = 0; n < N; n++) {
-    float *r = x + (size_t)n * C;
-    float mx = r[0];
-    for (int i = 1; i < C; i++) mx = r[i] > mx ? r[i] : mx;
-    float sum = 0.0f;
-    for (int i = 0; i < C; i++) {
-      r[i] = expf(r[i] - mx);
-      sum += r[i];
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < C; i++) r[i] *= inv;
-  }
-}
-
-void attention_forward(float *ctx, const float *q, const float *k, const float *v,
-                       float *scores, const int *lens, int B, int H, int NH) {
-  const int D = H / NH;
-  const float scale = 1.0f / sqrtf((float)D);
-  size_t start = 0;
-  for (int b = 0; b < B; b++) {
-    const int T = lens[b];
-    for (int h = 0; h < NH; h++) {
-      /* head h of sequence b: rows start..start+T, columns h*D..h*D+D, row stride H */
-      const float *qh = q + start * H + (size_t)h * D;
-      const float *kh = k + start * H + (size_t)h * D;
-      const float *vh = v + start * H + (size_t)h * D;
-      float *ch = ctx + start * H + (size_t)h * D;
-      float *s = scores + (size_t)h * T * T;
-      /* s (T,T) = qh (T,D) @ kh^T (D,T) * scale */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H, kh, H, 0.0f, s,
-                  T);
-      softmax_rows(s, T, T);
-      /* ch (T,D) = s (T,T) @ vh (T,D) */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, s, T, vh, H, 0.0f, ch,
-                  H);
-    }
-    start += (size_t)T;
-  }
-}
-
-void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
-                    const float *b, int C, float *scratch) {
-  /* gather the first token ([CLS]) of each sequence into scratch (B,C) */
-  size_t start = 0;
-  for (int i = 0; i < B; i++) {
-    memcpy(scratch + (size_t)i * C, x + start * C, sizeof(float) * (size_t)C);
-    start += (size_t)lens[i];
-  }
-  linear_forward(out, scratch, w, b, B, C, C);
-  for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
-}
-
-/* ---------------------------------------------------------------- training */
-
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC) {
-  /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
-  if (dinp)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C,
-                1.0f, dinp, C);
-  /* dweight (OC,C) += dout^T (OC,N) @ inp (N,C) */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
-              dweight, C);
-  if (dbias) {
-    for (int n = 0; n < N; n++) {
-      const float *d = dout + (size_t)n * OC;
-      for (int j = 0; j < OC; j++) dbias[j] += d[j];
-    }
   }
 }
 
@@ -200,6 +106,27 @@ void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
   }
 }
 
+void activation_forward(float *x, size_t n, bertd_activation act) {
+  switch (act) {
+  case BERTD_ACT_GELU:
+    /* gelu(x) = x/2 (1 + erf(x/sqrt(2))), transformers' "gelu" */
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    break;
+  case BERTD_ACT_GELU_NEW: {
+    /* tanh approximation, transformers' "gelu_new" / "gelu_pytorch_tanh" */
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i];
+      x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+    }
+    break;
+  }
+  case BERTD_ACT_RELU:
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    break;
+  }
+}
+
 void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          bertd_activation act) {
   switch (act) {
@@ -229,6 +156,24 @@ void activation_backward(float *dinp, const float *dout, const float *inp, size_
     for (size_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
     break;
   }
+}
+
+void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
+                        const int *lens, int B, const float *word_emb, const float *pos_emb,
+                        const float *type_emb, const float *ln_g, const float *ln_b, int H,
+                        float eps) {
+  size_t n = 0;
+  for (int b = 0; b < B; b++) {
+    for (int t = 0; t < lens[b]; t++, n++) {
+      const float *we = word_emb + (size_t)ids[n] * H;
+      const float *pe = pos_emb + (size_t)t * H;
+      const float *te = type_emb + (size_t)type_ids[n] * H;
+      float *o = out + n * H;
+      /* same summation order as transformers: (word + type) + position */
+      for (int i = 0; i < H; i++) o[i] = (we[i] + te[i]) + pe[i];
+    }
+  }
+  layernorm_forward(out, ln_g, ln_b, (int)n, H, eps);
 }
 
 void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
@@ -266,20 +211,45 @@ void embeddings_backward(float *dword, float *dpos, float *dtype, const float *d
   }
 }
 
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key) {
-  if (p <= 0.0f) {
-    if (out != inp) memcpy(out, inp, n * sizeof(float));
-    return;
+void softmax_rows(float *x, int N, int C) {
+  for (int n = 0; n < N; n++) {
+    float *r = x + (size_t)n * C;
+    float mx = r[0];
+    for (int i = 1; i < C; i++) mx = r[i] > mx ? r[i] : mx;
+    float sum = 0.0f;
+    for (int i = 0; i < C; i++) {
+      r[i] = expf(r[i] - mx);
+      sum += r[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < C; i++) r[i] *= inv;
   }
-  const uint32_t threshold = (uint32_t)((double)p * (1u << 24));
-  const float scale = 1.0f / (1.0f - p);
-  for (size_t i = 0; i < n; i++)
-    out[i] = bertd_dropout_bits(key, i) >= threshold ? inp[i] * scale : 0.0f;
 }
 
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key) {
-  /* the same mask and scale: dropout is linear in its input */
-  dropout_forward(dinp, dout, n, p, key);
+void attention_forward(float *ctx, const float *q, const float *k, const float *v,
+                       float *scores, const int *lens, int B, int H, int NH) {
+  const int D = H / NH;
+  const float scale = 1.0f / sqrtf((float)D);
+  size_t start = 0;
+  for (int b = 0; b < B; b++) {
+    const int T = lens[b];
+    for (int h = 0; h < NH; h++) {
+      /* head h of sequence b: rows start..start+T, columns h*D..h*D+D, row stride H */
+      const float *qh = q + start * H + (size_t)h * D;
+      const float *kh = k + start * H + (size_t)h * D;
+      const float *vh = v + start * H + (size_t)h * D;
+      float *ch = ctx + start * H + (size_t)h * D;
+      float *s = scores + (size_t)h * T * T;
+      /* s (T,T) = qh (T,D) @ kh^T (D,T) * scale */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H, kh, H, 0.0f, s,
+                  T);
+      softmax_rows(s, T, T);
+      /* ch (T,D) = s (T,T) @ vh (T,D) */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, s, T, vh, H, 0.0f, ch,
+                  H);
+    }
+    start += (size_t)T;
+  }
 }
 
 size_t attention_probs_size(const int *lens, int B, int NH) {
@@ -374,6 +344,34 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
     }
     start += (size_t)T;
   }
+}
+
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key) {
+  if (p <= 0.0f) {
+    if (out != inp) memcpy(out, inp, n * sizeof(float));
+    return;
+  }
+  const uint32_t threshold = (uint32_t)((double)p * (1u << 24));
+  const float scale = 1.0f / (1.0f - p);
+  for (size_t i = 0; i < n; i++)
+    out[i] = bertd_dropout_bits(key, i) >= threshold ? inp[i] * scale : 0.0f;
+}
+
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key) {
+  /* the same mask and scale: dropout is linear in its input */
+  dropout_forward(dinp, dout, n, p, key);
+}
+
+void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
+                    const float *b, int C, float *scratch) {
+  /* gather the first token ([CLS]) of each sequence into scratch (B,C) */
+  size_t start = 0;
+  for (int i = 0; i < B; i++) {
+    memcpy(scratch + (size_t)i * C, x + start * C, sizeof(float) * (size_t)C);
+    start += (size_t)lens[i];
+  }
+  linear_forward(out, scratch, w, b, B, C, C);
+  for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
 }
 
 void pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,

@@ -9,47 +9,22 @@
 #include <stdint.h>
 #include "config.h"
 
+/* Training: the *_forward_train variants keep what the backward needs. Backward functions
+ * ACCUMULATE (+=) into parameter gradients and, unless said otherwise, into input gradients,
+ * as llm.c does: the caller zeroes a buffer once and several paths add to it. Every matmul is
+ * one OpenBLAS sgemm. */
+
 /* out (N,OC) = inp (N,C) @ weight(OC,C)^T + bias(OC); bias may be NULL. */
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC);
-
-/* In place over x (N,C): LayerNorm with biased variance, as torch.nn.LayerNorm. */
-void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps);
-
-/* In place over x (n): GELU (erf), GELU (tanh) or ReLU, per config's hidden_act. */
-void activation_forward(float *x, size_t n, bertd_activation act);
-
-/* out (N,H) = LayerNorm(word_emb[ids] + pos_emb[position] + type_emb[type_ids]); positions
- * restart at 0 for each of the B sequences of lengths lens. */
-void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
-                        const int *lens, int B, const float *word_emb, const float *pos_emb,
-                        const float *type_emb, const float *ln_g, const float *ln_b, int H,
-                        float eps);
-
-/* Multi-head self-attention core for B packed sequences:
- * qkv holds q, k, v each (N,H) (heads interleaved along H as PyTorch's view(N,NH,D)),
- * ctx (N,H) = softmax(q k^T / sqrt(D)) v per sequence and head; each token attends only to
- * tokens of its own sequence, which equals transformers' additive padding mask.
- * scores is scratch of at least NH*Tmax*Tmax floats. */
-void attention_forward(float *ctx, const float *q, const float *k, const float *v,
-                       float *scores, const int *lens, int B, int H, int NH);
-
-/* out (B,C) = tanh(x[first token of each sequence] (B,C) @ w^T + b): BERT's pooler. */
-void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
-                    const float *b, int C, float *scratch);
-
-/* In place softmax over rows of x (N,C). */
-void softmax_rows(float *x, int N, int C);
-
-/* ---- training: forwards that keep what the backward needs, and the backwards ----
- * Backward functions ACCUMULATE (+=) into parameter gradients and, unless said otherwise, into
- * input gradients, as llm.c does: the caller zeroes a buffer once and several paths add to it.
- * Every matmul is one OpenBLAS sgemm. */
 
 /* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);
  * dbias (OC) += column sums of dout. dinp or dbias may be NULL. */
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC);
+
+/* In place over x (N,C): LayerNorm with biased variance, as torch.nn.LayerNorm. */
+void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps);
 
 /* out (N,C) = LayerNorm(inp (N,C)) with gamma, beta (C); keeps mean, rstd (N) for the backward.
  * Same arithmetic as layernorm_forward. out may equal inp. */
@@ -60,10 +35,20 @@ void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *inp, const float *gamma, const float *mean,
                         const float *rstd, int N, int C);
 
+/* In place over x (n): GELU (erf), GELU (tanh) or ReLU, per config's hidden_act. */
+void activation_forward(float *x, size_t n, bertd_activation act);
+
 /* dinp (n) = dout (n) * act'(inp (n)), inp being the activation's input. Writes (=);
  * dinp may equal dout. */
 void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          bertd_activation act);
+
+/* out (N,H) = LayerNorm(word_emb[ids] + pos_emb[position] + type_emb[type_ids]); positions
+ * restart at 0 for each of the B sequences of lengths lens. */
+void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
+                        const int *lens, int B, const float *word_emb, const float *pos_emb,
+                        const float *type_emb, const float *ln_g, const float *ln_b, int H,
+                        float eps);
 
 /* sum (N,H) = word_emb[ids] + type_emb[type_ids] + pos_emb[position]: the LayerNorm input. */
 void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
@@ -75,6 +60,17 @@ void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, con
 void embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
                          const int32_t *ids, const int32_t *type_ids, const int *lens, int B,
                          int H, int padding_idx);
+
+/* In place softmax over rows of x (N,C). */
+void softmax_rows(float *x, int N, int C);
+
+/* Multi-head self-attention core for B packed sequences:
+ * qkv holds q, k, v each (N,H) (heads interleaved along H as PyTorch's view(N,NH,D)),
+ * ctx (N,H) = softmax(q k^T / sqrt(D)) v per sequence and head; each token attends only to
+ * tokens of its own sequence, which equals transformers' additive padding mask.
+ * scores is scratch of at least NH*Tmax*Tmax floats. */
+void attention_forward(float *ctx, const float *q, const float *k, const float *v,
+                       float *scores, const int *lens, int B, int H, int NH);
 
 /* Floats of the attention-probability buffer for this batch: NH * sum_b lens[b]^2. */
 size_t attention_probs_size(const int *lens, int B, int NH);
@@ -95,6 +91,10 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
 void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key);
 /* dinp (n) = dout (n) * keep_i / (1 - p), the same mask. Writes (=); dinp may equal dout. */
 void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key);
+
+/* out (B,C) = tanh(x[first token of each sequence] (B,C) @ w^T + b): BERT's pooler. */
+void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
+                    const float *b, int C, float *scratch);
 
 /* The pooler keeping its input: cls (B,C) = x[first token of each sequence], pooled (B,C) =
  * tanh(cls @ w^T + b). */

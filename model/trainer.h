@@ -8,7 +8,8 @@
  *   bertd_config cfg; bertd_weights w; bertd_trainer *t; char err[512];
  *   bertd_config_load("all-MiniLM-L6-v2", &cfg, err, sizeof err);
  *   // make it a 3-label sequence classifier: new head, initialised as transformers does
- *   bertd_config_set_labels(&cfg, BERTD_ARCH_SEQ_CLS, 3, names, err, sizeof err);
+ *   bertd_config_set_task(&cfg, BERTD_ARCH_SEQ_CLS, BERTD_PROBLEM_SINGLE_LABEL, 3, names,
+ *                         err, sizeof err);
  *   bertd_weights_init_from("all-MiniLM-L6-v2", &cfg, seed, &w, NULL, err, sizeof err);
  *   bertd_trainer_opts o;
  *   bertd_trainer_opts_default(&o);

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "config.h"
@@ -125,4 +126,44 @@ Test(train_smoke, tag_token_and_follower) {
   double acc2;
   float l2 = train(BERTD_ARCH_TOKEN_CLS, 150, &acc2);
   cr_expect(memcmp(&l1, &l2, sizeof l1) == 0, "same seed, different final loss: %.9g vs %.9g", l1, l2);
+}
+
+/* Gradient accumulation: grad_accum micro-batches of scale 1/grad_accum add up to the mean
+ * gradient, and only every grad_accum-th step updates the weights. */
+Test(train_smoke, gradient_accumulation) {
+  toy d;
+  make_toy(&d);
+  bertd_config c;
+  bertd_weights w;
+  char err[512];
+  tiny_config(&c, BERTD_ARCH_SEQ_CLS);
+  cr_assert_eq(bertd_weights_init_random(&c, 3, &w, err, sizeof err), 0, "%s", err);
+  bertd_trainer_opts o;
+  bertd_trainer_opts_default(&o);
+  o.grad_accum = 2;
+  o.dropout = 0;
+  bertd_trainer *t;
+  cr_assert_eq(bertd_trainer_create(&c, &w, &o, &t, err, sizeof err), 0, "%s", err);
+  bertd_train_batch b = {.B = NSEQ, .lens = d.lens, .ids = d.ids, .y = {.labels = d.labels}};
+  cr_assert_eq(bertd_trainer_forward_backward(t, &b, 1.0f, NULL, err, sizeof err), 0, "%s", err);
+  float *full = malloc(w.num_floats * sizeof(float));
+  memcpy(full, bertd_trainer_grads(t), w.num_floats * sizeof(float));
+  bertd_trainer_zero_grad(t);
+  float *before = malloc(w.num_floats * sizeof(float));
+  memcpy(before, w.memory, w.num_floats * sizeof(float));
+  cr_assert_eq(bertd_trainer_step(t, &b, NULL, err, sizeof err), 0, "%s", err);
+  cr_expect_eq(bertd_trainer_global_step(t), 0);
+  cr_expect(memcmp(before, w.memory, w.num_floats * sizeof(float)) == 0, "updated after 1 of 2");
+  const float *g = bertd_trainer_grads(t);
+  for (size_t i = 0; i < w.num_floats; i++)
+    cr_assert(fabsf(g[i] - 0.5f * full[i]) <= 1e-7f + 1e-6f * fabsf(full[i]), "grad %zu", i);
+  cr_assert_eq(bertd_trainer_step(t, &b, NULL, err, sizeof err), 0, "%s", err);
+  cr_expect_eq(bertd_trainer_global_step(t), 1);
+  cr_expect(memcmp(before, w.memory, w.num_floats * sizeof(float)) != 0, "no update after 2 of 2");
+  for (size_t i = 0; i < w.num_floats; i++) cr_assert_eq(bertd_trainer_grads(t)[i], 0.0f);
+  free(full);
+  free(before);
+  bertd_trainer_free(t);
+  bertd_weights_free(&w);
+  bertd_config_free(&c);
 }
