@@ -30,21 +30,19 @@ static int set_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
 /* Looks canonical up under the names checkpoints use for it. 1 found, 0 absent, -1 error. */
 static int find_tensor(const bertd_checkpoint *ck, const char *canonical, bertd_checkpoint_tensor *out,
                        char *errstr, size_t errstr_size) {
-  char alt[4][128];
+  char alt[5][128];
   int n = 0;
-  snprintf(alt[n++], sizeof alt[0], "%s", canonical);
-  if (strncmp(canonical, "bert.", 5) == 0) snprintf(alt[n++], sizeof alt[0], "%s", canonical + 5);
-  /* BERT's original TF checkpoints, converted, named LayerNorm weight/bias gamma/beta */
-  int n_plain = n;
-  if (strstr(canonical, "LayerNorm.")) {
-    for (int i = 0; i < n_plain; i++) {
-      const char *s = alt[i];
-      size_t m = strlen(s);
-      if (m > 7 && strcmp(s + m - 7, ".weight") == 0)
-        snprintf(alt[n++], sizeof alt[0], "%.*s.gamma", (int)(m - 7), s);
-      else if (m > 5 && strcmp(s + m - 5, ".bias") == 0)
-        snprintf(alt[n++], sizeof alt[0], "%.*s.beta", (int)(m - 5), s);
-    }
+  const char *bases[2] = {canonical, strncmp(canonical, "bert.", 5) == 0 ? canonical + 5 : NULL};
+  for (int b = 0; b < 2 && bases[b]; b++) {
+    const char *s = bases[b];
+    size_t m = strlen(s);
+    snprintf(alt[n++], sizeof alt[0], "%s", s);
+    /* BERT's original TF checkpoints, converted, named LayerNorm weight/bias gamma/beta */
+    if (!strstr(s, "LayerNorm.")) continue;
+    if (m > 7 && strcmp(s + m - 7, ".weight") == 0)
+      snprintf(alt[n++], sizeof alt[0], "%.*s.gamma", (int)(m - 7), s);
+    else if (m > 5 && strcmp(s + m - 5, ".bias") == 0)
+      snprintf(alt[n++], sizeof alt[0], "%.*s.beta", (int)(m - 5), s);
   }
   /* transformers keeps the MLM bias twice (cls.predictions.bias is decoder.bias); either name */
   if (strcmp(canonical, "cls.predictions.bias") == 0) snprintf(alt[n++], sizeof alt[0], "cls.predictions.decoder.bias");
