@@ -218,7 +218,7 @@ int bertd_dataset_split(bertd_dataset *ds, bertd_dataset *heldout, size_t n_held
     for (size_t i = 0; i < ds->n; i++) perm[i] = i;
     bertd_rng rng;
     bertd_rng_seed(&rng, seed);
-    bertd_rng_shuffle_size(&rng, perm, ds->n);
+    bertd_rng_shuffle(&rng, perm, ds->n);
     for (size_t i = 0; i < n_heldout; i++) out[perm[i]] = 1;
     free(perm);
   }

@@ -42,7 +42,7 @@ uint64_t bertd_rng_below(bertd_rng *rng, uint64_t n) {
   return x % n;
 }
 
-void bertd_rng_shuffle_size(bertd_rng *rng, size_t *v, size_t n) {
+void bertd_rng_shuffle(bertd_rng *rng, size_t *v, size_t n) {
   for (size_t i = n; i > 1; i--) {
     size_t j = (size_t)bertd_rng_below(rng, i);
     size_t t = v[i - 1];

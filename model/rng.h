@@ -19,6 +19,6 @@ double bertd_rng_uniform(bertd_rng *rng);
 /* Uniform integer in [0, n), without modulo bias; n must be > 0. */
 uint64_t bertd_rng_below(bertd_rng *rng, uint64_t n);
 /* Fisher-Yates shuffle of n indices in place. */
-void bertd_rng_shuffle_size(bertd_rng *rng, size_t *v, size_t n);
+void bertd_rng_shuffle(bertd_rng *rng, size_t *v, size_t n);
 
 #endif
