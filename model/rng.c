@@ -18,3 +18,21 @@ double bertd_rng_normal(bertd_rng *r) {
   if (u1 < 1e-300) u1 = 1e-300;
   return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+uint64_t bertd_rng_below(bertd_rng *r, uint64_t n) {
+  /* Reject the top partial block of 2^64 so every residue is equally likely. */
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do x = bertd_rng_next(r);
+  while (x >= limit);
+  return x % n;
+}
+
+void bertd_rng_shuffle(bertd_rng *r, size_t *v, size_t n) {
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)bertd_rng_below(r, i);
+    size_t t = v[i - 1];
+    v[i - 1] = v[j];
+    v[j] = t;
+  }
+}

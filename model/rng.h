@@ -16,6 +16,8 @@ void bertd_rng_seed(bertd_rng *r, uint64_t seed);
 uint64_t bertd_rng_next(bertd_rng *r);        /* 64 random bits (splitmix64) */
 double bertd_rng_uniform(bertd_rng *r);       /* [0, 1), 53 bits */
 double bertd_rng_normal(bertd_rng *r);        /* N(0, 1), Box-Muller */
+uint64_t bertd_rng_below(bertd_rng *r, uint64_t n); /* uniform in [0, n), n > 0, unbiased */
+void bertd_rng_shuffle(bertd_rng *r, size_t *v, size_t n); /* Fisher-Yates */
 
 /* splitmix64's finaliser: a bijective 64-bit mix. */
 static inline uint64_t bertd_mix64(uint64_t z) {
