@@ -52,11 +52,18 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
     snprintf(errstr, errstr_size, "codec: out of memory");
     goto fail;
   }
-  if (schema_clone(input, &c->input, errstr, errstr_size) ||
-      bertd_avro_schema_enrich(c->input, &c->enriched, errstr, errstr_size))
+  if (schema_clone(input, &c->input, errstr, errstr_size)) goto fail;
+  if (avro_typeof(c->input->avro) != AVRO_RECORD) {
+    snprintf(errstr, errstr_size, "%s: the input schema must be a record", c->input->fullname);
     goto fail;
+  }
   c->text_index = avro_schema_record_field_get_index(c->input->avro, c->text_field);
   c->pair_index = c->pair_field ? avro_schema_record_field_get_index(c->input->avro, c->pair_field) : -1;
+  if (conf->decode_only) {
+    *out = c;
+    return 0;
+  }
+  if (bertd_avro_schema_enrich(c->input, &c->enriched, errstr, errstr_size)) goto fail;
   c->enrichment = avro_schema_record_field_get(c->enriched->avro, "bertd");
   if (!c->enrichment || !(c->enrichment_iface = avro_generic_class_from_schema(c->enrichment))) {
     snprintf(errstr, errstr_size, "codec: cannot build the enrichment record: %s", avro_strerror());

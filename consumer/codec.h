@@ -86,6 +86,9 @@ typedef struct bertd_codec_conf {
   /* Registry: the subject the input schema is registered under at creation, so that
    * bertd_codec_encode_input can frame records (the produce CLI). NULL: don't. */
   const char *input_subject;
+  /* 1: only decode (a reader of any topic, e.g. the consume CLI): no enriched schema is derived,
+   * so the input schema may be an enriched one, and bertd_codec_encode fails. */
+  int decode_only;
 } bertd_codec_conf;
 
 typedef struct bertd_codec bertd_codec;
@@ -96,6 +99,7 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
                        bertd_codec **out, char *errstr, size_t errstr_size);
 void bertd_codec_free(bertd_codec *c);
 const bertd_avro_schema *bertd_codec_input_schema(const bertd_codec *c);
+/* NULL for a decode_only codec. */
 const bertd_avro_schema *bertd_codec_enriched_schema(const bertd_codec *c);
 
 /* ---- records ---- */

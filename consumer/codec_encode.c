@@ -105,6 +105,10 @@ int bertd_codec_encode(bertd_codec *c, const bertd_record *in, const bertd_enric
                        void **out, size_t *out_len, char *errstr, size_t errstr_size) {
   *out = NULL;
   *out_len = 0;
+  if (!c->enrichment_iface) {
+    snprintf(errstr, errstr_size, "codec: a decode-only codec cannot encode enriched records");
+    return -1;
+  }
   avro_value_t ev;
   if (avro_generic_value_new(c->enrichment_iface, &ev)) {
     snprintf(errstr, errstr_size, "codec: out of memory");

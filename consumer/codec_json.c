@@ -98,6 +98,13 @@ static int latin1_to_bytes(const json_t *j, char **out, size_t *n) {
 static int from_json(avro_value_t *dst, const json_t *j, const char *path, char *errstr,
                      size_t errstr_size);
 
+static int union_has_null(avro_schema_t s) {
+  if (avro_typeof(s) != AVRO_UNION) return 0;
+  for (size_t i = 0; i < avro_schema_union_size(s); i++)
+    if (avro_typeof(deref(avro_schema_union_branch(s, (int)i))) == AVRO_NULL) return 1;
+  return 0;
+}
+
 static int set_union(avro_value_t *dst, avro_schema_t us, const json_t *j, const char *path,
                      char *errstr, size_t errstr_size) {
   size_t nb = avro_schema_union_size(us);
@@ -159,7 +166,7 @@ static int set_record(avro_value_t *dst, avro_schema_t rs, const json_t *j, cons
     const json_t *fj = json_object_get(j, name);
     if (!fj) {
       avro_schema_t fs = deref(avro_schema_record_field_get_by_index(rs, (int)i));
-      if (avro_typeof(fs) == AVRO_UNION && json_fits(json_null(), fs)) fj = json_null();
+      if (union_has_null(fs)) fj = json_null();
       else {
         snprintf(errstr, errstr_size, "%s: missing", child);
         return -1;

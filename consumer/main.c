@@ -4,6 +4,7 @@
 
 #include "bertd.h"
 #include "cli_infer.h"
+#include "cli_schema.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -11,6 +12,8 @@ static void usage(FILE *f) {
           "usage: bertd COMMAND [options]\n"
           "  tokenize | classify | tag | joint | qa | embed | fill-mask | nsp\n"
           "        --model DIR: JSONL {\"text\", \"text_pair\"} in, JSONL with results out\n"
+          "  schema enrich FILE.avsc\n"
+          "        prints the enriched schema bertd writes for records of FILE.avsc\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -26,5 +29,6 @@ int main(int argc, char **argv) {
     printf("bertd %s\n", BERTD_VERSION);
     return 0;
   }
+  if (!strcmp(argv[1], "schema")) return cli_schema_main(argc - 1, argv + 1);
   return cli_infer_main(argc - 1, argv + 1);
 }
