@@ -57,8 +57,14 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
     snprintf(errstr, errstr_size, "%s: the input schema must be a record", c->input->fullname);
     goto fail;
   }
-  c->text_index = avro_schema_record_field_get_index(c->input->avro, c->text_field);
-  c->pair_index = c->pair_field ? avro_schema_record_field_get_index(c->input->avro, c->pair_field) : -1;
+  if (c->registry && conf->input_subject) {
+    char *text = bertd_avro_schema_dump(c->input, 0);
+    if (!text) goto oom;
+    int rc = bertd_registry_register(c->registry, conf->input_subject, text, &c->input_id,
+                                     errstr, errstr_size);
+    free(text);
+    if (rc) goto fail;
+  }
   if (conf->decode_only) {
     *out = c;
     return 0;
@@ -69,22 +75,13 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
     snprintf(errstr, errstr_size, "codec: cannot build the enrichment record: %s", avro_strerror());
     goto fail;
   }
-  if (c->registry) {
-    char *text;
-    if (conf->output_subject) {
-      if (!(text = bertd_avro_schema_dump(c->enriched, 0))) goto oom;
-      int rc = bertd_registry_register(c->registry, conf->output_subject, text, &c->output_id,
-                                       errstr, errstr_size);
-      free(text);
-      if (rc) goto fail;
-    }
-    if (conf->input_subject) {
-      if (!(text = bertd_avro_schema_dump(c->input, 0))) goto oom;
-      int rc = bertd_registry_register(c->registry, conf->input_subject, text, &c->input_id,
-                                       errstr, errstr_size);
-      free(text);
-      if (rc) goto fail;
-    }
+  if (c->registry && conf->output_subject) {
+    char *text = bertd_avro_schema_dump(c->enriched, 0);
+    if (!text) goto oom;
+    int rc = bertd_registry_register(c->registry, conf->output_subject, text, &c->output_id,
+                                     errstr, errstr_size);
+    free(text);
+    if (rc) goto fail;
   }
   *out = c;
   return 0;

@@ -26,7 +26,6 @@ typedef struct codec_writer {
 struct bertd_codec {
   bertd_framing framing;
   char *text_field, *pair_field;
-  int text_index, pair_index; /* field positions in the input schema; -1: not there */
   bertd_avro_schema *input, *enriched;
   avro_schema_t enrichment;            /* the `bertd` field's record schema (borrowed) */
   avro_value_iface_t *enrichment_iface;

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "bertd.h"
+#include "cli_consume.h"
 #include "cli_infer.h"
+#include "cli_produce.h"
 #include "cli_schema.h"
 
 static void usage(FILE *f) {
@@ -12,6 +14,10 @@ static void usage(FILE *f) {
           "usage: bertd COMMAND [options]\n"
           "  tokenize | classify | tag | joint | qa | embed | fill-mask | nsp\n"
           "        --model DIR: JSONL {\"text\", \"text_pair\"} in, JSONL with results out\n"
+          "  produce --brokers HOST:PORT --topic T --schema FILE.avsc [--input FILE.jsonl] ...\n"
+          "        JSONL records in, Avro records to a topic\n"
+          "  consume --brokers HOST:PORT --topic T --schema FILE.avsc [--until-eof] ...\n"
+          "        a topic's Avro records out as JSONL\n"
           "  schema enrich FILE.avsc\n"
           "        prints the enriched schema bertd writes for records of FILE.avsc\n"
           "  version\n"
@@ -29,6 +35,8 @@ int main(int argc, char **argv) {
     printf("bertd %s\n", BERTD_VERSION);
     return 0;
   }
+  if (!strcmp(argv[1], "produce")) return cli_produce_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "consume")) return cli_consume_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "schema")) return cli_schema_main(argc - 1, argv + 1);
   return cli_infer_main(argc - 1, argv + 1);
 }

@@ -623,3 +623,36 @@ Test(codec, reason_names) {
   cr_assert_str_eq(bertd_codec_reason_name(BERTD_CODEC_NOT_A_STRING), "NOT_A_STRING");
   cr_assert_str_eq(bertd_codec_reason_name(BERTD_CODEC_INVALID_UTF8), "INVALID_UTF8");
 }
+
+/* ---- schemas/examples ---- */
+
+static void example_encodes(bertd_codec *c, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, BERTD_SOURCE_DIR "/schemas/examples/%s", name);
+  json_error_t je;
+  json_t *j = json_load_file(path, 0, &je);
+  cr_assert_not_null(j, "%s: %s", path, je.text);
+  void *buf;
+  size_t len;
+  cr_assert_eq(bertd_codec_encode_input(c, j, &buf, &len, err, sizeof err), 0, "%s: %s", name, err);
+  bertd_record *r;
+  bertd_codec_reason reason;
+  cr_assert_eq(bertd_codec_decode(c, buf, len, &r, &reason, err, sizeof err), 0, "%s: %s", name,
+               err);
+  free(buf);
+  bertd_record_free(r);
+  json_decref(j);
+}
+
+Test(codec_schema, examples_match_their_schemas) {
+  bertd_avro_schema *s = utterance();
+  bertd_codec *c = codec_for(s, NULL);
+  example_encodes(c, "utterance.json");
+  example_encodes(c, "utterance_plain.json");
+  bertd_codec *ec = codec_for((bertd_avro_schema *)bertd_codec_enriched_schema(c),
+                              &(bertd_codec_conf){.decode_only = 1});
+  example_encodes(ec, "utterance.enriched.json");
+  bertd_codec_free(ec);
+  bertd_codec_free(c);
+  bertd_avro_schema_free(s);
+}
