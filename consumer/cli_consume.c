@@ -164,11 +164,13 @@ static int assign_all(rd_kafka_t *rk, const consume_opts *o, int *n_parts, char 
 static rd_kafka_t *make_consumer(const consume_opts *o, char *errstr, size_t errstr_size) {
   rd_kafka_conf_t *conf = cli_kafka_conf(&o->k, errstr, errstr_size);
   if (!conf) return NULL;
-  /* a reader that never commits (no group.id: assign() needs none, and the broker then has no
-   * group to show); a -X of the same name wins */
+  /* a reader that never commits; a -X of the same name wins. librdkafka's assign() wants a
+   * group.id, but with explicit start offsets and no commits the group is never joined and
+   * nothing is stored under it. */
   static const char *const fixed[][2] = {{"enable.partition.eof", "true"},
                                          {"enable.auto.commit", "false"},
-                                         {"enable.auto.offset.store", "false"}};
+                                         {"enable.auto.offset.store", "false"},
+                                         {"group.id", "bertd-consume-cli"}};
   for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
     char tmp[512];
     int user_set = 0;
