@@ -170,7 +170,7 @@ Test(codec_schema, load_errors_name_the_file_and_the_problem) {
   cr_assert_eq(bertd_avro_schema_load("no/such.avsc", &s, err, sizeof err), -1);
   cr_assert_str_eq(err, "no/such.avsc: cannot open");
 
-  char path[] = "/tmp/bertd_test_codec_XXXXXX";
+  char path[] = BERTD_BINARY_DIR "/test_codec_XXXXXX";
   int fd = mkstemp(path);
   cr_assert(fd >= 0);
   FILE *f = fdopen(fd, "w");
