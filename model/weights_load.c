@@ -34,7 +34,9 @@ static int find_tensor(const bertd_checkpoint *ck, const char *canonical, bertd_
   int n = 0;
   const char *bases[2] = {canonical, strncmp(canonical, "bert.", 5) == 0 ? canonical + 5 : NULL};
   for (int b = 0; b < 2 && bases[b]; b++) {
-    const char *s = bases[b];
+    /* a private copy: gcc's -Wrestrict cannot prove s and alt never overlap */
+    char s[sizeof alt[0]];
+    snprintf(s, sizeof s, "%s", bases[b]);
     size_t m = strlen(s);
     snprintf(alt[n++], sizeof alt[0], "%s", s);
     /* BERT's original TF checkpoints, converted, named LayerNorm weight/bias gamma/beta */
