@@ -6,7 +6,9 @@
 #include "bertd.h"
 #include "cli_consume.h"
 #include "cli_infer.h"
+#include "cli_produce.h"
 #include "cli_run.h"
+#include "cli_schema.h"
 
 /* The daemon's stop flag: the one piece of global state, set by SIGTERM/SIGINT. */
 static volatile sig_atomic_t stop_requested;
@@ -15,8 +17,6 @@ static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
 }
-#include "cli_produce.h"
-#include "cli_schema.h"
 
 static void usage(FILE *f) {
   fprintf(f,
