@@ -32,7 +32,8 @@ static void usage(FILE *f) {
           "beginning, or offset N, without joining a consumer group. Stops after --count\n"
           "records, at the end of every partition with --until-eof, or after --timeout-ms\n"
           "without a record (exit status 1 when that leaves --count or --until-eof unmet).\n"
-          "A record that does not decode is reported on stderr (exit status 1 at the end).\n");
+          "A record that does not decode is reported on stderr (exit status 1 at the end).\n"
+          "--raw (no --schema): values are not decoded but printed as _value_hex.\n");
 }
 
 static int number(const char *arg, long long lo, long long *out, const char *opt) {
@@ -52,6 +53,7 @@ static int parse(int argc, char **argv, consume_opts *o) {
                                            {"count", required_argument, 0, 'c'},
                                            {"until-eof", no_argument, 0, 'e'},
                                            {"timeout-ms", required_argument, 0, 'T'},
+                                           {"raw", no_argument, 0, 'r'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   optind = 1;
@@ -71,6 +73,7 @@ static int parse(int argc, char **argv, consume_opts *o) {
       o->count = (long)v;
       break;
     case 'e': o->until_eof = 1; break;
+    case 'r': o->k.raw = 1; break;
     case 'T':
       if (number(optarg, 1, &v, "--timeout-ms")) return -1;
       o->timeout_ms = (long)v;
@@ -197,7 +200,7 @@ int cli_consume_main(int argc, char **argv) {
   char err[512];
   bertd_registry *reg = NULL;
   bertd_codec *codec = NULL;
-  if (cli_kafka_codec(&o.k, NULL, &reg, &codec, err, sizeof err)) {
+  if (!o.k.raw && cli_kafka_codec(&o.k, NULL, &reg, &codec, err, sizeof err)) {
     fprintf(stderr, "bertd consume: %s\n", err);
     return 1;
   }
@@ -248,8 +251,19 @@ int cli_consume_main(int argc, char **argv) {
       bertd_record *r = NULL;
       bertd_codec_reason reason;
       json_t *j = NULL;
-      if (bertd_codec_decode_any(codec, m->payload, m->len, &r, &reason, err, sizeof err) ||
-          bertd_record_to_json(r, &j, err, sizeof err)) {
+      if (o.k.raw) {
+        static const char hexd[] = "0123456789abcdef";
+        char *hex = malloc(2 * m->len + 1);
+        for (size_t i = 0; hex && i < m->len; i++) {
+          hex[2 * i] = hexd[((const unsigned char *)m->payload)[i] >> 4];
+          hex[2 * i + 1] = hexd[((const unsigned char *)m->payload)[i] & 15];
+        }
+        if (hex) hex[2 * m->len] = 0;
+        j = json_pack("{s:s?}", "_value_hex", hex);
+        free(hex);
+      }
+      if (!j && (bertd_codec_decode_any(codec, m->payload, m->len, &r, &reason, err, sizeof err) ||
+                 bertd_record_to_json(r, &j, err, sizeof err))) {
         fprintf(stderr, "bertd consume: %s [%d] offset %lld: %s: %s\n", o.k.topic,
                 (int)m->partition, (long long)m->offset,
                 r ? "JSON" : bertd_codec_reason_name(reason), err);

@@ -38,7 +38,7 @@ int cli_kafka_option(cli_kafka_opts *o, int c, const char *arg, const char *cmd)
 int cli_kafka_check(const cli_kafka_opts *o, const char *cmd) {
   const char *missing = !o->brokers ? "--brokers HOST:PORT"
                         : !o->topic ? "--topic NAME"
-                        : !o->schema ? "--schema FILE.avsc"
+                        : !o->schema && !o->raw ? "--schema FILE.avsc"
                                      : NULL;
   if (missing) {
     fprintf(stderr, "bertd %s: %s is required\n", cmd, missing);

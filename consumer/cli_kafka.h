@@ -16,6 +16,7 @@ typedef struct cli_kafka_opts {
   long schema_id;         /* Confluent without a registry: the fixed id (-1: none) */
   const char *props[CLI_MAX_PROPS]; /* -X name=value, passed to librdkafka unchanged */
   int n_props;
+  int raw;                /* --raw: values as bytes (hex), no schema, no codec */
 } cli_kafka_opts;
 
 /* Handles a shared option (c is getopt's answer). 1: handled; 0: not shared; -1: bad value

@@ -38,24 +38,28 @@ static void usage(FILE *f) {
           "plain value when one branch fits), produces them as Avro with the field --key-field as\n"
           "the key, waits for every delivery, and prints how many were delivered. --confluent\n"
           "frames them as Confluent's wire format with the schema registered under T-value at\n"
-          "--registry, or with the fixed --schema-id.\n");
+          "--registry, or with the fixed --schema-id.\n"
+          "--raw (no --schema): each line is {\"key\": ..., \"value_hex\": ...} and the value's\n"
+          "bytes are produced as they are (for replaying dead letters and testing bad input).\n");
 }
 
 static int parse(int argc, char **argv, produce_opts *o) {
   static const struct option longopts[] = {CLI_KAFKA_LONGOPTS,
                                            {"key-field", required_argument, 0, 'k'},
                                            {"input", required_argument, 0, 'i'},
+                                           {"raw", no_argument, 0, 'r'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, CLI_KAFKA_SHORTOPTS "k:i:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, CLI_KAFKA_SHORTOPTS "k:i:rh", longopts, NULL)) != -1) {
     int r = cli_kafka_option(&o->k, c, optarg, "produce");
     if (r < 0) return -1;
     if (r > 0) continue;
     switch (c) {
     case 'k': o->key_field = optarg; break;
     case 'i': o->input = optarg; break;
+    case 'r': o->k.raw = 1; break;
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return -1;
     }
@@ -106,6 +110,34 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   }
 }
 
+/* --raw: {"key": string|null, "value_hex": "..."} -> the bytes themselves. */
+static int raw_record(const json_t *obj, pending *r, char *errstr, size_t errstr_size) {
+  const json_t *hex = json_object_get(obj, "value_hex");
+  if (!json_is_string(hex) || json_string_length(hex) % 2) {
+    snprintf(errstr, errstr_size, "value_hex: expected a string of hex digit pairs");
+    return -1;
+  }
+  size_t n = json_string_length(hex) / 2;
+  const char *h = json_string_value(hex);
+  unsigned char *v = malloc(n ? n : 1);
+  if (!v) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned x;
+    if (sscanf(h + 2 * i, "%2x", &x) != 1) {
+      free(v);
+      snprintf(errstr, errstr_size, "value_hex: bad hex digits at %zu", 2 * i);
+      return -1;
+    }
+    v[i] = (unsigned char)x;
+  }
+  r->value = v;
+  r->len = n;
+  return key_of(obj, "key", &r->key, &r->key_len, errstr, errstr_size);
+}
+
 /* Reads and converts every line. Returns 0, or 1 after printing FILE:LINE: message. */
 static int read_records(bertd_codec *codec, const produce_opts *o, FILE *in, const char *src,
                         pending **out, long *n_out) {
@@ -140,8 +172,10 @@ static int read_records(bertd_codec *codec, const produce_opts *o, FILE *in, con
     }
     pending *r = &p[n];
     memset(r, 0, sizeof(*r));
-    if ((o->key_field && key_of(obj, o->key_field, &r->key, &r->key_len, err, sizeof err)) ||
-        bertd_codec_encode_input(codec, obj, &r->value, &r->len, err, sizeof err)) {
+    if (o->k.raw ? raw_record(obj, r, err, sizeof err)
+                 : ((o->key_field && key_of(obj, o->key_field, &r->key, &r->key_len, err,
+                                            sizeof err)) ||
+                    bertd_codec_encode_input(codec, obj, &r->value, &r->len, err, sizeof err))) {
       fprintf(stderr, "%s:%ld: %s\n", src, line_no, err);
       free(r->key);
       json_decref(obj);
@@ -193,7 +227,7 @@ int cli_produce_main(int argc, char **argv) {
   snprintf(subject, sizeof subject, "%s-value", o.k.topic); /* TopicNameStrategy */
   bertd_registry *reg = NULL;
   bertd_codec *codec = NULL;
-  if (cli_kafka_codec(&o.k, subject, &reg, &codec, err, sizeof err)) {
+  if (!o.k.raw && cli_kafka_codec(&o.k, subject, &reg, &codec, err, sizeof err)) {
     fprintf(stderr, "bertd produce: %s\n", err);
     return 1;
   }
