@@ -93,8 +93,14 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     free(p);
     return -1;
   }
-  if (bertd_model_load(p->cfg.model_dir, &p->model, errstr, errstr_size) ||
-      bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
+  char why[512];
+  if (bertd_model_load(p->cfg.model_dir, &p->model, why, sizeof why)) {
+    /* the loader names the file inside the directory; the host's log needs the directory */
+    snprintf(errstr, errstr_size, "model.dir %s: %s", p->cfg.model_dir, why);
+    plugin_free(p, 0);
+    return -1;
+  }
+  if (bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
     plugin_free(p, 0);
     return -1;
   }

@@ -19,9 +19,12 @@ struct bertd_plugin {
   bertd_model *model;
   int max_length;            /* effective: cfg's, capped to the model's */
 
-  /* worker thread only (the enricher owns the session: activations are one thread's); the
-   * batch buffers hold max_batch_records each, allocated by worker_start */
+  /* The enricher is shared in one narrow way: submit() (host) calls bertd_enricher_encode,
+   * which only reads the model's tokenizer and the options; bertd_enricher_run_encoded, which
+   * writes the session's activations, runs on the worker alone. */
   bertd_enricher *enricher;
+
+  /* worker thread only: batch buffers of max_batch_records each, allocated by worker_start */
   record **batch;
   const bertd_encoding **batch_encs;
   const char **batch_texts, **batch_pairs;
