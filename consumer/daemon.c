@@ -582,6 +582,8 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   char kerr[512];
   /* defaults a user may override */
   rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", kerr, sizeof kerr);
+  /* stored watermarks reach the broker within 250 ms: fewer duplicates after a crash */
+  rd_kafka_conf_set(cc, "auto.commit.interval.ms", "250", kerr, sizeof kerr);
   rd_kafka_conf_set(pc, "message.timeout.ms", "0", kerr, sizeof kerr); /* retry for ever */
   rd_kafka_conf_set(pc, "linger.ms", "5", kerr, sizeof kerr);
   for (size_t i = 0; i < cfg->kafka_count; i++) {

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -274,19 +275,26 @@ def case_kill(a):
     try:
         h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
         recs = utterances(a.records)
-        h.produce("utt", recs)
-        cfg = h.config()
+        # static membership: a restarted daemon takes its partitions back at once, as a
+        # supervised deployment (systemd, Kubernetes) would run it
+        cfg = h.config(extra_kafka="  group.instance.id: bertd-kill-test\n")
         rnd = random.Random(a.seed)
+        # records keep arriving while the daemon is killed: 20 chunks over several seconds
+        chunks = [recs[i:i + len(recs) // 20] for i in range(0, len(recs), len(recs) // 20)]
+        producer = threading.Thread(target=lambda: [(h.produce("utt", c), time.sleep(0.4))
+                                                    for c in chunks])
+        producer.start()
         h.run_daemon(cfg)
         for k in range(a.kills):
-            time.sleep(rnd.uniform(0.5, a.kill_window))
+            time.sleep(rnd.uniform(1.0, a.kill_window))
             h.daemon.send_signal(signal.SIGKILL)
             h.daemon.wait()
             h.daemon = None
-            done = len({r["id"] for r in h.consume("utt.out", h.enriched_schema())})
-            print("kill -9 #%d: %d of %d records in the output so far" % (k + 1, done, len(recs)),
-                  flush=True)
+            out = h.consume("utt.out", h.enriched_schema())
+            print("kill -9 #%d: %d distinct of %d records in the output (%d with duplicates)"
+                  % (k + 1, len({r["id"] for r in out}), len(recs), len(out)), flush=True)
             h.run_daemon(cfg)
+        producer.join()
         out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
         rc = h.stop_daemon()
         ids = collections.Counter(r["id"] for r in out)
