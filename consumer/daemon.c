@@ -92,6 +92,7 @@ typedef struct daemon {
   int paused;
   int cooperative;
   unsigned long long in, out, dead, stored;
+  int64_t first_ms, last_done_ms; /* first record in, last record delivered: the busy span */
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
@@ -337,10 +338,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     e->failed = 1;
   } else if (j->to_dead_letter) {
+    d->last_done_ms = now_ms();
     d->dead++;
     j->pl->dead++;
     count_dead(d, j->reason);
   } else {
+    d->last_done_ms = now_ms();
     d->out++;
     j->pl->out++;
   }
@@ -386,6 +389,7 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
     entry_free(e);
     return;
   }
+  if (!d->in) d->first_ms = now_ms();
   d->in++;
   e->q = q;
   q->live++;
@@ -716,7 +720,10 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
   return 0;
 }
 
-static void log_stats(daemon *d, double seconds) {
+/* records/s over the busy span (first record in .. last delivered), so start-up, the group
+ * join and idle time after the topic is drained do not dilute it */
+static void log_stats(daemon *d) {
+  double seconds = d->last_done_ms > d->first_ms ? (d->last_done_ms - d->first_ms) / 1000.0 : 0;
   char dead[512] = "";
   size_t n = 0;
   for (int i = 0; i < d->ndead_by && n < sizeof dead; i++)
@@ -724,7 +731,7 @@ static void log_stats(daemon *d, double seconds) {
                           d->dead_by[i].reason, d->dead_by[i].n);
   if (d->ndead_by && n < sizeof dead - 1) strcat(dead, ")");
   bertd_log(BERTD_LOG_INFO, "records in %llu, out %llu, dead-lettered %llu%s, in flight %zu, "
-            "%.1f records/s", d->in, d->out, d->dead, dead, bertd_offsets_in_flight(d->offsets),
+            "%.1f records/s while busy", d->in, d->out, d->dead, dead, bertd_offsets_in_flight(d->offsets),
             seconds > 0 ? (double)(d->out + d->dead) / seconds : 0.0);
 }
 
@@ -814,7 +821,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     rd_kafka_poll(d->producer, 0);
     queue_reap(d);
     if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
-      log_stats(d, (double)(now_ms() - start) / 1000.0);
+      log_stats(d);
       next_stats = now_ms() + d->o.stats_interval_ms;
     }
   }
@@ -827,7 +834,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
   size_t left = bertd_offsets_in_flight(d->offsets);
   rd_kafka_consumer_close(d->consumer);
-  log_stats(d, (double)(now_ms() - start) / 1000.0);
+  log_stats(d);
   if (d->fatal[0]) {
     snprintf(errstr, errstr_size, "%s", d->fatal);
   } else if (left) {

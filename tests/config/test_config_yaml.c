@@ -109,12 +109,31 @@ Test(config_yaml, qa_example) {
     struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/qa.yaml");
     const struct bertd_pipeline_config *pl = &cfg->pipelines[0];
     cr_assert_eq(pl->model.task, BERTD_CONFIG_TASK_QA);
-    cr_assert_str_eq(pl->input.text_pair_field, "context");
+    cr_assert_str_eq(pl->input.text_pair_field, "text_pair");
     cr_assert_eq(pl->model.max_length, 384);
     int buckets[] = { 64, 128, 256, 384 };
     cr_assert_eq(pl->batching.bucket_count, 4);
     cr_assert_arr_eq(pl->batching.buckets, buckets, sizeof buckets);
     bertd_dconf_destroy(cfg);
+}
+
+// The README's demo: the model and task come from the environment.
+Test(config_yaml, demo_example) {
+    setenv("BERTD_DEMO_MODEL", BERTD_FIXTURES "/config/models/atis-joint", 1);
+    setenv("BERTD_DEMO_TASK", "joint", 1);
+    struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/demo.yaml");
+    const struct bertd_pipeline_config *pl = &cfg->pipelines[0];
+    cr_assert_eq(pl->model.task, BERTD_CONFIG_TASK_JOINT);
+    cr_assert(ends_with(pl->model.dir_path, "/config/models/atis-joint"));
+    cr_assert_str_eq(pl->input.topics[0], "utterances");
+    cr_assert_str_eq(pl->output.topic, "utterances.enriched");
+    bertd_dconf_destroy(cfg);
+    unsetenv("BERTD_DEMO_TASK");
+    setenv("BERTD_DEMO_MODEL", BERTD_FIXTURES "/config/models/all-MiniLM-L6-v2", 1);
+    cfg = load_ok(EXAMPLES "/demo.yaml");
+    cr_assert_eq(cfg->pipelines[0].model.task, BERTD_CONFIG_TASK_EMBED);
+    bertd_dconf_destroy(cfg);
+    unsetenv("BERTD_DEMO_MODEL");
 }
 
 // Positions are 1-based and name the key and its value (intents.yaml, line 13 is `model: {...}`).
