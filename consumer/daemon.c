@@ -13,6 +13,9 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -730,9 +733,13 @@ static void log_stats(daemon *d) {
     n += (size_t)snprintf(dead + n, sizeof dead - n, "%s%s %llu", i ? ", " : " (",
                           d->dead_by[i].reason, d->dead_by[i].n);
   if (d->ndead_by && n < sizeof dead - 1) strcat(dead, ")");
+  size_t heap = 0;
+#ifdef __GLIBC__
+  heap = mallinfo2().uordblks; /* bytes in use in the malloc heap, for spotting growth */
+#endif
   bertd_log(BERTD_LOG_INFO, "records in %llu, out %llu, dead-lettered %llu%s, in flight %zu, "
-            "%.1f records/s while busy", d->in, d->out, d->dead, dead, bertd_offsets_in_flight(d->offsets),
-            seconds > 0 ? (double)(d->out + d->dead) / seconds : 0.0);
+            "heap %zu KiB, %.1f records/s while busy", d->in, d->out, d->dead, dead, bertd_offsets_in_flight(d->offsets),
+            heap / 1024, seconds > 0 ? (double)(d->out + d->dead) / seconds : 0.0);
 }
 
 static void teardown(daemon *d) {
@@ -769,6 +776,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   d->cfg = cfg;
   d->o = *opts;
+
   if (!d->o.max_in_flight) d->o.max_in_flight = 20000;
   if (!d->o.stats_interval_ms) d->o.stats_interval_ms = 10000;
   if (!d->o.drain_timeout_ms) d->o.drain_timeout_ms = 30000;
@@ -821,6 +829,11 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     rd_kafka_poll(d->producer, 0);
     queue_reap(d);
     if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
+#ifdef __GLIBC__
+      /* hand freed pages back: the worker thread allocates in its own arena, and without this
+       * glibc keeps its high-water mark, so a long-running daemon's RSS creeps */
+      malloc_trim(0);
+#endif
       log_stats(d);
       next_stats = now_ms() + d->o.stats_interval_ms;
     }

@@ -455,7 +455,7 @@ def case_memory(a):
         for start in range(0, total, burst):
             h.produce("utt", recs[start:start + burst])
             h.wait_output("utt.out", {r["id"] for r in recs[start:start + burst]}, a.timeout)
-            time.sleep(1)
+            time.sleep(2.5)  # past one stats tick of the idle daemon (it trims the heap there)
             rss.append(h.rss_kib())
             print("after %d records: %d KiB" % (start + burst, rss[-1]), flush=True)
         rc = h.stop_daemon()
