@@ -1,0 +1,139 @@
+// bertd_config: the daemon's YAML configuration, loaded into plain structs and validated.
+//
+// One public header for the library (bertd_config). config/README.md documents every key.
+//
+//   struct bertd_daemon_config *cfg;
+//   char errstr[512];
+//   if (bertd_config_load("bertd.yaml", &cfg, errstr, sizeof errstr) != 0) {
+//       fprintf(stderr, "%s\n", errstr);   // "bertd.yaml:12:7: pipelines[0].model.task: ..."
+//       return 1;
+//   }
+//   ... cfg->pipelines[i] ...
+//   bertd_config_destroy(cfg);
+//
+// Every error is one line: FILE:LINE:COLUMN: KEY PATH: message (line and column 1-based). Only
+// the first error is reported. The loaded config keeps the position of every key, so later
+// stages (schema checks, model loading) can point at the line that caused a problem.
+#ifndef BERTD_CONFIG_H
+#define BERTD_CONFIG_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// What the model head computes; see config/README.md for what each one produces.
+enum bertd_config_task {
+    BERTD_CONFIG_TASK_JOINT,    // intent label + slot tags (joint intent/slot model)
+    BERTD_CONFIG_TASK_CLASSIFY, // sequence labels
+    BERTD_CONFIG_TASK_TAG,      // token tags (NER-style)
+    BERTD_CONFIG_TASK_EMBED,    // sentence embedding
+    BERTD_CONFIG_TASK_QA,       // extractive answer span (question = text, context = text_pair)
+};
+
+// What happens to a text longer than model.max_length tokens.
+enum bertd_config_too_long {
+    BERTD_CONFIG_TOO_LONG_TRUNCATE,
+    BERTD_CONFIG_TOO_LONG_DEAD_LETTER,
+};
+
+// How input record values are framed on the topic.
+enum bertd_config_framing {
+    BERTD_CONFIG_FRAMING_PLAIN,     // plain Avro binary written with input.schema
+    BERTD_CONFIG_FRAMING_CONFLUENT, // magic byte 0 + 4-byte schema id + Avro binary
+};
+
+// A YAML position, 1-based; 0 when unknown.
+struct bertd_config_pos {
+    int line;
+    int column;
+};
+
+// Where one key was written: path is like "pipelines[0].model.top_k" or
+// "pipelines[0].input.topics[1]" (sequence items have key == value).
+struct bertd_config_key {
+    char *path;
+    struct bertd_config_pos key;
+    struct bertd_config_pos value;
+};
+
+// One librdkafka property from the `kafka:` section, as written (value stringified).
+struct bertd_config_property {
+    char *name;
+    char *value;
+};
+
+struct bertd_pipeline_config {
+    char *name;
+    struct {
+        char **topics;
+        size_t topic_count;
+        char *schema;          // as written in the file
+        char *schema_path;     // resolved against the config file's directory
+        char *text_field;
+        char *text_pair_field; // NULL when absent or null
+        enum bertd_config_framing framing;
+    } input;
+    struct {
+        char *topic;
+    } output;
+    struct {
+        char *topic;
+    } dead_letter;
+    struct {
+        char *dir;      // as written
+        char *dir_path; // resolved against the config file's directory
+        enum bertd_config_task task;
+        int max_length;
+        int top_k;
+        double threshold;
+        enum bertd_config_too_long on_too_long;
+    } model;
+    struct {
+        int max_batch_tokens;
+        int max_batch_records;
+        int max_wait_ms;
+        int *buckets; // strictly increasing token lengths; the last one is model.max_length
+        size_t bucket_count;
+    } batching;
+};
+
+struct bertd_daemon_config {
+    char *path; // the file as named to bertd_config_load
+    char *dir;  // its directory: relative paths in the file are resolved against it
+    struct bertd_config_property *kafka;
+    size_t kafka_count;
+    struct bertd_pipeline_config *pipelines;
+    size_t pipeline_count;
+    struct bertd_config_key *keys; // every key of the file, in document order
+    size_t key_count;
+};
+
+// Reads, parses and validates the YAML file at path. On success *out is a new config (free with
+// bertd_config_destroy) and 0 is returned; on error, -1 and a one-line message in errstr.
+int bertd_config_load(const char *path, struct bertd_daemon_config **out, char *errstr,
+                      size_t errstr_size);
+
+// The same from memory: name is used in messages, dir to resolve relative paths.
+int bertd_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                       struct bertd_daemon_config **out, char *errstr, size_t errstr_size);
+
+void bertd_config_destroy(struct bertd_daemon_config *cfg);
+
+// Where the key at path (e.g. "pipelines[1].input.text_field") was written, or NULL.
+const struct bertd_config_key *bertd_config_where(const struct bertd_daemon_config *cfg,
+                                                  const char *path);
+
+// The value of kafka property name, or NULL.
+const char *bertd_config_kafka(const struct bertd_daemon_config *cfg, const char *name);
+
+// "joint", "classify", ... and "truncate", "dead_letter"; "plain", "confluent".
+const char *bertd_config_task_name(enum bertd_config_task task);
+const char *bertd_config_too_long_name(enum bertd_config_too_long action);
+const char *bertd_config_framing_name(enum bertd_config_framing framing);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

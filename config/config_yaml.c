@@ -1,0 +1,683 @@
+// Reading the YAML file into struct bertd_daemon_config.
+//
+// libyaml's document API gives a tree of nodes with their positions; this file walks it along
+// the schema in config/README.md, one function per section, rejecting unknown and duplicate
+// keys, missing required keys and values of the wrong type as it goes, and recording where every
+// key was written. The checks that need the whole file read live in config_validate.c.
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "config_internal.h"
+
+#define DEFAULT_MAX_LENGTH 128
+#define DEFAULT_TOP_K 1
+#define DEFAULT_THRESHOLD 0.0
+#define DEFAULT_MAX_BATCH_TOKENS 4096
+#define DEFAULT_MAX_BATCH_RECORDS 32
+#define DEFAULT_MAX_WAIT_MS 10
+#define DEFAULT_SMALLEST_BUCKET 16
+
+static const char *const task_names[] = { "joint", "classify", "tag", "embed", "qa" };
+static const char *const too_long_names[] = { "truncate", "dead_letter" };
+static const char *const framing_names[] = { "plain", "confluent" };
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+struct reader {
+    yaml_document_t *doc;
+    struct bertd_daemon_config *cfg;
+    char *errstr;
+    size_t errstr_size;
+    char path[512]; // key path of the node being read, e.g. "pipelines[0].model"
+    size_t path_len;
+};
+
+// ---- errors and positions ------------------------------------------------------------------
+
+static void format_error(char *errstr, size_t errstr_size, const char *file,
+                         struct bertd_config_pos pos, const char *path, const char *msg) {
+    if (pos.line > 0)
+        snprintf(errstr, errstr_size, "%s:%d:%d: %s%s%s", file, pos.line, pos.column, path,
+                 path[0] ? ": " : "", msg);
+    else
+        snprintf(errstr, errstr_size, "%s: %s%s%s", file, path, path[0] ? ": " : "", msg);
+}
+
+static struct bertd_config_pos pos_of(const yaml_node_t *node) {
+    struct bertd_config_pos pos = { (int)node->start_mark.line + 1, (int)node->start_mark.column + 1 };
+    return pos;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail_node(struct reader *r, const yaml_node_t *node, const char *fmt, ...) {
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    format_error(r->errstr, r->errstr_size, r->cfg->path, pos_of(node), r->path, msg);
+    return -1;
+}
+
+int config_fail(const struct bertd_daemon_config *cfg, const char *path, int at_value,
+                char *errstr, size_t errstr_size, const char *fmt, ...) {
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const struct bertd_config_key *key = bertd_config_where(cfg, path);
+    struct bertd_config_pos pos = { 0, 0 };
+    if (key) pos = at_value ? key->value : key->key;
+    format_error(errstr, errstr_size, cfg->path, pos, path, msg);
+    return -1;
+}
+
+static int oom(struct reader *r, const yaml_node_t *node) { return fail_node(r, node, "out of memory"); }
+
+// Appends ".key" (or "key" at the root) or "[index]" to the path; pop restores the saved length.
+static size_t push_key(struct reader *r, const char *key) {
+    size_t saved = r->path_len;
+    int n = snprintf(r->path + r->path_len, sizeof r->path - r->path_len, "%s%s",
+                     r->path_len ? "." : "", key);
+    if (n > 0) r->path_len = strnlen(r->path, sizeof r->path - 1);
+    return saved;
+}
+
+static size_t push_index(struct reader *r, size_t index) {
+    size_t saved = r->path_len;
+    int n = snprintf(r->path + r->path_len, sizeof r->path - r->path_len, "[%zu]", index);
+    if (n > 0) r->path_len = strnlen(r->path, sizeof r->path - 1);
+    return saved;
+}
+
+static void pop(struct reader *r, size_t saved) {
+    r->path_len = saved;
+    r->path[saved] = '\0';
+}
+
+// Records that the current path was written at key and value.
+static int record(struct reader *r, const yaml_node_t *key, const yaml_node_t *value) {
+    struct bertd_daemon_config *cfg = r->cfg;
+    size_t n = cfg->key_count;
+    if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) { // full: capacity is 16, 32, 64, ...
+        size_t cap = n ? n * 2 : 16;
+        struct bertd_config_key *keys = realloc(cfg->keys, cap * sizeof *keys);
+        if (!keys) return oom(r, value);
+        cfg->keys = keys;
+    }
+    char *path = strdup(r->path);
+    if (!path) return oom(r, value);
+    struct bertd_config_key *k = &cfg->keys[cfg->key_count++];
+    k->path = path;
+    k->key = pos_of(key);
+    k->value = pos_of(value);
+    return 0;
+}
+
+// ---- nodes ---------------------------------------------------------------------------------
+
+static yaml_node_t *node_at(struct reader *r, yaml_node_item_t id) {
+    return yaml_document_get_node(r->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *node) { return (const char *)node->data.scalar.value; }
+
+static int is_null(const yaml_node_t *node) {
+    if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *s = scalar(node);
+    return !s[0] || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+// "a mapping", "a list", "null", "'abc'" for type errors.
+static const char *describe(const yaml_node_t *node, char *buf, size_t size) {
+    if (node->type == YAML_MAPPING_NODE) return "a mapping";
+    if (node->type == YAML_SEQUENCE_NODE) return "a list";
+    if (is_null(node)) return "null";
+    const char *s = scalar(node);
+    snprintf(buf, size, "%s'%.40s%s'", node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? "" : "the string ",
+             s, strlen(s) > 40 ? "..." : "");
+    return buf;
+}
+
+// The value of key in mapping node, or NULL.
+static yaml_node_t *find(struct reader *r, yaml_node_t *node, const char *key) {
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(r, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), key) == 0) return node_at(r, p->value);
+    }
+    return NULL;
+}
+
+static int in_list(const char *s, const char *const *list) {
+    for (; list && *list; list++)
+        if (strcmp(s, *list) == 0) return 1;
+    return 0;
+}
+
+// Checks that node is a mapping whose keys are scalars, each allowed (allowed == NULL: any),
+// none twice and every required one present; records each key's position.
+static int check_mapping(struct reader *r, yaml_node_t *node, const char *const *allowed,
+                         const char *const *required) {
+    char buf[64];
+    if (node->type != YAML_MAPPING_NODE)
+        return fail_node(r, node, "expected a mapping, got %s", describe(node, buf, sizeof buf));
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(r, p->key), *v = node_at(r, p->value);
+        if (k->type != YAML_SCALAR_NODE) return fail_node(r, k, "keys must be plain strings");
+        if (allowed && !in_list(scalar(k), allowed)) return fail_node(r, k, "unknown key '%s'", scalar(k));
+        for (yaml_node_pair_t *q = node->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *earlier = node_at(r, q->key);
+            if (earlier->type == YAML_SCALAR_NODE && strcmp(scalar(earlier), scalar(k)) == 0)
+                return fail_node(r, k, "duplicate key '%s' (first at line %d)", scalar(k),
+                                 pos_of(earlier).line);
+        }
+        size_t saved = push_key(r, scalar(k));
+        int rc = record(r, k, v);
+        pop(r, saved);
+        if (rc != 0) return -1;
+    }
+    // A missing key is reported at the key that holds this mapping (`model:`), which reads
+    // better than the mapping's first key; the root and list items have no such key.
+    for (; required && *required; required++) {
+        if (find(r, node, *required)) continue;
+        const struct bertd_config_key *holder = r->path_len ? bertd_config_where(r->cfg, r->path) : NULL;
+        if (!holder) return fail_node(r, node, "missing required key '%s'", *required);
+        char msg[128];
+        snprintf(msg, sizeof msg, "missing required key '%s'", *required);
+        format_error(r->errstr, r->errstr_size, r->cfg->path, holder->key, r->path, msg);
+        return -1;
+    }
+    return 0;
+}
+
+// ---- typed values --------------------------------------------------------------------------
+// Each reader is called with r->path naming the key; a NULL node (key absent) keeps the default.
+
+// A scalar's text with ${NAME} expanded; a new string in *out.
+static int expanded(struct reader *r, yaml_node_t *node, char **out) {
+    char why[256];
+    if (config_expand(scalar(node), out, why, sizeof why) != 0) return fail_node(r, node, "%s", why);
+    return 0;
+}
+
+static int read_string(struct reader *r, yaml_node_t *node, int nullable, char **dst) {
+    char buf[64];
+    if (!node) return 0;
+    if (nullable && is_null(node)) return 0;
+    if (node->type != YAML_SCALAR_NODE || is_null(node))
+        return fail_node(r, node, "expected a string, got %s", describe(node, buf, sizeof buf));
+    char *s = NULL;
+    if (expanded(r, node, &s) != 0) return -1;
+    if (!s[0]) {
+        free(s);
+        return fail_node(r, node, "must not be empty");
+    }
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+// Numbers are plain scalars: a quoted "12" is a string, as in YAML itself.
+static int number_text(struct reader *r, yaml_node_t *node, const char *what, char **text) {
+    char buf[64];
+    if (node->type != YAML_SCALAR_NODE || is_null(node) ||
+        node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return fail_node(r, node, "expected %s, got %s", what, describe(node, buf, sizeof buf));
+    return expanded(r, node, text);
+}
+
+static int read_int(struct reader *r, yaml_node_t *node, int min, int *dst) {
+    char *text = NULL, *end = NULL;
+    if (!node) return 0;
+    if (number_text(r, node, "an integer", &text) != 0) return -1;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    int bad = errno != 0 || end == text || *end != '\0' || v > INT_MAX || v < INT_MIN;
+    if (bad) {
+        int rc = fail_node(r, node, "expected an integer, got '%.40s'", text);
+        free(text);
+        return rc;
+    }
+    free(text);
+    if (v < min)
+        return fail_node(r, node, "must be %s, got %lld", min == 1 ? "positive" : "zero or more", v);
+    *dst = (int)v;
+    return 0;
+}
+
+static int read_double(struct reader *r, yaml_node_t *node, double lo, double hi, double *dst) {
+    char *text = NULL, *end = NULL;
+    if (!node) return 0;
+    if (number_text(r, node, "a number", &text) != 0) return -1;
+    errno = 0;
+    double v = strtod(text, &end);
+    int bad = errno != 0 || end == text || *end != '\0' || !isfinite(v);
+    if (bad) {
+        int rc = fail_node(r, node, "expected a number, got '%.40s'", text);
+        free(text);
+        return rc;
+    }
+    free(text);
+    if (v < lo || v > hi) return fail_node(r, node, "must be between %g and %g, got %g", lo, hi, v);
+    *dst = v;
+    return 0;
+}
+
+// One of names[0..count); *dst is its index. what: "task" gives "unknown task 'x' (...)".
+static int read_enum(struct reader *r, yaml_node_t *node, const char *what,
+                     const char *const *names, size_t count, int *dst) {
+    char *s = NULL, expected[256] = "";
+    if (!node) return 0;
+    if (read_string(r, node, 0, &s) != 0) return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            free(s);
+            *dst = (int)i;
+            return 0;
+        }
+        size_t len = strlen(expected);
+        snprintf(expected + len, sizeof expected - len, "%s%s", i == 0 ? "" : i + 1 == count ? " or " : ", ",
+                 names[i]);
+    }
+    int rc = fail_node(r, node, "unknown %s '%.40s' (expected %s)", what, s, expected);
+    free(s);
+    return rc;
+}
+
+static int expect_list(struct reader *r, yaml_node_t *node, const char *what) {
+    char buf[64];
+    if (node->type != YAML_SEQUENCE_NODE)
+        return fail_node(r, node, "expected a list of %s, got %s", what, describe(node, buf, sizeof buf));
+    if (node->data.sequence.items.top == node->data.sequence.items.start)
+        return fail_node(r, node, "the list of %s is empty", what);
+    return 0;
+}
+
+static size_t list_length(const yaml_node_t *node) {
+    return (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+}
+
+static int read_string_list(struct reader *r, yaml_node_t *node, const char *what, char ***dst,
+                            size_t *count) {
+    if (expect_list(r, node, what) != 0) return -1;
+    size_t n = list_length(node);
+    *dst = calloc(n, sizeof **dst);
+    if (!*dst) return oom(r, node);
+    *count = n;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
+        size_t saved = push_index(r, i);
+        int rc = record(r, item, item) != 0 || read_string(r, item, 0, &(*dst)[i]) != 0 ? -1 : 0;
+        pop(r, saved);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static int read_int_list(struct reader *r, yaml_node_t *node, const char *what, int min, int **dst,
+                         size_t *count) {
+    if (expect_list(r, node, what) != 0) return -1;
+    size_t n = list_length(node);
+    int *values = calloc(n, sizeof *values);
+    if (!values) return oom(r, node);
+    free(*dst);
+    *dst = values;
+    *count = n;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
+        size_t saved = push_index(r, i);
+        int rc = record(r, item, item) != 0 || read_int(r, item, min, &values[i]) != 0 ? -1 : 0;
+        pop(r, saved);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+// Reads the value of key in mapping node with reader fn, with the path extended by key.
+#define FIELD(r, node, key, call)                                     \
+    do {                                                              \
+        yaml_node_t *value_ = find((r), (node), (key));               \
+        size_t saved_ = push_key((r), (key));                         \
+        int rc_ = (call);                                             \
+        pop((r), saved_);                                             \
+        if (rc_ != 0) return -1;                                      \
+    } while (0)
+#define VALUE value_
+
+// ---- sections ------------------------------------------------------------------------------
+
+static int read_kafka(struct reader *r, yaml_node_t *node) {
+    static const char *const required[] = { "bootstrap.servers", "group.id", NULL };
+    char buf[64];
+    if (check_mapping(r, node, NULL, required) != 0) return -1;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    r->cfg->kafka = calloc(n, sizeof *r->cfg->kafka);
+    if (!r->cfg->kafka) return oom(r, node);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *p = &node->data.mapping.pairs.start[i];
+        yaml_node_t *k = node_at(r, p->key), *v = node_at(r, p->value);
+        struct bertd_config_property *prop = &r->cfg->kafka[r->cfg->kafka_count++];
+        size_t saved = push_key(r, scalar(k));
+        int rc = 0;
+        // librdkafka takes every property as a string, so numbers and booleans pass as written.
+        if (v->type != YAML_SCALAR_NODE || is_null(v))
+            rc = fail_node(r, v, "expected a librdkafka property value, got %s", describe(v, buf, sizeof buf));
+        else if (!(prop->name = strdup(scalar(k))))
+            rc = oom(r, k);
+        else
+            rc = expanded(r, v, &prop->value);
+        pop(r, saved);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static int read_input(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
+    static const char *const allowed[] = { "topics", "schema", "text_field", "text_pair_field", "framing", NULL };
+    static const char *const required[] = { "topics", "schema", "text_field", NULL };
+    int framing = BERTD_CONFIG_FRAMING_PLAIN;
+    if (check_mapping(r, node, allowed, required) != 0) return -1;
+    FIELD(r, node, "topics", read_string_list(r, VALUE, "topics", &pl->input.topics, &pl->input.topic_count));
+    FIELD(r, node, "schema", read_string(r, VALUE, 0, &pl->input.schema));
+    FIELD(r, node, "text_field", read_string(r, VALUE, 0, &pl->input.text_field));
+    FIELD(r, node, "text_pair_field", read_string(r, VALUE, 1, &pl->input.text_pair_field));
+    FIELD(r, node, "framing", read_enum(r, VALUE, "framing", framing_names, COUNT(framing_names), &framing));
+    pl->input.framing = (enum bertd_config_framing)framing;
+    return 0;
+}
+
+static int read_topic_section(struct reader *r, yaml_node_t *node, char **topic) {
+    static const char *const keys[] = { "topic", NULL };
+    if (check_mapping(r, node, keys, keys) != 0) return -1;
+    FIELD(r, node, "topic", read_string(r, VALUE, 0, topic));
+    return 0;
+}
+
+static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
+    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", NULL };
+    static const char *const required[] = { "dir", "task", NULL };
+    int task = 0, too_long = BERTD_CONFIG_TOO_LONG_TRUNCATE;
+    if (check_mapping(r, node, allowed, required) != 0) return -1;
+    FIELD(r, node, "dir", read_string(r, VALUE, 0, &pl->model.dir));
+    FIELD(r, node, "task", read_enum(r, VALUE, "task", task_names, COUNT(task_names), &task));
+    FIELD(r, node, "max_length", read_int(r, VALUE, 1, &pl->model.max_length));
+    FIELD(r, node, "top_k", read_int(r, VALUE, 1, &pl->model.top_k));
+    FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
+    FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
+                                            COUNT(too_long_names), &too_long));
+    pl->model.task = (enum bertd_config_task)task;
+    pl->model.on_too_long = (enum bertd_config_too_long)too_long;
+    return 0;
+}
+
+static int read_batching(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
+    static const char *const allowed[] = { "max_batch_tokens", "max_batch_records", "max_wait_ms", "buckets", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, allowed, NULL) != 0) return -1;
+    FIELD(r, node, "max_batch_tokens", read_int(r, VALUE, 1, &pl->batching.max_batch_tokens));
+    FIELD(r, node, "max_batch_records", read_int(r, VALUE, 1, &pl->batching.max_batch_records));
+    FIELD(r, node, "max_wait_ms", read_int(r, VALUE, 0, &pl->batching.max_wait_ms));
+    FIELD(r, node, "buckets", !VALUE ? 0 : read_int_list(r, VALUE, "token lengths", 1,
+                                                         &pl->batching.buckets, &pl->batching.bucket_count));
+    return 0;
+}
+
+// Without `buckets`: 16, 32, 64, ... below max_length, then max_length. With them: as written,
+// plus max_length when the largest is smaller, so every record has a bucket (validated later).
+static int finish_buckets(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
+    int max = pl->model.max_length;
+    if (pl->batching.bucket_count == 0) {
+        size_t n = 1;
+        for (int b = DEFAULT_SMALLEST_BUCKET; b < max; b *= 2) n++;
+        if (!(pl->batching.buckets = calloc(n, sizeof(int)))) return oom(r, node);
+        n = 0;
+        for (int b = DEFAULT_SMALLEST_BUCKET; b < max; b *= 2) pl->batching.buckets[n++] = b;
+        pl->batching.buckets[n++] = max;
+        pl->batching.bucket_count = n;
+        return 0;
+    }
+    size_t n = pl->batching.bucket_count;
+    if (pl->batching.buckets[n - 1] < max) {
+        int *grown = realloc(pl->batching.buckets, (n + 1) * sizeof(int));
+        if (!grown) return oom(r, node);
+        grown[n] = max;
+        pl->batching.buckets = grown;
+        pl->batching.bucket_count = n + 1;
+    }
+    return 0;
+}
+
+// Relative paths in the file are relative to the file's directory, not to the working directory.
+static int resolve(struct reader *r, yaml_node_t *node, const char *path, char **out) {
+    size_t len = strlen(r->cfg->dir) + strlen(path) + 2;
+    if (!(*out = malloc(len))) return oom(r, node);
+    if (path[0] == '/')
+        snprintf(*out, len, "%s", path);
+    else
+        snprintf(*out, len, "%s/%s", r->cfg->dir, path);
+    return 0;
+}
+
+static int read_pipeline(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
+    static const char *const allowed[] = { "name", "input", "output", "dead_letter", "model", "batching", NULL };
+    static const char *const required[] = { "name", "input", "output", "dead_letter", "model", NULL };
+    pl->model.max_length = DEFAULT_MAX_LENGTH;
+    pl->model.top_k = DEFAULT_TOP_K;
+    pl->model.threshold = DEFAULT_THRESHOLD;
+    pl->batching.max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
+    pl->batching.max_batch_records = DEFAULT_MAX_BATCH_RECORDS;
+    pl->batching.max_wait_ms = DEFAULT_MAX_WAIT_MS;
+    if (check_mapping(r, node, allowed, required) != 0) return -1;
+    FIELD(r, node, "name", read_string(r, VALUE, 0, &pl->name));
+    FIELD(r, node, "input", read_input(r, VALUE, pl));
+    FIELD(r, node, "output", read_topic_section(r, VALUE, &pl->output.topic));
+    FIELD(r, node, "dead_letter", read_topic_section(r, VALUE, &pl->dead_letter.topic));
+    FIELD(r, node, "model", read_model(r, VALUE, pl));
+    FIELD(r, node, "batching", read_batching(r, VALUE, pl));
+    if (finish_buckets(r, node, pl) != 0 ||
+        resolve(r, node, pl->input.schema, &pl->input.schema_path) != 0 ||
+        resolve(r, node, pl->model.dir, &pl->model.dir_path) != 0)
+        return -1;
+    return 0;
+}
+
+static int read_pipelines(struct reader *r, yaml_node_t *node) {
+    if (expect_list(r, node, "pipelines") != 0) return -1;
+    size_t n = list_length(node);
+    if (!(r->cfg->pipelines = calloc(n, sizeof *r->cfg->pipelines))) return oom(r, node);
+    r->cfg->pipeline_count = n;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
+        size_t saved = push_index(r, i);
+        int rc = record(r, item, item) != 0 || read_pipeline(r, item, &r->cfg->pipelines[i]) != 0 ? -1 : 0;
+        pop(r, saved);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static int read_root(struct reader *r, yaml_node_t *root) {
+    static const char *const keys[] = { "kafka", "pipelines", NULL };
+    if (check_mapping(r, root, keys, keys) != 0) return -1;
+    FIELD(r, root, "kafka", read_kafka(r, VALUE));
+    FIELD(r, root, "pipelines", read_pipelines(r, VALUE));
+    return 0;
+}
+
+// ---- public API ----------------------------------------------------------------------------
+
+static int yaml_error(const yaml_parser_t *parser, const char *name, char *errstr, size_t errstr_size) {
+    struct bertd_config_pos pos = { (int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1 };
+    char msg[256];
+    snprintf(msg, sizeof msg, "invalid YAML: %s%s%s", parser->problem ? parser->problem : "parse error",
+             parser->context ? " " : "", parser->context ? parser->context : "");
+    format_error(errstr, errstr_size, name, pos, "", msg);
+    return -1;
+}
+
+int bertd_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                       struct bertd_daemon_config **out, char *errstr, size_t errstr_size) {
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int rc = -1;
+    *out = NULL;
+    struct bertd_daemon_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg || !(cfg->path = strdup(name)) || !(cfg->dir = strdup(dir))) {
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        bertd_config_destroy(cfg);
+        return -1;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        bertd_config_destroy(cfg);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_error(&parser, name, errstr, errstr_size);
+        yaml_parser_delete(&parser);
+        bertd_config_destroy(cfg);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        snprintf(errstr, errstr_size, "%s:1:1: empty config: expected 'kafka' and 'pipelines'", name);
+        goto done;
+    }
+    // A second document would be silently ignored by the daemon: refuse it instead.
+    if (!yaml_parser_load(&parser, &extra)) {
+        yaml_error(&parser, name, errstr, errstr_size);
+        goto done;
+    }
+    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
+    if (extra_root) {
+        struct bertd_config_pos pos = { (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1 };
+        format_error(errstr, errstr_size, name, pos, "", "only one YAML document is allowed");
+        yaml_document_delete(&extra);
+        goto done;
+    }
+    yaml_document_delete(&extra);
+
+    struct reader r = { .doc = &doc, .cfg = cfg, .errstr = errstr, .errstr_size = errstr_size };
+    if (read_root(&r, root) != 0 || config_validate(cfg, errstr, errstr_size) != 0) goto done;
+    rc = 0;
+done:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc == 0)
+        *out = cfg;
+    else
+        bertd_config_destroy(cfg);
+    return rc;
+}
+
+int bertd_config_load(const char *path, struct bertd_daemon_config **out, char *errstr,
+                      size_t errstr_size) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4096;
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                snprintf(errstr, errstr_size, "%s: out of memory", path);
+                return -1;
+            }
+            text = grown;
+        }
+        size_t n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (read_error) {
+        free(text);
+        snprintf(errstr, errstr_size, "%s: read error", path);
+        return -1;
+    }
+    // The directory part of path: "a/b.yaml" -> "a", "b.yaml" -> ".", "/b.yaml" -> "/".
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int rc = bertd_config_parse(text, len, path, dir, out, errstr, errstr_size);
+    free(text);
+    return rc;
+}
+
+static void pipeline_free(struct bertd_pipeline_config *pl) {
+    free(pl->name);
+    for (size_t i = 0; i < pl->input.topic_count; i++) free(pl->input.topics[i]);
+    free(pl->input.topics);
+    free(pl->input.schema);
+    free(pl->input.schema_path);
+    free(pl->input.text_field);
+    free(pl->input.text_pair_field);
+    free(pl->output.topic);
+    free(pl->dead_letter.topic);
+    free(pl->model.dir);
+    free(pl->model.dir_path);
+    free(pl->batching.buckets);
+}
+
+void bertd_config_destroy(struct bertd_daemon_config *cfg) {
+    if (!cfg) return;
+    for (size_t i = 0; i < cfg->kafka_count; i++) {
+        free(cfg->kafka[i].name);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    for (size_t i = 0; i < cfg->pipeline_count; i++) pipeline_free(&cfg->pipelines[i]);
+    free(cfg->pipelines);
+    for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
+    free(cfg->keys);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg);
+}
+
+const struct bertd_config_key *bertd_config_where(const struct bertd_daemon_config *cfg,
+                                                  const char *path) {
+    for (size_t i = 0; i < cfg->key_count; i++)
+        if (strcmp(cfg->keys[i].path, path) == 0) return &cfg->keys[i];
+    return NULL;
+}
+
+const char *bertd_config_kafka(const struct bertd_daemon_config *cfg, const char *name) {
+    for (size_t i = 0; i < cfg->kafka_count; i++)
+        if (strcmp(cfg->kafka[i].name, name) == 0) return cfg->kafka[i].value;
+    return NULL;
+}
+
+const char *bertd_config_task_name(enum bertd_config_task task) {
+    return (size_t)task < COUNT(task_names) ? task_names[task] : "?";
+}
+
+const char *bertd_config_too_long_name(enum bertd_config_too_long action) {
+    return (size_t)action < COUNT(too_long_names) ? too_long_names[action] : "?";
+}
+
+const char *bertd_config_framing_name(enum bertd_config_framing framing) {
+    return (size_t)framing < COUNT(framing_names) ? framing_names[framing] : "?";
+}

@@ -1,0 +1,242 @@
+// config/: the example configs load with the values and positions they spell, and every bad
+// config under tests/fixtures/config/bad/ fails with exactly the error its first line names
+// ("# error: LINE:COLUMN: message"; the loader prefixes the file name).
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "bertd_config.h"
+
+#define EXAMPLES BERTD_SOURCE_DIR "/config/examples"
+#define BAD BERTD_FIXTURES "/config/bad"
+
+// The examples take model directories from ${BERTD_MODELS}: point it at stub checkpoints.
+static void environment(void) {
+    setenv("BERTD_MODELS", BERTD_FIXTURES "/config/models", 1);
+    unsetenv("BERTD_KAFKA_BOOTSTRAP");
+    unsetenv("BERTD_TEST_UNSET_BOOTSTRAP");
+}
+
+TestSuite(config_yaml, .init = environment);
+
+static struct bertd_daemon_config *load_ok(const char *path) {
+    struct bertd_daemon_config *cfg = NULL;
+    char errstr[512];
+    int rc = bertd_config_load(path, &cfg, errstr, sizeof errstr);
+    cr_assert_eq(rc, 0, "%s", errstr);
+    cr_assert_not_null(cfg);
+    return cfg;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+Test(config_yaml, intents_example) {
+    struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/intents.yaml");
+    cr_assert_str_eq(bertd_config_kafka(cfg, "bootstrap.servers"), "127.0.0.1:9092");
+    cr_assert_str_eq(bertd_config_kafka(cfg, "group.id"), "bertd");
+    cr_assert_str_eq(bertd_config_kafka(cfg, "enable.auto.offset.store"), "false");
+    cr_assert_null(bertd_config_kafka(cfg, "client.id"));
+    cr_assert_eq(cfg->pipeline_count, 1);
+
+    const struct bertd_pipeline_config *pl = &cfg->pipelines[0];
+    cr_assert_str_eq(pl->name, "intents");
+    cr_assert_eq(pl->input.topic_count, 1);
+    cr_assert_str_eq(pl->input.topics[0], "utterances");
+    cr_assert_str_eq(pl->input.schema, "../../schemas/utterance.avsc");
+    cr_assert_str_eq(pl->input.schema_path, EXAMPLES "/../../schemas/utterance.avsc");
+    cr_assert_str_eq(pl->input.text_field, "text");
+    cr_assert_null(pl->input.text_pair_field);
+    cr_assert_eq(pl->input.framing, BERTD_CONFIG_FRAMING_PLAIN);
+    cr_assert_str_eq(pl->output.topic, "utterances.enriched");
+    cr_assert_str_eq(pl->dead_letter.topic, "utterances.dlq");
+    cr_assert_str_eq(pl->model.dir, BERTD_FIXTURES "/config/models/atis-joint");
+    cr_assert_eq(pl->model.task, BERTD_CONFIG_TASK_JOINT);
+    cr_assert_eq(pl->model.max_length, 128);
+    cr_assert_eq(pl->model.top_k, 3);
+    cr_assert_float_eq(pl->model.threshold, 0.5, 1e-12);
+    cr_assert_eq(pl->model.on_too_long, BERTD_CONFIG_TOO_LONG_TRUNCATE);
+    cr_assert_eq(pl->batching.max_batch_tokens, 4096);
+    cr_assert_eq(pl->batching.max_batch_records, 32);
+    cr_assert_eq(pl->batching.max_wait_ms, 10);
+    int buckets[] = { 16, 32, 64, 128 };
+    cr_assert_eq(pl->batching.bucket_count, 4);
+    cr_assert_arr_eq(pl->batching.buckets, buckets, sizeof buckets);
+    bertd_config_destroy(cfg);
+}
+
+Test(config_yaml, multi_example_defaults) {
+    struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/multi.yaml");
+    cr_assert_eq(cfg->pipeline_count, 3);
+    cr_assert_str_eq(bertd_config_kafka(cfg, "session.timeout.ms"), "10000");
+
+    const struct bertd_pipeline_config *intents = &cfg->pipelines[0];
+    cr_assert_eq(intents->input.topic_count, 2);
+    cr_assert_str_eq(intents->input.topics[1], "utterances.replay");
+    cr_assert_eq(intents->model.on_too_long, BERTD_CONFIG_TOO_LONG_DEAD_LETTER);
+    cr_assert_eq(intents->model.max_length, 128); // defaults
+    cr_assert_eq(intents->model.top_k, 1);
+    cr_assert_float_eq(intents->model.threshold, 0.0, 1e-12);
+    cr_assert_eq(intents->batching.max_batch_tokens, 4096);
+    cr_assert_eq(intents->batching.max_batch_records, 32);
+    cr_assert_eq(intents->batching.max_wait_ms, 10);
+    int default_buckets[] = { 16, 32, 64, 128 };
+    cr_assert_eq(intents->batching.bucket_count, 4);
+    cr_assert_arr_eq(intents->batching.buckets, default_buckets, sizeof default_buckets);
+
+    const struct bertd_pipeline_config *embed = &cfg->pipelines[1];
+    cr_assert_eq(embed->model.task, BERTD_CONFIG_TASK_EMBED);
+    cr_assert_str_eq(embed->dead_letter.topic, intents->dead_letter.topic);
+    int embed_buckets[] = { 16, 32, 64, 128, 256 };
+    cr_assert_eq(embed->batching.bucket_count, 5);
+    cr_assert_arr_eq(embed->batching.buckets, embed_buckets, sizeof embed_buckets);
+    cr_assert_eq(embed->batching.max_wait_ms, 5);
+
+    const struct bertd_pipeline_config *news = &cfg->pipelines[2];
+    cr_assert_eq(news->input.framing, BERTD_CONFIG_FRAMING_CONFLUENT);
+    cr_assert_eq(news->model.task, BERTD_CONFIG_TASK_CLASSIFY);
+    cr_assert_eq(news->model.top_k, 2);
+    cr_assert(ends_with(news->model.dir_path, "/config/models/agnews-classifier"));
+    bertd_config_destroy(cfg);
+}
+
+Test(config_yaml, qa_example) {
+    struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/qa.yaml");
+    const struct bertd_pipeline_config *pl = &cfg->pipelines[0];
+    cr_assert_eq(pl->model.task, BERTD_CONFIG_TASK_QA);
+    cr_assert_str_eq(pl->input.text_pair_field, "context");
+    cr_assert_eq(pl->model.max_length, 384);
+    int buckets[] = { 64, 128, 256, 384 };
+    cr_assert_eq(pl->batching.bucket_count, 4);
+    cr_assert_arr_eq(pl->batching.buckets, buckets, sizeof buckets);
+    bertd_config_destroy(cfg);
+}
+
+// Positions are 1-based and name the key and its value (intents.yaml, line 13 is `model: {...}`).
+Test(config_yaml, key_positions) {
+    struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/intents.yaml");
+    const struct bertd_config_key *k = bertd_config_where(cfg, "kafka");
+    cr_assert_not_null(k);
+    cr_assert_eq(k->key.line, 4);
+    cr_assert_eq(k->key.column, 1);
+    k = bertd_config_where(cfg, "kafka.group.id");
+    cr_assert_not_null(k);
+    cr_assert_eq(k->key.line, 6);
+    cr_assert_eq(k->key.column, 3);
+    cr_assert_eq(k->value.column, 13);
+    k = bertd_config_where(cfg, "pipelines[0].model.task");
+    cr_assert_not_null(k);
+    cr_assert_eq(k->key.line, 13);
+    cr_assert_eq(k->key.column, 58);
+    cr_assert_eq(k->value.column, 64);
+    k = bertd_config_where(cfg, "pipelines[0].input.topics[0]");
+    cr_assert_not_null(k);
+    cr_assert_eq(k->value.line, 10);
+    cr_assert_eq(k->value.column, 23);
+    cr_assert_null(bertd_config_where(cfg, "pipelines[0].model.nothing"));
+    // Every key of the file is there, the kafka properties included.
+    cr_assert_eq(cfg->key_count, 33, "%zu keys", cfg->key_count);
+    bertd_config_destroy(cfg);
+}
+
+// Reads the "# error: ..." first line of a bad fixture.
+static int expected_error(const char *path, char *out, size_t size) {
+    FILE *f = fopen(path, "r");
+    char line[512];
+    if (!f) return -1;
+    int ok = fgets(line, sizeof line, f) != NULL && strncmp(line, "# error: ", 9) == 0;
+    fclose(f);
+    if (!ok) return -1;
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(out, size, "%s", line + 9);
+    return 0;
+}
+
+Test(config_yaml, bad_configs) {
+    DIR *dir = opendir(BAD);
+    cr_assert_not_null(dir, "cannot open %s", BAD);
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(dir))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0) continue;
+        char path[1024], expected[512], want[2048], errstr[1024] = "";
+        snprintf(path, sizeof path, "%s/%s", BAD, e->d_name);
+        cr_assert_eq(expected_error(path, expected, sizeof expected), 0,
+                     "%s: first line must be '# error: LINE:COLUMN: message'", e->d_name);
+        snprintf(want, sizeof want, "%s:%s", path, expected);
+        struct bertd_daemon_config *cfg = NULL;
+        int rc = bertd_config_load(path, &cfg, errstr, sizeof errstr);
+        cr_expect_eq(rc, -1, "%s loaded, but should fail with: %s", e->d_name, expected);
+        cr_expect_null(cfg);
+        cr_expect_str_eq(errstr, want, "%s:\n  got  %s\n  want %s", e->d_name, errstr, want);
+        cr_expect_null(strchr(errstr, '\n'), "%s: error is more than one line", e->d_name);
+        bertd_config_destroy(cfg);
+        checked++;
+    }
+    closedir(dir);
+    cr_assert_geq(checked, 40, "only %d bad configs found in %s", checked, BAD);
+}
+
+Test(config_yaml, missing_file) {
+    struct bertd_daemon_config *cfg = NULL;
+    char errstr[512];
+    cr_assert_eq(bertd_config_load(BAD "/no-such-file.yaml", &cfg, errstr, sizeof errstr), -1);
+    cr_assert_null(cfg);
+    cr_assert_str_eq(errstr, BAD "/no-such-file.yaml: cannot open: No such file or directory");
+}
+
+// ${NAME} and ${NAME:-default} in values (never in keys), $$ for a literal $.
+Test(config_yaml, environment_expansion) {
+    // Line 13 is filled in twice: a quoted number is a string, even after expansion.
+    const char *head =
+        "kafka:\n"
+        "  bootstrap.servers: ${TEST_BROKER:-127.0.0.1:9092}\n"
+        "  group.id: g-${TEST_GROUP}\n"
+        "  sasl.password: p$$w$rd\n"
+        "pipelines:\n"
+        "  - name: p\n"
+        "    input: { topics: [in], schema: schemas/utterance.avsc, text_field: text }\n"
+        "    output: { topic: out }\n"
+        "    dead_letter: { topic: dlq }\n"
+        "    model:\n"
+        "      dir: tests/fixtures/config/models/atis-joint\n"
+        "      task: tag\n";
+    char text[1024];
+    struct bertd_daemon_config *cfg = NULL;
+    char errstr[512];
+    setenv("TEST_BROKER", "127.0.0.1:1234", 1);
+    setenv("TEST_GROUP", "42", 1);
+    unsetenv("TEST_LEN");
+    snprintf(text, sizeof text, "%s      max_length: \"${TEST_LEN:-64}\"\n", head);
+    cr_assert_eq(bertd_config_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+                                    sizeof errstr), -1);
+    cr_assert_str_eq(errstr, "mem.yaml:13:19: pipelines[0].model.max_length: expected an integer, "
+                             "got the string '${TEST_LEN:-64}'");
+
+    snprintf(text, sizeof text, "%s      max_length: ${TEST_LEN:-64}\n", head);
+    cr_assert_eq(bertd_config_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+                                    sizeof errstr), 0, "%s", errstr);
+    cr_assert_str_eq(bertd_config_kafka(cfg, "bootstrap.servers"), "127.0.0.1:1234");
+    cr_assert_str_eq(bertd_config_kafka(cfg, "group.id"), "g-42");
+    cr_assert_str_eq(bertd_config_kafka(cfg, "sasl.password"), "p$w$rd");
+    cr_assert_eq(cfg->pipelines[0].model.max_length, 64);
+    cr_assert_eq(cfg->pipelines[0].model.task, BERTD_CONFIG_TASK_TAG);
+    int buckets[] = { 16, 32, 64 };
+    cr_assert_eq(cfg->pipelines[0].batching.bucket_count, 3);
+    cr_assert_arr_eq(cfg->pipelines[0].batching.buckets, buckets, sizeof buckets);
+    bertd_config_destroy(cfg);
+    unsetenv("TEST_BROKER");
+    unsetenv("TEST_GROUP");
+}
+
+Test(config_yaml, enum_names) {
+    cr_assert_str_eq(bertd_config_task_name(BERTD_CONFIG_TASK_QA), "qa");
+    cr_assert_str_eq(bertd_config_too_long_name(BERTD_CONFIG_TOO_LONG_DEAD_LETTER), "dead_letter");
+    cr_assert_str_eq(bertd_config_framing_name(BERTD_CONFIG_FRAMING_CONFLUENT), "confluent");
+}

@@ -1,0 +1,224 @@
+// broker_admin: the small librdkafka tool behind tests/kafka/broker.sh.
+//
+// broker.sh compiles this file itself (cc + pkg-config rdkafka) into its cache folder, so the
+// broker harness works without a CMake build and without starting a JVM for every check:
+//
+//   broker_admin free-ports N                          N distinct free TCP ports on 127.0.0.1
+//   broker_admin wait BOOTSTRAP TIMEOUT_MS             until the broker answers a metadata request
+//   broker_admin create-topic BOOTSTRAP NAME PARTITIONS REPLICATION
+//                                                      create (or accept an identical) topic and
+//                                                      wait until every partition has a leader
+//
+// Errors are one line on stderr; the exit code is 0 on success, 1 on failure, 2 on bad usage.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define ADMIN_MAX_PORTS 8
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+// Connection-refused noise while the broker boots is expected; the caller reports the outcome.
+static void log_nothing(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk; (void)level; (void)fac; (void)buf;
+}
+
+static int parse_int(const char *s, long min, long max, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+// Binds all N sockets before closing any, so the N ports differ from one another. Another process
+// may still take a port before the broker binds it; broker.sh retries start with new ports then.
+static int free_ports(int n, int *ports, char *errstr, size_t errstr_size) {
+    int fds[ADMIN_MAX_PORTS];
+    int opened = 0, rc = 0;
+    for (; opened < n; opened++) {
+        struct sockaddr_in addr;
+        socklen_t len = sizeof addr;
+        memset(&addr, 0, sizeof addr);
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        fds[opened] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[opened] < 0 ||
+            bind(fds[opened], (struct sockaddr *)&addr, sizeof addr) != 0 ||
+            getsockname(fds[opened], (struct sockaddr *)&addr, &len) != 0) {
+            snprintf(errstr, errstr_size, "cannot bind a port on 127.0.0.1: %s", strerror(errno));
+            if (fds[opened] >= 0) close(fds[opened]);
+            rc = -1;
+            break;
+        }
+        ports[opened] = ntohs(addr.sin_port);
+    }
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    return rc;
+}
+
+static rd_kafka_t *admin_client(const char *bootstrap, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "200", errstr, errstr_size) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_nothing);
+    // A producer handle is the lightest client that can send metadata and admin requests.
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!rk) rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+// Looks NAME up; *partitions is its partition count (0 if absent), *leaderless the number of its
+// partitions that have no leader yet.
+static int topic_state(rd_kafka_t *rk, const char *name, int timeout_ms, int *partitions,
+                       int *leaderless, char *errstr, size_t errstr_size) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    *partitions = 0;
+    *leaderless = 0;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *t = &md->topics[i];
+        if (strcmp(t->topic, name) != 0 || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+        *partitions = t->partition_cnt;
+        for (int p = 0; p < t->partition_cnt; p++)
+            if (t->partitions[p].leader < 0 || t->partitions[p].err) (*leaderless)++;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+static int wait_ready(const char *bootstrap, long timeout_ms, char *errstr, size_t errstr_size) {
+    rd_kafka_t *rk = admin_client(bootstrap, errstr, errstr_size);
+    if (!rk) return -1;
+    int64_t deadline = now_ms() + timeout_ms;
+    int rc = -1;
+    snprintf(errstr, errstr_size, "no answer from %s within %ld ms", bootstrap, timeout_ms);
+    while (now_ms() < deadline) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            int brokers = md->broker_cnt;
+            rd_kafka_metadata_destroy(md);
+            if (brokers > 0) { rc = 0; break; }
+        }
+        sleep_ms(100);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int create_topic(const char *bootstrap, const char *name, int partitions, int replication,
+                        char *errstr, size_t errstr_size) {
+    rd_kafka_t *rk = admin_client(bootstrap, errstr, errstr_size);
+    if (!rk) return -1;
+    int rc = -1;
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_NewTopic_t *topic = rd_kafka_NewTopic_new(name, partitions, replication, errstr, errstr_size);
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    if (!topic) goto done;
+    rd_kafka_AdminOptions_set_operation_timeout(options, 10000, NULL, 0);
+    rd_kafka_CreateTopics(rk, &topic, 1, options, queue);
+
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 30000);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "create topic %s: no answer within 30 s", name);
+        goto done;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+    if (!err) {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **results =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        if (n == 1) err = rd_kafka_topic_result_error(results[0]);
+    }
+    if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(errstr, errstr_size, "create topic %s: %s", name, rd_kafka_err2str(err));
+        rd_kafka_event_destroy(ev);
+        goto done;
+    }
+    rd_kafka_event_destroy(ev);
+
+    // Wait until metadata shows every partition with a leader, so producing can start at once.
+    // An existing topic is accepted only with the requested partition count.
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        int have = 0, leaderless = 0;
+        if (topic_state(rk, name, 5000, &have, &leaderless, errstr, errstr_size) == 0) {
+            if (have != 0 && have != partitions) {
+                snprintf(errstr, errstr_size, "topic %s exists with %d partitions, not %d", name,
+                         have, partitions);
+                break;
+            }
+            if (have == partitions && leaderless == 0) { rc = 0; break; }
+        }
+        if (now_ms() > deadline) {
+            snprintf(errstr, errstr_size, "topic %s: partitions have no leader after 30 s", name);
+            break;
+        }
+        sleep_ms(100);
+    }
+done:
+    if (topic) rd_kafka_NewTopic_destroy(topic);
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: broker_admin free-ports N | wait BOOTSTRAP TIMEOUT_MS | "
+                    "create-topic BOOTSTRAP NAME PARTITIONS REPLICATION\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    char errstr[512] = "";
+    long a = 0, b = 0;
+    if (argc == 3 && strcmp(argv[1], "free-ports") == 0) {
+        int ports[ADMIN_MAX_PORTS];
+        if (parse_int(argv[2], 1, ADMIN_MAX_PORTS, &a) != 0) return usage();
+        if (free_ports((int)a, ports, errstr, sizeof errstr) != 0) goto fail;
+        for (long i = 0; i < a; i++) printf("%d%s", ports[i], i + 1 < a ? " " : "\n");
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "wait") == 0) {
+        if (parse_int(argv[3], 0, 3600000, &a) != 0) return usage();
+        if (wait_ready(argv[2], a, errstr, sizeof errstr) != 0) goto fail;
+        return 0;
+    }
+    if (argc == 6 && strcmp(argv[1], "create-topic") == 0) {
+        if (parse_int(argv[4], 1, 100000, &a) != 0 || parse_int(argv[5], 1, 1000, &b) != 0)
+            return usage();
+        if (create_topic(argv[2], argv[3], (int)a, (int)b, errstr, sizeof errstr) != 0) goto fail;
+        return 0;
+    }
+    return usage();
+fail:
+    fprintf(stderr, "broker_admin: %s\n", errstr);
+    return 1;
+}
