@@ -4,12 +4,12 @@
 //
 //   struct bertd_daemon_config *cfg;
 //   char errstr[512];
-//   if (bertd_config_load("bertd.yaml", &cfg, errstr, sizeof errstr) != 0) {
+//   if (bertd_dconf_load("bertd.yaml", &cfg, errstr, sizeof errstr) != 0) {
 //       fprintf(stderr, "%s\n", errstr);   // "bertd.yaml:12:7: pipelines[0].model.task: ..."
 //       return 1;
 //   }
 //   ... cfg->pipelines[i] ...
-//   bertd_config_destroy(cfg);
+//   bertd_dconf_destroy(cfg);
 //
 // Every error is one line: FILE:LINE:COLUMN: KEY PATH: message (line and column 1-based). Only
 // the first error is reported. The loaded config keeps the position of every key, so later
@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 // What the model head computes; see config/README.md for what each one produces.
-enum bertd_config_task {
+enum bertd_dconf_task {
     BERTD_CONFIG_TASK_JOINT,    // intent label + slot tags (joint intent/slot model)
     BERTD_CONFIG_TASK_CLASSIFY, // sequence labels
     BERTD_CONFIG_TASK_TAG,      // token tags (NER-style)
@@ -33,33 +33,33 @@ enum bertd_config_task {
 };
 
 // What happens to a text longer than model.max_length tokens.
-enum bertd_config_too_long {
+enum bertd_dconf_too_long {
     BERTD_CONFIG_TOO_LONG_TRUNCATE,
     BERTD_CONFIG_TOO_LONG_DEAD_LETTER,
 };
 
 // How input record values are framed on the topic.
-enum bertd_config_framing {
+enum bertd_dconf_framing {
     BERTD_CONFIG_FRAMING_PLAIN,     // plain Avro binary written with input.schema
     BERTD_CONFIG_FRAMING_CONFLUENT, // magic byte 0 + 4-byte schema id + Avro binary
 };
 
 // A YAML position, 1-based; 0 when unknown.
-struct bertd_config_pos {
+struct bertd_dconf_pos {
     int line;
     int column;
 };
 
 // Where one key was written: path is like "pipelines[0].model.top_k" or
 // "pipelines[0].input.topics[1]" (sequence items have key == value).
-struct bertd_config_key {
+struct bertd_dconf_key {
     char *path;
-    struct bertd_config_pos key;
-    struct bertd_config_pos value;
+    struct bertd_dconf_pos key;
+    struct bertd_dconf_pos value;
 };
 
 // One librdkafka property from the `kafka:` section, as written (value stringified).
-struct bertd_config_property {
+struct bertd_dconf_property {
     char *name;
     char *value;
 };
@@ -73,7 +73,7 @@ struct bertd_pipeline_config {
         char *schema_path;     // resolved against the config file's directory
         char *text_field;
         char *text_pair_field; // NULL when absent or null
-        enum bertd_config_framing framing;
+        enum bertd_dconf_framing framing;
     } input;
     struct {
         char *topic;
@@ -84,11 +84,11 @@ struct bertd_pipeline_config {
     struct {
         char *dir;      // as written
         char *dir_path; // resolved against the config file's directory
-        enum bertd_config_task task;
+        enum bertd_dconf_task task;
         int max_length;
         int top_k;
         double threshold;
-        enum bertd_config_too_long on_too_long;
+        enum bertd_dconf_too_long on_too_long;
     } model;
     struct {
         int max_batch_tokens;
@@ -100,38 +100,38 @@ struct bertd_pipeline_config {
 };
 
 struct bertd_daemon_config {
-    char *path; // the file as named to bertd_config_load
+    char *path; // the file as named to bertd_dconf_load
     char *dir;  // its directory: relative paths in the file are resolved against it
-    struct bertd_config_property *kafka;
+    struct bertd_dconf_property *kafka;
     size_t kafka_count;
     struct bertd_pipeline_config *pipelines;
     size_t pipeline_count;
-    struct bertd_config_key *keys; // every key of the file, in document order
+    struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };
 
 // Reads, parses and validates the YAML file at path. On success *out is a new config (free with
-// bertd_config_destroy) and 0 is returned; on error, -1 and a one-line message in errstr.
-int bertd_config_load(const char *path, struct bertd_daemon_config **out, char *errstr,
+// bertd_dconf_destroy) and 0 is returned; on error, -1 and a one-line message in errstr.
+int bertd_dconf_load(const char *path, struct bertd_daemon_config **out, char *errstr,
                       size_t errstr_size);
 
 // The same from memory: name is used in messages, dir to resolve relative paths.
-int bertd_config_parse(const char *text, size_t len, const char *name, const char *dir,
+int bertd_dconf_parse(const char *text, size_t len, const char *name, const char *dir,
                        struct bertd_daemon_config **out, char *errstr, size_t errstr_size);
 
-void bertd_config_destroy(struct bertd_daemon_config *cfg);
+void bertd_dconf_destroy(struct bertd_daemon_config *cfg);
 
 // Where the key at path (e.g. "pipelines[1].input.text_field") was written, or NULL.
-const struct bertd_config_key *bertd_config_where(const struct bertd_daemon_config *cfg,
+const struct bertd_dconf_key *bertd_dconf_where(const struct bertd_daemon_config *cfg,
                                                   const char *path);
 
 // The value of kafka property name, or NULL.
-const char *bertd_config_kafka(const struct bertd_daemon_config *cfg, const char *name);
+const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char *name);
 
 // "joint", "classify", ... and "truncate", "dead_letter"; "plain", "confluent".
-const char *bertd_config_task_name(enum bertd_config_task task);
-const char *bertd_config_too_long_name(enum bertd_config_too_long action);
-const char *bertd_config_framing_name(enum bertd_config_framing framing);
+const char *bertd_dconf_task_name(enum bertd_dconf_task task);
+const char *bertd_dconf_too_long_name(enum bertd_dconf_too_long action);
+const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing);
 
 #ifdef __cplusplus
 }

@@ -54,7 +54,7 @@ static int check_names(struct check *c, size_t i) {
     for (size_t j = 0; j < i; j++) {
         if (strcmp(c->cfg->pipelines[j].name, pl->name) != 0) continue;
         char first[128];
-        const struct bertd_config_key *k = bertd_config_where(c->cfg, at(first, sizeof first, j, "name"));
+        const struct bertd_dconf_key *k = bertd_dconf_where(c->cfg, at(first, sizeof first, j, "name"));
         return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "duplicate pipeline name '%s' (first at line %d)", pl->name, k ? k->value.line : 0);
     }
@@ -152,7 +152,7 @@ static int check_model_and_batching(struct check *c, size_t i) {
     for (size_t b = 0; b < pl->batching.bucket_count; b++) {
         snprintf(item, sizeof item, "batching.buckets[%zu]", b);
         at(path, sizeof path, i, item);
-        if (!bertd_config_where(c->cfg, path)) break;
+        if (!bertd_dconf_where(c->cfg, path)) break;
         if (pl->batching.buckets[b] > pl->model.max_length)
             return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                                "bucket %d is longer than model.max_length %d", pl->batching.buckets[b],
@@ -164,7 +164,7 @@ static int check_model_and_batching(struct check *c, size_t i) {
     }
     if (pl->batching.max_batch_tokens < pl->model.max_length) {
         at(path, sizeof path, i, "batching.max_batch_tokens");
-        if (!bertd_config_where(c->cfg, path)) at(path, sizeof path, i, "model.max_length");
+        if (!bertd_dconf_where(c->cfg, path)) at(path, sizeof path, i, "model.max_length");
         return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "batching.max_batch_tokens %d is smaller than one record of model.max_length %d",
                            pl->batching.max_batch_tokens, pl->model.max_length);

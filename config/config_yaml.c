@@ -41,7 +41,7 @@ struct reader {
 // ---- errors and positions ------------------------------------------------------------------
 
 static void format_error(char *errstr, size_t errstr_size, const char *file,
-                         struct bertd_config_pos pos, const char *path, const char *msg) {
+                         struct bertd_dconf_pos pos, const char *path, const char *msg) {
     if (pos.line > 0)
         snprintf(errstr, errstr_size, "%s:%d:%d: %s%s%s", file, pos.line, pos.column, path,
                  path[0] ? ": " : "", msg);
@@ -49,8 +49,8 @@ static void format_error(char *errstr, size_t errstr_size, const char *file,
         snprintf(errstr, errstr_size, "%s: %s%s%s", file, path, path[0] ? ": " : "", msg);
 }
 
-static struct bertd_config_pos pos_of(const yaml_node_t *node) {
-    struct bertd_config_pos pos = { (int)node->start_mark.line + 1, (int)node->start_mark.column + 1 };
+static struct bertd_dconf_pos pos_of(const yaml_node_t *node) {
+    struct bertd_dconf_pos pos = { (int)node->start_mark.line + 1, (int)node->start_mark.column + 1 };
     return pos;
 }
 
@@ -72,8 +72,8 @@ int config_fail(const struct bertd_daemon_config *cfg, const char *path, int at_
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const struct bertd_config_key *key = bertd_config_where(cfg, path);
-    struct bertd_config_pos pos = { 0, 0 };
+    const struct bertd_dconf_key *key = bertd_dconf_where(cfg, path);
+    struct bertd_dconf_pos pos = { 0, 0 };
     if (key) pos = at_value ? key->value : key->key;
     format_error(errstr, errstr_size, cfg->path, pos, path, msg);
     return -1;
@@ -108,13 +108,13 @@ static int record(struct reader *r, const yaml_node_t *key, const yaml_node_t *v
     size_t n = cfg->key_count;
     if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) { // full: capacity is 16, 32, 64, ...
         size_t cap = n ? n * 2 : 16;
-        struct bertd_config_key *keys = realloc(cfg->keys, cap * sizeof *keys);
+        struct bertd_dconf_key *keys = realloc(cfg->keys, cap * sizeof *keys);
         if (!keys) return oom(r, value);
         cfg->keys = keys;
     }
     char *path = strdup(r->path);
     if (!path) return oom(r, value);
-    struct bertd_config_key *k = &cfg->keys[cfg->key_count++];
+    struct bertd_dconf_key *k = &cfg->keys[cfg->key_count++];
     k->path = path;
     k->key = pos_of(key);
     k->value = pos_of(value);
@@ -188,7 +188,7 @@ static int check_mapping(struct reader *r, yaml_node_t *node, const char *const 
     // better than the mapping's first key; the root and list items have no such key.
     for (; required && *required; required++) {
         if (find(r, node, *required)) continue;
-        const struct bertd_config_key *holder = r->path_len ? bertd_config_where(r->cfg, r->path) : NULL;
+        const struct bertd_dconf_key *holder = r->path_len ? bertd_dconf_where(r->cfg, r->path) : NULL;
         if (!holder) return fail_node(r, node, "missing required key '%s'", *required);
         char msg[128];
         snprintf(msg, sizeof msg, "missing required key '%s'", *required);
@@ -364,7 +364,7 @@ static int read_kafka(struct reader *r, yaml_node_t *node) {
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *p = &node->data.mapping.pairs.start[i];
         yaml_node_t *k = node_at(r, p->key), *v = node_at(r, p->value);
-        struct bertd_config_property *prop = &r->cfg->kafka[r->cfg->kafka_count++];
+        struct bertd_dconf_property *prop = &r->cfg->kafka[r->cfg->kafka_count++];
         size_t saved = push_key(r, scalar(k));
         int rc = 0;
         // librdkafka takes every property as a string, so numbers and booleans pass as written.
@@ -390,7 +390,7 @@ static int read_input(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "text_field", read_string(r, VALUE, 0, &pl->input.text_field));
     FIELD(r, node, "text_pair_field", read_string(r, VALUE, 1, &pl->input.text_pair_field));
     FIELD(r, node, "framing", read_enum(r, VALUE, "framing", framing_names, COUNT(framing_names), &framing));
-    pl->input.framing = (enum bertd_config_framing)framing;
+    pl->input.framing = (enum bertd_dconf_framing)framing;
     return 0;
 }
 
@@ -413,8 +413,8 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
     FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
                                             COUNT(too_long_names), &too_long));
-    pl->model.task = (enum bertd_config_task)task;
-    pl->model.on_too_long = (enum bertd_config_too_long)too_long;
+    pl->model.task = (enum bertd_dconf_task)task;
+    pl->model.on_too_long = (enum bertd_dconf_too_long)too_long;
     return 0;
 }
 
@@ -515,7 +515,7 @@ static int read_root(struct reader *r, yaml_node_t *root) {
 // ---- public API ----------------------------------------------------------------------------
 
 static int yaml_error(const yaml_parser_t *parser, const char *name, char *errstr, size_t errstr_size) {
-    struct bertd_config_pos pos = { (int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1 };
+    struct bertd_dconf_pos pos = { (int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1 };
     char msg[256];
     snprintf(msg, sizeof msg, "invalid YAML: %s%s%s", parser->problem ? parser->problem : "parse error",
              parser->context ? " " : "", parser->context ? parser->context : "");
@@ -523,7 +523,7 @@ static int yaml_error(const yaml_parser_t *parser, const char *name, char *errst
     return -1;
 }
 
-int bertd_config_parse(const char *text, size_t len, const char *name, const char *dir,
+int bertd_dconf_parse(const char *text, size_t len, const char *name, const char *dir,
                        struct bertd_daemon_config **out, char *errstr, size_t errstr_size) {
     yaml_parser_t parser;
     yaml_document_t doc, extra;
@@ -532,19 +532,19 @@ int bertd_config_parse(const char *text, size_t len, const char *name, const cha
     struct bertd_daemon_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg || !(cfg->path = strdup(name)) || !(cfg->dir = strdup(dir))) {
         snprintf(errstr, errstr_size, "%s: out of memory", name);
-        bertd_config_destroy(cfg);
+        bertd_dconf_destroy(cfg);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {
         snprintf(errstr, errstr_size, "%s: out of memory", name);
-        bertd_config_destroy(cfg);
+        bertd_dconf_destroy(cfg);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_error(&parser, name, errstr, errstr_size);
         yaml_parser_delete(&parser);
-        bertd_config_destroy(cfg);
+        bertd_dconf_destroy(cfg);
         return -1;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -559,7 +559,7 @@ int bertd_config_parse(const char *text, size_t len, const char *name, const cha
     }
     yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
     if (extra_root) {
-        struct bertd_config_pos pos = { (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1 };
+        struct bertd_dconf_pos pos = { (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1 };
         format_error(errstr, errstr_size, name, pos, "", "only one YAML document is allowed");
         yaml_document_delete(&extra);
         goto done;
@@ -575,11 +575,11 @@ done:
     if (rc == 0)
         *out = cfg;
     else
-        bertd_config_destroy(cfg);
+        bertd_dconf_destroy(cfg);
     return rc;
 }
 
-int bertd_config_load(const char *path, struct bertd_daemon_config **out, char *errstr,
+int bertd_dconf_load(const char *path, struct bertd_daemon_config **out, char *errstr,
                       size_t errstr_size) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -621,7 +621,7 @@ int bertd_config_load(const char *path, struct bertd_daemon_config **out, char *
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int rc = bertd_config_parse(text, len, path, dir, out, errstr, errstr_size);
+    int rc = bertd_dconf_parse(text, len, path, dir, out, errstr, errstr_size);
     free(text);
     return rc;
 }
@@ -641,7 +641,7 @@ static void pipeline_free(struct bertd_pipeline_config *pl) {
     free(pl->batching.buckets);
 }
 
-void bertd_config_destroy(struct bertd_daemon_config *cfg) {
+void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     if (!cfg) return;
     for (size_t i = 0; i < cfg->kafka_count; i++) {
         free(cfg->kafka[i].name);
@@ -657,27 +657,27 @@ void bertd_config_destroy(struct bertd_daemon_config *cfg) {
     free(cfg);
 }
 
-const struct bertd_config_key *bertd_config_where(const struct bertd_daemon_config *cfg,
+const struct bertd_dconf_key *bertd_dconf_where(const struct bertd_daemon_config *cfg,
                                                   const char *path) {
     for (size_t i = 0; i < cfg->key_count; i++)
         if (strcmp(cfg->keys[i].path, path) == 0) return &cfg->keys[i];
     return NULL;
 }
 
-const char *bertd_config_kafka(const struct bertd_daemon_config *cfg, const char *name) {
+const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char *name) {
     for (size_t i = 0; i < cfg->kafka_count; i++)
         if (strcmp(cfg->kafka[i].name, name) == 0) return cfg->kafka[i].value;
     return NULL;
 }
 
-const char *bertd_config_task_name(enum bertd_config_task task) {
+const char *bertd_dconf_task_name(enum bertd_dconf_task task) {
     return (size_t)task < COUNT(task_names) ? task_names[task] : "?";
 }
 
-const char *bertd_config_too_long_name(enum bertd_config_too_long action) {
+const char *bertd_dconf_too_long_name(enum bertd_dconf_too_long action) {
     return (size_t)action < COUNT(too_long_names) ? too_long_names[action] : "?";
 }
 
-const char *bertd_config_framing_name(enum bertd_config_framing framing) {
+const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing) {
     return (size_t)framing < COUNT(framing_names) ? framing_names[framing] : "?";
 }

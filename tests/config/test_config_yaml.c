@@ -25,7 +25,7 @@ TestSuite(config_yaml, .init = environment);
 static struct bertd_daemon_config *load_ok(const char *path) {
     struct bertd_daemon_config *cfg = NULL;
     char errstr[512];
-    int rc = bertd_config_load(path, &cfg, errstr, sizeof errstr);
+    int rc = bertd_dconf_load(path, &cfg, errstr, sizeof errstr);
     cr_assert_eq(rc, 0, "%s", errstr);
     cr_assert_not_null(cfg);
     return cfg;
@@ -38,10 +38,10 @@ static int ends_with(const char *s, const char *suffix) {
 
 Test(config_yaml, intents_example) {
     struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/intents.yaml");
-    cr_assert_str_eq(bertd_config_kafka(cfg, "bootstrap.servers"), "127.0.0.1:9092");
-    cr_assert_str_eq(bertd_config_kafka(cfg, "group.id"), "bertd");
-    cr_assert_str_eq(bertd_config_kafka(cfg, "enable.auto.offset.store"), "false");
-    cr_assert_null(bertd_config_kafka(cfg, "client.id"));
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "bootstrap.servers"), "127.0.0.1:9092");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "group.id"), "bertd");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "enable.auto.offset.store"), "false");
+    cr_assert_null(bertd_dconf_kafka(cfg, "client.id"));
     cr_assert_eq(cfg->pipeline_count, 1);
 
     const struct bertd_pipeline_config *pl = &cfg->pipelines[0];
@@ -67,13 +67,13 @@ Test(config_yaml, intents_example) {
     int buckets[] = { 16, 32, 64, 128 };
     cr_assert_eq(pl->batching.bucket_count, 4);
     cr_assert_arr_eq(pl->batching.buckets, buckets, sizeof buckets);
-    bertd_config_destroy(cfg);
+    bertd_dconf_destroy(cfg);
 }
 
 Test(config_yaml, multi_example_defaults) {
     struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/multi.yaml");
     cr_assert_eq(cfg->pipeline_count, 3);
-    cr_assert_str_eq(bertd_config_kafka(cfg, "session.timeout.ms"), "10000");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "session.timeout.ms"), "10000");
 
     const struct bertd_pipeline_config *intents = &cfg->pipelines[0];
     cr_assert_eq(intents->input.topic_count, 2);
@@ -102,7 +102,7 @@ Test(config_yaml, multi_example_defaults) {
     cr_assert_eq(news->model.task, BERTD_CONFIG_TASK_CLASSIFY);
     cr_assert_eq(news->model.top_k, 2);
     cr_assert(ends_with(news->model.dir_path, "/config/models/agnews-classifier"));
-    bertd_config_destroy(cfg);
+    bertd_dconf_destroy(cfg);
 }
 
 Test(config_yaml, qa_example) {
@@ -114,34 +114,34 @@ Test(config_yaml, qa_example) {
     int buckets[] = { 64, 128, 256, 384 };
     cr_assert_eq(pl->batching.bucket_count, 4);
     cr_assert_arr_eq(pl->batching.buckets, buckets, sizeof buckets);
-    bertd_config_destroy(cfg);
+    bertd_dconf_destroy(cfg);
 }
 
 // Positions are 1-based and name the key and its value (intents.yaml, line 13 is `model: {...}`).
 Test(config_yaml, key_positions) {
     struct bertd_daemon_config *cfg = load_ok(EXAMPLES "/intents.yaml");
-    const struct bertd_config_key *k = bertd_config_where(cfg, "kafka");
+    const struct bertd_dconf_key *k = bertd_dconf_where(cfg, "kafka");
     cr_assert_not_null(k);
     cr_assert_eq(k->key.line, 4);
     cr_assert_eq(k->key.column, 1);
-    k = bertd_config_where(cfg, "kafka.group.id");
+    k = bertd_dconf_where(cfg, "kafka.group.id");
     cr_assert_not_null(k);
     cr_assert_eq(k->key.line, 6);
     cr_assert_eq(k->key.column, 3);
     cr_assert_eq(k->value.column, 13);
-    k = bertd_config_where(cfg, "pipelines[0].model.task");
+    k = bertd_dconf_where(cfg, "pipelines[0].model.task");
     cr_assert_not_null(k);
     cr_assert_eq(k->key.line, 13);
     cr_assert_eq(k->key.column, 58);
     cr_assert_eq(k->value.column, 64);
-    k = bertd_config_where(cfg, "pipelines[0].input.topics[0]");
+    k = bertd_dconf_where(cfg, "pipelines[0].input.topics[0]");
     cr_assert_not_null(k);
     cr_assert_eq(k->value.line, 10);
     cr_assert_eq(k->value.column, 23);
-    cr_assert_null(bertd_config_where(cfg, "pipelines[0].model.nothing"));
+    cr_assert_null(bertd_dconf_where(cfg, "pipelines[0].model.nothing"));
     // Every key of the file is there, the kafka properties included.
     cr_assert_eq(cfg->key_count, 33, "%zu keys", cfg->key_count);
-    bertd_config_destroy(cfg);
+    bertd_dconf_destroy(cfg);
 }
 
 // Reads the "# error: ..." first line of a bad fixture.
@@ -171,12 +171,12 @@ Test(config_yaml, bad_configs) {
                      "%s: first line must be '# error: LINE:COLUMN: message'", e->d_name);
         snprintf(want, sizeof want, "%s:%s", path, expected);
         struct bertd_daemon_config *cfg = NULL;
-        int rc = bertd_config_load(path, &cfg, errstr, sizeof errstr);
+        int rc = bertd_dconf_load(path, &cfg, errstr, sizeof errstr);
         cr_expect_eq(rc, -1, "%s loaded, but should fail with: %s", e->d_name, expected);
         cr_expect_null(cfg);
         cr_expect_str_eq(errstr, want, "%s:\n  got  %s\n  want %s", e->d_name, errstr, want);
         cr_expect_null(strchr(errstr, '\n'), "%s: error is more than one line", e->d_name);
-        bertd_config_destroy(cfg);
+        bertd_dconf_destroy(cfg);
         checked++;
     }
     closedir(dir);
@@ -186,7 +186,7 @@ Test(config_yaml, bad_configs) {
 Test(config_yaml, missing_file) {
     struct bertd_daemon_config *cfg = NULL;
     char errstr[512];
-    cr_assert_eq(bertd_config_load(BAD "/no-such-file.yaml", &cfg, errstr, sizeof errstr), -1);
+    cr_assert_eq(bertd_dconf_load(BAD "/no-such-file.yaml", &cfg, errstr, sizeof errstr), -1);
     cr_assert_null(cfg);
     cr_assert_str_eq(errstr, BAD "/no-such-file.yaml: cannot open: No such file or directory");
 }
@@ -214,29 +214,29 @@ Test(config_yaml, environment_expansion) {
     setenv("TEST_GROUP", "42", 1);
     unsetenv("TEST_LEN");
     snprintf(text, sizeof text, "%s      max_length: \"${TEST_LEN:-64}\"\n", head);
-    cr_assert_eq(bertd_config_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+    cr_assert_eq(bertd_dconf_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
                                     sizeof errstr), -1);
     cr_assert_str_eq(errstr, "mem.yaml:13:19: pipelines[0].model.max_length: expected an integer, "
                              "got the string '${TEST_LEN:-64}'");
 
     snprintf(text, sizeof text, "%s      max_length: ${TEST_LEN:-64}\n", head);
-    cr_assert_eq(bertd_config_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+    cr_assert_eq(bertd_dconf_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
                                     sizeof errstr), 0, "%s", errstr);
-    cr_assert_str_eq(bertd_config_kafka(cfg, "bootstrap.servers"), "127.0.0.1:1234");
-    cr_assert_str_eq(bertd_config_kafka(cfg, "group.id"), "g-42");
-    cr_assert_str_eq(bertd_config_kafka(cfg, "sasl.password"), "p$w$rd");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "bootstrap.servers"), "127.0.0.1:1234");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "group.id"), "g-42");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "sasl.password"), "p$w$rd");
     cr_assert_eq(cfg->pipelines[0].model.max_length, 64);
     cr_assert_eq(cfg->pipelines[0].model.task, BERTD_CONFIG_TASK_TAG);
     int buckets[] = { 16, 32, 64 };
     cr_assert_eq(cfg->pipelines[0].batching.bucket_count, 3);
     cr_assert_arr_eq(cfg->pipelines[0].batching.buckets, buckets, sizeof buckets);
-    bertd_config_destroy(cfg);
+    bertd_dconf_destroy(cfg);
     unsetenv("TEST_BROKER");
     unsetenv("TEST_GROUP");
 }
 
 Test(config_yaml, enum_names) {
-    cr_assert_str_eq(bertd_config_task_name(BERTD_CONFIG_TASK_QA), "qa");
-    cr_assert_str_eq(bertd_config_too_long_name(BERTD_CONFIG_TOO_LONG_DEAD_LETTER), "dead_letter");
-    cr_assert_str_eq(bertd_config_framing_name(BERTD_CONFIG_FRAMING_CONFLUENT), "confluent");
+    cr_assert_str_eq(bertd_dconf_task_name(BERTD_CONFIG_TASK_QA), "qa");
+    cr_assert_str_eq(bertd_dconf_too_long_name(BERTD_CONFIG_TOO_LONG_DEAD_LETTER), "dead_letter");
+    cr_assert_str_eq(bertd_dconf_framing_name(BERTD_CONFIG_FRAMING_CONFLUENT), "confluent");
 }
