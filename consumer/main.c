@@ -1,9 +1,19 @@
 /* main.c: the `bertd` command: dispatches subcommands. The only place that exits. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bertd.h"
 #include "cli_infer.h"
+#include "cli_run.h"
+
+/* The daemon's stop flag: the one piece of global state, set by SIGTERM/SIGINT. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -11,6 +21,7 @@ static void usage(FILE *f) {
           "usage: bertd COMMAND [options]\n"
           "  tokenize | classify | tag | joint | qa | embed | fill-mask | nsp\n"
           "        --model DIR: JSONL {\"text\", \"text_pair\"} in, JSONL with results out\n"
+          "  run -c CONFIG.yaml: the Kafka daemon\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -25,6 +36,16 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     printf("bertd %s\n", BERTD_VERSION);
     return 0;
+  }
+  if (!strcmp(argv[1], "run")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return cli_run_main(argc - 1, argv + 1, &stop_requested);
   }
   return cli_infer_main(argc - 1, argv + 1);
 }

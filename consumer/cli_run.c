@@ -1,0 +1,64 @@
+/* cli_run.c: parses `bertd run` options, loads the YAML config, runs the daemon. */
+#include "cli_run.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bertd_config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: bertd run -c CONFIG.yaml [--plugin PATH] [--max-in-flight N]\n"
+          "                 [--stats-interval-ms N] [--drain-timeout-ms N]\n"
+          "Consumes the configured input topics, enriches every record with the model, and\n"
+          "produces to the output (or dead-letter) topics, at least once. SIGTERM or SIGINT:\n"
+          "stop fetching, finish in-flight records, commit, exit 0.\n");
+}
+
+int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
+  static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
+                                           {"plugin", required_argument, 0, 'p'},
+                                           {"max-in-flight", required_argument, 0, 'm'},
+                                           {"stats-interval-ms", required_argument, 0, 's'},
+                                           {"drain-timeout-ms", required_argument, 0, 'd'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
+  const char *config = NULL;
+  bertd_daemon_opts o = {.stop = stop};
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "c:p:m:s:d:h", longopts, NULL)) != -1) {
+    char *end = NULL;
+    switch (c) {
+    case 'c': config = optarg; break;
+    case 'p': o.plugin_path = optarg; break;
+    case 'm': o.max_in_flight = (size_t)strtoul(optarg, &end, 10); break;
+    case 's': o.stats_interval_ms = (int)strtol(optarg, &end, 10); break;
+    case 'd': o.drain_timeout_ms = (int)strtol(optarg, &end, 10); break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+    if (end && *end) {
+      fprintf(stderr, "bertd run: '%s' is not a number\n", optarg);
+      return 2;
+    }
+  }
+  if (!config) {
+    fprintf(stderr, "bertd run: -c CONFIG.yaml is required\n");
+    return 2;
+  }
+  char err[1024];
+  struct bertd_daemon_config *cfg = NULL;
+  if (bertd_dconf_load(config, &cfg, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  int rc = bertd_daemon_run(cfg, &o, err, sizeof err);
+  if (rc) bertd_log(BERTD_LOG_ERROR, "%s", err);
+  bertd_dconf_destroy(cfg);
+  return rc ? 1 : 0;
+}

@@ -1,0 +1,841 @@
+/* daemon.c: the consumer loop (see daemon.h).
+ *
+ * One input message becomes an `entry` in its partition's FIFO (partq) with one `job` per
+ * pipeline that reads its topic. A job is decoded by the pipeline's codec and submitted to its
+ * plugin (or is ready at once with a dead-letter reason). When the head entry of a partition has
+ * every job ready, its jobs are produced, in offset order, to the output or dead-letter topic.
+ * Each delivery report acknowledges one job; when an entry's last job is acknowledged, the
+ * offset tracker may move the partition's watermark, and the new watermark is stored for
+ * librdkafka's auto-commit. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "log.h"
+#include "offsets.h"
+#include "plugin_host.h"
+
+/* ---- state ---- */
+
+typedef enum { JOB_QUEUED = 0, JOB_READY, JOB_PRODUCED, JOB_DONE } job_state;
+
+typedef struct pipeline pipeline;
+typedef struct entry entry;
+
+typedef struct job {
+  entry *e;
+  pipeline *pl;
+  job_state state;
+  bertd_record *rec;      /* decoded input, NULL when it did not decode */
+  char *result;           /* result JSON text when the plugin succeeded */
+  const char *reason;     /* dead-letter reason name, NULL when result is set */
+  char *error;            /* dead-letter message */
+  double latency_ms;
+  int to_dead_letter;     /* the produce in flight goes to the dead-letter topic */
+} job;
+
+typedef struct partq {
+  char *topic;
+  int32_t partition;
+  entry *head, *tail;
+  int revoked;            /* abandoned: finish what is in flight, produce and store nothing */
+  int live;               /* entries alive: queued, or produced and awaiting delivery */
+  struct partq *next;
+} partq;
+
+struct entry {
+  partq *q;
+  int64_t offset;
+  void *key, *value;
+  size_t key_len, value_len;
+  rd_kafka_headers_t *headers;
+  int njobs, ready, unacked;
+  int failed;             /* a job could not be delivered anywhere: never mark it done */
+  int64_t ts_ms;          /* when it arrived, for end-to-end latency */
+  entry *next;
+  job jobs[];
+};
+
+struct pipeline {
+  const struct bertd_pipeline_config *cfg;
+  bertd_plugin *plugin;
+  bertd_codec *codec;
+  bertd_registry *registry;
+  const char *task;
+  char model[256], checksum[64];
+  int mirror_partitions;  /* output partition = input partition */
+  unsigned long long out, dead;
+};
+
+typedef struct dead_count {
+  char reason[32];
+  unsigned long long n;
+} dead_count;
+
+typedef struct daemon {
+  const struct bertd_daemon_config *cfg;
+  bertd_daemon_opts o;
+  bertd_plugin_host host;
+  pipeline *pl;
+  size_t npl;
+  rd_kafka_t *consumer, *producer;
+  bertd_offsets *offsets;
+  partq *queues;
+  int paused;
+  int cooperative;
+  unsigned long long in, out, dead, stored;
+  dead_count dead_by[16];
+  int ndead_by;
+  char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+} daemon;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *task_name(enum bertd_dconf_task t) {
+  switch (t) {
+  case BERTD_CONFIG_TASK_JOINT: return "joint";
+  case BERTD_CONFIG_TASK_CLASSIFY: return "classify";
+  case BERTD_CONFIG_TASK_TAG: return "tag";
+  case BERTD_CONFIG_TASK_EMBED: return "embed";
+  case BERTD_CONFIG_TASK_QA: return "qa";
+  }
+  return "?";
+}
+
+static void count_dead(daemon *d, const char *reason) {
+  for (int i = 0; i < d->ndead_by; i++)
+    if (!strcmp(d->dead_by[i].reason, reason)) {
+      d->dead_by[i].n++;
+      return;
+    }
+  if (d->ndead_by < (int)(sizeof d->dead_by / sizeof *d->dead_by)) {
+    snprintf(d->dead_by[d->ndead_by].reason, sizeof d->dead_by[0].reason, "%s", reason);
+    d->dead_by[d->ndead_by++].n = 1;
+  }
+}
+
+/* ---- partition queues ---- */
+
+static partq *queue_find(daemon *d, const char *topic, int32_t partition, int create) {
+  for (partq *q = d->queues; q; q = q->next)
+    if (q->partition == partition && !strcmp(q->topic, topic) && !q->revoked) return q;
+  if (!create) return NULL;
+  partq *q = calloc(1, sizeof(*q));
+  if (!q || !(q->topic = strdup(topic))) {
+    free(q);
+    return NULL;
+  }
+  q->partition = partition;
+  q->next = d->queues;
+  d->queues = q;
+  return q;
+}
+
+static void entry_free(entry *e) {
+  if (e->q) e->q->live--;
+  for (int i = 0; i < e->njobs; i++) {
+    bertd_record_free(e->jobs[i].rec);
+    free(e->jobs[i].result);
+    free(e->jobs[i].error);
+  }
+  if (e->headers) rd_kafka_headers_destroy(e->headers);
+  free(e->key);
+  free(e->value);
+  free(e);
+}
+
+/* A revoked queue is freed once nothing of it is in flight any more. */
+static void queue_reap(daemon *d) {
+  for (partq **pp = &d->queues; *pp;) {
+    partq *q = *pp;
+    if (q->revoked && q->live == 0) {
+      *pp = q->next;
+      free(q->topic);
+      free(q);
+    } else {
+      pp = &q->next;
+    }
+  }
+}
+
+/* ---- producing ---- */
+
+static void job_dead(job *j, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void job_dead(job *j, const char *reason, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  free(j->error);
+  j->error = strdup(msg);
+  j->reason = reason;
+}
+
+/* Produces with retry on a full local queue (serving delivery reports meanwhile). */
+static rd_kafka_resp_err_t produce(daemon *d, const char *topic, int32_t partition, entry *e,
+                                   void *value, size_t value_len, int free_value,
+                                   rd_kafka_headers_t *hdrs, job *j) {
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(free_value ? RD_KAFKA_MSG_F_FREE : RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(e->key, e->key_len), RD_KAFKA_V_VALUE(value, value_len),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (err) {
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        if (free_value) free(value);
+      }
+      return err;
+    }
+    rd_kafka_poll(d->producer, 100);
+  }
+}
+
+/* The original bytes and headers plus headers naming the reason and the source. */
+static void produce_dead_letter(daemon *d, job *j) {
+  entry *e = j->e;
+  rd_kafka_headers_t *h = e->headers ? rd_kafka_headers_copy(e->headers) : rd_kafka_headers_new(6);
+  char part[16], off[24];
+  snprintf(part, sizeof part, "%d", (int)e->q->partition);
+  snprintf(off, sizeof off, "%lld", (long long)e->offset);
+  rd_kafka_header_add(h, "bertd.reason", -1, j->reason, -1);
+  rd_kafka_header_add(h, "bertd.error", -1, j->error ? j->error : "", -1);
+  rd_kafka_header_add(h, "bertd.source.topic", -1, e->q->topic, -1);
+  rd_kafka_header_add(h, "bertd.source.partition", -1, part, -1);
+  rd_kafka_header_add(h, "bertd.source.offset", -1, off, -1);
+  rd_kafka_header_add(h, "bertd.pipeline", -1, j->pl->cfg->name, -1);
+  j->to_dead_letter = 1;
+  rd_kafka_resp_err_t err = produce(d, j->pl->cfg->dead_letter.topic, RD_KAFKA_PARTITION_UA, e,
+                                    e->value, e->value_len, 0, h, j);
+  if (err) {
+    /* nowhere to put it: keep its offset from ever being committed, so a restart retries it */
+    bertd_log(BERTD_LOG_ERROR, "%s[%d]@%lld: dead-letter produce to %s failed: %s", e->q->topic,
+              (int)e->q->partition, (long long)e->offset, j->pl->cfg->dead_letter.topic,
+              rd_kafka_err2str(err));
+    e->failed = 1;
+    j->state = JOB_DONE;
+    return;
+  }
+  e->unacked++;
+  j->state = JOB_PRODUCED;
+}
+
+static void produce_output(daemon *d, job *j) {
+  entry *e = j->e;
+  pipeline *pl = j->pl;
+  char err[512];
+  json_error_t je;
+  json_t *result = json_loads(j->result, 0, &je);
+  void *buf = NULL;
+  size_t len = 0;
+  if (!result) {
+    job_dead(j, "ENCODE_FAILED", "result JSON: %s", je.text);
+  } else {
+    bertd_enrichment en = {pl->model, pl->checksum, pl->task, j->latency_ms, result};
+    if (bertd_codec_encode(pl->codec, j->rec, &en, &buf, &len, err, sizeof err))
+      job_dead(j, "ENCODE_FAILED", "%s", err);
+    json_decref(result);
+  }
+  if (j->reason) {
+    produce_dead_letter(d, j);
+    return;
+  }
+  rd_kafka_headers_t *h = e->headers ? rd_kafka_headers_copy(e->headers) : rd_kafka_headers_new(0);
+  int32_t part = pl->mirror_partitions ? e->q->partition : RD_KAFKA_PARTITION_UA;
+  j->to_dead_letter = 0;
+  rd_kafka_resp_err_t perr = produce(d, pl->cfg->output.topic, part, e, buf, len, 1, h, j);
+  if (perr) {
+    job_dead(j, "PRODUCE_FAILED", "output topic %s: %s", pl->cfg->output.topic,
+             rd_kafka_err2str(perr));
+    produce_dead_letter(d, j);
+    return;
+  }
+  e->unacked++;
+  j->state = JOB_PRODUCED;
+}
+
+static void entry_finished(daemon *d, entry *e);
+
+/* Produces the heads of a partition queue that have every job ready: offset order kept. */
+static void queue_drain(daemon *d, partq *q) {
+  while (q->head && q->head->ready == q->head->njobs) {
+    entry *e = q->head;
+    q->head = e->next;
+    if (!q->head) q->tail = NULL;
+    e->next = NULL;
+    if (q->revoked) { /* abandoned: the partition's new owner processes it again */
+      entry_free(e);
+      continue;
+    }
+    for (int i = 0; i < e->njobs; i++) {
+      job *j = &e->jobs[i];
+      if (j->reason) produce_dead_letter(d, j);
+      else produce_output(d, j);
+    }
+    if (e->unacked == 0) entry_finished(d, e);
+  }
+}
+
+/* Every job of e is acknowledged (or failed for good): move the watermark. */
+static void entry_finished(daemon *d, entry *e) {
+  partq *q = e->q;
+  char err[256];
+  int64_t commit = 0;
+  if (!e->failed && !q->revoked) {
+    int moved = bertd_offsets_done(d->offsets, q->topic, q->partition, e->offset, &commit, err,
+                                   sizeof err);
+    if (moved < 0) {
+      bertd_log(BERTD_LOG_ERROR, "%s", err);
+    } else if (moved) {
+      rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = commit;
+      rd_kafka_resp_err_t serr = rd_kafka_offsets_store(d->consumer, l);
+      if (serr && serr != RD_KAFKA_RESP_ERR__STATE)
+        bertd_log(BERTD_LOG_WARN, "%s[%d]: storing offset %lld: %s", q->topic, (int)q->partition,
+                  (long long)commit, rd_kafka_err2str(serr));
+      else if (!serr)
+        d->stored++;
+      rd_kafka_topic_partition_list_destroy(l);
+    }
+  }
+  entry_free(e);
+}
+
+/* Delivery report: runs inside rd_kafka_poll/flush on the daemon's thread. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  daemon *d = opaque;
+  job *j = m->_private;
+  entry *e = j->e;
+  if (m->err) {
+    bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
+              (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
+              rd_kafka_err2str(m->err));
+    if (!j->to_dead_letter && !e->q->revoked) {
+      /* the output topic refused it for good: the dead-letter topic gets it instead */
+      job_dead(j, "PRODUCE_FAILED", "output topic %s: %s", rd_kafka_topic_name(m->rkt),
+               rd_kafka_err2str(m->err));
+      e->unacked--;
+      produce_dead_letter(d, j);
+      if (e->unacked == 0) entry_finished(d, e);
+      return;
+    }
+    e->failed = 1;
+  } else if (j->to_dead_letter) {
+    d->dead++;
+    j->pl->dead++;
+    count_dead(d, j->reason);
+  } else {
+    d->out++;
+    j->pl->out++;
+  }
+  j->state = JOB_DONE;
+  if (--e->unacked == 0) {
+    for (int i = 0; i < e->njobs; i++)
+      if (e->jobs[i].state == JOB_PRODUCED) return; /* a re-routed job is still in flight */
+    entry_finished(d, e);
+  }
+}
+
+/* ---- input ---- */
+
+static void job_ready(daemon *d, job *j) {
+  j->state = JOB_READY;
+  j->e->ready++;
+  if (j->e == j->e->q->head) queue_drain(d, j->e->q);
+}
+
+static void on_message(daemon *d, rd_kafka_message_t *m) {
+  const char *topic = rd_kafka_topic_name(m->rkt);
+  char err[512];
+  int n = 0;
+  pipeline *pls[32];
+  for (size_t i = 0; i < d->npl && n < 32; i++)
+    for (size_t t = 0; t < d->pl[i].cfg->input.topic_count; t++)
+      if (!strcmp(d->pl[i].cfg->input.topics[t], topic)) {
+        pls[n++] = &d->pl[i];
+        break;
+      }
+  partq *q = queue_find(d, topic, m->partition, 1);
+  entry *e = calloc(1, sizeof(*e) + sizeof(job) * (size_t)(n ? n : 1));
+  if (!q || !e || (m->len && !(e->value = malloc(m->len))) ||
+      (m->key_len && !(e->key = malloc(m->key_len)))) {
+    /* not tracked, so never committed: a restart reads it again */
+    bertd_log(BERTD_LOG_ERROR, "%s[%d]@%lld: out of memory; record left for a restart", topic,
+              (int)m->partition, (long long)m->offset);
+    if (e) entry_free(e);
+    return;
+  }
+  if (bertd_offsets_track(d->offsets, topic, m->partition, m->offset, err, sizeof err)) {
+    bertd_log(BERTD_LOG_ERROR, "%s", err);
+    entry_free(e);
+    return;
+  }
+  d->in++;
+  e->q = q;
+  q->live++;
+  e->offset = m->offset;
+  e->ts_ms = now_ms();
+  if (m->len) memcpy(e->value, m->payload, m->len);
+  e->value_len = m->len;
+  if (m->key_len) memcpy(e->key, m->key, m->key_len);
+  e->key_len = m->key_len;
+  rd_kafka_headers_t *h = NULL;
+  if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
+    e->headers = rd_kafka_headers_copy(h);
+  e->njobs = n;
+  if (q->tail) q->tail->next = e;
+  else q->head = e;
+  q->tail = e;
+  for (int i = 0; i < n; i++) {
+    job *j = &e->jobs[i];
+    j->e = e;
+    j->pl = pls[i];
+    bertd_codec_reason why;
+    if (!m->payload || bertd_codec_decode(pls[i]->codec, m->payload, m->len, &j->rec, &why, err,
+                                          sizeof err)) {
+      if (!m->payload) {
+        why = BERTD_CODEC_NOT_AVRO;
+        snprintf(err, sizeof err, "empty value (tombstone)");
+      }
+      job_dead(j, bertd_codec_reason_name(why), "%s", err);
+      job_ready(d, j);
+      continue;
+    }
+    size_t tl = 0, pl = 0;
+    const char *text = bertd_record_text(j->rec, &tl);
+    const char *pair = bertd_record_pair(j->rec, &pl);
+    if (d->host.api->submit(pls[i]->plugin, text, tl, pair, pl, j, err, sizeof err)) {
+      job_dead(j, "MODEL_FAILED", "%s", err);
+      job_ready(d, j);
+    }
+  }
+  if (n == 0) queue_drain(d, q); /* a topic no pipeline reads (cannot happen with subscribe) */
+}
+
+/* Moves finished records out of every plugin. Returns how many. */
+static int collect(daemon *d, int timeout_ms) {
+  bertd_plugin_completion c[256];
+  int total = 0;
+  for (size_t i = 0; i < d->npl; i++) {
+    int n;
+    while ((n = d->host.api->poll(d->pl[i].plugin, c, 256, total ? 0 : timeout_ms)) > 0) {
+      for (int k = 0; k < n; k++) {
+        job *j = c[k].ref;
+        j->latency_ms = c[k].latency_ms;
+        if (c[k].reason == BERTD_PLUGIN_OK) {
+          j->result = strdup(c[k].result);
+          if (!j->result) job_dead(j, "MODEL_FAILED", "out of memory");
+        } else {
+          const char *r = c[k].reason == BERTD_PLUGIN_TOO_LONG ? "TOO_LONG"
+                          : c[k].reason == BERTD_PLUGIN_INVALID_INPUT ? "INVALID_INPUT"
+                                                                      : "MODEL_FAILED";
+          job_dead(j, r, "%s", c[k].error);
+        }
+        job_ready(d, j);
+      }
+      total += n;
+      timeout_ms = 0;
+    }
+  }
+  return total;
+}
+
+/* ---- flow control and rebalancing ---- */
+
+static void set_paused(daemon *d, int pause) {
+  rd_kafka_topic_partition_list_t *a = NULL;
+  if (rd_kafka_assignment(d->consumer, &a) || !a) return;
+  if (a->cnt > 0) {
+    if (pause) rd_kafka_pause_partitions(d->consumer, a);
+    else rd_kafka_resume_partitions(d->consumer, a);
+  }
+  rd_kafka_topic_partition_list_destroy(a);
+  if (d->paused != pause)
+    bertd_log(BERTD_LOG_INFO, "%s fetching: %zu records in flight", pause ? "pausing" : "resuming",
+              bertd_offsets_in_flight(d->offsets));
+  d->paused = pause;
+}
+
+static size_t in_flight_of(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
+  size_t n = 0;
+  for (int i = 0; parts && i < parts->cnt; i++)
+    n += bertd_offsets_partition_in_flight(d->offsets, parts->elems[i].topic,
+                                           parts->elems[i].partition);
+  return n;
+}
+
+/* Finishes what it can of the given partitions (all when parts is NULL) within the drain
+ * timeout: run every bucket, produce, wait for delivery reports. */
+static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
+  int64_t deadline = now_ms() + d->o.drain_timeout_ms;
+  while (now_ms() < deadline) {
+    size_t left = parts ? in_flight_of(d, parts) : bertd_offsets_in_flight(d->offsets);
+    if (left == 0) break;
+    for (size_t i = 0; i < d->npl; i++) d->host.api->flush(d->pl[i].plugin, 1000);
+    collect(d, 0);
+    rd_kafka_flush(d->producer, 200);
+  }
+  rd_kafka_flush(d->producer, (int)(deadline > now_ms() ? deadline - now_ms() : 0));
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  daemon *d = opaque;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    bertd_log(BERTD_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+    if (d->cooperative) rd_kafka_incremental_assign(rk, parts);
+    else rd_kafka_assign(rk, parts);
+    if (d->paused) rd_kafka_pause_partitions(rk, parts);
+    return;
+  }
+  /* revoked (or lost): finish the partitions' in-flight records, commit, let go */
+  size_t before = in_flight_of(d, parts);
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    drain(d, parts);
+    rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      bertd_log(BERTD_LOG_WARN, "commit on revoke: %s", rd_kafka_err2str(cerr));
+  }
+  size_t abandoned = in_flight_of(d, parts);
+  for (int i = 0; i < parts->cnt; i++) {
+    partq *q = queue_find(d, parts->elems[i].topic, parts->elems[i].partition, 0);
+    if (q) q->revoked = 1;
+    bertd_offsets_forget(d->offsets, parts->elems[i].topic, parts->elems[i].partition);
+  }
+  bertd_log(BERTD_LOG_INFO, "revoked %d partition(s): %zu in flight, %zu finished, %zu left to "
+            "the next owner", parts->cnt, before, before - abandoned, abandoned);
+  if (d->cooperative) rd_kafka_incremental_unassign(rk, parts);
+  else rd_kafka_assign(rk, NULL);
+  queue_reap(d);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  (void)rk;
+  bertd_log(level <= 3 ? BERTD_LOG_ERROR : level <= 4 ? BERTD_LOG_WARN : BERTD_LOG_INFO,
+            "kafka %s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)rk;
+  daemon *d = opaque;
+  /* librdkafka retries broker failures itself; only fatal errors (e.g. the idempotent
+   * producer's fenced state) stop the daemon */
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[256];
+    rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+    snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
+    bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
+  } else {
+    bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+  }
+}
+
+/* ---- set-up ---- */
+
+static int is_consumer_property(const char *name) {
+  static const char *const consumer_only[] = {
+      "group.id", "group.instance.id", "partition.assignment.strategy", "session.timeout.ms",
+      "heartbeat.interval.ms", "group.protocol", "group.protocol.type", "group.remote.assignor",
+      "coordinator.query.interval.ms", "max.poll.interval.ms", "enable.auto.commit",
+      "auto.commit.interval.ms", "enable.auto.offset.store", "queued.min.messages",
+      "queued.max.messages.kbytes", "fetch.wait.max.ms", "fetch.queue.backoff.ms",
+      "fetch.message.max.bytes", "max.partition.fetch.bytes", "fetch.max.bytes",
+      "fetch.min.bytes", "fetch.error.backoff.ms", "offset.store.method", "isolation.level",
+      "enable.partition.eof", "check.crcs", "auto.offset.reset", "consume.callback.max.messages",
+      "allow.auto.create.topics"};
+  for (size_t i = 0; i < sizeof consumer_only / sizeof *consumer_only; i++)
+    if (!strcmp(name, consumer_only[i])) return 1;
+  return 0;
+}
+
+static int conf_set(const struct bertd_daemon_config *cfg, rd_kafka_conf_t *c, const char *name,
+                    const char *value, char *errstr, size_t errstr_size) {
+  char kerr[512];
+  if (rd_kafka_conf_set(c, name, value, kerr, sizeof kerr) == RD_KAFKA_CONF_OK) return 0;
+  char path[300];
+  snprintf(path, sizeof path, "kafka.%s", name);
+  const struct bertd_dconf_key *k = bertd_dconf_where(cfg, path);
+  snprintf(errstr, errstr_size, "%s:%d:%d: %s: %s", cfg->path, k ? k->key.line : 0,
+           k ? k->key.column : 0, path, kerr);
+  return -1;
+}
+
+static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
+  const struct bertd_daemon_config *cfg = d->cfg;
+  rd_kafka_conf_t *cc = rd_kafka_conf_new(), *pc = rd_kafka_conf_new();
+  char kerr[512];
+  /* defaults a user may override */
+  rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", kerr, sizeof kerr);
+  rd_kafka_conf_set(pc, "message.timeout.ms", "0", kerr, sizeof kerr); /* retry for ever */
+  rd_kafka_conf_set(pc, "linger.ms", "5", kerr, sizeof kerr);
+  for (size_t i = 0; i < cfg->kafka_count; i++) {
+    const char *n = cfg->kafka[i].name, *v = cfg->kafka[i].value;
+    if (conf_set(cfg, cc, n, v, errstr, errstr_size)) goto fail;
+    if (!is_consumer_property(n) && conf_set(cfg, pc, n, v, errstr, errstr_size)) goto fail;
+  }
+  /* what at-least-once needs, whatever the file says */
+  if (conf_set(cfg, cc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+      conf_set(cfg, pc, "enable.idempotence", "true", errstr, errstr_size))
+    goto fail;
+  rd_kafka_conf_set_opaque(cc, d);
+  rd_kafka_conf_set_opaque(pc, d);
+  rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+  rd_kafka_conf_set_error_cb(cc, on_error);
+  rd_kafka_conf_set_error_cb(pc, on_error);
+  rd_kafka_conf_set_log_cb(cc, on_log);
+  rd_kafka_conf_set_log_cb(pc, on_log);
+  rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+  if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, kerr, sizeof kerr))) {
+    snprintf(errstr, errstr_size, "%s: kafka producer: %s", cfg->path, kerr);
+    pc = NULL;
+    goto fail;
+  }
+  pc = NULL;
+  if (!(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, kerr, sizeof kerr))) {
+    snprintf(errstr, errstr_size, "%s: kafka consumer: %s", cfg->path, kerr);
+    cc = NULL;
+    goto fail;
+  }
+  cc = NULL;
+  rd_kafka_poll_set_consumer(d->consumer);
+  d->cooperative = !strcmp(rd_kafka_rebalance_protocol(d->consumer), "COOPERATIVE");
+  return 0;
+fail:
+  if (cc) rd_kafka_conf_destroy(cc);
+  if (pc) rd_kafka_conf_destroy(pc);
+  return -1;
+}
+
+/* Partition count of a topic from the cluster's metadata, -1 if unknown. */
+static int partition_count(daemon *d, const char *topic) {
+  rd_kafka_topic_t *t = rd_kafka_topic_new(d->producer, topic, NULL);
+  const struct rd_kafka_metadata *md = NULL;
+  int n = -1;
+  if (t && rd_kafka_metadata(d->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && !md->topics[0].err) n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+  }
+  if (t) rd_kafka_topic_destroy(t);
+  return n;
+}
+
+static char *plugin_config_json(const struct bertd_pipeline_config *p) {
+  json_t *buckets = json_array();
+  for (size_t i = 0; i < p->batching.bucket_count; i++)
+    json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
+  json_t *root = json_pack(
+      "{s:{s:s, s:s, s:i, s:i, s:f, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
+      p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
+      "top_k", p->model.top_k, "threshold", p->model.threshold, "on_too_long",
+      p->model.on_too_long == BERTD_CONFIG_TOO_LONG_DEAD_LETTER ? "dead_letter" : "truncate",
+      "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
+      p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
+  char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+  json_decref(root);
+  return s;
+}
+
+static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
+                           char *errstr, size_t errstr_size) {
+  pl->cfg = pc;
+  pl->task = task_name(pc->model.task);
+  char err[512];
+  bertd_avro_schema *schema = NULL;
+  if (bertd_avro_schema_load(pc->input.schema_path, &schema, err, sizeof err)) {
+    snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
+    return -1;
+  }
+  bertd_codec_conf cc = {.framing = BERTD_FRAMING_PLAIN, .text_field = pc->input.text_field,
+                         .pair_field = pc->input.text_pair_field};
+  if (pc->input.framing == BERTD_CONFIG_FRAMING_CONFLUENT) {
+    const char *url = getenv("BERTD_SCHEMA_REGISTRY_URL");
+    if (!url || !*url) {
+      snprintf(errstr, errstr_size, "pipeline %s: confluent framing needs a schema registry: set "
+               "BERTD_SCHEMA_REGISTRY_URL", pc->name);
+      bertd_avro_schema_free(schema);
+      return -1;
+    }
+    if (bertd_registry_create(url, 0, &pl->registry, err, sizeof err)) {
+      snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
+      bertd_avro_schema_free(schema);
+      return -1;
+    }
+    char subject[300]; /* the codec copies it */
+    snprintf(subject, sizeof subject, "%s-value", pc->output.topic);
+    cc.framing = BERTD_FRAMING_CONFLUENT;
+    cc.registry = pl->registry;
+    cc.output_subject = subject;
+  }
+  int rc = bertd_codec_create(&cc, schema, &pl->codec, err, sizeof err);
+  bertd_avro_schema_free(schema);
+  if (rc) {
+    snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
+    return -1;
+  }
+  char *json = plugin_config_json(pc);
+  if (!json) {
+    snprintf(errstr, errstr_size, "pipeline %s: out of memory", pc->name);
+    return -1;
+  }
+  rc = d->host.api->create(json, &pl->plugin, err, sizeof err);
+  free(json);
+  if (rc) {
+    snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
+    return -1;
+  }
+  d->host.api->model_info(pl->plugin, pl->model, sizeof pl->model, pl->checksum,
+                          sizeof pl->checksum);
+  /* mirror partitions when the output has at least as many as every input */
+  int out_parts = partition_count(d, pc->output.topic);
+  pl->mirror_partitions = out_parts > 0;
+  for (size_t t = 0; t < pc->input.topic_count; t++) {
+    int in_parts = partition_count(d, pc->input.topics[t]);
+    if (in_parts < 0 || in_parts > out_parts) pl->mirror_partitions = 0;
+  }
+  bertd_log(BERTD_LOG_INFO, "pipeline %s: %s with %s (%s), output %s (%s)", pc->name, pl->task,
+            pl->model, pl->checksum, pc->output.topic,
+            pl->mirror_partitions ? "input partition kept" : "partitioned by key");
+  return 0;
+}
+
+static void log_stats(daemon *d, double seconds) {
+  char dead[512] = "";
+  size_t n = 0;
+  for (int i = 0; i < d->ndead_by && n < sizeof dead; i++)
+    n += (size_t)snprintf(dead + n, sizeof dead - n, "%s%s %llu", i ? ", " : " (",
+                          d->dead_by[i].reason, d->dead_by[i].n);
+  if (d->ndead_by && n < sizeof dead - 1) strcat(dead, ")");
+  bertd_log(BERTD_LOG_INFO, "records in %llu, out %llu, dead-lettered %llu%s, in flight %zu, "
+            "%.1f records/s", d->in, d->out, d->dead, dead, bertd_offsets_in_flight(d->offsets),
+            seconds > 0 ? (double)(d->out + d->dead) / seconds : 0.0);
+}
+
+static void teardown(daemon *d) {
+  for (size_t i = 0; i < d->npl; i++) {
+    if (d->pl[i].plugin) d->host.api->destroy(d->pl[i].plugin);
+    bertd_codec_free(d->pl[i].codec);
+    bertd_registry_free(d->pl[i].registry);
+  }
+  if (d->consumer) rd_kafka_destroy(d->consumer);
+  if (d->producer) rd_kafka_destroy(d->producer);
+  /* anything left was abandoned (drain timed out): its offsets were never stored */
+  while (d->queues) {
+    partq *q = d->queues;
+    d->queues = q->next;
+    while (q->head) {
+      entry *e = q->head;
+      q->head = e->next;
+      entry_free(e);
+    }
+    free(q->topic);
+    free(q);
+  }
+  bertd_offsets_free(d->offsets);
+  free(d->pl);
+  bertd_plugin_host_close(&d->host);
+}
+
+int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
+                     char *errstr, size_t errstr_size) {
+  daemon *d = calloc(1, sizeof(*d));
+  if (!d) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+  }
+  d->cfg = cfg;
+  d->o = *opts;
+  if (!d->o.max_in_flight) d->o.max_in_flight = 20000;
+  if (!d->o.stats_interval_ms) d->o.stats_interval_ms = 10000;
+  if (!d->o.drain_timeout_ms) d->o.drain_timeout_ms = 30000;
+  int rc = -1;
+  if (!(d->offsets = bertd_offsets_new()) ||
+      !(d->pl = calloc(cfg->pipeline_count ? cfg->pipeline_count : 1, sizeof(pipeline)))) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto out;
+  }
+  if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
+  if (kafka_create(d, errstr, errstr_size)) goto out;
+  for (size_t i = 0; i < cfg->pipeline_count; i++, d->npl++)
+    if (pipeline_create(d, &d->pl[i], &cfg->pipelines[i], errstr, errstr_size)) {
+      d->npl++; /* tear down the half-made one too */
+      goto out;
+    }
+  /* subscribe to every input topic once */
+  rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
+  for (size_t i = 0; i < cfg->pipeline_count; i++)
+    for (size_t t = 0; t < cfg->pipelines[i].input.topic_count; t++)
+      if (!rd_kafka_topic_partition_list_find(sub, cfg->pipelines[i].input.topics[t],
+                                              RD_KAFKA_PARTITION_UA))
+        rd_kafka_topic_partition_list_add(sub, cfg->pipelines[i].input.topics[t],
+                                          RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t serr = rd_kafka_subscribe(d->consumer, sub);
+  rd_kafka_topic_partition_list_destroy(sub);
+  if (serr) {
+    snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(serr));
+    goto out;
+  }
+  bertd_log(BERTD_LOG_INFO, "running %zu pipeline(s) with %s", d->npl, d->host.path);
+
+  const int64_t start = now_ms();
+  int64_t next_stats = start + (d->o.stats_interval_ms > 0 ? d->o.stats_interval_ms : 0);
+  while (!*d->o.stop && !d->fatal[0]) {
+    size_t in_flight = bertd_offsets_in_flight(d->offsets);
+    if (!d->paused && in_flight >= d->o.max_in_flight) set_paused(d, 1);
+    else if (d->paused && in_flight <= d->o.max_in_flight / 2) set_paused(d, 0);
+    /* short waits while records are in flight, so completions are produced promptly */
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, in_flight ? 1 : 100);
+    if (m) {
+      if (!m->err) {
+        on_message(d, m);
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        bertd_log(BERTD_LOG_WARN, "consume: %s", rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    collect(d, 0);
+    rd_kafka_poll(d->producer, 0);
+    queue_reap(d);
+    if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
+      log_stats(d, (double)(now_ms() - start) / 1000.0);
+      next_stats = now_ms() + d->o.stats_interval_ms;
+    }
+  }
+  /* shutdown: stop fetching, finish what is in flight, commit, leave the group */
+  bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
+  set_paused(d, 1);
+  drain(d, NULL);
+  rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
+  if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
+  size_t left = bertd_offsets_in_flight(d->offsets);
+  rd_kafka_consumer_close(d->consumer);
+  log_stats(d, (double)(now_ms() - start) / 1000.0);
+  if (d->fatal[0]) {
+    snprintf(errstr, errstr_size, "%s", d->fatal);
+  } else if (left) {
+    snprintf(errstr, errstr_size, "stopped with %zu record(s) undelivered (drain timed out); "
+             "their offsets were not committed", left);
+  } else {
+    rc = 0;
+  }
+out:
+  teardown(d);
+  free(d);
+  return rc;
+}
