@@ -33,6 +33,7 @@ static int json_open(const char *path, json_t **root, char *errstr, size_t errst
     return -1;
   }
   json_error_t jerr;
+  /* Integers as doubles: transformers writes model_max_length 1e30 as a 31-digit integer. */
   *root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &jerr);
   if (!*root) {
     snprintf(errstr, errstr_size, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
@@ -91,8 +92,8 @@ static int read_tokenizer_config(const char *path, loaded_opts *lo, char *errstr
     goto done;
   json_t *mml = json_object_get(root, "model_max_length");
   /* transformers writes 1e30 ("no limit") for models without one; keep BERT's 512 then. */
-  if (json_is_integer(mml) && json_integer_value(mml) > 0 && json_integer_value(mml) <= (1 << 20))
-    o->model_max_length = (int)json_integer_value(mml);
+  if (json_is_number(mml) && json_number_value(mml) >= 1 && json_number_value(mml) <= (1 << 20))
+    o->model_max_length = (int)json_number_value(mml);
   rc = 0;
 done:
   json_decref(root);
