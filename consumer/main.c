@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bertd.h"
+#include "cli_consume.h"
 #include "cli_infer.h"
 #include "cli_run.h"
 
@@ -14,6 +15,8 @@ static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
 }
+#include "cli_produce.h"
+#include "cli_schema.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -22,6 +25,12 @@ static void usage(FILE *f) {
           "  tokenize | classify | tag | joint | qa | embed | fill-mask | nsp\n"
           "        --model DIR: JSONL {\"text\", \"text_pair\"} in, JSONL with results out\n"
           "  run -c CONFIG.yaml: the Kafka daemon\n"
+          "  produce --brokers HOST:PORT --topic T --schema FILE.avsc [--input FILE.jsonl] ...\n"
+          "        JSONL records in, Avro records to a topic\n"
+          "  consume --brokers HOST:PORT --topic T --schema FILE.avsc [--until-eof] ...\n"
+          "        a topic's Avro records out as JSONL\n"
+          "  schema enrich FILE.avsc\n"
+          "        prints the enriched schema bertd writes for records of FILE.avsc\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -47,5 +56,8 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     return cli_run_main(argc - 1, argv + 1, &stop_requested);
   }
+  if (!strcmp(argv[1], "produce")) return cli_produce_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "consume")) return cli_consume_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "schema")) return cli_schema_main(argc - 1, argv + 1);
   return cli_infer_main(argc - 1, argv + 1);
 }

@@ -12,6 +12,7 @@ PKGS=(
   libcriterion-dev      # unit tests
   libutf8proc-dev       # Unicode categories, NFD, case folding for the tokenizer
   libjansson-dev        # JSON: config.json, safetensors headers, JSONL I/O
+  libcurl4-openssl-dev  # Schema Registry client (HTTP) for Confluent-framed Avro
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl
   openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests

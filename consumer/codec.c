@@ -1,0 +1,187 @@
+/* codec.c: a codec's life: schemas and framing set up at creation (see codec.h), and the cache of
+ * writer schemas that Confluent-framed records name by id. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_internal.h"
+
+const char *bertd_codec_reason_name(bertd_codec_reason r) {
+  switch (r) {
+  case BERTD_CODEC_OK: return "OK";
+  case BERTD_CODEC_NOT_AVRO: return "NOT_AVRO";
+  case BERTD_CODEC_WRONG_SCHEMA: return "WRONG_SCHEMA";
+  case BERTD_CODEC_MISSING_FIELD: return "MISSING_FIELD";
+  case BERTD_CODEC_NOT_A_STRING: return "NOT_A_STRING";
+  case BERTD_CODEC_INVALID_UTF8: return "INVALID_UTF8";
+  case BERTD_CODEC_UNAVAILABLE: return "UNAVAILABLE";
+  }
+  return "?";
+}
+
+static int schema_clone(const bertd_avro_schema *s, bertd_avro_schema **out, char *errstr,
+                        size_t errstr_size) {
+  json_t *j = json_deep_copy(s->json);
+  if (!j) {
+    snprintf(errstr, errstr_size, "codec: out of memory");
+    return -1;
+  }
+  return codec_schema_from_json(j, *s->fullname ? s->fullname : "input schema", out, errstr,
+                                errstr_size);
+}
+
+int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *input,
+                       bertd_codec **out, char *errstr, size_t errstr_size) {
+  *out = NULL;
+  bertd_codec *c = calloc(1, sizeof(*c));
+  if (!c) {
+    snprintf(errstr, errstr_size, "codec: out of memory");
+    return -1;
+  }
+  pthread_mutex_init(&c->lock, NULL);
+  c->framing = conf->framing;
+  c->registry = conf->framing == BERTD_FRAMING_CONFLUENT ? conf->registry : NULL;
+  c->input_id = c->output_id = -1;
+  if (conf->framing == BERTD_FRAMING_CONFLUENT && !c->registry) {
+    c->input_id = conf->input_schema_id;
+    c->output_id = conf->output_schema_id;
+  }
+  c->text_field = strdup(conf->text_field ? conf->text_field : "text");
+  c->pair_field = conf->pair_field ? strdup(conf->pair_field) : NULL;
+  if (!c->text_field || (conf->pair_field && !c->pair_field)) {
+    snprintf(errstr, errstr_size, "codec: out of memory");
+    goto fail;
+  }
+  if (schema_clone(input, &c->input, errstr, errstr_size)) goto fail;
+  if (avro_typeof(c->input->avro) != AVRO_RECORD) {
+    snprintf(errstr, errstr_size, "%s: the input schema must be a record", c->input->fullname);
+    goto fail;
+  }
+  if (c->registry && conf->input_subject) {
+    char *text = bertd_avro_schema_dump(c->input, 0);
+    if (!text) goto oom;
+    int rc = bertd_registry_register(c->registry, conf->input_subject, text, &c->input_id,
+                                     errstr, errstr_size);
+    free(text);
+    if (rc) goto fail;
+  }
+  if (conf->decode_only) {
+    *out = c;
+    return 0;
+  }
+  if (bertd_avro_schema_enrich(c->input, &c->enriched, errstr, errstr_size)) goto fail;
+  c->enrichment = avro_schema_record_field_get(c->enriched->avro, "bertd");
+  if (!c->enrichment || !(c->enrichment_iface = avro_generic_class_from_schema(c->enrichment))) {
+    snprintf(errstr, errstr_size, "codec: cannot build the enrichment record: %s", avro_strerror());
+    goto fail;
+  }
+  if (c->registry && conf->output_subject) {
+    char *text = bertd_avro_schema_dump(c->enriched, 0);
+    if (!text) goto oom;
+    int rc = bertd_registry_register(c->registry, conf->output_subject, text, &c->output_id,
+                                     errstr, errstr_size);
+    free(text);
+    if (rc) goto fail;
+  }
+  *out = c;
+  return 0;
+oom:
+  snprintf(errstr, errstr_size, "codec: out of memory");
+fail:
+  bertd_codec_free(c);
+  return -1;
+}
+
+void bertd_codec_free(bertd_codec *c) {
+  if (!c) return;
+  for (int i = 0; i < c->n_writers; i++) {
+    if (c->writers[i].resolver) avro_value_iface_decref(c->writers[i].resolver);
+    bertd_avro_schema_free(c->writers[i].schema);
+  }
+  if (c->enrichment_iface) avro_value_iface_decref(c->enrichment_iface);
+  bertd_avro_schema_free(c->input);
+  bertd_avro_schema_free(c->enriched);
+  free(c->text_field);
+  free(c->pair_field);
+  pthread_mutex_destroy(&c->lock);
+  free(c);
+}
+
+const bertd_avro_schema *bertd_codec_input_schema(const bertd_codec *c) { return c->input; }
+const bertd_avro_schema *bertd_codec_enriched_schema(const bertd_codec *c) { return c->enriched; }
+
+/* The writer schema for Confluent id `id`, fetched from the registry on first sight. The input
+ * schema's own id needs no lookup. Returns 0 with *w (NULL: the input schema itself), or -1 with
+ * *reason: WRONG_SCHEMA for an id the registry does not know or a schema that does not resolve
+ * to the input schema, UNAVAILABLE when the registry cannot be asked. */
+int codec_writer_for_id(bertd_codec *c, int32_t id, const codec_writer **w,
+                        bertd_codec_reason *reason, char *errstr, size_t errstr_size) {
+  *w = NULL;
+  if (id == c->input_id) return 0;
+  if (!c->registry) {
+    *reason = BERTD_CODEC_WRONG_SCHEMA;
+    snprintf(errstr, errstr_size, "schema id %ld, expected %ld", (long)id, (long)c->input_id);
+    return -1;
+  }
+  pthread_mutex_lock(&c->lock);
+  for (int i = 0; i < c->n_writers; i++)
+    if (c->writers[i].id == id) {
+      *w = &c->writers[i];
+      pthread_mutex_unlock(&c->lock);
+      return 0;
+    }
+  pthread_mutex_unlock(&c->lock);
+
+  /* Not cached: ask without holding the lock (it may take seconds); two threads asking for the
+   * same id at once both fetch, and the second one's copy is dropped. */
+  char *text = NULL;
+  long status = 0;
+  if (bertd_registry_get_schema(c->registry, id, &text, &status, errstr, errstr_size)) {
+    *reason = status == 404 ? BERTD_CODEC_WRONG_SCHEMA : BERTD_CODEC_UNAVAILABLE;
+    return -1;
+  }
+  char origin[64];
+  snprintf(origin, sizeof origin, "registry schema id %ld", (long)id);
+  bertd_avro_schema *s = NULL;
+  int rc = bertd_avro_schema_parse(text, strlen(text), origin, &s, errstr, errstr_size);
+  free(text);
+  if (rc) {
+    *reason = BERTD_CODEC_WRONG_SCHEMA;
+    return -1;
+  }
+  avro_value_iface_t *resolver = NULL;
+  if (!avro_schema_equal(s->avro, c->input->avro) &&
+      !(resolver = avro_resolved_writer_new(s->avro, c->input->avro))) {
+    snprintf(errstr, errstr_size, "%s does not resolve to %s: %s", origin, c->input->fullname,
+             avro_strerror());
+    bertd_avro_schema_free(s);
+    *reason = BERTD_CODEC_WRONG_SCHEMA;
+    return -1;
+  }
+  pthread_mutex_lock(&c->lock);
+  for (int i = 0; i < c->n_writers; i++)
+    if (c->writers[i].id == id) { /* another thread was quicker */
+      *w = &c->writers[i];
+      break;
+    }
+  if (!*w && c->n_writers < CODEC_MAX_WRITERS) {
+    codec_writer *nw = &c->writers[c->n_writers];
+    nw->id = id;
+    nw->schema = s;
+    nw->resolver = resolver;
+    *w = nw;
+    c->n_writers++; /* after filling: readers only look below n_writers under the lock */
+    s = NULL;
+    resolver = NULL;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (resolver) avro_value_iface_decref(resolver);
+  bertd_avro_schema_free(s);
+  if (!*w) {
+    *reason = BERTD_CODEC_UNAVAILABLE;
+    snprintf(errstr, errstr_size, "more than %d writer schemas seen; schema id %ld not cached",
+             CODEC_MAX_WRITERS, (long)id);
+    return -1;
+  }
+  return 0;
+}
