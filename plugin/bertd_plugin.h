@@ -1,0 +1,187 @@
+/* bertd_plugin.h: the enrichment stage behind a small, versioned C ABI.
+ *
+ * A host (the bertd daemon, or any other program) hands the plugin texts with an opaque ref and
+ * gets back, for each one, a completion carrying the task's result as JSON text. In between the
+ * plugin tokenizes each text at once, queues it in a bucket of similar token lengths, and runs
+ * full (or old enough) buckets as one forward pass on its own worker thread, so the host thread
+ * stays free to poll Kafka.
+ *
+ *   char err[512];
+ *   bertd_plugin *p;
+ *   if (bertd_plugin_create("{\"model\":{\"dir\":\"models/atis\",\"task\":\"joint\"}}",
+ *                           &p, err, sizeof err)) { fprintf(stderr, "%s\n", err); ... }
+ *   bertd_plugin_submit(p, text, len, NULL, 0, my_ref, err, sizeof err);
+ *   bertd_plugin_completion done[64];
+ *   int n = bertd_plugin_poll(p, done, 64, 100);
+ *   for (int i = 0; i < n; i++) use(done[i].ref, done[i].result);
+ *   bertd_plugin_destroy(p);
+ *
+ * The same entry points are reachable through one symbol, bertd_plugin_get_api(), for hosts that
+ * dlopen the shared object (libbertd_plugin.so). This header uses only C types: no jansson,
+ * YAML or Kafka types cross the ABI.
+ *
+ * Errors: fallible calls return 0 (or a count) on success and -1 on failure with a one-line
+ * message in errstr (librdkafka's errstr, errstr_size convention). Nothing here exits.
+ *
+ * Threads: one bertd_plugin is driven by one host thread (submit, poll, flush, in_flight,
+ * destroy); inference happens on a worker thread the plugin owns. Separate plugins are
+ * independent. */
+#ifndef BERTD_PLUGIN_H
+#define BERTD_PLUGIN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change to this header: a function's signature or meaning, or the
+ * layout of bertd_plugin_completion or bertd_plugin_api. */
+#define BERTD_PLUGIN_ABI_VERSION 1
+
+/* Only these symbols are exported from the shared object (it is built -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define BERTD_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define BERTD_PLUGIN_EXPORT
+#endif
+
+typedef struct bertd_plugin bertd_plugin;
+
+/* Why a record did not get a result. The host sends such records to its dead-letter topic
+ * with the code's name and the message. */
+typedef enum bertd_plugin_reason {
+  BERTD_PLUGIN_OK = 0,
+  BERTD_PLUGIN_INVALID_INPUT = 1, /* the text could not be tokenized, e.g. invalid UTF-8 */
+  BERTD_PLUGIN_TOO_LONG = 2,      /* over max_length tokens with on_too_long: dead_letter */
+  BERTD_PLUGIN_INFERENCE = 3      /* the forward pass or the result failed for its batch */
+} bertd_plugin_reason;
+
+/* One finished record, as poll() returns it. */
+typedef struct bertd_plugin_completion {
+  void *ref;               /* as given to submit() */
+  int reason;              /* bertd_plugin_reason; BERTD_PLUGIN_OK when result is set */
+  const char *error;       /* one line, NUL-terminated; "" when reason is OK */
+  const char *result;      /* the task's result object as compact JSON text, NUL-terminated,
+                            * reals to 8 significant digits (as `bertd <task>` prints them);
+                            * NULL when reason is not OK */
+  size_t result_len;       /* strlen(result), 0 when NULL */
+  int tokens;              /* tokens of the encoded record, special tokens included (after
+                            * truncation); for TOO_LONG the length before truncation; 0 when
+                            * it could not be tokenized */
+  double latency_ms;       /* from submit() to the completion being ready */
+} bertd_plugin_completion;
+
+/* ---- version ---- */
+
+/* BERTD_PLUGIN_ABI_VERSION of the plugin as built. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_abi_version(void);
+
+/* 0 when this plugin implements the ABI a host was compiled against (pass the host's
+ * BERTD_PLUGIN_ABI_VERSION); -1 with the two versions in errstr otherwise. A host that dlopens
+ * the plugin calls this before anything else. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errstr,
+                                               size_t errstr_size);
+
+/* ---- lifecycle ---- */
+
+/* Creates a plugin from a pipeline's model and batching configuration, given as JSON text (the
+ * daemon converts its YAML `model:` and `batching:` nodes). Loads the model and starts the
+ * worker thread. Unknown keys and wrong types are errors naming the key, e.g.
+ * "model.top_k: expected an integer".
+ *
+ *   {
+ *     "model": {
+ *       "dir": "path/to/checkpoint",  required: a Hugging Face BERT checkpoint directory
+ *       "task": "classify",           tokenize | classify | tag | joint | qa | embed |
+ *                                     fill-mask | nsp; required
+ *       "max_length": 0,              tokens per record, special tokens included; 0 or absent:
+ *                                     the model's own limit (larger values are capped to it)
+ *       "truncation": "longest_first",  longest_first | only_first | only_second (pairs)
+ *       "top_k": 0,                   labels / intents / fills to report; 0: the task's default
+ *       "threshold": 0.5,             multi-label classify: report labels scoring at least this
+ *       "max_answer_tokens": 15,      qa: longest answer span
+ *       "on_too_long": "truncate"     truncate: cut to max_length and enrich;
+ *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG
+ *     },
+ *     "batching": {
+ *       "max_batch_tokens": 8192,     a batch costs records x longest record (padded tokens);
+ *                                     a bucket runs when one more record would exceed this
+ *       "max_batch_records": 64,      a bucket runs when it holds this many records
+ *       "max_wait_ms": 5,             a bucket runs when its oldest record has waited this long
+ *       "buckets": [16,32,64,128,256,512]   ascending token-length edges: a record of L tokens
+ *                                     goes to the first bucket whose edge is >= L, or to one
+ *                                     more bucket after the last edge
+ *     }
+ *   }
+ *
+ * Every key but model.dir and model.task is optional; the values shown are the defaults. A key
+ * whose value is null also takes its default. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugin **out,
+                                            char *errstr, size_t errstr_size);
+
+/* Stops the worker (after the batch it is running, if any) and frees everything. Records not
+ * yet polled are dropped without completions; their refs are not touched. NULL is a no-op. */
+BERTD_PLUGIN_EXPORT void bertd_plugin_destroy(bertd_plugin *p);
+
+/* ---- records ---- */
+
+/* Submits one record: text (len bytes of UTF-8) and, for pair tasks (qa, nsp), text_pair
+ * (NULL: none). Both are copied. The record is tokenized now and queued in the bucket for its
+ * token length; a record that cannot be tokenized, or is too long under on_too_long:
+ * dead_letter, is queued as an error completion instead, so every accepted record yields
+ * exactly one completion. Returns 0 when accepted, -1 only when the plugin could not take the
+ * record at all (out of memory, bad arguments): then no completion will carry ref. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, size_t len,
+                                            const char *text_pair, size_t pair_len, void *ref,
+                                            char *errstr, size_t errstr_size);
+
+/* Moves up to max finished records into out and returns how many (0..max). Waits up to
+ * timeout_ms for the first one (0: do not wait; -1: wait until one is ready or nothing is in
+ * flight). Records of one bucket complete in the order they were submitted; records of
+ * different buckets complete as their batches finish, so the host restores its own order.
+ *
+ * The strings in out (error, result) are owned by the plugin and stay valid until the next
+ * poll() or destroy(), whichever comes first; copy what you keep. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out, int max,
+                                          int timeout_ms);
+
+/* Runs every non-empty bucket now, whatever its size or age, and waits until every record
+ * submitted so far is ready for poll(). 0 on success; -1 if timeout_ms (-1: no limit) passed
+ * first, in which case the remaining records still complete later. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_flush(bertd_plugin *p, int timeout_ms);
+
+/* Records submitted and not yet returned by poll(): queued, running, or ready. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_in_flight(const bertd_plugin *p);
+
+/* ---- function table, for dlopen ---- */
+
+/* Every entry point in one struct, so a host needs a single dlsym("bertd_plugin_get_api").
+ * Check abi_version (or call abi_check) before using the rest; struct_size lets later versions
+ * append members. */
+typedef struct bertd_plugin_api {
+  int abi_version;
+  size_t struct_size;
+  int (*abi_check)(int host_abi_version, char *errstr, size_t errstr_size);
+  int (*create)(const char *config_json, bertd_plugin **out, char *errstr, size_t errstr_size);
+  void (*destroy)(bertd_plugin *p);
+  int (*submit)(bertd_plugin *p, const char *text, size_t len, const char *text_pair,
+                size_t pair_len, void *ref, char *errstr, size_t errstr_size);
+  int (*poll)(bertd_plugin *p, bertd_plugin_completion *out, int max, int timeout_ms);
+  int (*flush)(bertd_plugin *p, int timeout_ms);
+  int (*in_flight)(const bertd_plugin *p);
+  const char *(*reason_name)(int reason);
+} bertd_plugin_api;
+
+/* The table; static storage, valid while the object is loaded. */
+BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void);
+typedef const bertd_plugin_api *(*bertd_plugin_get_api_fn)(void);
+
+/* "ok", "invalid_input", "too_long", "inference"; "unknown" for other values. */
+BERTD_PLUGIN_EXPORT const char *bertd_plugin_reason_name(int reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

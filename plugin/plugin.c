@@ -1,0 +1,276 @@
+/* plugin.c: the bertd_plugin ABI (bertd_plugin.h) on the host's side: create and destroy,
+ * submit (tokenize now, queue by length), poll, flush. The worker thread is in worker.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plugin_internal.h"
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_abi_version(void) { return BERTD_PLUGIN_ABI_VERSION; }
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errstr,
+                                               size_t errstr_size) {
+  /* one number, no minor versions: any change a host could notice bumps it */
+  if (host_abi_version == BERTD_PLUGIN_ABI_VERSION) return 0;
+  snprintf(errstr, errstr_size, "plugin ABI mismatch: the plugin implements version %d, the host "
+           "was built for version %d", BERTD_PLUGIN_ABI_VERSION, host_abi_version);
+  return -1;
+}
+
+BERTD_PLUGIN_EXPORT const char *bertd_plugin_reason_name(int reason) {
+  switch (reason) {
+  case BERTD_PLUGIN_OK: return "ok";
+  case BERTD_PLUGIN_INVALID_INPUT: return "invalid_input";
+  case BERTD_PLUGIN_TOO_LONG: return "too_long";
+  case BERTD_PLUGIN_INFERENCE: return "inference";
+  }
+  return "unknown";
+}
+
+/* Frees whatever create() got to; the worker must not be running. */
+static void plugin_free(bertd_plugin *p, int sync_ready) {
+  if (p->batcher) {
+    void *items[64];
+    for (int k = 0; k < batcher_bucket_count(p->batcher); k++) {
+      int n;
+      while ((n = batcher_take(p->batcher, k, items, 64)) > 0)
+        for (int i = 0; i < n; i++) record_free(items[i]);
+    }
+    batcher_free(p->batcher);
+  }
+  record_queue_free_all(&p->ready);
+  for (int i = 0; i < p->n_handed; i++) record_free(p->handed[i]);
+  free(p->handed);
+  if (sync_ready) {
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
+  }
+  bertd_encoding_free(&p->scratch);
+  bertd_enricher_free(p->enricher);
+  bertd_model_free(p->model);
+  plugin_config_free(&p->cfg);
+  free(p);
+}
+
+/* The mutex and two condition variables; the conditions time out on the monotonic clock, the
+ * one record timestamps use, so a wall-clock jump cannot stall or rush a batch. */
+static int sync_init(bertd_plugin *p, char *errstr, size_t errstr_size) {
+  pthread_condattr_t ca;
+  if (pthread_mutex_init(&p->mu, NULL)) goto fail;
+  if (pthread_condattr_init(&ca)) goto fail_mu;
+  if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&p->work, &ca))
+    goto fail_ca;
+  if (pthread_cond_init(&p->done, &ca)) goto fail_work;
+  pthread_condattr_destroy(&ca);
+  return 0;
+fail_work:
+  pthread_cond_destroy(&p->work);
+fail_ca:
+  pthread_condattr_destroy(&ca);
+fail_mu:
+  pthread_mutex_destroy(&p->mu);
+fail:
+  snprintf(errstr, errstr_size, "plugin: cannot create the mutex or condition variables");
+  return -1;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugin **out,
+                                            char *errstr, size_t errstr_size) {
+  if (!out) {
+    snprintf(errstr, errstr_size, "bertd_plugin_create: out is NULL");
+    return -1;
+  }
+  *out = NULL;
+  bertd_plugin *p = calloc(1, sizeof(*p));
+  if (!p) {
+    snprintf(errstr, errstr_size, "plugin: out of memory");
+    return -1;
+  }
+  if (plugin_config_parse(config_json, &p->cfg, errstr, errstr_size)) {
+    free(p);
+    return -1;
+  }
+  if (bertd_model_load(p->cfg.model_dir, &p->model, errstr, errstr_size) ||
+      bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
+    plugin_free(p, 0);
+    return -1;
+  }
+  int model_max = bertd_model_max_length(p->model);
+  p->max_length = p->cfg.enrich.max_length <= 0 || p->cfg.enrich.max_length > model_max
+                      ? model_max
+                      : p->cfg.enrich.max_length;
+  batcher_opts bo = {p->cfg.buckets, p->cfg.n_buckets, p->cfg.max_batch_tokens,
+                     p->cfg.max_batch_records, (int64_t)p->cfg.max_wait_ms * 1000};
+  if (batcher_create(&bo, &p->batcher, errstr, errstr_size)) {
+    plugin_free(p, 0);
+    return -1;
+  }
+  if (sync_init(p, errstr, errstr_size)) {
+    plugin_free(p, 0);
+    return -1;
+  }
+  if (worker_start(p, errstr, errstr_size)) {
+    plugin_free(p, 1);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+BERTD_PLUGIN_EXPORT void bertd_plugin_destroy(bertd_plugin *p) {
+  if (!p) return;
+  worker_stop(p);
+  plugin_free(p, 1);
+}
+
+/* A record that will not reach the model: it goes straight to the ready queue. */
+static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, const char *why) {
+  r->reason = reason;
+  r->tokens = tokens;
+  snprintf(r->error, sizeof r->error, "%s", why);
+  r->done_us = record_now_us();
+  record_drop_input(r);
+  pthread_mutex_lock(&p->mu);
+  record_queue_push(&p->ready, r);
+  pthread_cond_broadcast(&p->done);
+  pthread_mutex_unlock(&p->mu);
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, size_t len,
+                                            const char *text_pair, size_t pair_len, void *ref,
+                                            char *errstr, size_t errstr_size) {
+  if (!p || (!text && len) || (!text_pair && pair_len)) {
+    snprintf(errstr, errstr_size, "bertd_plugin_submit: invalid argument");
+    return -1;
+  }
+  record *r = record_new(text ? text : "", len, text_pair, pair_len, ref, record_now_us());
+  if (!r) {
+    snprintf(errstr, errstr_size, "plugin: out of memory");
+    return -1;
+  }
+  char why[256];
+  /* on_too_long is checked here rather than by the enricher so the two failures keep their
+   * own reason codes */
+  if (bertd_enricher_encode(p->enricher, r->text, r->len, r->pair, r->pair_len, &p->scratch,
+                            why, sizeof why)) {
+    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, 0, why);
+  } else if (p->cfg.too_long_dead_letter && p->scratch.num_truncated > 0) {
+    int n = p->scratch.n + p->scratch.num_truncated;
+    snprintf(why, sizeof why, "text has %d tokens, over max_length %d", n, p->max_length);
+    complete_now(p, r, BERTD_PLUGIN_TOO_LONG, n, why);
+  } else if (p->cfg.enrich.task == BERTD_ENRICH_QA && !r->pair) {
+    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, p->scratch.n,
+                 "qa needs a question (text) and a context (text_pair)");
+  } else {
+    if (record_set_encoding(r, &p->scratch)) {
+      record_free(r);
+      snprintf(errstr, errstr_size, "plugin: out of memory");
+      return -1;
+    }
+    r->tokens = r->enc.n;
+    pthread_mutex_lock(&p->mu);
+    int k = batcher_insert(p->batcher, r->enc.n, r->submitted_us, r);
+    int dummy;
+    /* wake the worker only when there is something new for it to decide: a bucket that just
+     * became due, or a first record whose deadline may be sooner than the one it sleeps to */
+    if (k >= 0 && (batcher_queued(p->batcher, k) == 1 ||
+                   batcher_due(p->batcher, r->submitted_us, 0, &dummy) != BATCHER_NOT_DUE))
+      pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    if (k < 0) {
+      record_free(r);
+      snprintf(errstr, errstr_size, "plugin: out of memory");
+      return -1;
+    }
+  }
+  p->in_flight++;
+  return 0;
+}
+
+static int64_t deadline_after_ms(int timeout_ms) {
+  return record_now_us() + (int64_t)timeout_ms * 1000;
+}
+
+/* Waits on p->done until the deadline; returns ETIMEDOUT once it has passed. */
+static int wait_done(bertd_plugin *p, int timeout_ms, int64_t deadline_us) {
+  if (timeout_ms < 0) return pthread_cond_wait(&p->done, &p->mu);
+  struct timespec ts = {(time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000};
+  return pthread_cond_timedwait(&p->done, &p->mu, &ts);
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out,
+                                          int max, int timeout_ms) {
+  if (!p || !out || max < 1) return 0;
+  /* what the previous poll handed out is the host's no longer */
+  for (int i = 0; i < p->n_handed; i++) record_free(p->handed[i]);
+  p->n_handed = 0;
+  if (p->in_flight == 0) return 0;
+  if (max > p->cap_handed) {
+    record **h = realloc(p->handed, sizeof(*h) * (size_t)max);
+    if (!h) return 0; /* out of memory: nothing moves, the records wait for the next poll */
+    p->handed = h;
+    p->cap_handed = max;
+  }
+  int64_t deadline = deadline_after_ms(timeout_ms);
+  pthread_mutex_lock(&p->mu);
+  while (timeout_ms != 0 && p->ready.count == 0)
+    if (wait_done(p, timeout_ms, deadline) == ETIMEDOUT) break;
+  int n = 0;
+  record *r;
+  while (n < max && (r = record_queue_pop(&p->ready))) p->handed[n++] = r;
+  pthread_mutex_unlock(&p->mu);
+  p->n_handed = n;
+  p->in_flight -= n;
+  for (int i = 0; i < n; i++) {
+    r = p->handed[i];
+    out[i] = (bertd_plugin_completion){
+        .ref = r->ref,
+        .reason = r->reason,
+        .error = r->error,
+        .result = r->reason == BERTD_PLUGIN_OK ? r->result : NULL,
+        .result_len = r->reason == BERTD_PLUGIN_OK ? r->result_len : 0,
+        .tokens = r->tokens,
+        .latency_ms = (double)(r->done_us - r->submitted_us) / 1000.0,
+    };
+  }
+  return n;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_flush(bertd_plugin *p, int timeout_ms) {
+  if (!p) return -1;
+  int64_t deadline = deadline_after_ms(timeout_ms);
+  int rc = 0;
+  pthread_mutex_lock(&p->mu);
+  p->flushing = 1;
+  pthread_cond_signal(&p->work);
+  while (batcher_total(p->batcher) > 0 || p->running > 0)
+    if (wait_done(p, timeout_ms, deadline) == ETIMEDOUT) {
+      rc = -1;
+      break;
+    }
+  p->flushing = 0;
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_in_flight(const bertd_plugin *p) {
+  return p ? p->in_flight : 0;
+}
+
+static const bertd_plugin_api API = {
+    .abi_version = BERTD_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(bertd_plugin_api),
+    .abi_check = bertd_plugin_abi_check,
+    .create = bertd_plugin_create,
+    .destroy = bertd_plugin_destroy,
+    .submit = bertd_plugin_submit,
+    .poll = bertd_plugin_poll,
+    .flush = bertd_plugin_flush,
+    .in_flight = bertd_plugin_in_flight,
+    .reason_name = bertd_plugin_reason_name,
+};
+
+BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }

@@ -1,0 +1,27 @@
+/* plugin_config.h: the JSON configuration bertd_plugin_create() takes (keys documented in
+ * bertd_plugin.h), parsed and checked into a plain struct. */
+#ifndef BERTD_PLUGIN_CONFIG_H
+#define BERTD_PLUGIN_CONFIG_H
+
+#include <stddef.h>
+
+#include "batcher.h"
+#include "enrich.h"
+
+typedef struct plugin_config {
+  char *model_dir;             /* owned */
+  bertd_enrich_opts enrich;    /* too_long_is_error stays 0: the plugin checks length itself */
+  int too_long_dead_letter;    /* on_too_long: dead_letter */
+  int max_batch_tokens;
+  int max_batch_records;
+  int max_wait_ms;
+  int buckets[BATCHER_MAX_EDGES];
+  int n_buckets;
+} plugin_config;
+
+/* Fills c from JSON text; on error c holds nothing to free. */
+int plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
+                        size_t errstr_size);
+void plugin_config_free(plugin_config *c);
+
+#endif

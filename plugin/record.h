@@ -1,0 +1,49 @@
+/* record.h: one submitted record on its way through the plugin, and the FIFO of finished
+ * records waiting for poll(). */
+#ifndef BERTD_PLUGIN_RECORD_H
+#define BERTD_PLUGIN_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bertd.h"
+
+typedef struct record {
+  struct record *next;     /* in the ready queue */
+  void *ref;               /* the host's */
+  char *text, *pair;       /* copies, NUL-terminated; pair NULL when none */
+  size_t len, pair_len;
+  bertd_encoding enc;      /* compact copy: every array points into enc_block */
+  int32_t *enc_block;
+  int64_t submitted_us, done_us;
+  int reason;              /* bertd_plugin_reason */
+  int tokens;
+  char *result;            /* JSON text, from json_dumps (free()) */
+  size_t result_len;
+  char error[256];
+} record;
+
+/* Copies text and pair; NULL when out of memory. */
+record *record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
+                   int64_t now_us);
+/* Copies the arrays of enc (a tokenizer's reusable encoding) into r, sized to fit: queued
+ * records then hold n tokens' worth of memory instead of the tokenizer's scratch buffers. */
+int record_set_encoding(record *r, const bertd_encoding *enc);
+/* Drops the input copies once a result exists: a finished record keeps only what poll()
+ * hands out. */
+void record_drop_input(record *r);
+void record_free(record *r);
+
+typedef struct record_queue {
+  record *head, *tail;
+  int count;
+} record_queue;
+
+void record_queue_push(record_queue *q, record *r);
+record *record_queue_pop(record_queue *q); /* NULL when empty */
+void record_queue_free_all(record_queue *q);
+
+/* Microseconds on the monotonic clock. */
+int64_t record_now_us(void);
+
+#endif

@@ -1,0 +1,137 @@
+/* worker.c: the plugin's one inference thread. It sleeps on a condition variable until a
+ * bucket is due (full, old enough, or flushed), takes one batch out of it under the lock, runs
+ * the forward pass without the lock so the host can keep submitting and polling, and puts the
+ * finished records on the ready queue in batch order. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plugin_internal.h"
+
+/* The same JSON text `bertd <task>` prints for a record. */
+#define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
+
+static void fail(record *r, const char *why) {
+  r->reason = BERTD_PLUGIN_INFERENCE;
+  snprintf(r->error, sizeof r->error, "%s", why);
+}
+
+/* Runs n records as one batch and fills each one's result or error. When the batch as a whole
+ * fails, each record is retried alone so that one bad record cannot take its neighbours down. */
+static void run_batch(bertd_plugin *p, record **rs, int n, const bertd_encoding **encs,
+                      const char **texts, const char **pairs, json_t **results) {
+  char err[256];
+  for (int i = 0; i < n; i++) {
+    encs[i] = &rs[i]->enc;
+    texts[i] = rs[i]->text;
+    pairs[i] = rs[i]->pair;
+  }
+  if (bertd_enricher_run_encoded(p->enricher, n, encs, texts, pairs, results, err,
+                                 sizeof err)) {
+    if (n == 1) {
+      fail(rs[0], err);
+      return;
+    }
+    for (int i = 0; i < n; i++)
+      run_batch(p, rs + i, 1, encs + i, texts + i, pairs + i, results + i);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    rs[i]->result = json_dumps(results[i], RESULT_JSON_FLAGS);
+    json_decref(results[i]);
+    if (!rs[i]->result) fail(rs[i], "result: out of memory");
+    else rs[i]->result_len = strlen(rs[i]->result);
+  }
+}
+
+static struct timespec abs_time(int64_t us) {
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  return ts;
+}
+
+static void *worker_main(void *arg) {
+  bertd_plugin *p = arg;
+  record **rs = p->batch;
+  pthread_mutex_lock(&p->mu);
+  while (!p->stopping) {
+    int k;
+    int64_t now = record_now_us();
+    if (batcher_due(p->batcher, now, p->flushing, &k) == BATCHER_NOT_DUE) {
+      int64_t deadline = batcher_next_deadline(p->batcher);
+      if (deadline == INT64_MAX) {
+        pthread_cond_wait(&p->work, &p->mu);
+      } else {
+        struct timespec ts = abs_time(deadline);
+        pthread_cond_timedwait(&p->work, &p->mu, &ts);
+      }
+      continue; /* woken or timed out: look again, whatever the reason */
+    }
+    int n = batcher_take(p->batcher, k, (void **)rs, p->cfg.max_batch_records);
+    p->running = n;
+    pthread_mutex_unlock(&p->mu);
+
+    run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_results);
+    int64_t done = record_now_us();
+    for (int i = 0; i < n; i++) {
+      rs[i]->done_us = done;
+      record_drop_input(rs[i]);
+    }
+
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < n; i++) record_queue_push(&p->ready, rs[i]);
+    p->running = 0;
+    pthread_cond_broadcast(&p->done);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+static void free_buffers(bertd_plugin *p) {
+  free(p->batch);
+  free(p->batch_encs);
+  free(p->batch_texts);
+  free(p->batch_pairs);
+  free(p->batch_results);
+  p->batch = NULL;
+  p->batch_encs = NULL;
+  p->batch_texts = p->batch_pairs = NULL;
+  p->batch_results = NULL;
+}
+
+int worker_start(bertd_plugin *p, char *errstr, size_t errstr_size) {
+  /* allocated here, before the thread exists, so running out of memory fails create() */
+  size_t cap = (size_t)p->cfg.max_batch_records;
+  p->batch = malloc(sizeof(*p->batch) * cap);
+  p->batch_encs = malloc(sizeof(*p->batch_encs) * cap);
+  p->batch_texts = malloc(sizeof(*p->batch_texts) * cap);
+  p->batch_pairs = malloc(sizeof(*p->batch_pairs) * cap);
+  p->batch_results = malloc(sizeof(*p->batch_results) * cap);
+  if (!p->batch || !p->batch_encs || !p->batch_texts || !p->batch_pairs || !p->batch_results) {
+    free_buffers(p);
+    snprintf(errstr, errstr_size, "worker: out of memory");
+    return -1;
+  }
+  int rc = pthread_create(&p->thread, NULL, worker_main, p);
+  if (rc) {
+    free_buffers(p);
+    snprintf(errstr, errstr_size, "worker thread: %s", strerror(rc));
+    return -1;
+  }
+  p->thread_started = 1;
+  return 0;
+}
+
+void worker_stop(bertd_plugin *p) {
+  if (p->thread_started) {
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    p->thread_started = 0;
+  }
+  free_buffers(p);
+}
