@@ -154,6 +154,12 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_flush(bertd_plugin *p, int timeout_ms);
 /* Records submitted and not yet returned by poll(): queued, running, or ready. */
 BERTD_PLUGIN_EXPORT int bertd_plugin_in_flight(const bertd_plugin *p);
 
+/* The loaded model's name (its directory's base name) and weights checksum, which the host
+ * writes into every enriched record so a consumer knows exactly which model produced it. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_model_info(const bertd_plugin *p, char *name,
+                                                size_t name_size, char *checksum,
+                                                size_t checksum_size);
+
 /* ---- function table, for dlopen ---- */
 
 /* Every entry point in one struct, so a host needs a single dlsym("bertd_plugin_get_api").
@@ -171,6 +177,8 @@ typedef struct bertd_plugin_api {
   int (*flush)(bertd_plugin *p, int timeout_ms);
   int (*in_flight)(const bertd_plugin *p);
   const char *(*reason_name)(int reason);
+  int (*model_info)(const bertd_plugin *p, char *name, size_t name_size, char *checksum,
+                    size_t checksum_size);
 } bertd_plugin_api;
 
 /* The table; static storage, valid while the object is loaded. */

@@ -260,6 +260,14 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_in_flight(const bertd_plugin *p) {
   return p ? p->in_flight : 0;
 }
 
+BERTD_PLUGIN_EXPORT int bertd_plugin_model_info(const bertd_plugin *p, char *name,
+                                                size_t name_size, char *checksum,
+                                                size_t checksum_size) {
+  snprintf(name, name_size, "%s", bertd_model_name(p->model));
+  snprintf(checksum, checksum_size, "%s", bertd_model_checksum(p->model));
+  return 0;
+}
+
 static const bertd_plugin_api API = {
     .abi_version = BERTD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(bertd_plugin_api),
@@ -271,6 +279,7 @@ static const bertd_plugin_api API = {
     .flush = bertd_plugin_flush,
     .in_flight = bertd_plugin_in_flight,
     .reason_name = bertd_plugin_reason_name,
+    .model_info = bertd_plugin_model_info,
 };
 
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }
