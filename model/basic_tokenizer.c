@@ -5,7 +5,8 @@
  * emits, the original character it came from. That is all offset_mapping needs: a token spanning
  * normalized chars [a, b) covers original chars [orig(a), orig(b-1) + 1), which is how
  * tokenizers' alignments map it back (so "##" pieces of a lower-cased 'İ' both point at 'İ', and
- * a dropped accent simply is not covered). Unicode data comes from utf8proc. */
+ * a dropped accent simply is not covered). Unicode data comes from utf8proc, except for the few
+ * hundred code points where tokenizers' older Unicode tables say otherwise (unicode_compat.c). */
 #include "tokenizer_internal.h"
 
 #include <stdio.h>
@@ -21,25 +22,53 @@ static int is_python_space(int32_t c) {
   return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
 
-/* Rust's char::is_whitespace (the White_Space property), plus tab/newline/return. */
-static int is_bert_whitespace(int32_t c) {
-  if ((c >= 0x09 && c <= 0x0D) || c == ' ' || c == 0x85) return 1;
-  if (c < 0x80) return 0;
-  utf8proc_category_t cat = utf8proc_category(c);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
+/* What cleaning and pre-tokenization make of a character: removed (NUL, U+FFFD and tokenizers'
+ * is_control: categories Cc Cf Co Cs except tab/newline/return; its comment says Cn too, but its
+ * tables leave unassigned code points out, so they are kept), whitespace (Rust's
+ * char::is_whitespace: White_Space, with tab/newline/return), punctuation (P* and all ASCII
+ * symbols, even those Unicode calls Sm/Sc/Sk like '$' '+' '^' '`') or ordinary. */
+static int utf8proc_class(int32_t c) {
+  if (c == 0xFFFD || c == 0x85) return UCLASS_REMOVE; /* NEL: Cc wins over White_Space */
+  switch (utf8proc_category(c)) {
+  case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CO:
+  case UTF8PROC_CATEGORY_CS:
+    return UCLASS_REMOVE;
+  case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+    return UCLASS_SPACE;
+  case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+  case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+  case UTF8PROC_CATEGORY_PO:
+    return UCLASS_PUNCT;
+  default:
+    return UCLASS_OTHER;
+  }
 }
 
-/* tokenizers' is_control: every "Other" category (Cc Cf Cn Co Cs) except tab/newline/return. */
-static int is_bert_control(int32_t c) {
-  if (c == '\t' || c == '\n' || c == '\r') return 0;
-  if (c >= 0x20 && c < 0x7F) return 0;
-  switch (utf8proc_category(c)) {
-  case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CN:
-  case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CS:
-    return 1;
-  default:
-    return 0;
+static const compat_map_entry *compat_find(const compat_map_entry *t, size_t n, int32_t c) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t[mid].cp == c) return &t[mid];
+    if (t[mid].cp < c) lo = mid + 1; else hi = mid;
   }
+  return NULL;
+}
+
+static int char_class(int32_t c) {
+  if (c < 0x80) {
+    if (c == '\t' || c == '\n' || c == '\r' || c == ' ') return UCLASS_SPACE;
+    if (c < 0x20 || c == 0x7F) return UCLASS_REMOVE;
+    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || c >= 123)
+      return UCLASS_PUNCT;
+    return UCLASS_OTHER;
+  }
+  size_t lo = 0, hi = compat_classes_n; /* tokenizers' older Unicode first */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (compat_classes[mid].cp == c) return compat_classes[mid].cls;
+    if (compat_classes[mid].cp < c) lo = mid + 1; else hi = mid;
+  }
+  return utf8proc_class(c);
 }
 
 /* The CJK blocks BERT isolates; Hangul, kana etc. are written with spaces and are not here. */
@@ -48,15 +77,6 @@ static int is_chinese_char(int32_t c) {
          (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
          (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
-}
-
-/* ASCII symbols count as punctuation even where Unicode says Sm/Sc/Sk ('$', '+', '^', '`'...). */
-static int is_bert_punct(int32_t c) {
-  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126))
-    return 1;
-  if (c < 0x80) return 0;
-  utf8proc_category_t cat = utf8proc_category(c);
-  return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
 }
 
 int utf8_decode(scratch *s, const char *text, size_t len, const char *what, size_t *n,
@@ -150,11 +170,23 @@ static int emit_lower(const bertd_tokenizer *tok, scratch *s, size_t *nn, int32_
     if (emit(s, nn, 'i', orig) != 0) return -1;
     return emit(s, nn, 0x307, orig);
   }
+  const compat_map_entry *m = c >= 0x80 ? compat_find(compat_lower, compat_lower_n, c) : NULL;
+  if (m) {
+    for (int32_t k = 0; k < m->n; k++)
+      if (emit(s, nn, m->out[k], orig) != 0) return -1;
+    return 0;
+  }
   return emit(s, nn, utf8proc_tolower(c), orig);
 }
 
 static int emit_char(const bertd_tokenizer *tok, scratch *s, size_t *nn, int32_t c, int32_t orig) {
   if (!tok->strip_accents || c < 0xC0) return emit_lower(tok, s, nn, c, orig);
+  const compat_map_entry *m = compat_find(compat_strip, compat_strip_n, c);
+  if (m) { /* tokenizers' older NFD / Mn data */
+    for (int32_t k = 0; k < m->n; k++)
+      if (emit_lower(tok, s, nn, m->out[k], orig) != 0) return -1;
+    return 0;
+  }
   utf8proc_int32_t dec[16];
   int boundclass = 0;
   utf8proc_ssize_t nd = utf8proc_decompose_char(c, dec, 16, UTF8PROC_DECOMPOSE, &boundclass);
@@ -170,8 +202,9 @@ int basic_normalize(const bertd_tokenizer *tok, scratch *s, size_t from, size_t 
   *nn = 0;
   for (size_t i = from; i < to; i++) {
     int32_t c = s->cp[i], orig = (int32_t)i;
-    if (c == 0 || c == 0xFFFD || is_bert_control(c)) continue;
-    if (is_bert_whitespace(c)) {
+    int cls = char_class(c);
+    if (cls == UCLASS_REMOVE) continue;
+    if (cls == UCLASS_SPACE) {
       if (emit(s, nn, ' ', orig) != 0) return -1;
     } else if (tok->chinese_chars && is_chinese_char(c)) {
       if (emit(s, nn, ' ', orig) != 0 || emit_char(tok, s, nn, c, orig) != 0 ||
@@ -187,11 +220,11 @@ int basic_normalize(const bertd_tokenizer *tok, scratch *s, size_t from, size_t 
 int basic_pretokenize(const scratch *s, size_t nn, word_fn on_word, void *ctx) {
   size_t start = 0;
   for (size_t j = 0; j < nn; j++) {
-    int32_t c = s->ncp[j];
-    if (is_bert_whitespace(c)) {
+    int cls = char_class(s->ncp[j]);
+    if (cls == UCLASS_SPACE) {
       if (j > start && on_word(ctx, start, j) != 0) return -1;
       start = j + 1;
-    } else if (is_bert_punct(c)) {
+    } else if (cls == UCLASS_PUNCT) {
       if (j > start && on_word(ctx, start, j) != 0) return -1;
       if (on_word(ctx, j, j + 1) != 0) return -1;
       start = j + 1;

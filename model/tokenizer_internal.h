@@ -65,6 +65,18 @@ typedef struct scratch {
   size_t npieces[2], pieces_cap[2];
 } scratch;
 
+/* ---- unicode_compat.c (generated): where tokenizers' older Unicode data disagrees with
+ * utf8proc's, tokenizers' answer. basic_tokenizer.c consults these before utf8proc. ---- */
+enum { UCLASS_OTHER = 1, UCLASS_REMOVE, UCLASS_SPACE, UCLASS_PUNCT };
+typedef struct compat_class_entry { int32_t cp, cls; } compat_class_entry;
+typedef struct compat_map_entry { int32_t cp, n, out[4]; } compat_map_entry;
+extern const compat_class_entry compat_classes[];
+extern const size_t compat_classes_n;
+extern const compat_map_entry compat_strip[];   /* NFD with non-spacing marks dropped */
+extern const size_t compat_strip_n;
+extern const compat_map_entry compat_lower[];
+extern const size_t compat_lower_n;
+
 /* ---- basic_tokenizer.c ---- */
 /* Decodes text into s->cp/byte/word; sets *n. Rejects invalid UTF-8 naming the byte offset. */
 int utf8_decode(scratch *s, const char *text, size_t len, const char *what, size_t *n,

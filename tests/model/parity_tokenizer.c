@@ -1,5 +1,5 @@
 /* parity_tokenizer.c: every text of the shared data (ATIS and SNIPS seq.in, loghub Content,
- * AG News title and description) and AG News title+description pairs under each truncation
+ * AG News title and description), a sweep over every Unicode code point, and AG News title+description pairs under each truncation
  * strategy, encoded here and compared with BertTokenizerFast's encodings, which
  * tools/reference/make_tokenizer_fixtures.py stored as digests in tests/fixtures/tokenizer/
  * parity.txt. The inputs are read from BERTD_SHARED_DATA in the order of that file's '@' lines.
@@ -106,6 +106,9 @@ Test(parity_tokenizer, shared_data_matches_transformers, .timeout = 600) {
       int rc;
       if (strcmp(kind, "lines") == 0) {
         rc = tu_read_lines(path, &a);
+      } else if (strcmp(kind, "sweep") == 0) {
+        tu_sweep_texts(atoi(file), &a);
+        rc = 0;
       } else if (strcmp(kind, "csv") == 0) {
         rc = tu_read_csv_column(path, col_a, &a);
       } else {

@@ -182,6 +182,36 @@ done:
   return col < 0 ? -1 : 0;
 }
 
+/* The Unicode sweep of the script's sweep_texts(): every code point but the surrogates and
+ * '\n', as "x" + char + " ", block per text. */
+static inline void tu_sweep_texts(int block, tu_texts *out) {
+  char *buf = malloc((size_t)block * 6);
+  for (int32_t b = 0; b < 0x110000; b += block) {
+    size_t n = 0;
+    for (int32_t c = b; c < b + block; c++) {
+      if ((c >= 0xD800 && c <= 0xDFFF) || c == '\n') continue;
+      buf[n++] = 'x';
+      if (c < 0x80) buf[n++] = (char)c;
+      else if (c < 0x800) {
+        buf[n++] = (char)(0xC0 | (c >> 6));
+        buf[n++] = (char)(0x80 | (c & 0x3F));
+      } else if (c < 0x10000) {
+        buf[n++] = (char)(0xE0 | (c >> 12));
+        buf[n++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        buf[n++] = (char)(0x80 | (c & 0x3F));
+      } else {
+        buf[n++] = (char)(0xF0 | (c >> 18));
+        buf[n++] = (char)(0x80 | ((c >> 12) & 0x3F));
+        buf[n++] = (char)(0x80 | ((c >> 6) & 0x3F));
+        buf[n++] = (char)(0x80 | (c & 0x3F));
+      }
+      buf[n++] = ' ';
+    }
+    if (n) tu_push(out, buf, n);
+  }
+  free(buf);
+}
+
 /* Prints s with non-printable bytes escaped, for failure messages. */
 static inline void tu_print_escaped(FILE *f, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {

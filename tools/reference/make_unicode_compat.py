@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""make_unicode_compat.py: writes model/unicode_compat.c, the code points where the tokenizer's
+Unicode answers (utf8proc) differ from those of Hugging Face `tokenizers`.
+
+`tokenizers` takes its categories (punctuation, "other", non-spacing marks) and its NFD from Rust
+crates frozen at an old Unicode version, and its whitespace and lower-casing from Rust's std. For
+code points assigned or re-categorized since, utf8proc (newer) answers differently. This script
+asks both, per code point, and writes only the disagreements, as tokenizers' own answers:
+  class  what BertNormalizer's cleaning + BertPreTokenizer make of the char: removed, whitespace,
+         punctuation (split alone) or ordinary
+  strip  the char after NFD with non-spacing marks dropped (strip_accents)
+  lower  the char lower-cased
+Rerun after upgrading tokenizers or utf8proc:
+  .venv-ref/bin/python tools/reference/make_unicode_compat.py
+"""
+import ctypes
+import ctypes.util
+import os
+import sys
+
+from tokenizers import normalizers, pre_tokenizers
+import tokenizers
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "model", "unicode_compat.c")
+
+lib = ctypes.CDLL(ctypes.util.find_library("utf8proc") or "libutf8proc.so.2")
+lib.utf8proc_category.restype = ctypes.c_int
+lib.utf8proc_tolower.restype = ctypes.c_int32
+lib.utf8proc_unicode_version.restype = ctypes.c_char_p
+lib.utf8proc_version.restype = ctypes.c_char_p
+lib.utf8proc_decompose_char.restype = ctypes.c_ssize_t
+lib.utf8proc_decompose_char.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
+                                        ctypes.c_ssize_t, ctypes.c_int,
+                                        ctypes.POINTER(ctypes.c_int)]
+UTF8PROC_DECOMPOSE = 1 << 4
+CAT_MN, CAT_PC, CAT_PO = 6, 12, 18
+CAT_ZS, CAT_ZL, CAT_ZP, CAT_CC, CAT_CF, CAT_CS, CAT_CO = 23, 24, 25, 26, 27, 28, 29
+OTHER, REMOVE, SPACE, PUNCT = 1, 2, 3, 4
+NAMES = {OTHER: "UCLASS_OTHER", REMOVE: "UCLASS_REMOVE", SPACE: "UCLASS_SPACE",
+         PUNCT: "UCLASS_PUNCT"}
+
+
+# ---- what model/basic_tokenizer.c computes from utf8proc (keep in step with it) ----
+def ours_class(c):
+    cat = lib.utf8proc_category(c)
+    if c == 0 or c == 0xFFFD or (c not in (9, 10, 13) and cat in (CAT_CC, CAT_CF, CAT_CO, CAT_CS)):
+        return REMOVE
+    if 9 <= c <= 13 or c in (0x20, 0x85) or cat in (CAT_ZS, CAT_ZL, CAT_ZP):
+        return SPACE
+    if 33 <= c <= 47 or 58 <= c <= 64 or 91 <= c <= 96 or 123 <= c <= 126:
+        return PUNCT
+    return PUNCT if CAT_PC <= cat <= CAT_PO else OTHER
+
+
+def ours_strip(c):
+    buf = (ctypes.c_int32 * 16)()
+    bound = ctypes.c_int(0)
+    n = lib.utf8proc_decompose_char(c, buf, 16, UTF8PROC_DECOMPOSE, ctypes.byref(bound))
+    cps = [buf[i] for i in range(n)] if 0 < n <= 16 else [c]
+    return "".join(chr(x) for x in cps if lib.utf8proc_category(x) != CAT_MN)
+
+
+def ours_lower(c):
+    return "i\u0307" if c == 0x130 else chr(lib.utf8proc_tolower(c))
+
+
+# ---- what tokenizers does ----
+clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False,
+                                   strip_accents=False, lowercase=False)
+strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False,
+                                   strip_accents=True, lowercase=False)
+lower = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False,
+                                   strip_accents=False, lowercase=True)
+pretok = pre_tokenizers.BertPreTokenizer()
+
+
+def theirs_class(c):
+    s = clean.normalize_str("a" + chr(c) + "b")
+    if s == "ab":
+        return REMOVE
+    if s == "a b":
+        return SPACE
+    return PUNCT if len(pretok.pre_tokenize_str("a" + chr(c) + "b")) == 3 else OTHER
+
+
+def c_array(name, ctype, rows):
+    """A C array definition and its length; an empty table keeps one unused entry (C11 has no
+    empty initializers) and says it has none."""
+    body = "".join("  %s,\n" % r for r in rows) if rows else "  {0, 0, {0}},\n"
+    return ("const %s %s[] = {\n%s};\nconst size_t %s_n = %s;\n\n"
+            % (ctype, name, body, name, "sizeof %s / sizeof %s[0]" % (name, name) if rows else "0"))
+
+
+def c_chars(s):
+    return "{" + ", ".join("0x%X" % ord(ch) for ch in s) + "}"
+
+
+def main():
+    classes, strips, lowers = [], [], []
+    for c in range(0x80, 0x110000):  # ASCII agrees by construction
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        t = theirs_class(c)
+        if t != ours_class(c):
+            classes.append((c, t))
+        s = strip.normalize_str(chr(c))
+        if s != ours_strip(c):
+            strips.append((c, s))
+        lo = lower.normalize_str(chr(c))
+        if lo != ours_lower(c):
+            lowers.append((c, lo))
+    assert all(len(s) <= 4 for _, s in strips) and all(len(s) <= 3 for _, s in lowers)
+    with open(OUT, "w", encoding="utf-8", newline="\n") as f:
+        f.write("/* unicode_compat.c: GENERATED by tools/reference/make_unicode_compat.py; do not edit.\n"
+                " * Code points where tokenizers %s (its Rust crates' older Unicode) and utf8proc %s\n"
+                " * (Unicode %s) disagree, with tokenizers' answer: BertTokenizerFast parity for\n"
+                " * every code point. Sorted by code point for binary search. */\n"
+                % (tokenizers.__version__, lib.utf8proc_version().decode(),
+                   lib.utf8proc_unicode_version().decode()))
+        f.write('#include "tokenizer_internal.h"\n\n')
+        f.write(c_array("compat_classes", "compat_class_entry",
+                        ["{0x%X, %s}" % (c, NAMES[t]) for c, t in classes]))
+        f.write(c_array("compat_strip", "compat_map_entry",
+                        ["{0x%X, %d, %s}" % (c, len(s), c_chars(s) if s else "{0}")
+                         for c, s in strips]))
+        f.write(c_array("compat_lower", "compat_map_entry",
+                        ["{0x%X, %d, %s}" % (c, len(s), c_chars(s)) for c, s in lowers]).rstrip("\n") + "\n")
+    print("%s: %d classes, %d strip, %d lower" % (os.path.relpath(OUT, ROOT), len(classes),
+                                                   len(strips), len(lowers)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
