@@ -69,6 +69,10 @@ int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size) {
   snprintf(cfg->pad_token, sizeof cfg->pad_token, "[PAD]");
   snprintf(cfg->mask_token, sizeof cfg->mask_token, "[MASK]");
   cfg->pooling = BERTD_POOL_NONE;
+  cfg->hidden_dropout_prob = 0.1f;
+  cfg->attention_probs_dropout_prob = 0.1f;
+  cfg->classifier_dropout = -1.0f;
+  cfg->initializer_range = 0.02f;
   return default_labels(cfg, 2, errstr, errstr_size);
 }
 
@@ -244,6 +248,24 @@ static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, si
   if (json_is_null(json_object_get(root, "pad_token_id"))) cfg->pad_token_id = -1;
   if (bertd_cfgjson_float(root, CONFIG_JSON, "layer_norm_eps", &cfg->layer_norm_eps, errstr, errstr_size) != 0)
     goto done;
+  const struct { const char *key; float *out; } probs[] = {
+      {"hidden_dropout_prob", &cfg->hidden_dropout_prob},
+      {"attention_probs_dropout_prob", &cfg->attention_probs_dropout_prob},
+      {"classifier_dropout", &cfg->classifier_dropout},
+      {"initializer_range", &cfg->initializer_range},
+  };
+  for (size_t i = 0; i < sizeof probs / sizeof probs[0]; i++) {
+    if (bertd_cfgjson_float(root, CONFIG_JSON, probs[i].key, probs[i].out, errstr, errstr_size) != 0) goto done;
+    if (probs[i].out != &cfg->initializer_range && probs[i].out != &cfg->classifier_dropout &&
+        !(*probs[i].out >= 0.0f && *probs[i].out < 1.0f)) {
+      bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": %s: expected a probability in [0, 1)", probs[i].key);
+      goto done;
+    }
+  }
+  if (cfg->classifier_dropout >= 1.0f) {
+    bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": classifier_dropout: expected a probability in [0, 1)");
+    goto done;
+  }
 
   const char *act;
   if (bertd_cfgjson_string(root, CONFIG_JSON, "hidden_act", &act, errstr, errstr_size) != 0) goto done;

@@ -68,6 +68,13 @@ typedef struct bertd_config {
   int st_do_lower_case;
 
   char architecture[64];        /* "architectures"[0] as written, "" when absent */
+
+  /* training only (config.json; transformers' BertConfig defaults) */
+  float hidden_dropout_prob;          /* 0.1: embeddings, attention output, FFN output */
+  float attention_probs_dropout_prob; /* 0.1: attention probabilities */
+  float classifier_dropout;           /* before BertFor{Sequence,Token}Classification's
+                                         classifier; < 0 (null) = hidden_dropout_prob */
+  float initializer_range;            /* 0.02: std of the normal init of new weights */
 } bertd_config;
 
 /* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,
@@ -85,5 +92,18 @@ int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size);
 int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_size);
 
 const char *bertd_arch_name(bertd_arch arch); /* "BertForSequenceClassification", ... */
+
+/* Re-targets a config for training a different head on the same encoder (e.g. MiniLM, a
+ * BertModel, as a classifier): sets arch, problem_type and, for SEQ_CLS / TOKEN_CLS, the
+ * n labels (names NULL: "LABEL_0", ...). For MLM, NSP and PRETRAINING n is ignored.
+ * bertd_weights_init_from then builds the new head. */
+int bertd_config_set_task(bertd_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
+                          int n, const char *const *names, char *errstr, size_t errstr_size);
+/* JointBERT: arch JOINT with the intent and slot label lists (line i of intent_label.txt and
+ * slot_label.txt = id i; JointBERT puts "UNK" first in intents and "PAD", "UNK" first in
+ * slots). */
+int bertd_config_set_joint(bertd_config *cfg, int num_intents, const char *const *intents,
+                           int num_slots, const char *const *slots, char *errstr,
+                           size_t errstr_size);
 
 #endif

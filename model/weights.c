@@ -225,3 +225,40 @@ void bertd_weights_free(bertd_weights *w) {
   free(w->layers);
   memset(w, 0, sizeof *w);
 }
+
+static float *rebase(const bertd_weights *w, float *memory, const float *p) {
+  return p ? memory + (p - w->memory) : NULL;
+}
+
+int bertd_weights_view(const bertd_weights *w, float *memory, bertd_weights *v, char *errstr,
+                       size_t errstr_size) {
+  int L = 0;
+  /* the layer count is not stored; count the layers by their first tensor's name */
+  for (int i = 0; i < w->num_params; i++)
+    if (strstr(w->params[i].name, "attention.self.query.weight")) L++;
+  *v = *w;
+  v->memory = memory;
+  v->layers = calloc(L ? (size_t)L : 1, sizeof *v->layers);
+  if (!v->layers) return set_error(errstr, errstr_size, "weights: out of memory for a view");
+#define R(f) v->f = rebase(w, memory, w->f)
+  R(word_emb); R(pos_emb); R(type_emb); R(emb_ln_g); R(emb_ln_b);
+  R(pooler_w); R(pooler_b); R(cls_w); R(cls_b); R(qa_w); R(qa_b);
+  R(mlm_dense_w); R(mlm_dense_b); R(mlm_ln_g); R(mlm_ln_b); R(mlm_decoder_w); R(mlm_bias);
+  R(nsp_w); R(nsp_b); R(intent_w); R(intent_b); R(slot_w); R(slot_b);
+#undef R
+  for (int l = 0; l < L; l++) {
+    const bertd_layer_weights *a = &w->layers[l];
+    bertd_layer_weights *b = &v->layers[l];
+#define R(f) b->f = rebase(w, memory, a->f)
+    R(q_w); R(q_b); R(k_w); R(k_b); R(v_w); R(v_b); R(attn_out_w); R(attn_out_b);
+    R(ln1_g); R(ln1_b); R(inter_w); R(inter_b); R(out_w); R(out_b); R(ln2_g); R(ln2_b);
+#undef R
+  }
+  return 0;
+}
+
+void bertd_weights_view_free(bertd_weights *v) {
+  if (!v) return;
+  free(v->layers);
+  memset(v, 0, sizeof *v);
+}

@@ -5,6 +5,7 @@
 #define BERTD_WEIGHTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
 
 /* One tensor. name is the canonical Hugging Face name as BertFor* models save it
@@ -72,5 +73,28 @@ bertd_param *bertd_weights_find(bertd_weights *w, const char *name);
 int bertd_weights_save(const bertd_weights *w, const char *path, char *errstr, size_t errstr_size);
 
 void bertd_weights_free(bertd_weights *w);
+
+/* Fresh weights for cfg->arch, initialised as transformers' BertPreTrainedModel._init_weights:
+ * Linear and Embedding weights ~ N(0, cfg->initializer_range), biases 0, the word-embedding row
+ * of pad_token_id 0, LayerNorm weight 1 and bias 0. Seeded: same seed, same weights. */
+int bertd_weights_init_random(const bertd_config *cfg, uint64_t seed, bertd_weights *w,
+                              char *errstr, size_t errstr_size);
+
+/* Weights for cfg->arch whose tensors come from the checkpoint in dir where it has them (by
+ * canonical name; a pre-trained BertModel gives the encoder and pooler) and are initialised as
+ * bertd_weights_init_random for the rest (a new classifier head; a pooler the checkpoint
+ * lacks), the way from_pretrained builds a head. A tensor present with another shape is an
+ * error. *num_new (may be NULL) receives the number of tensors initialised. */
+int bertd_weights_init_from(const char *dir, const bertd_config *cfg, uint64_t seed,
+                            bertd_weights *w, int *num_new, char *errstr, size_t errstr_size);
+
+/* A view of w's layout over another buffer of w->num_floats floats (gradients, optimizer
+ * moments): every typed pointer moves to the same offset in memory, so grads->q_w pairs with
+ * w->q_w (a tied MLM decoder stays tied: its view is the word-embedding gradient). The view
+ * borrows w's parameter table and does not own memory; release it with
+ * bertd_weights_view_free, never bertd_weights_free. */
+int bertd_weights_view(const bertd_weights *w, float *memory, bertd_weights *view,
+                       char *errstr, size_t errstr_size);
+void bertd_weights_view_free(bertd_weights *view);
 
 #endif

@@ -1,0 +1,35 @@
+/* adamw.h: torch.optim.AdamW (decoupled weight decay) over the one contiguous parameter buffer,
+ * and global-norm gradient clipping as torch.nn.utils.clip_grad_norm_. */
+#ifndef BERTD_ADAMW_H
+#define BERTD_ADAMW_H
+
+#include <stddef.h>
+#include "weights.h"
+
+typedef struct bertd_adamw {
+  float beta1, beta2, eps, weight_decay;
+  float *m, *v;   /* first and second moments, laid out as the parameters */
+  size_t n;
+  int t;          /* steps taken (bias correction uses t after increment) */
+} bertd_adamw;
+
+/* Moments for n floats, zeroed. torch defaults: beta1 0.9, beta2 0.999, eps 1e-8. */
+int bertd_adamw_init(bertd_adamw *o, size_t n, float beta1, float beta2, float eps,
+                     float weight_decay, char *errstr, size_t errstr_size);
+void bertd_adamw_free(bertd_adamw *o);
+
+/* One AdamW step on n contiguous floats with step number t (1-based) and decay wd:
+ *   p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)          (torch 1.13's arithmetic) */
+void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float wd, int t);
+
+/* One step over every tensor of w with gradients grads (same layout): weight decay for the
+ * tensors whose no_decay is 0 (not biases, not LayerNorm), none for the others. */
+void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, const float *grads, float lr);
+
+/* Global L2 norm of grads (n); when it exceeds max_norm > 0, scales grads by
+ * max_norm / (norm + 1e-6) as clip_grad_norm_. Returns the norm before clipping. */
+double bertd_clip_grad_norm(float *grads, size_t n, float max_norm);
+
+#endif
