@@ -87,8 +87,8 @@ int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd
   ev_ok = 1;
   if (bertd_session_create(m, &s, errstr, errstr_size)) goto done;
   const bertd_tokenizer *tok = bertd_model_tokenizer(m);
-  const char *seq_name = task == BERTD_FT_JOINT ? "intent" : "labels";
-  const char *tok_name = task == BERTD_FT_JOINT ? "slots" : "tags";
+  const char *seq_name = task == BERTD_FT_JOINT ? "intent" : "classify"; /* session names */
+  const char *tok_name = task == BERTD_FT_JOINT ? "slots" : "tag";
   for (size_t a = 0; a < ds->n; a += (size_t)batch_size) {
     int B = ds->n - a < (size_t)batch_size ? (int)(ds->n - a) : batch_size;
     for (int b = 0; b < B; b++) {
