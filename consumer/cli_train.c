@@ -12,13 +12,14 @@
 #include "eval_checkpoint.h"
 #include "progress.h"
 #include "train_loop.h"
+#include "train_pretrain.h"
 #include "train_splits.h"
 
 static void usage(FILE *f, int train) {
   if (train)
     fprintf(f,
-            "usage: bertd train --task joint|classify|tag --model DIR --data PATH --out DIR\n"
-            "       [--format jointbert|jsonl|csv] [--text-column NAME]... [--pair-column NAME]\n"
+            "usage: bertd train --task joint|classify|tag|mlm-nsp --model DIR --data PATH --out DIR\n"
+            "       [--format jointbert|jsonl|csv|corpus] [--text-column NAME]... [--pair-column NAME]\n"
             "       [--label-column NAME] [--tags-column NAME] [--dev FILE] [--test FILE]\n"
             "       [--heldout N] [--dev-heldout N] [--eval-split dev]\n"
             "       [--epochs N] [--lr F] [--batch-size N] [--max-length N]\n"
@@ -26,7 +27,9 @@ static void usage(FILE *f, int train) {
             "       [--grad-accum N] [--max-grad-norm F] [--no-bucket] [--threads N]\n"
             "Fine-tunes the checkpoint in --model (a new head for the task) on the train split,\n"
             "evaluates the dev split after each epoch and keeps the best checkpoint in --out,\n"
-            "then evaluates it on the test split when there is one. Prints a JSON summary.\n");
+            "then evaluates it on the test split when there is one. Prints a JSON summary.\n"
+            "mlm-nsp: --data is a plain-text corpus (a sentence a line, a blank line between\n"
+            "documents); --heldout N sentence pairs (default 5 %%) score MLM and NSP accuracy.\n");
   else
     fprintf(f,
             "usage: bertd eval --task joint|classify|tag --model DIR --data PATH\n"
@@ -148,8 +151,10 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
     fprintf(stderr, "bertd %s: unexpected argument '%s'\n", cmd, argv[optind]);
     return -1;
   }
-  if (!a->task || bertd_ft_task_parse(a->task, &a->t.task)) {
-    fprintf(stderr, "bertd %s: --task joint|classify|tag is required%s%s%s\n", cmd,
+  if (!a->task || ((!train || strcmp(a->task, "mlm-nsp")) &&
+                   bertd_ft_task_parse(a->task, &a->t.task))) {
+    fprintf(stderr, "bertd %s: --task joint|classify|tag%s is required%s%s%s\n", cmd,
+            train ? "|mlm-nsp" : "",
             a->task ? " (got '" : "", a->task ? a->task : "", a->task ? "')" : "");
     return -1;
   }
@@ -186,6 +191,14 @@ int cli_train_main(int argc, char **argv) {
   if (a.t.threads > 0) openblas_set_num_threads(a.t.threads);
   a.t.threads = openblas_get_num_threads();
   char err[1024];
+  json_t *summary = NULL;
+  if (!strcmp(a.task, "mlm-nsp")) {
+    int rc = bertd_pretrain_run(&a.t, a.d.data, a.d.heldout, &summary, err, sizeof err);
+    if (rc) fprintf(stderr, "bertd train: %s\n", err);
+    else print_json(summary);
+    json_decref(summary);
+    return rc ? 1 : 0;
+  }
   bertd_splits sp;
   if (bertd_splits_load(&a.d, a.t.task, NULL, &sp, err, sizeof err)) {
     fprintf(stderr, "bertd train: %s\n", err);
@@ -196,7 +209,6 @@ int cli_train_main(int argc, char **argv) {
                            .test = sp.has_test ? &sp.test : NULL,
                            .dev_name = "dev",
                            .test_name = "test"};
-  json_t *summary = NULL;
   int rc = bertd_train_run(&a.t, &ts, &summary, err, sizeof err);
   if (rc) fprintf(stderr, "bertd train: %s\n", err);
   else {
