@@ -141,6 +141,9 @@ def main():
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after this many epochs of the --epochs schedule (a shorter, "
+                         "equal-epoch comparison with bertd's per-epoch dev figures)")
     ap.add_argument("--bertd-summary", help="bertd's train_summary.json, printed beside")
     a = ap.parse_args()
 
@@ -199,10 +202,12 @@ def main():
         if main_metric > best:
             best, best_epoch = main_metric, epoch
             best_state = copy.deepcopy(model.state_dict())
+        if a.stop_after and epoch >= a.stop_after:
+            break
     model.load_state_dict(best_state)
     t = evaluate(model, test, slots, 64)
     peer = {"engine": "transformers", "torch": torch.__version__, "threads": a.threads,
-            "epochs": a.epochs, "lr": a.lr, "batch_size": a.batch_size, "warmup_steps": warmup,
+            "epochs": a.epochs, "epochs_run": len(epochs), "lr": a.lr, "batch_size": a.batch_size, "warmup_steps": warmup,
             "best_epoch": best_epoch, **{"test_" + k: round(v, 2) for k, v in t.items()},
             "train_seconds": round(train_time, 1), "train_tokens_per_s": round(tokens / train_time),
             "wall_seconds": round(time.time() - t_wall, 1), "epochs_detail": epochs}
@@ -214,6 +219,11 @@ def main():
         for k in ("test_intent_acc", "test_slot_f1", "test_sentence_acc", "best_epoch",
                   "train_seconds", "train_tokens_per_s"):
             print(f"{k:24}{b.get(k, float('nan')):>12}{peer.get(k, float('nan')):>14}")
+        for e in epochs:
+            be = next((x for x in b.get("epochs_detail", []) if x["epoch"] == e["epoch"]), {})
+            print(f"dev epoch {e['epoch']}: bertd intent {be.get('dev_intent_acc')} slot_f1 "
+                  f"{be.get('dev_slot_f1')} | transformers intent {e['dev_intent_acc']:.2f} "
+                  f"slot_f1 {e['dev_slot_f1']:.2f}")
         print(f"training tokens/s ratio bertd/transformers: "
               f"{b['train_tokens_per_s'] / peer['train_tokens_per_s']:.2f}")
 
