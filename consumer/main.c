@@ -9,6 +9,7 @@
 #include "cli_produce.h"
 #include "cli_run.h"
 #include "cli_schema.h"
+#include "cli_train.h"
 
 /* The daemon's stop flag: the one piece of global state, set by SIGTERM/SIGINT. */
 static volatile sig_atomic_t stop_requested;
@@ -31,6 +32,10 @@ static void usage(FILE *f) {
           "        a topic's Avro records out as JSONL\n"
           "  schema enrich FILE.avsc\n"
           "        prints the enriched schema bertd writes for records of FILE.avsc\n"
+          "  train --task joint|classify|tag --model DIR --data PATH --out DIR ...\n"
+          "        fine-tunes a checkpoint; dev-selected best checkpoint, test metrics as JSON\n"
+          "  eval --task joint|classify|tag --model DIR --data PATH [--split test]\n"
+          "        a fine-tuned checkpoint's metrics on a split, as JSON\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -58,6 +63,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "produce")) return cli_produce_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "consume")) return cli_consume_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "train")) return cli_train_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "eval")) return cli_eval_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "schema")) return cli_schema_main(argc - 1, argv + 1);
   return cli_infer_main(argc - 1, argv + 1);
 }
