@@ -143,8 +143,10 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
   long batches = (long)((train.n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
   long updates_per_epoch = (batches + o->grad_accum - 1) / o->grad_accum;
   long total_updates = updates_per_epoch * o->epochs;
-  int warmup = o->warmup_steps >= 0 ? o->warmup_steps
-                                    : (int)ceil((double)o->warmup_ratio * (double)total_updates);
+  /* ceil as transformers does; the slack absorbs float ratios (0.1f * 1680 = 168.0000025) */
+  int warmup = o->warmup_steps >= 0
+                   ? o->warmup_steps
+                   : (int)ceil((double)o->warmup_ratio * (double)total_updates - 1e-4);
   bertd_trainer_opts to;
   bertd_trainer_opts_default(&to);
   to.lr = o->lr;

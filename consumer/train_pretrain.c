@@ -171,8 +171,9 @@ int bertd_pretrain_run(const bertd_train_opts *o, const char *corpus_path, long 
   size_t bs = (size_t)o->batch_size;
   long batches = (long)((n_train + bs - 1) / bs);
   long total_updates = (batches + o->grad_accum - 1) / o->grad_accum * o->epochs;
-  int warmup = o->warmup_steps >= 0 ? o->warmup_steps
-                                    : (int)ceil((double)o->warmup_ratio * (double)total_updates);
+  int warmup = o->warmup_steps >= 0
+                   ? o->warmup_steps
+                   : (int)ceil((double)o->warmup_ratio * (double)total_updates - 1e-4);
   bertd_trainer_opts to;
   bertd_trainer_opts_default(&to);
   to.lr = o->lr, to.weight_decay = o->weight_decay, to.max_grad_norm = o->max_grad_norm;
