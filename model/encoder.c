@@ -80,18 +80,18 @@ static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw
   layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
-int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
-                          const int *lens, const int32_t *ids, const int32_t *type_ids,
-                          char *errstr, size_t errstr_size) {
+int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int32_t *ids,
+                      const int32_t *type_ids, int *N_out, int *T_out, const char *who,
+                      char *errstr, size_t errstr_size) {
   if (B < 1) {
-    snprintf(errstr, errstr_size, "encoder: empty batch");
+    snprintf(errstr, errstr_size, "%s: empty batch", who);
     return -1;
   }
   int N = 0, T = 0;
   for (int b = 0; b < B; b++) {
     if (lens[b] < 1 || lens[b] > cfg->max_position_embeddings) {
       snprintf(errstr, errstr_size,
-               "encoder: sequence %d has %d tokens (must be 1..max_position_embeddings %d)", b,
+               "%s: sequence %d has %d tokens (must be 1..max_position_embeddings %d)", who, b,
                lens[b], cfg->max_position_embeddings);
       return -1;
     }
@@ -100,16 +100,27 @@ int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd
   }
   for (int n = 0; n < N; n++) {
     if (ids[n] < 0 || ids[n] >= cfg->vocab_size) {
-      snprintf(errstr, errstr_size, "encoder: token id %d at position %d outside vocab_size %d",
+      snprintf(errstr, errstr_size, "%s: token id %d at position %d outside vocab_size %d", who,
                ids[n], n, cfg->vocab_size);
       return -1;
     }
     if (type_ids[n] < 0 || type_ids[n] >= cfg->type_vocab_size) {
-      snprintf(errstr, errstr_size, "encoder: token type %d at position %d outside type_vocab_size %d",
-               type_ids[n], n, cfg->type_vocab_size);
+      snprintf(errstr, errstr_size, "%s: token type %d at position %d outside type_vocab_size %d",
+               who, type_ids[n], n, cfg->type_vocab_size);
       return -1;
     }
   }
+  *N_out = N;
+  *T_out = T;
+  return 0;
+}
+
+int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+                          const int *lens, const int32_t *ids, const int32_t *type_ids,
+                          char *errstr, size_t errstr_size) {
+  int N, T;
+  if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
+    return -1;
   if (bertd_acts_reserve(a, cfg, N, T, B, errstr, errstr_size)) return -1;
   a->B = B;
   a->N = N;

@@ -33,6 +33,13 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int m
                        char *errstr, size_t errstr_size);
 void bertd_acts_free(bertd_acts *a);
 
+/* Checks a packed batch against the config (1 <= lens[b] <= max_position_embeddings, ids below
+ * vocab_size, type ids below type_vocab_size) and sets *N (tokens) and *T (longest). who
+ * starts the message ("encoder", "train"). Inference and training share it. */
+int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int32_t *ids,
+                      const int32_t *type_ids, int *N, int *T, const char *who, char *errstr,
+                      size_t errstr_size);
+
 /* Runs embeddings, the L layers and (when the weights have one) the pooler.
  * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
  * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder.h"
 #include "layers.h"
 #include "rng.h"
 
@@ -151,33 +152,9 @@ int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
                                 bertd_train_acts *a, int B, const int *lens, const int32_t *ids,
                                 const int32_t *type_ids, const bertd_dropout *drop,
                                 char *errstr, size_t errstr_size) {
-  if (B < 1) {
-    snprintf(errstr, errstr_size, "train: empty batch");
+  int N, T;
+  if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "train", errstr, errstr_size))
     return -1;
-  }
-  int N = 0, T = 0;
-  for (int b = 0; b < B; b++) {
-    if (lens[b] < 1 || lens[b] > cfg->max_position_embeddings) {
-      snprintf(errstr, errstr_size,
-               "train: sequence %d has %d tokens (must be 1..max_position_embeddings %d)", b,
-               lens[b], cfg->max_position_embeddings);
-      return -1;
-    }
-    N += lens[b];
-    if (lens[b] > T) T = lens[b];
-  }
-  for (int n = 0; n < N; n++) {
-    if (ids[n] < 0 || ids[n] >= cfg->vocab_size) {
-      snprintf(errstr, errstr_size, "train: token id %d at position %d outside vocab_size %d",
-               ids[n], n, cfg->vocab_size);
-      return -1;
-    }
-    if (type_ids[n] < 0 || type_ids[n] >= cfg->type_vocab_size) {
-      snprintf(errstr, errstr_size, "train: token type %d at position %d outside type_vocab_size %d",
-               type_ids[n], n, cfg->type_vocab_size);
-      return -1;
-    }
-  }
   const int NH = cfg->num_attention_heads, H = cfg->hidden_size;
   if (bertd_train_acts_reserve(a, cfg, N, T, B, attention_probs_size(lens, B, NH), errstr,
                                errstr_size))
