@@ -38,23 +38,8 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
 }
 
 void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps) {
-  for (int n = 0; n < N; n++) {
-    float *r = x + (size_t)n * C;
-    /* Two passes in double: the mean is subtracted before squaring, as torch does, so rows
-     * with a large mean keep their precision. */
-    double mean = 0.0;
-    for (int i = 0; i < C; i++) mean += r[i];
-    mean /= C;
-    double var = 0.0;
-    for (int i = 0; i < C; i++) {
-      double d = r[i] - mean;
-      var += d * d;
-    }
-    var /= C;
-    float rstd = (float)(1.0 / sqrt(var + eps));
-    float m = (float)mean;
-    for (int i = 0; i < C; i++) r[i] = (r[i] - m) * rstd * gamma[i] + beta[i];
-  }
+  /* in place, without the statistics the backward pass needs */
+  layernorm_forward_train(x, NULL, NULL, x, gamma, beta, N, C, eps);
 }
 
 void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
@@ -62,6 +47,9 @@ void layernorm_forward_train(float *out, float *mean, float *rstd, const float *
   for (int n = 0; n < N; n++) {
     const float *x = inp + (size_t)n * C;
     float *o = out + (size_t)n * C;
+    /* Two passes in double: the mean is subtracted before squaring, as torch does, so rows
+     * with a large mean keep their precision. out may be inp (each element is read before it
+     * is written). */
     double m = 0.0;
     for (int i = 0; i < C; i++) m += x[i];
     m /= C;
@@ -74,8 +62,8 @@ void layernorm_forward_train(float *out, float *mean, float *rstd, const float *
     float rs = (float)(1.0 / sqrt(var + eps));
     float mf = (float)m;
     for (int i = 0; i < C; i++) o[i] = (x[i] - mf) * rs * gamma[i] + beta[i];
-    mean[n] = mf;
-    rstd[n] = rs;
+    if (mean) mean[n] = mf;
+    if (rstd) rstd[n] = rs;
   }
 }
 

@@ -26,7 +26,8 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
 /* In place over x (N,C): LayerNorm with biased variance, as torch.nn.LayerNorm. */
 void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps);
 
-/* out (N,C) = LayerNorm(inp (N,C)) with gamma, beta (C); keeps mean, rstd (N) for the backward.
+/* out (N,C) = LayerNorm(inp (N,C)) with gamma, beta (C); keeps mean, rstd (N) for the backward
+ * (NULL: not kept).
  * Same arithmetic as layernorm_forward. out may equal inp. */
 void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
                              const float *gamma, const float *beta, int N, int C, float eps);
