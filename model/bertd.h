@@ -62,6 +62,14 @@ void bertd_session_free(bertd_session *s);
 int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, int B,
                           char *errstr, size_t errstr_size);
 
+/* Runs the encoder and heads at the largest shapes the caller will submit: up to max_batch
+ * sequences of at most max_len tokens, max_tokens tokens in all. Every buffer (the session's, and
+ * the pages OpenBLAS touches) then exists before the first real batch, so a long-running server's
+ * resident memory is flat from the start and a capacity the machine cannot hold fails at
+ * start-up rather than on the first long batch. */
+int bertd_session_warm_up(bertd_session *s, int max_batch, int max_tokens, int max_len,
+                          char *errstr, size_t errstr_size);
+
 /* Low-level access after a forward: the last hidden state of sequence b, (len,H). */
 const float *bertd_session_hidden(const bertd_session *s, int b, int *len);
 /* The pooler output of sequence b (H), or NULL if the checkpoint has no pooler. */

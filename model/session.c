@@ -197,3 +197,51 @@ const float *bertd_session_logits(const bertd_session *s, int b, const char *whi
   }
   return NULL;
 }
+
+/* One forward on B synthetic sequences of T tokens: [CLS] [UNK]... [SEP]. */
+static int warm_pass(bertd_session *s, int B, int T, char *errstr, size_t errstr_size) {
+  const bertd_tokenizer *tok = s->m->tok;
+  bertd_encoding *encs = calloc((size_t)B, sizeof(*encs));
+  const bertd_encoding **ptrs = calloc((size_t)B, sizeof(*ptrs));
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)T), *types = calloc((size_t)T, sizeof(int32_t));
+  int rc = -1;
+  if (!encs || !ptrs || !ids || !types) {
+    snprintf(errstr, errstr_size, "warm-up: out of memory for %d sequences of %d tokens", B, T);
+    goto out;
+  }
+  for (int t = 0; t < T; t++) ids[t] = bertd_tokenizer_special_id(tok, 'u');
+  ids[0] = bertd_tokenizer_special_id(tok, 'c');
+  if (T > 1) ids[T - 1] = bertd_tokenizer_special_id(tok, 's');
+  for (int b = 0; b < B; b++) { /* the buffers are shared: forward only reads ids and type ids */
+    encs[b].n = T;
+    encs[b].ids = ids;
+    encs[b].type_ids = types;
+    ptrs[b] = &encs[b];
+  }
+  rc = bertd_session_forward(s, ptrs, B, errstr, errstr_size);
+out:
+  free(encs); free(ptrs); free(ids); free(types);
+  s->encs = NULL; /* the synthetic encodings are gone: no results may be read from them */
+  s->B = 0;
+  return rc;
+}
+
+int bertd_session_warm_up(bertd_session *s, int max_batch, int max_tokens, int max_len,
+                          char *errstr, size_t errstr_size) {
+  const int P = s->m->cfg.max_position_embeddings;
+  if (max_batch < 1 || max_tokens < 1 || max_len < 1) {
+    snprintf(errstr, errstr_size, "warm-up: batch %d, tokens %d, length %d must be positive",
+             max_batch, max_tokens, max_len);
+    return -1;
+  }
+  if (max_len > P) max_len = P;
+  if (max_tokens < max_len) max_tokens = max_len; /* one sequence may always be max_len long */
+  /* the longest sequences (attention scores at their largest), then the most sequences */
+  int b1 = max_tokens / max_len;
+  if (b1 > max_batch) b1 = max_batch;
+  int t2 = max_tokens / max_batch;
+  if (t2 > max_len) t2 = max_len;
+  if (t2 < 2) t2 = 2 > max_len ? max_len : 2;
+  if (warm_pass(s, b1 < 1 ? 1 : b1, max_len, errstr, errstr_size)) return -1;
+  return warm_pass(s, max_batch, t2, errstr, errstr_size);
+}

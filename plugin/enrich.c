@@ -71,6 +71,17 @@ void bertd_enricher_free(bertd_enricher *e) {
   free(e);
 }
 
+int bertd_enricher_warm_up(bertd_enricher *e, int max_records, int max_tokens, char *errstr,
+                           size_t errstr_size) {
+  if (e->o.task == BERTD_ENRICH_TOKENIZE) return 0; /* no model run, nothing to allocate */
+  char why[400];
+  if (bertd_session_warm_up(e->s, max_records, max_tokens, e->o.max_length, why, sizeof why)) {
+    snprintf(errstr, errstr_size, "model %s: %s", bertd_model_name(e->m), why);
+    return -1;
+  }
+  return 0;
+}
+
 int bertd_enricher_encode(const bertd_enricher *e, const char *text, size_t len,
                           const char *pair, size_t pair_len, bertd_encoding *enc,
                           char *errstr, size_t errstr_size) {

@@ -40,6 +40,12 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
                           bertd_enricher **out, char *errstr, size_t errstr_size);
 void bertd_enricher_free(bertd_enricher *e);
 
+/* Runs the model once at the largest batch the caller will hand over (max_records records,
+ * max_tokens padded tokens in all, each at most the task's max_length), so that memory is
+ * allocated at start-up and stays flat while serving (see bertd_session_warm_up). */
+int bertd_enricher_warm_up(bertd_enricher *e, int max_records, int max_tokens, char *errstr,
+                           size_t errstr_size);
+
 /* Enriches B records. pairs may be NULL (or hold NULLs). For each record i, results[i] is a new
  * JSON object, or NULL with errors[i] holding why (invalid UTF-8, too long, ...); a record's
  * error does not affect the others. Returns -1 only when the whole batch failed (errstr). */

@@ -110,7 +110,9 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
                       : p->cfg.enrich.max_length;
   batcher_opts bo = {p->cfg.buckets, p->cfg.n_buckets, p->cfg.max_batch_tokens,
                      p->cfg.max_batch_records, (int64_t)p->cfg.max_wait_ms * 1000};
-  if (batcher_create(&bo, &p->batcher, errstr, errstr_size)) {
+  if (batcher_create(&bo, &p->batcher, errstr, errstr_size) ||
+      bertd_enricher_warm_up(p->enricher, p->cfg.max_batch_records, p->cfg.max_batch_tokens,
+                             errstr, errstr_size)) {
     plugin_free(p, 0);
     return -1;
   }

@@ -1,0 +1,83 @@
+/* test_session.c: a session's warm-up (session.c). A server warms a session up at start-up so
+ * that its memory is allocated once; results after a warm-up must be bit-for-bit those of a
+ * fresh session, and bad capacities must be refused with a message. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bertd.h"
+
+static bertd_model *load(const char *name) {
+  char dir[1024], err[512];
+  snprintf(dir, sizeof dir, "%s/models/%s", BERTD_FIXTURES, name);
+  bertd_model *m = NULL;
+  cr_assert_eq(bertd_model_load(dir, &m, err, sizeof err), 0, "%s", err);
+  return m;
+}
+
+/* Joint intent and slot logits of two texts in one batch, copied out of the session. */
+static void joint_logits(bertd_session *s, const bertd_model *m, float *intent, int *ni,
+                         float *slots, int *ns) {
+  const char *texts[2] = {"show me flights from boston to denver on monday",
+                          "what is the cheapest fare"};
+  bertd_encoding enc[2];
+  memset(enc, 0, sizeof enc);
+  const bertd_encoding *batch[2] = {&enc[0], &enc[1]};
+  char err[512];
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(bertd_tokenizer_encode(bertd_model_tokenizer(m), texts[i], strlen(texts[i]),
+                                        NULL, 0, 64, BERTD_TRUNC_LONGEST_FIRST, &enc[i], err,
+                                        sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_forward(s, batch, 2, err, sizeof err), 0, "%s", err);
+  *ni = *ns = 0;
+  for (int b = 0; b < 2; b++) {
+    int n1 = 0, n2 = 0;
+    const float *a = bertd_session_logits(s, b, "intent", &n1);
+    const float *z = bertd_session_logits(s, b, "slots", &n2);
+    cr_assert(a && z, "joint fixture has intent and slot logits");
+    memcpy(intent + *ni, a, sizeof(float) * (size_t)n1);
+    memcpy(slots + *ns, z, sizeof(float) * (size_t)n2);
+    *ni += n1;
+    *ns += n2;
+  }
+  bertd_encoding_free(&enc[0]);
+  bertd_encoding_free(&enc[1]);
+}
+
+Test(session, warm_up_leaves_results_bit_identical) {
+  bertd_model *m = load("joint");
+  bertd_session *fresh, *warm;
+  char err[512];
+  cr_assert_eq(bertd_session_create(m, &fresh, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_create(m, &warm, err, sizeof err), 0, "%s", err);
+  /* a capacity larger than any batch below, with a max_len past the model's 512 (clamped) */
+  cr_assert_eq(bertd_session_warm_up(warm, 32, 4096, 100000, err, sizeof err), 0, "%s", err);
+  static float i1[4096], s1[65536], i2[4096], s2[65536];
+  int ni1, ns1, ni2, ns2;
+  joint_logits(fresh, m, i1, &ni1, s1, &ns1);
+  joint_logits(warm, m, i2, &ni2, s2, &ns2);
+  cr_assert_eq(ni1, ni2);
+  cr_assert_eq(ns1, ns2);
+  cr_assert_gt(ni1, 0);
+  cr_assert_gt(ns1, 0);
+  cr_assert_eq(memcmp(i1, i2, sizeof(float) * (size_t)ni1), 0, "intent logits differ");
+  cr_assert_eq(memcmp(s1, s2, sizeof(float) * (size_t)ns1), 0, "slot logits differ");
+  bertd_session_free(fresh);
+  bertd_session_free(warm);
+  bertd_model_free(m);
+}
+
+Test(session, warm_up_refuses_non_positive_capacities) {
+  bertd_model *m = load("seq_cls");
+  bertd_session *s;
+  char err[512];
+  cr_assert_eq(bertd_session_create(m, &s, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_warm_up(s, 0, 4096, 64, err, sizeof err), -1);
+  cr_assert_str_eq(err, "warm-up: batch 0, tokens 4096, length 64 must be positive");
+  cr_assert_eq(bertd_session_warm_up(s, 8, 4096, -1, err, sizeof err), -1);
+  cr_assert_str_eq(err, "warm-up: batch 8, tokens 4096, length -1 must be positive");
+  /* one record longer than max_tokens is still a batch the session must hold */
+  cr_assert_eq(bertd_session_warm_up(s, 4, 8, 64, err, sizeof err), 0, "%s", err);
+  bertd_session_free(s);
+  bertd_model_free(m);
+}
