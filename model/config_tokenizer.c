@@ -39,6 +39,8 @@ static int read_tokens(const json_t *root, const char *file, bertd_config *cfg, 
                                  file, token_keys[i].key);
     char *dst = (char *)cfg + token_keys[i].offset;
     size_t cap = sizeof cfg->unk_token;
+    if (json_string_length(v) == 0)
+      return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: empty", file, token_keys[i].key);
     if (json_string_length(v) >= cap || strlen(json_string_value(v)) != json_string_length(v))
       return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: longer than %zu bytes", file,
                                  token_keys[i].key, cap - 1);

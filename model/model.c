@@ -52,7 +52,7 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
     free(m);
     return -1;
   }
-  if (bertd_tokenizer_load(dir, &m->tok, errstr, errstr_size)) {
+  if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size)) {
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
     free(m);

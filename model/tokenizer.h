@@ -43,6 +43,12 @@ typedef struct bertd_encoding {
  * (absent files: BERT's defaults, do_lower_case = 1). */
 int bertd_tokenizer_load(const char *dir, bertd_tokenizer **out, char *errstr, size_t errstr_size);
 
+/* The same, with the tokenizer files already read into cfg (bertd_config_load does): only
+ * DIR/vocab.txt is read. */
+struct bertd_config;
+int bertd_tokenizer_from_config(const char *dir, const struct bertd_config *cfg,
+                                bertd_tokenizer **out, char *errstr, size_t errstr_size);
+
 /* Reads one vocab.txt with explicit options. */
 int bertd_tokenizer_from_vocab(const char *vocab_path, const bertd_tokenizer_opts *opts,
                                bertd_tokenizer **out, char *errstr, size_t errstr_size);
