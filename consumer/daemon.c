@@ -672,6 +672,9 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
   }
   bertd_codec_conf cc = {.framing = BERTD_FRAMING_PLAIN, .text_field = pc->input.text_field,
                          .pair_field = pc->input.text_pair_field};
+  /* the enriched schema's subject: in this scope, not the branch's, because cc points at it
+   * until bertd_codec_create (which copies what it keeps) has run */
+  char subject[300];
   if (pc->input.framing == BERTD_CONFIG_FRAMING_CONFLUENT) {
     /* the file's schema_registry.url; the environment variable is the fallback that
      * deployments made before the key existed still rely on */
@@ -689,7 +692,6 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
       bertd_avro_schema_free(schema);
       return -1;
     }
-    char subject[300]; /* the codec copies it */
     snprintf(subject, sizeof subject, "%s-value", pc->output.topic);
     cc.framing = BERTD_FRAMING_CONFLUENT;
     cc.registry = pl->registry;
