@@ -106,6 +106,11 @@ struct bertd_daemon_config {
     size_t kafka_count;
     struct bertd_pipeline_config *pipelines;
     size_t pipeline_count;
+    // The Confluent Schema Registry that pipelines with input.framing: confluent use (writer
+    // schemas by id, the enriched schema registered under "<output topic>-value").
+    struct {
+        char *url; // "http://host:8081"; NULL when the file has no schema_registry section
+    } schema_registry;
     struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };

@@ -172,8 +172,18 @@ static int check_model_and_batching(struct check *c, size_t i) {
     return 0;
 }
 
+// The registry client speaks HTTP(S) only; saying so at load time beats a first failure at
+// start-up after the model has loaded.
+static int check_schema_registry(struct check *c) {
+    const char *url = c->cfg->schema_registry.url;
+    if (!url || !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) return 0;
+    return config_fail(c->cfg, "schema_registry.url", 1, c->errstr, c->errstr_size,
+                       "'%.60s' is not an http:// or https:// URL", url);
+}
+
 int config_validate(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size) {
     struct check c = { cfg, errstr, errstr_size };
+    if (check_schema_registry(&c) != 0) return -1;
     for (size_t i = 0; i < cfg->pipeline_count; i++)
         if (check_names(&c, i) != 0 || check_topics(&c, i) != 0 || check_clashes(&c, i) != 0 ||
             check_files(&c, i) != 0 || check_model_and_batching(&c, i) != 0)

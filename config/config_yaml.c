@@ -504,10 +504,22 @@ static int read_pipelines(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// A mapping rather than a bare URL, so that credentials and timeouts can join `url` later
+// without changing the meaning of files written today.
+static int read_schema_registry(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "url", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, keys, keys) != 0) return -1;
+    FIELD(r, node, "url", read_string(r, VALUE, 0, &r->cfg->schema_registry.url));
+    return 0;
+}
+
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const keys[] = { "kafka", "pipelines", NULL };
-    if (check_mapping(r, root, keys, keys) != 0) return -1;
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", NULL };
+    static const char *const required[] = { "kafka", "pipelines", NULL };
+    if (check_mapping(r, root, allowed, required) != 0) return -1;
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
+    FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));
     return 0;
 }
@@ -650,6 +662,7 @@ void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     free(cfg->kafka);
     for (size_t i = 0; i < cfg->pipeline_count; i++) pipeline_free(&cfg->pipelines[i]);
     free(cfg->pipelines);
+    free(cfg->schema_registry.url);
     for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
     free(cfg->keys);
     free(cfg->path);

@@ -672,11 +672,18 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
   }
   bertd_codec_conf cc = {.framing = BERTD_FRAMING_PLAIN, .text_field = pc->input.text_field,
                          .pair_field = pc->input.text_pair_field};
+  /* the enriched schema's subject: in this scope, not the branch's, because cc points at it
+   * until bertd_codec_create (which copies what it keeps) has run */
+  char subject[300];
   if (pc->input.framing == BERTD_CONFIG_FRAMING_CONFLUENT) {
-    const char *url = getenv("BERTD_SCHEMA_REGISTRY_URL");
+    /* the file's schema_registry.url; the environment variable is the fallback that
+     * deployments made before the key existed still rely on */
+    const char *url = d->cfg->schema_registry.url;
+    if (!url) url = getenv("BERTD_SCHEMA_REGISTRY_URL");
     if (!url || !*url) {
       snprintf(errstr, errstr_size, "pipeline %s: confluent framing needs a schema registry: set "
-               "BERTD_SCHEMA_REGISTRY_URL", pc->name);
+               "schema_registry.url in %s (or BERTD_SCHEMA_REGISTRY_URL)", pc->name,
+               d->cfg->path);
       bertd_avro_schema_free(schema);
       return -1;
     }
@@ -685,7 +692,6 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
       bertd_avro_schema_free(schema);
       return -1;
     }
-    char subject[300]; /* the codec copies it */
     snprintf(subject, sizeof subject, "%s-value", pc->output.topic);
     cc.framing = BERTD_FRAMING_CONFLUENT;
     cc.registry = pl->registry;

@@ -17,7 +17,8 @@
 
 typedef struct bertd_daemon_opts {
   const char *plugin_path;        /* NULL: found next to the executable or $BERTD_PLUGIN */
-  size_t max_in_flight;           /* pause fetching above this many records (0: 20000) */
+  size_t max_in_flight;           /* pause fetching when this many records are in flight,
+                                   * resume when half as many are (0: 20000) */
   int stats_interval_ms;          /* a stats log line this often (0: 10000; <0: never) */
   int drain_timeout_ms;           /* bound for draining on revoke and on shutdown (0: 30000) */
   volatile sig_atomic_t *stop;    /* set by the signal handler: drain, commit, return */

@@ -17,6 +17,7 @@
 static void environment(void) {
     setenv("BERTD_MODELS", BERTD_FIXTURES "/config/models", 1);
     unsetenv("BERTD_KAFKA_BOOTSTRAP");
+    unsetenv("BERTD_SCHEMA_REGISTRY_URL");
     unsetenv("BERTD_TEST_UNSET_BOOTSTRAP");
 }
 
@@ -53,6 +54,7 @@ Test(config_yaml, intents_example) {
     cr_assert_str_eq(pl->input.text_field, "text");
     cr_assert_null(pl->input.text_pair_field);
     cr_assert_eq(pl->input.framing, BERTD_CONFIG_FRAMING_PLAIN);
+    cr_assert_null(cfg->schema_registry.url); // no section: the daemon falls back to the environment
     cr_assert_str_eq(pl->output.topic, "utterances.enriched");
     cr_assert_str_eq(pl->dead_letter.topic, "utterances.dlq");
     cr_assert_str_eq(pl->model.dir, BERTD_FIXTURES "/config/models/atis-joint");
@@ -99,6 +101,11 @@ Test(config_yaml, multi_example_defaults) {
 
     const struct bertd_pipeline_config *news = &cfg->pipelines[2];
     cr_assert_eq(news->input.framing, BERTD_CONFIG_FRAMING_CONFLUENT);
+    cr_assert_str_eq(cfg->schema_registry.url, "http://127.0.0.1:8081");
+    const struct bertd_dconf_key *k = bertd_dconf_where(cfg, "schema_registry.url");
+    cr_assert_not_null(k);
+    cr_assert_eq(k->key.line, 12);
+    cr_assert_eq(k->key.column, 3);
     cr_assert_eq(news->model.task, BERTD_CONFIG_TASK_CLASSIFY);
     cr_assert_eq(news->model.top_k, 2);
     cr_assert(ends_with(news->model.dir_path, "/config/models/agnews-classifier"));

@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
 """bertd run against a real Kafka broker (tests/kafka/broker.sh): end to end, kill -9, broker
-restart, poison records, bad configs, memory.
+restart, poison records, bad configs, memory, a rebalance between two live daemons, backpressure.
 
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
-CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory. Each case starts its own
-broker (its own state directory, a free port), uses the tiny JointBERT fixture model (so the
-numbers measure the Kafka path, not BERT) -- except memory, which serves the real MiniLM
-checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints its figures, and
-stops the broker. Exit status 0 when every check passed. Only the standard library: CI runs it as is.
+CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure.
+Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
+fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
+the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
+its figures, and stops the broker. Exit status 0 when every check passed. Only the standard
+library: CI runs it as is.
 """
 import argparse
 import collections
+import http.server
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -47,7 +51,7 @@ class Harness:
                         BERTD_KAFKA_OWNER_PID=str(os.getpid()))
         self.bootstrap = None
         self.daemon = None
-        self.daemon_log = None
+        self.procs = []  # every daemon spawned, so close() can kill what a failure left running
 
     # ---- broker ----
     def broker(self, *args):
@@ -63,13 +67,14 @@ class Harness:
             self.broker("create-topic", name, str(parts))
 
     # ---- records ----
-    def produce(self, topic, records, key_field="id"):
+    def produce(self, topic, records, key_field="id", schema=SCHEMA, extra=()):
+        """extra: more `bertd produce` options, e.g. ("--confluent", "--registry", URL)."""
         path = os.path.join(self.tmp, "produce-%d.jsonl" % random.getrandbits(32))
         with open(path, "w") as fh:
             for r in records:
                 fh.write(json.dumps(r) + "\n")
         subprocess.run([self.bertd, "produce", "--brokers", self.bootstrap, "--topic", topic,
-                        "--schema", SCHEMA, "--key-field", key_field, "--input", path],
+                        "--schema", schema, "--key-field", key_field, "--input", path, *extra],
                        check=True, stdout=subprocess.DEVNULL)
 
     def produce_raw(self, topic, items):
@@ -81,9 +86,9 @@ class Harness:
         subprocess.run([self.bertd, "produce", "--brokers", self.bootstrap, "--topic", topic,
                         "--raw", "--input", path], check=True, stdout=subprocess.DEVNULL)
 
-    def consume(self, topic, schema=None, raw=False):
+    def consume(self, topic, schema=None, raw=False, extra=()):
         cmd = [self.bertd, "consume", "--brokers", self.bootstrap, "--topic", topic,
-               "--from-beginning", "--until-eof"]
+               "--from-beginning", "--until-eof", *extra]
         cmd += ["--raw"] if raw else ["--schema", schema]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              timeout=120)
@@ -91,67 +96,88 @@ class Harness:
             raise RuntimeError("consume %s failed: %s" % (topic, out.stderr.strip()))
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
-    def enriched_schema(self):
-        path = os.path.join(self.tmp, "enriched.avsc")
+    def enriched_schema(self, schema=SCHEMA):
+        path = os.path.join(self.tmp, "enriched-%s" % os.path.basename(schema))
         if not os.path.exists(path):
             with open(path, "w") as fh:
-                subprocess.run([self.bertd, "schema", "enrich", SCHEMA], stdout=fh, check=True)
+                subprocess.run([self.bertd, "schema", "enrich", schema], stdout=fh, check=True)
         return path
 
     # ---- daemon ----
     def config(self, name="intents", max_length=64, on_too_long="truncate", inp="utt",
                out="utt.out", dlq="utt.dlq", group="bertd-test", extra_kafka="", model=MODEL,
-               task="joint"):
+               task="joint", registry=None, more_pipelines=()):
+        """registry: a schema_registry.url for the file; more_pipelines: further pipelines as
+        (name, input topic, schema, framing, output topic) sharing the first one's model and
+        dead-letter topic."""
         path = os.path.join(self.tmp, "bertd.yaml")
+        buckets = sorted({b for b in (16, 32) if b < max_length} | {max_length})
+        pipelines = [(name, inp, SCHEMA, "plain", out)] + list(more_pipelines)
         with open(path, "w") as fh:
             fh.write("""kafka:
   bootstrap.servers: %s
   group.id: %s
   session.timeout.ms: 6000
   heartbeat.interval.ms: 500
-%spipelines:
-  - name: %s
-    input: { topics: [%s], schema: %s, text_field: text }
+%s""" % (self.bootstrap, group, extra_kafka))
+            if registry:
+                fh.write("schema_registry:\n  url: %s\n" % registry)
+            fh.write("pipelines:\n")
+            for pname, ptopic, pschema, framing, pout in pipelines:
+                fh.write("""  - name: %s
+    input: { topics: [%s], schema: %s, text_field: text, framing: %s }
     output: { topic: %s }
     dead_letter: { topic: %s }
     model: { dir: %s, task: %s, max_length: %d, on_too_long: %s }
     batching: { max_batch_tokens: 4096, max_batch_records: 32, max_wait_ms: 5, buckets: %s }
-""" % (self.bootstrap, group, extra_kafka, name, inp, SCHEMA, out, dlq, model, task, max_length,
-            on_too_long, sorted({b for b in (16, 32) if b < max_length} | {max_length})))
+""" % (pname, ptopic, pschema, framing, pout, dlq, model, task, max_length, on_too_long,
+                    buckets))
         return path
 
-    def run_daemon(self, cfg):
-        self.daemon_log = open(os.path.join(self.tmp, "daemon.log"), "a")
-        self.daemon = subprocess.Popen([self.bertd, "run", "-c", cfg, "--stats-interval-ms",
-                                        "2000"], stdout=self.daemon_log,
-                                       stderr=subprocess.STDOUT)
+    def spawn_daemon(self, cfg, log="daemon.log", args=(), stats_ms=2000):
+        """A `bertd run` writing to its own log in the case's directory."""
+        with open(os.path.join(self.tmp, log), "a") as fh:
+            proc = subprocess.Popen([self.bertd, "run", "-c", cfg, "--stats-interval-ms",
+                                     str(stats_ms), *args], stdout=fh, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def run_daemon(self, cfg, args=(), stats_ms=2000):
+        self.daemon = self.spawn_daemon(cfg, args=args, stats_ms=stats_ms)
         return self.daemon
 
-    def stop_daemon(self, sig=signal.SIGTERM, timeout=60):
-        if not self.daemon:
+    def log_lines(self, log="daemon.log"):
+        with open(os.path.join(self.tmp, log)) as fh:
+            return fh.read().splitlines()
+
+    def stop_daemon(self, sig=signal.SIGTERM, timeout=60, proc=None):
+        """Signals the daemon (or proc) and returns its exit status; kills it after timeout."""
+        proc = proc or self.daemon
+        if not proc:
             return None
-        self.daemon.send_signal(sig)
+        proc.send_signal(sig)
         try:
-            rc = self.daemon.wait(timeout)
+            rc = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.daemon.kill()
-            rc = self.daemon.wait()
-        self.daemon = None
+            proc.kill()
+            rc = proc.wait()
+        if proc is self.daemon:
+            self.daemon = None
         return rc
 
-    def busy_rate(self):
+    def busy_rate(self, log="daemon.log"):
         """records/s from the daemon's last stats line (first record in .. last delivered)."""
         rate = None
-        with open(os.path.join(self.tmp, "daemon.log")) as fh:
+        with open(os.path.join(self.tmp, log)) as fh:
             for line in fh:
                 if "records/s while busy" in line:
                     rate = float(line.rsplit(",", 1)[1].split()[0])
         return rate
 
-    def stats(self):
+    def stats(self, log="daemon.log"):
         """The daemon's last stats line as numbers: in, out, dead, in_flight, heap_kib."""
         last = None
-        with open(os.path.join(self.tmp, "daemon.log")) as fh:
+        with open(os.path.join(self.tmp, log)) as fh:
             for line in fh:
                 if "records/s while busy" in line:
                     last = line
@@ -182,32 +208,111 @@ class Harness:
                     return int(line.split()[1])
         return 0
 
-    def wait_output(self, topic, want_ids, timeout, schema=None):
-        """Polls the output topic until every wanted id is there; returns the records."""
+    def wait_output(self, topic, want_ids, timeout, schema=None, extra=(), daemons=()):
+        """Polls the output topic until every wanted id is there; returns the records. Gives up
+        early when the daemon (or every one of daemons) has exited."""
         deadline = time.time() + timeout
         recs = []
         while time.time() < deadline:
-            recs = self.consume(topic, schema or self.enriched_schema())
+            recs = self.consume(topic, schema or self.enriched_schema(), extra=extra)
             if want_ids <= {r["id"] for r in recs}:
                 return recs
-            if self.daemon and self.daemon.poll() is not None:
+            procs = list(daemons) or ([self.daemon] if self.daemon else [])
+            if procs and all(p.poll() is not None for p in procs):
                 break
             time.sleep(1)
         return recs
 
     def close(self):
-        if self.daemon:
-            self.daemon.kill()
-            self.daemon.wait()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         try:
             self.broker("stop")
         except RuntimeError:
             pass
-        if failures and os.path.exists(os.path.join(self.tmp, "daemon.log")):
-            with open(os.path.join(self.tmp, "daemon.log")) as fh:
-                tail = fh.read().splitlines()[-40:]
-            print("--- daemon log (last 40 lines) ---\n" + "\n".join(tail))
+        for log in sorted(os.listdir(self.tmp)) if failures else []:
+            if log.startswith("daemon") and log.endswith(".log"):
+                tail = self.log_lines(log)[-40:]
+                print("--- %s (last 40 lines) ---\n%s" % (log, "\n".join(tail)))
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Registry:
+    """A Confluent Schema Registry as far as bertd uses it, on a free loopback port in a thread:
+    POST /subjects/S/versions registers a schema (the same schema text, as JSON, gets the same
+    id, as the real registry does) and GET /schemas/ids/N serves it, or 404 with the registry's
+    error body for an id it does not know. add() registers writer schemas directly."""
+
+    def __init__(self):
+        self.schemas = {}
+        self.subjects = {}  # subject -> id of the last schema registered under it
+        self.lock = threading.Lock()
+        registry = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def reply(self, status, obj):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                m = re.fullmatch(r"/schemas/ids/(\d+)", self.path)
+                text = m and registry.schemas.get(int(m.group(1)))
+                if text:
+                    self.reply(200, {"schema": text})
+                else:
+                    self.reply(404, {"error_code": 40403, "message": "Schema not found"})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not re.fullmatch(r"/subjects/[^/]+/versions", self.path):
+                    self.reply(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+                    return
+                id_ = registry.add(json.loads(body)["schema"])
+                registry.subjects[self.path.split("/")[2]] = id_
+                self.reply(200, {"id": id_})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self, text, id_=None):
+        with self.lock:
+            for i, t in self.schemas.items():
+                if json.loads(t) == json.loads(text):
+                    return i
+            id_ = id_ or max(self.schemas, default=0) + 1
+            self.schemas[id_] = text
+            return id_
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def utterance_schema(text_type):
+    """utterance.avsc with its text field's type replaced (None: the field removed)."""
+    with open(SCHEMA) as fh:
+        s = json.load(fh)
+    fields = []
+    for f in s["fields"]:
+        if f["name"] == "text":
+            if text_type is None:
+                continue
+            f = {"name": "text", "type": text_type}
+            if isinstance(text_type, list) and text_type[0] == "null":
+                f["default"] = None
+        fields.append(f)
+    s["fields"] = fields
+    return json.dumps(s, separators=(",", ":"))
 
 
 def utterances(n):
@@ -393,26 +498,102 @@ def avro_utterance(id_, text_bytes):
     return body + zz(0) + zz(0) + zz(0)
 
 
+def avro_nullable_utterance(id_, text_bytes):
+    """utterance.avsc with text ["null","string"], by hand; text_bytes None: a null text."""
+    body = zz(len(id_)) + id_.encode()
+    body += zz(0) if text_bytes is None else zz(1) + zz(len(text_bytes)) + text_bytes
+    return body + zz(0) + zz(0) + zz(0)
+
+
+def confluent(schema_id, datum):
+    """Confluent's wire format: magic byte 0, 4-byte big-endian schema id, the datum."""
+    return b"\x00" + struct.pack(">I", schema_id) + datum
+
+
+def fault_plugin(build):
+    """The real plugin with model failures injected by text (tests/kafka/fault_plugin.c)."""
+    return os.path.join(build, "tests", "libbertd_fault_plugin.so")
+
+
 def case_poison(a):
+    """Every dead-letter reason a record can earn through Kafka, between good records on the same
+    partitions. Two pipelines: `intents` reads plain Avro from utt; `framed` reads Confluent-framed
+    records from utt.cf with a schema whose text is ["null","string"], through a Schema Registry
+    named in the YAML (schema_registry.url). No single record can be MISSING_FIELD: each one is
+    resolved to the input schema before its text is picked, so the field is there (a writer
+    without it is WRONG_SCHEMA); only a text_field the input schema lacks gives that reason, and
+    then to every record. The daemon runs the fault plugin, so that texts
+    starting with bertd-fault: fail in the model (MODEL_FAILED) and everything else is enriched
+    by the real plugin. Each poison record must reach the dead-letter topic once, with its
+    original bytes, its reason and its exact source topic, partition and offset; every good
+    record must reach its output topic, and the daemon must keep running."""
     h = Harness(a.build, "poison")
+    reg = Registry()
     try:
-        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        plugin = fault_plugin(a.build)
+        if not os.path.exists(plugin):
+            check(False, "the fault plugin is built (%s)" % plugin)
+            return
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1), ("utt.cf", 3), ("utt.cf.out", 3)])
         good = utterances(a.records)
+        good_cf = [{"id": "cf-" + r["id"], "text": r["text"]} for r in good[: len(good) // 10]]
+        nullable = os.path.join(h.tmp, "utterance-nullable.avsc")
+        with open(nullable, "w") as fh:
+            fh.write(utterance_schema(["null", "string"]))
+        with open(nullable) as fh:
+            input_id = reg.add(fh.read())
+        # writer schemas an upstream producer might have registered, neither of which resolves
+        # to the input schema: one without the text field (Avro C's resolver does not fill a
+        # reader field from its default, null here), one with text as an int
+        no_text_id = reg.add(utterance_schema(None), 101)
+        int_text_id = reg.add(utterance_schema("int"), 102)
+        unknown_id = 4040
         long_text = " ".join(["flight"] * 200)
-        poison = {  # id -> (bytes, expected reason)
-            "p-not-avro": (b"\xff\xfe this is not avro at all \x00\x01", "NOT_AVRO"),
-            "p-truncated": (avro_utterance("p-truncated", b"show me flights")[:12], "NOT_AVRO"),
-            "p-trailing": (avro_utterance("p-trailing", b"hello") + b"\x00\x00junk", "NOT_AVRO"),
-            "p-utf8": (avro_utterance("p-utf8", b"bad \xc3\x28 utf8 \xff"), "INVALID_UTF8"),
-            "p-empty": (b"", "NOT_AVRO"),
-            "p-too-long": (avro_utterance("p-too-long", long_text.encode()), "TOO_LONG"),  # 202 tokens
+        poison = {  # id -> (topic, bytes, expected reason)
+            "p-not-avro": ("utt", b"\xff\xfe this is not avro at all \x00\x01", "NOT_AVRO"),
+            "p-truncated": ("utt", avro_utterance("p-truncated", b"show me flights")[:12],
+                            "NOT_AVRO"),
+            "p-trailing": ("utt", avro_utterance("p-trailing", b"hello") + b"\x00\x00junk",
+                           "NOT_AVRO"),
+            "p-utf8": ("utt", avro_utterance("p-utf8", b"bad \xc3\x28 utf8 \xff"), "INVALID_UTF8"),
+            "p-empty": ("utt", b"", "NOT_AVRO"),
+            "p-too-long": ("utt", avro_utterance("p-too-long", long_text.encode()),
+                           "TOO_LONG"),  # 202 tokens
+            "p-model-submit": ("utt", avro_utterance("p-model-submit",
+                                                     b"bertd-fault:submit flights to boston"),
+                               "MODEL_FAILED"),
+            "p-model-inference": ("utt", avro_utterance("p-model-inference",
+                                                        b"bertd-fault:inference flights to boston"),
+                                  "MODEL_FAILED"),
+            "p-cf-null-text": ("utt.cf", confluent(input_id, avro_nullable_utterance(
+                "p-cf-null-text", None)), "NOT_A_STRING"),
+            "p-cf-no-text-field": ("utt.cf", confluent(no_text_id, zz(18) + b"p-cf-no-text-field"
+                                                       + zz(0) + zz(0) + zz(0)), "WRONG_SCHEMA"),
+            "p-cf-text-int": ("utt.cf", confluent(int_text_id, zz(13) + b"p-cf-text-int" + zz(7)
+                                                  + zz(0) + zz(0) + zz(0)), "WRONG_SCHEMA"),
+            "p-cf-unknown-id": ("utt.cf", confluent(unknown_id, avro_nullable_utterance(
+                "p-cf-unknown-id", b"show me flights")), "WRONG_SCHEMA"),
+            "p-cf-bad-magic": ("utt.cf", b"\x01" + confluent(input_id, avro_nullable_utterance(
+                "p-cf-bad-magic", b"show me flights"))[1:], "NOT_AVRO"),
         }
-        # good records first half, poison, good second half: the partition must keep moving
+        # good records first half, poison, good second half: the partitions must keep moving
+        cf_opts = ("--confluent", "--registry", reg.url)
         h.produce("utt", good[: len(good) // 2])
-        h.produce_raw("utt", [(k, v) for k, (v, _) in poison.items()])
+        h.produce("utt.cf", good_cf[: len(good_cf) // 2], schema=nullable, extra=cf_opts)
+        for topic in ("utt", "utt.cf"):
+            h.produce_raw(topic, [(k, v) for k, (t, v, _) in poison.items() if t == topic])
         h.produce("utt", good[len(good) // 2:])
-        h.run_daemon(h.config(max_length=128, on_too_long="dead_letter"))
+        h.produce("utt.cf", good_cf[len(good_cf) // 2:], schema=nullable, extra=cf_opts)
+        where = {}  # key -> (topic, partition, offset) as the input topics hold them
+        for topic in ("utt", "utt.cf"):
+            for r in h.consume(topic, raw=True):
+                where[r["_key"]] = (topic, r["_partition"], r["_offset"])
+        cfg = h.config(max_length=128, on_too_long="dead_letter", registry=reg.url,
+                       more_pipelines=[("framed", "utt.cf", nullable, "confluent", "utt.cf.out")])
+        h.run_daemon(cfg, args=("--plugin", plugin))
         out = h.wait_output("utt.out", {r["id"] for r in good}, a.timeout)
+        out_cf = h.wait_output("utt.cf.out", {r["id"] for r in good_cf}, a.timeout,
+                               schema=h.enriched_schema(nullable), extra=cf_opts)
         deadline = time.time() + 30
         dead = []
         while time.time() < deadline:
@@ -424,27 +605,37 @@ def case_poison(a):
         rc = h.stop_daemon()
         check(alive, "the daemon never exited while fed poison")
         check({r["id"] for r in out} == {r["id"] for r in good},
-              "every good record arrived (%d of %d)" % (len({r["id"] for r in out}), len(good)))
+              "every good plain record arrived (%d of %d)" % (len({r["id"] for r in out}),
+                                                              len(good)))
+        check({r["id"] for r in out_cf} == {r["id"] for r in good_cf},
+              "every good Confluent-framed record arrived, read back through the registry "
+              "(%d of %d)" % (len({r["id"] for r in out_cf}), len(good_cf)))
         got = {}
         for d in dead:
-            hd = {k: v for k, v in d["_headers"]}
-            got[d["_key"]] = hd
+            got[d["_key"]] = {k: v for k, v in d["_headers"]}
         counts = collections.Counter()
-        for key, (value, reason) in poison.items():
+        for key, (topic, value, reason) in poison.items():
             hd = got.get(key)
-            ok = bool(hd) and hd.get("bertd.reason") == reason and \
-                hd.get("bertd.source.topic") == "utt" and "bertd.source.offset" in hd
+            src = where.get(key)
+            ok = bool(hd) and bool(src) and hd.get("bertd.reason") == reason and \
+                (hd.get("bertd.source.topic"), hd.get("bertd.source.partition"),
+                 hd.get("bertd.source.offset")) == (topic, str(src[1]), str(src[2]))
             if hd:
                 counts[hd.get("bertd.reason")] += 1
-            check(ok, "%s -> dead-letter topic with reason %s (got %s: %s)"
-                  % (key, reason, hd and hd.get("bertd.reason"), hd and hd.get("bertd.error")))
+            check(ok, "%s -> dead-letter topic with reason %s from %s (got %s from %s[%s]@%s: %s)"
+                  % (key, reason, src and "%s[%d]@%d" % src, hd and hd.get("bertd.reason"),
+                     hd and hd.get("bertd.source.topic"), hd and hd.get("bertd.source.partition"),
+                     hd and hd.get("bertd.source.offset"), hd and hd.get("bertd.error")))
         value_kept = len(dead) == len(poison) and all(
-            bytes.fromhex(d["_value_hex"] or "") == poison[d["_key"]][0] for d in dead)
-        check(value_kept, "dead letters carry the original bytes")
+            bytes.fromhex(d["_value_hex"] or "") == poison[d["_key"]][1] for d in dead)
+        check(value_kept, "each dead letter once (%d of %d), with its original bytes"
+              % (len(dead), len(poison)))
         check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
-        print("figures: poison dead-letter counts by reason %s" % dict(sorted(counts.items())))
+        print("figures: poison dead-letter counts by reason %s; good records %d plain, %d "
+              "Confluent-framed" % (dict(sorted(counts.items())), len(good), len(good_cf)))
     finally:
         h.close()
+        reg.close()
 
 
 def case_bad_config(a):
@@ -468,6 +659,62 @@ def case_bad_config(a):
         check(ok, "%s: exit %d, %r" % (name, out.returncode, lines[:1]))
         n += 1
     check(n >= 40, "%d bad configs checked" % n)
+    registry_sources(a)
+
+
+def registry_sources(a):
+    """Where a confluent pipeline's registry URL comes from: schema_registry.url in the file,
+    else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from the registry: the
+    daemon registers the enriched schema under "<output topic>-value" as it starts (before it
+    needs a broker, so none runs here)."""
+    bertd = os.path.join(a.build, "consumer", "bertd")
+    tmp = tempfile.mkdtemp(prefix="bertd-registry-")
+    used, unused = Registry(), Registry()
+    try:
+        def config(url):
+            path = os.path.join(tmp, "bertd.yaml")
+            with open(path, "w") as fh:
+                fh.write("kafka: { bootstrap.servers: 127.0.0.1:9, group.id: g }\n")
+                if url:
+                    fh.write("schema_registry: { url: %s }\n" % url)
+                fh.write("""pipelines:
+  - name: framed
+    input: { topics: [in], schema: %s, text_field: text, framing: confluent }
+    output: { topic: out }
+    dead_letter: { topic: dlq }
+    model: { dir: %s, task: joint, max_length: 64 }
+""" % (SCHEMA, MODEL))
+            return path
+
+        env = dict(os.environ)
+        env.pop("BERTD_SCHEMA_REGISTRY_URL", None)
+        cfg = config(None)
+        out = subprocess.run([bertd, "run", "-c", cfg], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env, timeout=60)
+        want = ("error: pipeline framed: confluent framing needs a schema registry: set "
+                "schema_registry.url in %s (or BERTD_SCHEMA_REGISTRY_URL)" % cfg)
+        check(out.returncode == 1 and out.stdout.strip().endswith(want),
+              "no registry anywhere: exit %d, %r" % (out.returncode, out.stdout.strip()[-160:]))
+        for what, url, env_url in (("from BERTD_SCHEMA_REGISTRY_URL", None, used.url),
+                                   ("schema_registry.url over the environment", used.url,
+                                    unused.url)):
+            used.subjects.clear()
+            if env_url:
+                env["BERTD_SCHEMA_REGISTRY_URL"] = env_url
+            proc = subprocess.Popen([bertd, "run", "-c", config(url)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.STDOUT, env=env)
+            deadline = time.time() + 60
+            while time.time() < deadline and not used.subjects and proc.poll() is None:
+                time.sleep(0.1)
+            proc.kill()
+            proc.wait()
+            check(list(used.subjects) == ["out-value"] and not unused.subjects,
+                  "registry %s: enriched schema registered there as %s"
+                  % (what, sorted(used.subjects)))
+    finally:
+        used.close()
+        unused.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_memory(a):
@@ -521,10 +768,207 @@ def case_memory(a):
         h.close()
 
 
+def partition_order(inputs, out):
+    """Per-partition order with at-least-once repeats allowed. inputs and out as consume() gives
+    them. Returns (ok, replays): ok when each output partition, read in offset order with
+    repeated ids dropped, is its input partition's ids in offset order; replays counts the
+    places where an output partition steps back to an earlier input offset (a repeat)."""
+    pos = {r["id"]: (r["_partition"], r["_offset"]) for r in inputs}
+    by_in = collections.defaultdict(list)
+    for r in sorted(inputs, key=lambda r: (r["_partition"], r["_offset"])):
+        by_in[r["_partition"]].append(r["id"])
+    by_out = collections.defaultdict(list)
+    replays = 0
+    last = {}
+    for r in sorted(out, key=lambda r: (r["_partition"], r["_offset"])):
+        p = r["_partition"]
+        off = pos[r["id"]][1]
+        if pos[r["id"]][0] != p:
+            return False, replays
+        if p in last and off <= last[p]:
+            replays += 1
+        last[p] = off
+        if r["id"] not in by_out[p]:
+            by_out[p].append(r["id"])
+    return dict(by_in) == dict(by_out), replays
+
+
+def wait_log(h, log, pattern, timeout, procs=()):
+    """Waits until a line of the log matches pattern; returns the match."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in h.log_lines(log):
+            m = re.search(pattern, line)
+            if m:
+                return m
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError("%s: daemon exited (rc %s)" % (log, proc.returncode))
+        time.sleep(0.1)
+    raise RuntimeError("%s: no line matching %r in %.0f s" % (log, pattern, timeout))
+
+
+def assignments(h, log):
+    """The partition counts of the daemon's "assigned N partition(s)" lines, in order."""
+    return [int(m.group(1)) for m in
+            (re.search(r"assigned (\d+) partition", line) for line in h.log_lines(log)) if m]
+
+
+def case_rebalance(a):
+    """Two live daemons in one consumer group on a 3-partition topic while records keep
+    arriving: A runs alone, B joins mid-stream (partitions move from A to B), then A is stopped
+    with SIGTERM mid-stream (its partitions move to B). Every input id must reach the output
+    (repeats are allowed, at least once, and counted), both daemons must exit 0, and each
+    output partition, with repeats dropped, must hold its input partition's records in offset
+    order. Records are keyed by one of 30 keys (the channel field), so each key lives on one
+    partition and keeps its order too.
+
+    The producer produces in 30 chunks and waits at two gates, so that the transitions happen
+    mid-stream whatever the machine's speed: after the first third until B has been started, and
+    after the second third until B holds partitions; A is stopped once two thirds are produced,
+    while the last third is still being produced."""
+    h = Harness(a.build, "rebalance")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        recs = utterances(a.records)
+        for i, r in enumerate(recs):
+            r["channel"] = "k%02d" % (i % 30)
+        cfg = h.config()
+        n_chunks = 30
+        size = -(-len(recs) // n_chunks)
+        chunks = [recs[i:i + size] for i in range(0, len(recs), size)]
+        b_started, b_assigned = threading.Event(), threading.Event()
+        produced = [0]
+
+        def produce_all():
+            for i, chunk in enumerate(chunks):
+                if i == len(chunks) // 3:
+                    b_started.wait(a.timeout)
+                if i == 2 * len(chunks) // 3:
+                    b_assigned.wait(a.timeout)
+                h.produce("utt", chunk, key_field="channel")
+                produced[0] += len(chunk)
+                time.sleep(0.2)
+
+        producer = threading.Thread(target=produce_all)
+        producer.start()
+        da = h.spawn_daemon(cfg, "daemon-a.log")
+        wait_log(h, "daemon-a.log", r"assigned 3 partition", 60, [da])
+        while produced[0] < len(recs) // 3:
+            time.sleep(0.1)
+        db = h.spawn_daemon(cfg, "daemon-b.log")
+        b_started.set()
+        try:
+            wait_log(h, "daemon-b.log", r"assigned [12] partition", 60, [db])
+        finally:
+            b_assigned.set()  # never leave the producer waiting
+        b_parts = assignments(h, "daemon-b.log")[-1]
+        a_parts = assignments(h, "daemon-a.log")[-1]
+        # SIGTERM as soon as the chunk that completes two thirds is on the topic, so that A is
+        # likely to be enriching it
+        while produced[0] < 2 * len(recs) // 3 and producer.is_alive():
+            time.sleep(0.01)
+        mid_stream = producer.is_alive() and produced[0] < len(recs)
+        a_at_stop = produced[0]
+        rc_a = h.stop_daemon(proc=da)
+        producer.join()
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout, daemons=[db])
+        b_final = assignments(h, "daemon-b.log")[-1]
+        rc_b = h.stop_daemon(proc=db)
+        inputs = h.consume("utt", SCHEMA)
+
+        check(len(inputs) == len(recs), "%d records produced to a 3-partition topic"
+              % len(recs))
+        check(a_parts + b_parts == 3 and b_parts > 0,
+              "B joined mid-stream and took partitions from A (A %d, B %d)" % (a_parts, b_parts))
+        check(mid_stream, "A stopped mid-stream (%d of %d records produced at SIGTERM)"
+              % (a_at_stop, len(recs)))
+        check(b_final == 3, "B holds all 3 partitions after A left (%d)" % b_final)
+        ids = collections.Counter(r["id"] for r in out)
+        missing = {r["id"] for r in recs} - set(ids)
+        check(not missing, "no loss: every input id in the output (%d missing of %d)"
+              % (len(missing), len(recs)))
+        check(rc_a == 0 and rc_b == 0, "both daemons exit 0 on SIGTERM (A %s, B %s)"
+              % (rc_a, rc_b))
+        ok, replays = partition_order(inputs, out)
+        check(ok, "per-partition order kept, repeats dropped (%d replays)" % replays)
+        key_in, key_out = collections.defaultdict(list), collections.defaultdict(list)
+        for r in sorted(inputs, key=lambda r: (r["_partition"], r["_offset"])):
+            key_in[r["_key"]].append(r["id"])
+        for r in sorted(out, key=lambda r: (r["_partition"], r["_offset"])):
+            if r["id"] not in key_out[r["_key"]]:
+                key_out[r["_key"]].append(r["id"])
+        check(dict(key_in) == dict(key_out) and len(key_in) == 30,
+              "each of the %d keys keeps its order" % len(key_in))
+        handovers = ["%s: %s" % (log[7], line.split("info: ", 1)[-1])
+                     for log in ("daemon-a.log", "daemon-b.log") for line in h.log_lines(log)
+                     if "revoked" in line or "stopping: draining" in line]
+        print("handovers (daemon: what it finished before letting go):\n  "
+              + "\n  ".join(handovers))
+        print("figures: rebalance records %d, output %d, duplicates %d, replays %d; B took %d "
+              "partition(s) mid-stream, A stopped at %d produced"
+              % (len(recs), len(out), sum(ids.values()) - len(ids), replays, b_parts,
+                 a_at_stop))
+    finally:
+        h.close()
+
+
+def case_backpressure(a):
+    """The in-flight bound (--max-in-flight) with every record already on the topic, so that
+    fetching outruns the model: the daemon must pause fetching when its in-flight records reach
+    the bound, resume when they drain to half of it, and deliver every record exactly once.
+
+    The daemon checks the bound before each poll, and each poll hands it one record; librdkafka
+    drops the records it had prefetched for a partition when that partition is paused (they
+    are fetched again on resume). So the in-flight figure can reach the bound but never pass
+    it: the tolerance is zero records, both at each pause (the figure logged when pausing is
+    exactly the bound) and in every stats line (written every 50 ms)."""
+    bound = a.max_in_flight
+    h = Harness(a.build, "backpressure")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        recs = utterances(a.records)
+        h.produce("utt", recs)
+        h.run_daemon(h.config(), args=("--max-in-flight", str(bound)), stats_ms=50)
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
+        rc = h.stop_daemon()
+        lines = h.log_lines()
+        stop = next((i for i, l in enumerate(lines) if "stopping: draining" in l), len(lines))
+        pauses, resumes, in_flight = [], [], []
+        for line in lines[:stop]:  # the shutdown pauses too; that one is not backpressure
+            m = re.search(r"(pausing|resuming) fetching: (\d+) records in flight", line)
+            if m:
+                (pauses if m.group(1) == "pausing" else resumes).append(int(m.group(2)))
+            m = re.search(r"in flight (\d+), heap", line)
+            if m:
+                in_flight.append(int(m.group(1)))
+        ids = collections.Counter(r["id"] for r in out)
+        check(set(ids) == {r["id"] for r in recs} and max(ids.values()) == 1,
+              "every record exactly once in the output (%d in, %d out, %d distinct)"
+              % (len(recs), len(out), len(ids)))
+        check(len(pauses) >= 1 and len(resumes) >= 1,
+              "fetching paused %d times and resumed %d times" % (len(pauses), len(resumes)))
+        check(pauses and all(n == bound for n in pauses),
+              "every pause at exactly the bound %d (%s)" % (bound, sorted(set(pauses))))
+        check(resumes and all(n <= bound // 2 for n in resumes),
+              "every resume at or below half the bound, %d (max %s)"
+              % (bound // 2, max(resumes, default=None)))
+        check(len(in_flight) >= 10 and max(in_flight) <= bound,
+              "in flight never above the bound in %d stats lines (max %s)"
+              % (len(in_flight), max(in_flight, default=None)))
+        check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
+        print("figures: backpressure records %d, bound %d, pauses %d, resumes %d, max in flight "
+              "%d in %d stats lines, %.1f records/s while busy"
+              % (len(recs), bound, len(pauses), len(resumes), max(in_flight, default=0),
+                 len(in_flight), h.busy_rate() or 0))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
-                                     "memory"])
+                                     "memory", "rebalance", "backpressure"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -532,10 +976,12 @@ def main():
     ap.add_argument("--kill-window", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--max-in-flight", type=int, default=100)
     a = ap.parse_args()
     try:
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
-         "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory}[a.case](a)
+         "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
+         "rebalance": case_rebalance, "backpressure": case_backpressure}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))
