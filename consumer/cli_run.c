@@ -8,6 +8,7 @@
 
 #include "bertd_config.h"
 #include "daemon.h"
+#include "run_preflight.h"
 #include "log.h"
 
 static void usage(FILE *f) {
@@ -53,8 +54,9 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
   }
   char err[1024];
   struct bertd_daemon_config *cfg = NULL;
-  if (bertd_dconf_load(config, &cfg, err, sizeof err)) {
+  if (bertd_dconf_load(config, &cfg, err, sizeof err) || bertd_run_preflight(cfg, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
+    bertd_dconf_destroy(cfg);
     return 2;
   }
   int rc = bertd_daemon_run(cfg, &o, err, sizeof err);

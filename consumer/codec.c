@@ -30,6 +30,41 @@ static int schema_clone(const bertd_avro_schema *s, bertd_avro_schema **out, cha
                                 errstr_size);
 }
 
+/* The field must exist and be able to hold a string (a string, or a union with a string branch):
+ * otherwise every record would be dead-lettered, so the pipeline is refused at start-up. */
+static int check_text_field(const bertd_avro_schema *s, const char *name, const char *role,
+                            char *errstr, size_t errstr_size) {
+  /* by index: avro_schema_record_field_get reads an uninitialised value for a missing name */
+  int i = avro_schema_record_field_get_index(s->avro, name);
+  avro_schema_t f = i < 0 ? NULL : avro_schema_record_field_get_by_index(s->avro, i);
+  if (!f) {
+    snprintf(errstr, errstr_size, "%s: the input schema has no field '%s' (the %s)", s->fullname,
+             name, role);
+    return -1;
+  }
+  if (avro_typeof(f) == AVRO_STRING) return 0;
+  if (avro_typeof(f) == AVRO_UNION)
+    for (size_t b = 0; b < avro_schema_union_size(f); b++)
+      if (avro_typeof(avro_schema_union_branch(f, (int)b)) == AVRO_STRING) return 0;
+  snprintf(errstr, errstr_size, "%s: field '%s' (the %s) cannot hold a string", s->fullname, name,
+           role);
+  return -1;
+}
+
+int bertd_codec_check_fields(const bertd_avro_schema *input, const char *text_field,
+                             const char *pair_field, char *errstr, size_t errstr_size) {
+  if (avro_typeof(input->avro) != AVRO_RECORD) {
+    snprintf(errstr, errstr_size, "%s: the input schema must be a record", input->fullname);
+    return -1;
+  }
+  return check_text_field(input, text_field ? text_field : "text", "text field", errstr,
+                          errstr_size) ||
+                 (pair_field &&
+                  check_text_field(input, pair_field, "text_pair field", errstr, errstr_size))
+             ? -1
+             : 0;
+}
+
 int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *input,
                        bertd_codec **out, char *errstr, size_t errstr_size) {
   *out = NULL;
@@ -69,6 +104,8 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
     *out = c;
     return 0;
   }
+  if (bertd_codec_check_fields(c->input, c->text_field, c->pair_field, errstr, errstr_size))
+    goto fail;
   if (bertd_avro_schema_enrich(c->input, &c->enriched, errstr, errstr_size)) goto fail;
   c->enrichment = avro_schema_record_field_get(c->enriched->avro, "bertd");
   if (!c->enrichment || !(c->enrichment_iface = avro_generic_class_from_schema(c->enrichment))) {

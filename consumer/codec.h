@@ -93,6 +93,12 @@ typedef struct bertd_codec_conf {
 
 typedef struct bertd_codec bertd_codec;
 
+/* Refuses an input schema whose text field (or text_pair field, when not NULL) is missing or
+ * cannot hold a string: every record would be dead-lettered. The message names the schema and
+ * the field. bertd_codec_create runs it too (not for decode_only codecs). */
+int bertd_codec_check_fields(const bertd_avro_schema *input, const char *text_field,
+                             const char *pair_field, char *errstr, size_t errstr_size);
+
 /* Copies what it needs from conf and input (input may be freed afterwards), derives the
  * enriched schema, and with a registry registers the schemas named in conf. */
 int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *input,

@@ -639,14 +639,16 @@ def case_poison(a):
 
 
 def case_bad_config(a):
-    bad = os.path.join(ROOT, "tests", "fixtures", "config", "bad")
-    env = dict(os.environ, BERTD_MODELS=os.path.join(ROOT, "tests", "fixtures", "config",
-                                                      "models"))
+    # bad/: what the config layer refuses; bad_run/: what `bertd run` refuses before it starts
+    # anything, with the Avro schemas read (a text field the input schema lacks, ...)
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "config")
+    env = dict(os.environ, BERTD_MODELS=os.path.join(fixtures, "models"))
     env.pop("BERTD_KAFKA_BOOTSTRAP", None)
     n = 0
     bertd = os.path.join(a.build, "consumer", "bertd")
-    for name in sorted(os.listdir(bad)):
-        path = os.path.join(bad, name)
+    for path in sorted(os.path.join(fixtures, d, f) for d in ("bad", "bad_run")
+                       for f in os.listdir(os.path.join(fixtures, d))):
+        name = os.path.relpath(path, fixtures)
         with open(path) as fh:
             first = fh.readline()
         if not first.startswith("# error: "):
@@ -658,7 +660,7 @@ def case_bad_config(a):
         ok = out.returncode == 2 and len(lines) == 1 and lines[0] == "%s:%s" % (path, want)
         check(ok, "%s: exit %d, %r" % (name, out.returncode, lines[:1]))
         n += 1
-    check(n >= 40, "%d bad configs checked" % n)
+    check(n >= 46, "%d bad configs checked" % n)
     registry_sources(a)
 
 
@@ -726,8 +728,9 @@ def case_memory(a):
     the tiny fixture model the whole process is ~20 MiB, and glibc's free-page fragmentation across
     librdkafka's threads (+-1 MiB, not growth) alone is 5 % of it. So that a leak cannot hide in
     the larger total, the heap in use (every malloc arena, from the daemon's stats line) must not
-    grow by more than 8 bytes per record from the second burst to the last: a leak of any
-    allocation per record fails. (The first burst is left out of that slope: librdkafka and the
+    grow by more than 16 bytes per record from the second burst to the last: glibc's smallest
+    chunk is 32 bytes, so a leak of any allocation on every record (or every other one) fails,
+    while the idle heap's own jitter (tens of KiB) stays well below the bound. (The first burst is left out of that slope: librdkafka and the
     codec grow their caches by ~100 KiB once, during the first records.)"""
     model = os.environ.get("BERTD_MODEL_DIR", "")
     if not os.path.exists(os.path.join(model, "config.json")):
@@ -758,7 +761,7 @@ def case_memory(a):
               "(%d KiB -> %d KiB, %+.1f%%)" % (total, burst, rss[0], rss[-1], growth * 100))
         if len(heap) >= 3:
             per_record = (heap[-1] - heap[1]) * 1024.0 / (total - 2 * burst)
-            check(per_record <= 8, "heap in use grows at most 8 bytes per record from %d to %d "
+            check(per_record <= 16, "heap in use grows at most 16 bytes per record from %d to %d "
                   "records (%d KiB -> %d KiB, %.2f bytes per record)"
                   % (2 * burst, total, heap[1], heap[-1], per_record))
         else:
