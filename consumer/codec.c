@@ -191,8 +191,20 @@ int codec_writer_for_id(bertd_codec *c, int32_t id, const codec_writer **w,
       !(resolver = avro_resolved_writer_new(s->avro, c->input->avro))) {
     snprintf(errstr, errstr_size, "%s does not resolve to %s: %s", origin, c->input->fullname,
              avro_strerror());
-    bertd_avro_schema_free(s);
     *reason = BERTD_CODEC_WRONG_SCHEMA;
+    /* the commonest cause, named as such: the writer has no text field (Avro C's resolver does
+     * not fill a reader field from its default), or has one that cannot hold a string */
+    if (avro_typeof(s->avro) == AVRO_RECORD) {
+      char why[256];
+      if (avro_schema_record_field_get_index(s->avro, c->text_field) < 0) {
+        snprintf(errstr, errstr_size, "%s has no text field '%s'", origin, c->text_field);
+        *reason = BERTD_CODEC_MISSING_FIELD;
+      } else if (check_text_field(s, c->text_field, "text field", why, sizeof why)) {
+        snprintf(errstr, errstr_size, "%s: %s", origin, why);
+        *reason = BERTD_CODEC_NOT_A_STRING;
+      }
+    }
+    bertd_avro_schema_free(s);
     return -1;
   }
   pthread_mutex_lock(&c->lock);

@@ -519,10 +519,12 @@ def case_poison(a):
     """Every dead-letter reason a record can earn through Kafka, between good records on the same
     partitions. Two pipelines: `intents` reads plain Avro from utt; `framed` reads Confluent-framed
     records from utt.cf with a schema whose text is ["null","string"], through a Schema Registry
-    named in the YAML (schema_registry.url). No single record can be MISSING_FIELD: each one is
-    resolved to the input schema before its text is picked, so the field is there (a writer
-    without it is WRONG_SCHEMA); only a text_field the input schema lacks gives that reason, and
-    then to every record. The daemon runs the fault plugin, so that texts
+    named in the YAML (schema_registry.url). A record is resolved to the input schema before its
+    text is picked; a writer schema without the text field does not resolve (Avro C's resolver
+    does not fill a reader field from its default) and is named MISSING_FIELD, one whose text
+    cannot hold a string NOT_A_STRING; other unresolvable or unknown writers are WRONG_SCHEMA.
+    (A text_field the input schema itself lacks is refused at start-up: bad_run configs.) The
+    daemon runs the fault plugin, so that texts
     starting with bertd-fault: fail in the model (MODEL_FAILED) and everything else is enriched
     by the real plugin. Each poison record must reach the dead-letter topic once, with its
     original bytes, its reason and its exact source topic, partition and offset; every good
@@ -568,9 +570,9 @@ def case_poison(a):
             "p-cf-null-text": ("utt.cf", confluent(input_id, avro_nullable_utterance(
                 "p-cf-null-text", None)), "NOT_A_STRING"),
             "p-cf-no-text-field": ("utt.cf", confluent(no_text_id, zz(18) + b"p-cf-no-text-field"
-                                                       + zz(0) + zz(0) + zz(0)), "WRONG_SCHEMA"),
+                                                       + zz(0) + zz(0) + zz(0)), "MISSING_FIELD"),
             "p-cf-text-int": ("utt.cf", confluent(int_text_id, zz(13) + b"p-cf-text-int" + zz(7)
-                                                  + zz(0) + zz(0) + zz(0)), "WRONG_SCHEMA"),
+                                                  + zz(0) + zz(0) + zz(0)), "NOT_A_STRING"),
             "p-cf-unknown-id": ("utt.cf", confluent(unknown_id, avro_nullable_utterance(
                 "p-cf-unknown-id", b"show me flights")), "WRONG_SCHEMA"),
             "p-cf-bad-magic": ("utt.cf", b"\x01" + confluent(input_id, avro_nullable_utterance(
