@@ -5,7 +5,6 @@
 #include "run_preflight.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "codec.h"
 
@@ -30,16 +29,17 @@ int bertd_run_preflight(const struct bertd_daemon_config *cfg, char *errstr, siz
       located(cfg, i, "schema", why, errstr, errstr_size);
       return -1;
     }
-    int bad = bertd_codec_check_fields(schema, pc->input.text_field, pc->input.text_pair_field,
-                                       why, sizeof why);
+    /* one field at a time, so the message points at the key that names the bad one */
+    const char *key = NULL;
+    if (bertd_codec_check_fields(schema, pc->input.text_field, NULL, why, sizeof why))
+      key = "text_field";
+    else if (pc->input.text_pair_field &&
+             bertd_codec_check_fields(schema, pc->input.text_field, pc->input.text_pair_field,
+                                      why, sizeof why))
+      key = "text_pair_field";
     bertd_avro_schema_free(schema);
-    if (bad) {
-      /* the field named in the file; text_field may be absent (default "text") */
-      const char *key = "text_field";
-      if (pc->input.text_pair_field && strstr(why, "text_pair field")) key = "text_pair_field";
-      char path[128];
-      snprintf(path, sizeof path, "pipelines[%zu].input.%s", i, key);
-      located(cfg, i, bertd_dconf_where(cfg, path) ? key : "schema", why, errstr, errstr_size);
+    if (key) {
+      located(cfg, i, key, why, errstr, errstr_size);
       return -1;
     }
   }
