@@ -38,6 +38,12 @@ enum bertd_dconf_too_long {
     BERTD_CONFIG_TOO_LONG_DEAD_LETTER,
 };
 
+// How tag / joint slot logits become word tags (the model's bertd_tag_decoding).
+enum bertd_dconf_tag_decoding {
+    BERTD_CONFIG_TAG_DECODE_BIO,    // best sequence with well-formed BIO spans (Viterbi)
+    BERTD_CONFIG_TAG_DECODE_ARGMAX, // each word's best tag alone, as transformers outputs
+};
+
 // How input record values are framed on the topic.
 enum bertd_dconf_framing {
     BERTD_CONFIG_FRAMING_PLAIN,     // plain Avro binary written with input.schema
@@ -89,6 +95,7 @@ struct bertd_pipeline_config {
         int top_k;
         double threshold;
         enum bertd_dconf_too_long on_too_long;
+        enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
     } model;
     struct {
         int max_batch_tokens;

@@ -22,7 +22,7 @@ static void usage(FILE *f, const char *task) {
   fprintf(f,
           "usage: bertd %s --model DIR [--input FILE] [--batch-size N] [--max-length N]\n"
           "       [--top-k K] [--threshold P] [--truncation longest_first|only_first|only_second]\n"
-          "       [--text-field NAME] [--pair-field NAME]\n"
+          "       [--text-field NAME] [--pair-field NAME] [--tag-decoding bio|argmax]\n"
           "Reads JSONL objects {\"text\": ..., \"text_pair\": ...} from --input or stdin and writes\n"
           "each object back with the %s result added.\n",
           task, task);
@@ -36,10 +36,11 @@ static int parse(int argc, char **argv, cli_opts *o) {
       {"top-k", required_argument, 0, 'k'},      {"threshold", required_argument, 0, 't'},
       {"truncation", required_argument, 0, 'T'}, {"text-field", required_argument, 0, 'f'},
       {"pair-field", required_argument, 0, 'p'}, {"max-answer-tokens", required_argument, 0, 'a'},
-      {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+      {"tag-decoding", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "m:i:b:l:k:t:T:f:p:a:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:i:b:l:k:t:T:f:p:a:D:h", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
     case 'm': o->model = optarg; break;
@@ -57,6 +58,13 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(optarg, "only_second")) o->e.truncation = BERTD_TRUNC_ONLY_SECOND;
       else {
         fprintf(stderr, "bertd %s: --truncation: unknown strategy '%s'\n", argv[0], optarg);
+        return -1;
+      }
+      break;
+    case 'D':
+      if (bertd_tag_decoding_parse(optarg, &o->e.tag_decoding)) {
+        fprintf(stderr, "bertd %s: --tag-decoding: expected bio or argmax, got '%s'\n", argv[0],
+                optarg);
         return -1;
       }
       break;

@@ -25,6 +25,7 @@ static void usage(FILE *f, int train) {
             "       [--epochs N] [--lr F] [--batch-size N] [--max-length N]\n"
             "       [--warmup-ratio F | --warmup-steps N] [--weight-decay F] [--seed N]\n"
             "       [--grad-accum N] [--max-grad-norm F] [--no-bucket] [--threads N]\n"
+            "       [--tag-decoding bio|argmax]\n"
             "Fine-tunes the checkpoint in --model (a new head for the task) on the train split,\n"
             "evaluates the dev split after each epoch and keeps the best checkpoint in --out,\n"
             "then evaluates it on the test split when there is one. Prints a JSON summary.\n"
@@ -35,7 +36,7 @@ static void usage(FILE *f, int train) {
             "usage: bertd eval --task joint|classify|tag --model DIR --data PATH\n"
             "       [--split train|dev|test] [--format ...] [--heldout N] [--dev-heldout N]\n"
             "       [--text-column NAME]... [--label-column NAME] [--max-length N]\n"
-            "       [--batch-size N] [--seed N] [--threads N]\n"
+            "       [--batch-size N] [--seed N] [--threads N] [--tag-decoding bio|argmax]\n"
             "Evaluates a fine-tuned checkpoint on one split (default test) with the metrics\n"
             "of `bertd train`; prints them as one JSON line.\n");
 }
@@ -43,7 +44,7 @@ static void usage(FILE *f, int train) {
 enum {
   OPT_TEXT_COL = 1000, OPT_PAIR_COL, OPT_LABEL_COL, OPT_TAGS_COL, OPT_DEV, OPT_TEST,
   OPT_HELDOUT, OPT_DEV_HELDOUT, OPT_EVAL_SPLIT, OPT_WARMUP_RATIO, OPT_WARMUP_STEPS,
-  OPT_WEIGHT_DECAY, OPT_GRAD_ACCUM, OPT_MAX_GRAD_NORM, OPT_NO_BUCKET, OPT_THREADS, OPT_SPLIT
+  OPT_WEIGHT_DECAY, OPT_GRAD_ACCUM, OPT_MAX_GRAD_NORM, OPT_NO_BUCKET, OPT_THREADS, OPT_SPLIT, OPT_TAG_DECODING
 };
 
 typedef struct cli_args {
@@ -89,6 +90,7 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       {"max-grad-norm", required_argument, 0, OPT_MAX_GRAD_NORM},
       {"no-bucket", no_argument, 0, OPT_NO_BUCKET},
       {"threads", required_argument, 0, OPT_THREADS},
+      {"tag-decoding", required_argument, 0, OPT_TAG_DECODING},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *cmd = argv[0];
   optind = 1;
@@ -116,6 +118,13 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
     case OPT_EVAL_SPLIT: a->d.eval_split = optarg; break;
     case OPT_SPLIT: a->split = optarg; break;
     case OPT_NO_BUCKET: a->t.bucket = 0; break;
+    case OPT_TAG_DECODING:
+      if (bertd_tag_decoding_parse(optarg, &a->t.tag_decoding)) {
+        fprintf(stderr, "bertd %s: --tag-decoding: expected bio or argmax, got '%s'\n", cmd,
+                optarg);
+        return -1;
+      }
+      break;
     case 'h': usage(stdout, train); return 1;
     case '?': usage(stderr, train); return -1;
     default: {
@@ -252,7 +261,7 @@ int cli_eval_main(int argc, char **argv) {
   double t0 = bertd_progress_now();
   if (!ds) fprintf(stderr, "bertd eval: the data has no %s split\n", split);
   else if (bertd_eval_checkpoint(a.t.model_dir, a.t.task, ds, a.t.max_length,
-                                 a.t.batch_size, &m, err, sizeof err))
+                                 a.t.batch_size, a.t.tag_decoding, &m, err, sizeof err))
     fprintf(stderr, "bertd eval: %s\n", err);
   else {
     json_t *j = json_object();
@@ -260,6 +269,9 @@ int cli_eval_main(int argc, char **argv) {
     json_object_set_new(j, "data", json_string(a.d.data));
     json_object_set_new(j, "split", json_string(split));
     json_object_set_new(j, "task", json_string(bertd_ft_task_name(a.t.task)));
+    if (a.t.task != BERTD_FT_CLASSIFY)
+      json_object_set_new(j, "tag_decoding",
+                          json_string(bertd_tag_decoding_name(a.t.tag_decoding)));
     bertd_eval_metrics_json(&m, "", j);
     json_object_set_new(j, "seconds", json_real((double)(long)((bertd_progress_now() - t0) * 10) / 10));
     print_json(j);

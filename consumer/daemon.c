@@ -649,10 +649,11 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p) {
   for (size_t i = 0; i < p->batching.bucket_count; i++)
     json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
   json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:f, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
+      "{s:{s:s, s:s, s:i, s:i, s:f, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
       p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
       "top_k", p->model.top_k, "threshold", p->model.threshold, "on_too_long",
       p->model.on_too_long == BERTD_CONFIG_TOO_LONG_DEAD_LETTER ? "dead_letter" : "truncate",
+      "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
   char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;

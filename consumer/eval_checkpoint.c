@@ -61,7 +61,8 @@ int bertd_eval_preload_labels(const char *model_dir, bertd_ft_task task, bertd_d
 }
 
 int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd_dataset *ds,
-                          int max_length, int batch_size, bertd_eval_metrics *out,
+                          int max_length, int batch_size, bertd_tag_decoding decoding,
+                          bertd_eval_metrics *out,
                           char *errstr, size_t errstr_size) {
   bertd_model *m = NULL;
   bertd_session *s = NULL;
@@ -83,7 +84,8 @@ int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd
   if ((nl && same_list(&ds->labels, labels, nl, "labels", errstr, errstr_size)) ||
       (nt && same_list(&ds->tags, tags, nt, "tags", errstr, errstr_size)))
     goto done;
-  if (bertd_evaluator_init(&ev, task, &ds->labels, &ds->tags, errstr, errstr_size)) goto done;
+  if (bertd_evaluator_init(&ev, task, &ds->labels, &ds->tags, decoding, errstr, errstr_size))
+    goto done;
   ev_ok = 1;
   if (bertd_session_create(m, &s, errstr, errstr_size)) goto done;
   const bertd_tokenizer *tok = bertd_model_tokenizer(m);

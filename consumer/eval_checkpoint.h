@@ -12,7 +12,8 @@
 /* ds's label (and tag) lists must be the model's, name for name (read the data with the
  * model's lists preloaded, or from the JointBERT label files the model was trained with). */
 int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd_dataset *ds,
-                          int max_length, int batch_size, bertd_eval_metrics *out,
+                          int max_length, int batch_size, bertd_tag_decoding decoding,
+                          bertd_eval_metrics *out,
                           char *errstr, size_t errstr_size);
 
 /* Fills ds's label lists (frozen) from a checkpoint's config, for reading evaluation data. */

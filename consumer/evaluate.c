@@ -13,9 +13,11 @@ static int32_t argmax(const float *x, int n) {
 }
 
 int bertd_evaluator_init(bertd_evaluator *ev, bertd_ft_task task, const bertd_label_list *labels,
-                         const bertd_label_list *tags, char *errstr, size_t errstr_size) {
+                         const bertd_label_list *tags, bertd_tag_decoding decoding, char *errstr,
+                         size_t errstr_size) {
   memset(ev, 0, sizeof *ev);
   ev->task = task;
+  ev->decoding = decoding;
   ev->n_labels = labels ? labels->n : 0;
   ev->n_tags = tags ? tags->n : 0;
   if (task != BERTD_FT_TAG && ev->n_labels < 1) {
@@ -31,6 +33,7 @@ int bertd_evaluator_init(bertd_evaluator *ev, bertd_ft_task task, const bertd_la
     ev->o_tag = o >= 0 ? o : 0;
   }
   const char *const *tag_names = tags ? (const char *const *)tags->names : NULL;
+  ev->tag_names = tag_names;
   switch (task) {
   case BERTD_FT_JOINT:
     return bertd_joint_eval_init(&ev->je, ev->n_labels, tag_names, ev->n_tags, errstr,
@@ -42,10 +45,11 @@ int bertd_evaluator_init(bertd_evaluator *ev, bertd_ft_task task, const bertd_la
   return -1;
 }
 
-/* Word-level predictions: each word's tag is the argmax at its first token. */
+/* Word-level predictions: each word's tag comes from the logits of its first token, decoded
+ * over the sentence's words as the served model decodes them. */
 static int predict_words(bertd_evaluator *ev, const bertd_example *ex, const int32_t *word_ids,
                          int len, const float *tok_logits, char *errstr, size_t errstr_size) {
-  size_t n = (size_t)ex->n_words;
+  size_t n = (size_t)ex->n_words, K = (size_t)ev->n_tags;
   if (n > ev->cap_words) {
     int32_t *p = realloc(ev->pred_words, n * sizeof *p);
     if (!p) {
@@ -55,15 +59,36 @@ static int predict_words(bertd_evaluator *ev, const bertd_example *ex, const int
     ev->pred_words = p;
     ev->cap_words = n;
   }
+  if (n * K > ev->cap_rows) {
+    float *r = realloc(ev->word_rows, n * K * sizeof *r);
+    if (!r) {
+      snprintf(errstr, errstr_size, "evaluate: out of memory");
+      return -1;
+    }
+    ev->word_rows = r;
+    ev->cap_rows = n * K;
+  }
+  /* pred_words first holds, for each word with a token, its row in word_rows (-1: no token,
+   * e.g. truncated away); the decoded tags then replace the row numbers */
   for (size_t w = 0; w < n; w++) ev->pred_words[w] = -1;
+  int rows = 0;
   for (int t = 0; t < len; t++) {
     int32_t w = word_ids[t];
     if (w < 0 || (size_t)w >= n || ev->pred_words[w] >= 0) continue;
-    ev->pred_words[w] = argmax(tok_logits + (size_t)t * (size_t)ev->n_tags, ev->n_tags);
+    memcpy(ev->word_rows + (size_t)rows * K, tok_logits + (size_t)t * K, K * sizeof(float));
+    ev->pred_words[w] = rows++;
   }
-  for (size_t w = 0; w < n; w++)
-    if (ev->pred_words[w] < 0) ev->pred_words[w] = ev->o_tag;
-  return 0;
+  int32_t *tags = malloc(sizeof(int32_t) * (size_t)(rows > 0 ? rows : 1));
+  if (!tags) {
+    snprintf(errstr, errstr_size, "evaluate: out of memory");
+    return -1;
+  }
+  int rc = bertd_tag_decode(ev->word_rows, rows, (int)K, ev->tag_names, ev->decoding, tags,
+                            NULL, errstr, errstr_size);
+  for (size_t w = 0; rc == 0 && w < n; w++)
+    ev->pred_words[w] = ev->pred_words[w] >= 0 ? tags[ev->pred_words[w]] : ev->o_tag;
+  free(tags);
+  return rc;
 }
 
 int bertd_evaluator_add(bertd_evaluator *ev, const bertd_example *ex, const int32_t *word_ids,
@@ -135,6 +160,7 @@ void bertd_evaluator_free(bertd_evaluator *ev) {
   else if (ev->task == BERTD_FT_CLASSIFY) bertd_confusion_free(&ev->cm);
   else bertd_span_counts_free(&ev->sc);
   free(ev->pred_words);
+  free(ev->word_rows);
   memset(ev, 0, sizeof *ev);
 }
 

@@ -3,8 +3,8 @@
  * The evaluator takes one sequence at a time (its logits and which word each token starts), so
  * it serves the trainer's packed eval batches, a checkpoint run through a session (`bertd eval`)
  * and a replay that streams records alike. Word-level tags come from each word's first word
- * piece, as JointBERT and seqeval score them; a word with no token (truncated away) is
- * predicted "O".
+ * piece, as JointBERT and seqeval score them, decoded as served (bertd_tag_decode: bio by
+ * default, argmax as transformers); a word with no token (truncated away) is predicted "O".
  *   joint     intent accuracy, slot span P/R/F1 (conlleval), sentence accuracy
  *   classify  accuracy, macro / micro / weighted F1
  *   tag       span P/R/F1 (conlleval), token-word accuracy */
@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bertd.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "train_data.h"
@@ -33,6 +34,10 @@ typedef struct bertd_evaluator {
   bertd_ft_task task;
   int n_labels, n_tags;
   int32_t o_tag;           /* id of "O" (the prediction for a word without a token) */
+  bertd_tag_decoding decoding;
+  const char *const *tag_names;
+  float *word_rows;        /* (words, n_tags): logits of each word's first token */
+  size_t cap_rows;
   bertd_joint_eval je;
   bertd_confusion cm;
   bertd_span_counts sc;
@@ -43,7 +48,8 @@ typedef struct bertd_evaluator {
 /* labels / tags: the lists the model's outputs index (the dataset's, which training gave the
  * model). */
 int bertd_evaluator_init(bertd_evaluator *ev, bertd_ft_task task, const bertd_label_list *labels,
-                         const bertd_label_list *tags, char *errstr, size_t errstr_size);
+                         const bertd_label_list *tags, bertd_tag_decoding decoding, char *errstr,
+                         size_t errstr_size);
 /* One sequence of len tokens of example ex: word_ids (len) the word of the text each token
  * belongs to (-1: special or second sequence); seq_logits (n_labels) for joint / classify;
  * tok_logits (len, n_tags) for joint / tag. */

@@ -55,11 +55,12 @@ static int task_config(const bertd_train_opts *o, const bertd_dataset *ds, bertd
 /* Dev metrics of the weights being trained: the trainer's forward without dropout on packed
  * batches, logits sliced per sequence. */
 static int eval_trainer(bertd_trainer *t, const bertd_train_set *set, int batch_size,
-                        bertd_eval_metrics *out, double *loss_out, char *errstr,
+                        bertd_tag_decoding decoding, bertd_eval_metrics *out, double *loss_out, char *errstr,
                         size_t errstr_size) {
   const bertd_dataset *ds = set->ds;
   bertd_evaluator ev;
-  if (bertd_evaluator_init(&ev, set->task, &ds->labels, &ds->tags, errstr, errstr_size))
+  if (bertd_evaluator_init(&ev, set->task, &ds->labels, &ds->tags, decoding, errstr,
+                           errstr_size))
     return -1;
   bertd_train_plan plan = {0};
   bertd_batch_buf buf = {0};
@@ -108,6 +109,8 @@ static void put_hparams(json_t *s, const bertd_train_opts *o, long steps, int wa
   json_object_set_new(s, "max_grad_norm", json_real(o->max_grad_norm));
   json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
   json_object_set_new(s, "threads", json_integer(o->threads));
+  if (o->task != BERTD_FT_CLASSIFY)
+    json_object_set_new(s, "tag_decoding", json_string(bertd_tag_decoding_name(o->tag_decoding)));
   json_object_set_new(s, "bucket_by_length", json_boolean(o->bucket));
   json_object_set_new(s, "optimizer_steps", json_integer(steps));
 }
@@ -210,7 +213,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     if (sp->dev) {
       bertd_eval_metrics m;
       double dev_loss;
-      if (eval_trainer(t, &dev, o->eval_batch_size, &m, &dev_loss, errstr, errstr_size)) {
+      if (eval_trainer(t, &dev, o->eval_batch_size, o->tag_decoding, &m, &dev_loss, errstr, errstr_size)) {
         json_decref(ej);
         goto done;
       }
@@ -252,6 +255,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     bertd_eval_metrics m;
     double te = bertd_progress_now();
     if (bertd_eval_checkpoint(o->out_dir, o->task, sp->test, o->max_length, o->eval_batch_size,
+                              o->tag_decoding,
                               &m, errstr, errstr_size))
       goto done;
     char line[256], prefix[64];

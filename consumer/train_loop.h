@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bertd.h"
 #include "dataset.h"
 #include "train_data.h"
 
@@ -31,6 +32,7 @@ typedef struct bertd_train_opts {
   uint64_t seed;           /* 42: weights of the new head, shuffling, dropout */
   int bucket;              /* 1: length-bucketed batches */
   int threads;             /* BLAS threads, reported in the summary (0: BLAS default) */
+  bertd_tag_decoding tag_decoding; /* joint / tag evaluation: bio (as served by default) */
   FILE *log;               /* progress and per-epoch lines (stderr) */
 } bertd_train_opts;
 

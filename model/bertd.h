@@ -105,11 +105,28 @@ int bertd_result_labels(const bertd_session *s, int b, int k, bertd_label_score 
 /* JointBERT intents, best first. */
 int bertd_result_intents(const bertd_session *s, int b, int k, bertd_label_score *out,
                          int out_cap, char *errstr, size_t errstr_size);
-/* Word-level tags (label of each whitespace word's first sub-token) of a token classifier
- * (joint = 0) or of JointBERT's slot head (joint = 1); words beyond truncation get none.
- * Returns the word count. */
-int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_word_tag *out,
-                           int out_cap, char *errstr, size_t errstr_size);
+/* How per-word tag logits become tags. bio (the default): the most probable sequence in which
+ * every I-X follows B-X or I-X (Viterbi over log-softmax, no learned transitions), so spans are
+ * always well-formed; argmax: each word's best tag alone, exactly what transformers' pipeline
+ * and JointBERT's predict.py output. Label sets without I- tags decode the same either way. */
+typedef enum bertd_tag_decoding {
+  BERTD_TAG_DECODE_BIO = 0,
+  BERTD_TAG_DECODE_ARGMAX = 1
+} bertd_tag_decoding;
+/* "bio" | "argmax" -> the mode; -1 for another name. */
+int bertd_tag_decoding_parse(const char *name, bertd_tag_decoding *out);
+const char *bertd_tag_decoding_name(bertd_tag_decoding d);
+/* logits (n,K): one row per word; names (K) the tag names (NULL: argmax). Writes each word's tag
+ * id to out (n) and, if probs is not NULL, its softmax probability to probs (n). */
+int bertd_tag_decode(const float *logits, int n, int K, const char *const *names,
+                     bertd_tag_decoding mode, int32_t *out, float *probs, char *errstr,
+                     size_t errstr_size);
+
+/* Word-level tags (the label of each whitespace word, from its first sub-token's logits, decoded
+ * by mode) of a token classifier (joint = 0) or of JointBERT's slot head (joint = 1); words
+ * beyond truncation get none. Returns the word count. */
+int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_decoding mode,
+                           bertd_word_tag *out, int out_cap, char *errstr, size_t errstr_size);
 /* BIO word tags merged into spans with conlleval semantics. Returns the span count. */
 int bertd_spans_from_tags(const bertd_word_tag *tags, int n, bertd_span *out, int out_cap);
 

@@ -73,8 +73,8 @@ int bertd_result_intents(const bertd_session *s, int b, int k, bertd_label_score
   return r;
 }
 
-int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_word_tag *out,
-                           int out_cap, char *errstr, size_t errstr_size) {
+int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_decoding mode,
+                           bertd_word_tag *out, int out_cap, char *errstr, size_t errstr_size) {
   if (check_b(s, b, errstr, errstr_size)) return -1;
   const bertd_config *c = &s->m->cfg;
   int n;
@@ -87,8 +87,15 @@ int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_word_
   const int NL = joint ? c->num_slots : c->num_labels;
   char **names = joint ? c->slot_labels : c->id2label;
   const bertd_encoding *e = s->encs[b];
-  float *p = malloc(sizeof(float) * (size_t)NL);
-  if (!p) {
+  /* rows (words,NL): the logits of each word's first sub-token, which carries the word's label
+   * as JointBERT trains it; later sub-tokens only widen the word's span */
+  float *rows = malloc(sizeof(float) * (size_t)(e->n > 0 ? e->n : 1) * (size_t)NL);
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)(e->n > 0 ? e->n : 1));
+  float *probs = malloc(sizeof(float) * (size_t)(e->n > 0 ? e->n : 1));
+  if (!rows || !ids || !probs) {
+    free(rows);
+    free(ids);
+    free(probs);
     snprintf(errstr, errstr_size, "result: out of memory");
     return -1;
   }
@@ -96,25 +103,28 @@ int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_word_
   for (int t = 0; t < e->n; t++) {
     if (e->seq_ids[t] != 0 || e->word_ids[t] < 0) continue;
     if (t > 0 && e->seq_ids[t - 1] == 0 && e->word_ids[t - 1] == e->word_ids[t]) {
-      /* a later sub-token of the current word: widen the word's span only */
       if (words > 0 && words <= out_cap) {
         out[words - 1].char_end = e->char_end[t];
         out[words - 1].byte_end = e->byte_end[t];
       }
       continue;
     }
-    /* the first sub-token of a word carries the word's label, as JointBERT trains it */
-    memcpy(p, l + (size_t)t * NL, sizeof(float) * (size_t)NL);
-    softmax_rows(p, 1, NL);
-    int best = 0;
-    for (int i = 1; i < NL; i++) best = p[i] > p[best] ? i : best;
-    if (words < out_cap) {
-      out[words] = (bertd_word_tag){names ? names[best] : "O", e->char_start[t], e->char_end[t],
-                                    e->byte_start[t], e->byte_end[t], p[best]};
-    }
+    memcpy(rows + (size_t)words * NL, l + (size_t)t * NL, sizeof(float) * (size_t)NL);
+    if (words < out_cap)
+      out[words] = (bertd_word_tag){"O", e->char_start[t], e->char_end[t], e->byte_start[t],
+                                    e->byte_end[t], 0.0f};
     words++;
   }
-  free(p);
+  int rc = bertd_tag_decode(rows, words, NL, (const char *const *)names, mode, ids, probs,
+                            errstr, errstr_size);
+  for (int w = 0; rc == 0 && w < words && w < out_cap; w++) {
+    out[w].tag = names ? names[ids[w]] : "O";
+    out[w].score = probs[w];
+  }
+  free(rows);
+  free(ids);
+  free(probs);
+  if (rc) return -1;
   return words < out_cap ? words : out_cap;
 }
 

@@ -101,6 +101,8 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *       "top_k": 0,                   labels / intents / fills to report; 0: the task's default
  *       "threshold": 0.5,             multi-label classify: report labels scoring at least this
  *       "max_answer_tokens": 15,      qa: longest answer span
+ *       "tag_decoding": "bio",        tag / joint: bio (well-formed BIO spans, Viterbi) or
+ *                                     argmax (each word's best tag, as transformers outputs)
  *       "on_too_long": "truncate"     truncate: cut to max_length and enrich;
  *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG
  *     },

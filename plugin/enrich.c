@@ -162,7 +162,7 @@ static json_t *result_json(bertd_enricher *e, int b, const bertd_encoding *enc, 
       snprintf(errstr, errstr_size, "enrich: out of memory");
       return NULL;
     }
-    int nt = bertd_result_word_tags(s, b, joint, tags, cap, errstr, errstr_size);
+    int nt = bertd_result_word_tags(s, b, joint, e->o.tag_decoding, tags, cap, errstr, errstr_size);
     json_t *r = NULL;
     if (nt >= 0) {
       int ns = bertd_spans_from_tags(tags, nt, spans, cap);

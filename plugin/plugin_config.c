@@ -62,6 +62,7 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
                                       "qa",       "embed",    "fill-mask", "nsp"};
   static const char *const TRUNC[] = {"longest_first", "only_first", "only_second"};
   static const char *const TOO_LONG[] = {"truncate", "dead_letter"};
+  static const char *const TAG_DECODING[] = {"bio", "argmax"};
   const char *key;
   json_t *v;
   int have_task = 0;
@@ -106,6 +107,10 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
       c->enrich.threshold = (float)json_number_value(v);
     } else if (!strcmp(key, "max_answer_tokens")) {
       rc = get_int(v, path, 1, &c->enrich.max_answer_tokens, errstr, errstr_size);
+    } else if (!strcmp(key, "tag_decoding")) {
+      int d = (int)c->enrich.tag_decoding;
+      rc = get_choice(v, path, TAG_DECODING, 2, &d, errstr, errstr_size);
+      c->enrich.tag_decoding = d == 1 ? BERTD_TAG_DECODE_ARGMAX : BERTD_TAG_DECODE_BIO;
     } else if (!strcmp(key, "on_too_long")) {
       rc = get_choice(v, path, TOO_LONG, 2, &c->too_long_dead_letter, errstr, errstr_size);
     } else {

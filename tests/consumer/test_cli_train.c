@@ -172,7 +172,7 @@ Test(cli_train, joint_toy_task_reaches_100_and_reloads) {
   cr_assert_eq(bertd_result_intents(ses, 0, 1, &top, 1, err, sizeof err), 1, "%s", err);
   cr_expect_str_eq(top.label, "atis_flight");
   bertd_word_tag tags[16];
-  int n = bertd_result_word_tags(ses, 0, 1, tags, 16, err, sizeof err);
+  int n = bertd_result_word_tags(ses, 0, 1, BERTD_TAG_DECODE_BIO, tags, 16, err, sizeof err);
   cr_assert_eq(n, 10, "%d word tags: %s", n, err);
   static const char *const want[] = {"O", "O", "O", "B-fromloc.city_name", "I-fromloc.city_name",
                                      "O", "B-toloc.city_name", "O", "O",

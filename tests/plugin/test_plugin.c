@@ -487,6 +487,8 @@ Test(plugin, config_errors_name_the_key) {
        "model.max_lenght: unknown key"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"on_too_long\":\"drop\"}}",
        "model.on_too_long: expected one of truncate, dead_letter"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"tag_decoding\":\"crf\"}}",
+       "model.tag_decoding: expected one of bio, argmax"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}", "model.threshold"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[32,16]}}",
        "batching.buckets[1]: 16 is not above"},
