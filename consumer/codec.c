@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec_internal.h"
 
@@ -77,6 +78,7 @@ int bertd_codec_create(const bertd_codec_conf *conf, const bertd_avro_schema *in
   c->framing = conf->framing;
   c->registry = conf->framing == BERTD_FRAMING_CONFLUENT ? conf->registry : NULL;
   c->input_id = c->output_id = -1;
+  c->rejected_ttl_s = (conf->rejected_ttl_ms > 0 ? (double)conf->rejected_ttl_ms : 60000.0) / 1e3;
   if (conf->framing == BERTD_FRAMING_CONFLUENT && !c->registry) {
     c->input_id = conf->input_schema_id;
     c->output_id = conf->output_schema_id;
@@ -147,10 +149,21 @@ void bertd_codec_free(bertd_codec *c) {
 const bertd_avro_schema *bertd_codec_input_schema(const bertd_codec *c) { return c->input; }
 const bertd_avro_schema *bertd_codec_enriched_schema(const bertd_codec *c) { return c->enriched; }
 
+static double monotonic_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int fetch_writer(bertd_codec *c, int32_t id, const codec_writer **w,
+                        bertd_codec_reason *reason, char *errstr, size_t errstr_size);
+
 /* The writer schema for Confluent id `id`, fetched from the registry on first sight. The input
  * schema's own id needs no lookup. Returns 0 with *w (NULL: the input schema itself), or -1 with
  * *reason: WRONG_SCHEMA for an id the registry does not know or a schema that does not resolve
- * to the input schema, UNAVAILABLE when the registry cannot be asked. */
+ * to the input schema, UNAVAILABLE when the registry cannot be asked. A rejected id is answered
+ * from memory for rejected_ttl_s (the same reason and message); UNAVAILABLE is never
+ * remembered. */
 int codec_writer_for_id(bertd_codec *c, int32_t id, const codec_writer **w,
                         bertd_codec_reason *reason, char *errstr, size_t errstr_size) {
   *w = NULL;
@@ -160,6 +173,7 @@ int codec_writer_for_id(bertd_codec *c, int32_t id, const codec_writer **w,
     snprintf(errstr, errstr_size, "schema id %ld, expected %ld", (long)id, (long)c->input_id);
     return -1;
   }
+  double now = monotonic_s();
   pthread_mutex_lock(&c->lock);
   for (int i = 0; i < c->n_writers; i++)
     if (c->writers[i].id == id) {
@@ -167,10 +181,42 @@ int codec_writer_for_id(bertd_codec *c, int32_t id, const codec_writer **w,
       pthread_mutex_unlock(&c->lock);
       return 0;
     }
+  for (int i = 0; i < c->n_rejected; i++)
+    if (c->rejected[i].id == id && now < c->rejected[i].until) {
+      *reason = (bertd_codec_reason)c->rejected[i].reason;
+      snprintf(errstr, errstr_size, "%s", c->rejected[i].message);
+      pthread_mutex_unlock(&c->lock);
+      return -1;
+    }
   pthread_mutex_unlock(&c->lock);
 
-  /* Not cached: ask without holding the lock (it may take seconds); two threads asking for the
-   * same id at once both fetch, and the second one's copy is dropped. */
+  if (fetch_writer(c, id, w, reason, errstr, errstr_size) == 0) return 0;
+  /* The record's fault (not the registry being down): remember it, so a stream of records with
+   * this id is not one registry request each. An id may be registered later, hence the TTL. */
+  if (*reason != BERTD_CODEC_UNAVAILABLE) {
+    pthread_mutex_lock(&c->lock);
+    codec_rejected *r = NULL;
+    for (int i = 0; i < c->n_rejected && !r; i++)
+      if (c->rejected[i].id == id) r = &c->rejected[i];
+    if (!r && c->n_rejected < CODEC_MAX_REJECTED) r = &c->rejected[c->n_rejected++];
+    if (!r) {
+      r = &c->rejected[c->next_rejected];
+      c->next_rejected = (c->next_rejected + 1) % CODEC_MAX_REJECTED;
+    }
+    r->id = id;
+    r->reason = (int)*reason;
+    r->until = now + c->rejected_ttl_s;
+    snprintf(r->message, sizeof r->message, "%s", errstr);
+    pthread_mutex_unlock(&c->lock);
+  }
+  return -1;
+}
+
+/* Fetches, parses and resolves writer schema `id` and caches it in c->writers. */
+static int fetch_writer(bertd_codec *c, int32_t id, const codec_writer **w,
+                        bertd_codec_reason *reason, char *errstr, size_t errstr_size) {
+  /* Ask without holding the lock (it may take seconds); two threads asking for the same id at
+   * once both fetch, and the second one's copy is dropped. */
   char *text = NULL;
   long status = 0;
   if (bertd_registry_get_schema(c->registry, id, &text, &status, errstr, errstr_size)) {

@@ -86,6 +86,11 @@ typedef struct bertd_codec_conf {
   /* Registry: the subject the input schema is registered under at creation, so that
    * bertd_codec_encode_input can frame records (the produce CLI). NULL: don't. */
   const char *input_subject;
+  /* Registry: how long an id the registry rejected (404, or a schema that does not resolve to
+   * the input schema) is answered from memory before the registry is asked again; a stream of
+   * records with a bad id then costs one request per this interval, not one per record.
+   * 0: 60,000 ms. */
+  long rejected_ttl_ms;
   /* 1: only decode (a reader of any topic, e.g. the consume CLI): no enriched schema is derived,
    * so the input schema may be an enriched one, and bertd_codec_encode fails. */
   int decode_only;

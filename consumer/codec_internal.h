@@ -23,6 +23,16 @@ typedef struct codec_writer {
 
 #define CODEC_MAX_WRITERS 256 /* bounded: a stream of hostile ids must not grow memory */
 
+/* An id the registry rejected, remembered until `until` (CLOCK_MONOTONIC seconds). */
+typedef struct codec_rejected {
+  int32_t id;
+  int reason;             /* bertd_codec_reason */
+  double until;
+  char message[384];
+} codec_rejected;
+
+#define CODEC_MAX_REJECTED 64 /* bounded as writers are: the oldest entry is replaced */
+
 struct bertd_codec {
   bertd_framing framing;
   char *text_field, *pair_field;
@@ -34,6 +44,9 @@ struct bertd_codec {
   pthread_mutex_t lock;                /* guards writers */
   codec_writer writers[CODEC_MAX_WRITERS];
   int n_writers;
+  codec_rejected rejected[CODEC_MAX_REJECTED]; /* guarded by lock */
+  int n_rejected, next_rejected;
+  double rejected_ttl_s;
 };
 
 struct bertd_record {

@@ -182,6 +182,46 @@ Test(registry, codec_resolves_caches_and_registers) {
   server_stop(srv);
 }
 
+/* A stream of records with an id the registry rejects costs one request per TTL, not one per
+ * record; each record still gets the same reason and message; after the TTL the registry is
+ * asked again (the id may have been registered since). */
+Test(registry, rejected_id_is_remembered_for_the_ttl) {
+  server *srv = server_start();
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv->port);
+  bertd_registry *reg;
+  cr_assert_eq(bertd_registry_create(url, 5000, &reg, err, sizeof err), 0, "%s", err);
+  bertd_avro_schema *in;
+  cr_assert_eq(bertd_avro_schema_load(UTTERANCE, &in, err, sizeof err), 0, "%s", err);
+  bertd_codec_conf conf = {.framing = BERTD_FRAMING_CONFLUENT, .registry = reg,
+                           .pair_field = "text_pair", .rejected_ttl_ms = 300};
+  bertd_codec *c;
+  cr_assert_eq(bertd_codec_create(&conf, in, &c, err, sizeof err), 0, "%s", err);
+  unsigned char rec[] = {0, 0, 0, 0, 9, 4, 'u', '1', 8, 'h', 'o', 'l', 'a', 0, 0, 0};
+  bertd_record *r = NULL;
+  bertd_codec_reason reason;
+  for (int i = 0; i < 50; i++) {
+    cr_assert_eq(bertd_codec_decode(c, rec, sizeof rec, &r, &reason, err, sizeof err), -1);
+    cr_assert_eq(reason, BERTD_CODEC_WRONG_SCHEMA, "record %d", i);
+    cr_assert(strstr(err, "HTTP 404: Schema not found"), "record %d: %s", i, err);
+  }
+  cr_assert_eq(srv->gets, 1, "id 9 asked %d times for 50 records", (int)srv->gets);
+  usleep(400 * 1000);
+  cr_assert_eq(bertd_codec_decode(c, rec, sizeof rec, &r, &reason, err, sizeof err), -1);
+  cr_assert_eq(reason, BERTD_CODEC_WRONG_SCHEMA);
+  cr_assert_eq(srv->gets, 2, "after the TTL: asked %d times", (int)srv->gets);
+  /* a known id is unaffected */
+  rec[4] = 7;
+  unsigned char good[] = {0, 0, 0, 0, 7, 4, 'u', '1', 8, 'h', 'o', 'l', 'a', 0, 0, 0, 4, 'e', 's'};
+  cr_assert_eq(bertd_codec_decode(c, good, sizeof good, &r, &reason, err, sizeof err), 0, "%s",
+               err);
+  bertd_record_free(r);
+  bertd_codec_free(c);
+  bertd_registry_free(reg);
+  bertd_avro_schema_free(in);
+  server_stop(srv);
+}
+
 Test(registry, unreachable_is_unavailable) {
   /* a port nobody listens on: bind one, note it, close it */
   int fd = socket(AF_INET, SOCK_STREAM, 0);
