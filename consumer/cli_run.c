@@ -54,7 +54,8 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
   }
   char err[1024];
   struct bertd_daemon_config *cfg = NULL;
-  if (bertd_dconf_load(config, &cfg, err, sizeof err) || bertd_run_preflight(cfg, err, sizeof err)) {
+  if (bertd_dconf_load(config, &cfg, err, sizeof err) ||
+      bertd_run_preflight(cfg, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
     bertd_dconf_destroy(cfg);
     return 2;

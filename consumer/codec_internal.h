@@ -31,7 +31,7 @@ typedef struct codec_rejected {
   char message[384];
 } codec_rejected;
 
-#define CODEC_MAX_REJECTED 64 /* bounded as writers are: the oldest entry is replaced */
+#define CODEC_MAX_REJECTED 64 /* bounded as writers are: when full, entries are replaced in turn */
 
 struct bertd_codec {
   bertd_framing framing;

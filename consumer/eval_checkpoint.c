@@ -62,8 +62,7 @@ int bertd_eval_preload_labels(const char *model_dir, bertd_ft_task task, bertd_d
 
 int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd_dataset *ds,
                           int max_length, int batch_size, bertd_tag_decoding decoding,
-                          bertd_eval_metrics *out,
-                          char *errstr, size_t errstr_size) {
+                          bertd_eval_metrics *out, char *errstr, size_t errstr_size) {
   bertd_model *m = NULL;
   bertd_session *s = NULL;
   bertd_evaluator ev;

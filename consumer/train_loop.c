@@ -55,8 +55,8 @@ static int task_config(const bertd_train_opts *o, const bertd_dataset *ds, bertd
 /* Dev metrics of the weights being trained: the trainer's forward without dropout on packed
  * batches, logits sliced per sequence. */
 static int eval_trainer(bertd_trainer *t, const bertd_train_set *set, int batch_size,
-                        bertd_tag_decoding decoding, bertd_eval_metrics *out, double *loss_out, char *errstr,
-                        size_t errstr_size) {
+                        bertd_tag_decoding decoding, bertd_eval_metrics *out,
+                        double *loss_out, char *errstr, size_t errstr_size) {
   const bertd_dataset *ds = set->ds;
   bertd_evaluator ev;
   if (bertd_evaluator_init(&ev, set->task, &ds->labels, &ds->tags, decoding, errstr,
@@ -213,7 +213,8 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     if (sp->dev) {
       bertd_eval_metrics m;
       double dev_loss;
-      if (eval_trainer(t, &dev, o->eval_batch_size, o->tag_decoding, &m, &dev_loss, errstr, errstr_size)) {
+      if (eval_trainer(t, &dev, o->eval_batch_size, o->tag_decoding, &m, &dev_loss, errstr,
+                       errstr_size)) {
         json_decref(ej);
         goto done;
       }
@@ -255,8 +256,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     bertd_eval_metrics m;
     double te = bertd_progress_now();
     if (bertd_eval_checkpoint(o->out_dir, o->task, sp->test, o->max_length, o->eval_batch_size,
-                              o->tag_decoding,
-                              &m, errstr, errstr_size))
+                              o->tag_decoding, &m, errstr, errstr_size))
       goto done;
     char line[256], prefix[64];
     bertd_eval_metrics_format(&m, line, sizeof line);

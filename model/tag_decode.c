@@ -29,15 +29,14 @@ const char *bertd_tag_decoding_name(bertd_tag_decoding d) {
   return d == BERTD_TAG_DECODE_ARGMAX ? "argmax" : "bio";
 }
 
-/* "I-x" -> the index of "B-x" and of "I-x" itself among names (-1 when absent); other labels
- * get prev_b = prev_i = -2 (unconstrained). */
-static void bio_predecessors(const char *const *names, int K, int *prev_b, int *prev_i) {
+/* "I-x" -> the index of "B-x" among names (-1 when absent; its other legal predecessor is
+ * "I-x" itself); other labels get -2 (unconstrained). */
+static void bio_predecessors(const char *const *names, int K, int *prev_b) {
   for (int j = 0; j < K; j++) {
-    prev_b[j] = prev_i[j] = -2;
+    prev_b[j] = -2;
     const char *n = names[j];
     if (!n || n[0] != 'I' || n[1] != '-') continue;
     prev_b[j] = -1;
-    prev_i[j] = j;
     for (int i = 0; i < K; i++)
       if (names[i] && names[i][0] == 'B' && names[i][1] == '-' && !strcmp(names[i] + 2, n + 2))
         prev_b[j] = i;
@@ -65,9 +64,9 @@ int bertd_tag_decode(const float *logits, int n, int K, const char *const *names
   double *lp = malloc(sizeof(double) * nk);           /* (n,K) log-probabilities */
   double *score = malloc(sizeof(double) * nk);        /* (n,K) best path score ending here */
   int32_t *back = malloc(sizeof(int32_t) * nk);       /* (n,K) that path's previous tag */
-  int *prev_b = malloc(sizeof(int) * (size_t)K), *prev_i = malloc(sizeof(int) * (size_t)K);
+  int *prev_b = malloc(sizeof(int) * (size_t)K);
   int rc = -1;
-  if (!lp || !score || !back || !prev_b || !prev_i) {
+  if (!lp || !score || !back || !prev_b) {
     snprintf(errstr, errstr_size, "tag decode: out of memory");
     goto out;
   }
@@ -75,7 +74,7 @@ int bertd_tag_decode(const float *logits, int n, int K, const char *const *names
 
   int constrained = 0;
   if (mode == BERTD_TAG_DECODE_BIO && names) {
-    bio_predecessors(names, K, prev_b, prev_i);
+    bio_predecessors(names, K, prev_b);
     for (int j = 0; j < K; j++) constrained |= prev_b[j] != -2;
     /* a label set with only I- tags has no legal first tag: decode it as argmax */
     int free_label = 0;
@@ -99,9 +98,9 @@ int bertd_tag_decode(const float *logits, int n, int K, const char *const *names
       for (int j = 0; j < K; j++) {
         int from = any;
         if (prev_b[j] != -2) {
-          /* I-X: from B-X or I-X only */
-          int b = prev_b[j], i = prev_i[j];
-          from = b >= 0 && ps[b] > ps[i] ? b : i;
+          /* I-X (label j): from B-X or I-X only */
+          int b = prev_b[j];
+          from = b >= 0 && ps[b] > ps[j] ? b : j;
         }
         score[(size_t)t * K + j] = ps[from] + lp[(size_t)t * K + j];
         back[(size_t)t * K + j] = from;
@@ -123,6 +122,5 @@ out:
   free(score);
   free(back);
   free(prev_b);
-  free(prev_i);
   return rc;
 }
