@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gelu.h"
 #include "rng.h"
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
@@ -97,8 +98,8 @@ void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 void activation_forward(float *x, size_t n, bertd_activation act) {
   switch (act) {
   case BERTD_ACT_GELU:
-    /* gelu(x) = x/2 (1 + erf(x/sqrt(2))), transformers' "gelu" */
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    /* gelu(x) = x/2 (1 + erf(x/sqrt(2))), transformers' "gelu" (gelu.c) */
+    gelu_forward(x, n);
     break;
   case BERTD_ACT_GELU_NEW: {
     /* tanh approximation, transformers' "gelu_new" / "gelu_pytorch_tanh" */
@@ -118,17 +119,10 @@ void activation_forward(float *x, size_t n, bertd_activation act) {
 void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          bertd_activation act) {
   switch (act) {
-  case BERTD_ACT_GELU: {
-    /* d/dx x Phi(x) = Phi(x) + x phi(x) */
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    for (size_t i = 0; i < n; i++) {
-      float x = inp[i];
-      float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-      float pdf = inv_sqrt_2pi * expf(-0.5f * x * x);
-      dinp[i] = dout[i] * (cdf + x * pdf);
-    }
+  case BERTD_ACT_GELU:
+    /* d/dx x Phi(x) = Phi(x) + x phi(x) (gelu.c) */
+    gelu_backward(dinp, dout, inp, n);
     break;
-  }
   case BERTD_ACT_GELU_NEW: {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */
     for (size_t i = 0; i < n; i++) {
