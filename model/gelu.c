@@ -5,15 +5,13 @@
  * was about a quarter of MiniLM's encoder time. Here erf is a rational function of x^2 on a
  * clamped range (coefficients fitted by tools/codegen/fit_erf.py, max |error| 4.2e-7, about 7
  * float ulps near 1; torch's own vectorised erf is of the same order) and exp, in the backward,
- * is a range reduction plus a polynomial. Neither has a branch or a call, so the compiler
+ * is vecmath.h's range reduction plus a polynomial. Neither has a branch or a call, so the compiler
  * turns each loop into SIMD code (the file is built with -O3 -fno-trapping-math, which lets
  * it if-convert the clamps: see model/CMakeLists.txt). NaN inputs stay NaN, as in torch. */
 #include "gelu.h"
 
-#include <stdint.h>
-#include <string.h>
-
 #include "gelu_erf_coeffs.h"
+#include "vecmath.h"
 
 static inline float erf_rational(float x) {
   /* clamp with comparisons (not fminf) so a NaN passes through and the loop vectorises */
@@ -41,44 +39,9 @@ static inline float erf_rational(float x) {
   return r;
 }
 
-/* exp(a) for a <= 0 (the Gaussian density's exponent): a = n ln2 + r with |r| <= ln2/2, then
- * exp(r) by its degree-7 Taylor polynomial (relative error < 3e-9) times 2^n built in the
- * exponent bits. a is clamped at -87 so 2^n stays a normal float; exp(-87) = 1.6e-38 is zero
- * for every use here. */
-static inline float exp_nonpositive(float a) {
-  a = a < -87.0f ? -87.0f : a;
-  /* round a / ln2 to the nearest integer: adding 1.5 * 2^23 pushes the fraction out of the
-   * mantissa (round-to-nearest); valid for |a / ln2| < 2^22 */
-  const float shifter = 12582912.0f;
-  const float n = (a * 1.44269504088896341f + shifter) - shifter;
-  /* ln 2 split in two so n * LN2_HI is exact */
-  const float r = (a - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
-  float e = 1.0f / 5040.0f;
-  e = e * r + 1.0f / 720.0f;
-  e = e * r + 1.0f / 120.0f;
-  e = e * r + 1.0f / 24.0f;
-  e = e * r + 1.0f / 6.0f;
-  e = e * r + 0.5f;
-  e = e * r + 1.0f;
-  e = e * r + 1.0f;
-  const int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return e * scale;
-}
-
 float gelu_erf(float x) { return erf_rational(x); }
 
-/* x86-64's baseline has 4-float SSE2 vectors; where the CPU has AVX2 the loader picks a clone
- * built for it (8 floats a step, about twice as fast again). GCC only: clang's fuzzing build
- * keeps the baseline. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define GELU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define GELU_CLONES
-#endif
-
-GELU_CLONES void gelu_forward(float *x, size_t n) {
+BERTD_VEC_CLONES void gelu_forward(float *x, size_t n) {
   const float s = 0.70710678118654752f; /* 1 / sqrt 2 */
   for (size_t i = 0; i < n; i++) {
     const float v = x[i];
@@ -86,13 +49,13 @@ GELU_CLONES void gelu_forward(float *x, size_t n) {
   }
 }
 
-GELU_CLONES void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+BERTD_VEC_CLONES void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
   const float s = 0.70710678118654752f;
   const float inv_sqrt_2pi = 0.39894228040143268f;
   for (size_t i = 0; i < n; i++) {
     const float x = inp[i];
     const float cdf = 0.5f * (1.0f + erf_rational(x * s));
-    const float pdf = inv_sqrt_2pi * exp_nonpositive(-0.5f * x * x);
+    const float pdf = inv_sqrt_2pi * bertd_exp_nonpositive(-0.5f * x * x);
     dinp[i] = dout[i] * (cdf + x * pdf);
   }
 }

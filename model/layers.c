@@ -193,21 +193,6 @@ void embeddings_backward(float *dword, float *dpos, float *dtype, const float *d
   }
 }
 
-void softmax_rows(float *x, int N, int C) {
-  for (int n = 0; n < N; n++) {
-    float *r = x + (size_t)n * C;
-    float mx = r[0];
-    for (int i = 1; i < C; i++) mx = r[i] > mx ? r[i] : mx;
-    float sum = 0.0f;
-    for (int i = 0; i < C; i++) {
-      r[i] = expf(r[i] - mx);
-      sum += r[i];
-    }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < C; i++) r[i] *= inv;
-  }
-}
-
 void attention_forward(float *ctx, const float *q, const float *k, const float *v,
                        float *scores, const int *lens, int B, int H, int NH) {
   const int D = H / NH;

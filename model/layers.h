@@ -62,7 +62,7 @@ void embeddings_backward(float *dword, float *dpos, float *dtype, const float *d
                          const int32_t *ids, const int32_t *type_ids, const int *lens, int B,
                          int H, int padding_idx);
 
-/* In place softmax over rows of x (N,C). */
+/* In place softmax over rows of x (N,C) (softmax.c). */
 void softmax_rows(float *x, int N, int C);
 
 /* Multi-head self-attention core for B packed sequences:
