@@ -56,6 +56,10 @@ const struct bertd_weights *bertd_model_weights(const bertd_model *m);
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size);
 void bertd_session_free(bertd_session *s);
+/* Threads a forward may use (default: OpenBLAS's count, i.e. OPENBLAS_NUM_THREADS or the cores).
+ * A batch of several sequences is cut into that many groups of about equal work, each run on
+ * its own thread with OpenBLAS single-threaded; a single sequence uses OpenBLAS's threads. */
+void bertd_session_set_threads(bertd_session *s, int threads);
 
 /* Runs the encoder and the model's heads on B encodings (any lengths; packed internally). The
  * encodings must stay alive until the results are read. */

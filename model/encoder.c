@@ -1,10 +1,13 @@
 /* encoder.c: embeddings -> L x (self-attention, add & norm, feed-forward, add & norm) -> pooler. */
 #include "encoder.h"
 
+#include <cblas.h>
+#undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoder_pool.h"
 #include "layers.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
@@ -18,12 +21,13 @@ static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
 }
 
 int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
-                       char *errstr, size_t errstr_size) {
+                       int slices, char *errstr, size_t errstr_size) {
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t NH = (size_t)cfg->num_attention_heads;
   if (tokens < 1) tokens = 1;
   if (max_len < 1) max_len = 1;
   if (batch < 1) batch = 1;
+  if (slices < 1) slices = 1;
   if (tokens > a->cap_tokens) {
     size_t n = (size_t)tokens;
     if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, n * H, errstr, errstr_size) ||
@@ -33,9 +37,14 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int m
       return -1;
     a->cap_tokens = tokens;
   }
-  if (max_len > a->cap_len) {
-    if (grow(&a->scores, NH * (size_t)max_len * (size_t)max_len, errstr, errstr_size)) return -1;
-    a->cap_len = max_len;
+  if (max_len > a->cap_len || slices > a->cap_slices) {
+    /* one (NH,T,T) block per slice of the batch (see bertd_encoder_forward_threads) */
+    const int len = max_len > a->cap_len ? max_len : a->cap_len;
+    const int sl = slices > a->cap_slices ? slices : a->cap_slices;
+    if (grow(&a->scores, (size_t)sl * NH * (size_t)len * (size_t)len, errstr, errstr_size))
+      return -1;
+    a->cap_len = len;
+    a->cap_slices = sl;
   }
   if (batch > a->cap_batch) {
     int *l = realloc(a->lens, sizeof(int) * (size_t)batch);
@@ -55,6 +64,7 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int m
 void bertd_acts_free(bertd_acts *a) {
   free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->tmp); free(a->inter);
   free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
 }
 
@@ -115,13 +125,63 @@ int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int
   return 0;
 }
 
-int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
-                          const int *lens, const int32_t *ids, const int32_t *type_ids,
-                          char *errstr, size_t errstr_size) {
+/* The encoder on sequences [b0, b1) of the packed batch: every per-token buffer is the batch's
+ * own, offset to the slice's first row, so slices write disjoint rows and nothing is copied. */
+typedef struct {
+  const bertd_config *cfg;
+  const bertd_weights *w;
+  const int32_t *ids, *type_ids; /* the slice's tokens */
+  bertd_acts view;               /* pointers into the batch's acts; its own scores block */
+} encoder_slice;
+
+static void slice_run(encoder_slice *sl) {
+  const bertd_config *cfg = sl->cfg;
+  const bertd_weights *w = sl->w;
+  bertd_acts *a = &sl->view;
+  embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
+                     w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
+                     cfg->layer_norm_eps);
+  for (int l = 0; l < cfg->num_hidden_layers; l++)
+    layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
+  if (w->pooler_w)
+    pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
+                   a->cls);
+}
+
+static void slice_task(void *arg) { slice_run(arg); }
+
+/* Cuts B sequences into P contiguous groups of about equal work. A sequence of T tokens costs
+ * T (8H^2 + 4HI) in its dense layers and 4 T^2 H in attention, per layer. cut[p] is the first
+ * sequence of group p; cut[P] = B. */
+static void plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
+  const double H = cfg->hidden_size, I = cfg->intermediate_size;
+  double total = 0.0;
+  for (int b = 0; b < B; b++) total += lens[b] * (8.0 * H * H + 4.0 * H * I + 4.0 * lens[b] * H);
+  double acc = 0.0;
+  int p = 1;
+  cut[0] = 0;
+  for (int b = 0; b < B && p < P; b++) {
+    acc += lens[b] * (8.0 * H * H + 4.0 * H * I + 4.0 * lens[b] * H);
+    /* close group p-1 after b once it holds its share, leaving a sequence for each later group */
+    if (acc >= total * p / P && B - (b + 1) >= P - p) cut[p++] = b + 1;
+  }
+  /* groups left without a cut (very uneven lengths) stay empty */
+  while (p < P) cut[p++] = B;
+  cut[P] = B;
+}
+
+int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a,
+                                  int B, const int *lens, const int32_t *ids,
+                                  const int32_t *type_ids, int threads, char *errstr,
+                                  size_t errstr_size) {
   int N, T;
   if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
     return -1;
-  if (bertd_acts_reserve(a, cfg, N, T, B, errstr, errstr_size)) return -1;
+  enum { MAX_SLICES = 64 };
+  int P = threads < B ? threads : B;
+  if (P > MAX_SLICES) P = MAX_SLICES;
+  if (P < 1) P = 1;
+  if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
   a->B = B;
   a->N = N;
   for (int b = 0, s = 0; b < B; b++) {
@@ -129,10 +189,56 @@ int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd
     a->starts[b] = s;
     s += lens[b];
   }
-  const int H = cfg->hidden_size;
-  embeddings_forward(a->x, ids, type_ids, lens, B, w->word_emb, w->pos_emb, w->type_emb,
-                     w->emb_ln_g, w->emb_ln_b, H, cfg->layer_norm_eps);
-  for (int l = 0; l < cfg->num_hidden_layers; l++) layer_forward(cfg, &w->layers[l], a, B, lens, N);
-  if (w->pooler_w) pooler_forward(a->pooled, a->x, lens, B, w->pooler_w, w->pooler_b, H, a->cls);
+  int cut[MAX_SLICES + 1];
+  plan_slices(cfg, lens, B, P, cut);
+  const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
+  const size_t score_block = (size_t)cfg->num_attention_heads * (size_t)a->cap_len * a->cap_len;
+  encoder_slice sl[MAX_SLICES];
+  int used = 0;
+  for (int p = 0; p < P; p++) {
+    const int b0 = cut[p], b1 = cut[p + 1];
+    if (b1 <= b0) continue;
+    const size_t n0 = (size_t)a->starts[b0];
+    const int n = (b1 < B ? a->starts[b1] : N) - (int)n0;
+    encoder_slice *s = &sl[used];
+    s->cfg = cfg;
+    s->w = w;
+    s->ids = ids + n0;
+    s->type_ids = type_ids + n0;
+    s->view = *a;
+    s->view.B = b1 - b0;
+    s->view.N = n;
+    s->view.lens = a->lens + b0;
+    s->view.starts = NULL; /* not read by the layers */
+    s->view.x = a->x + n0 * H;
+    s->view.q = a->q + n0 * H;
+    s->view.k = a->k + n0 * H;
+    s->view.v = a->v + n0 * H;
+    s->view.ctx = a->ctx + n0 * H;
+    s->view.tmp = a->tmp + n0 * H;
+    s->view.inter = a->inter + n0 * I;
+    s->view.scores = a->scores + (size_t)used * score_block;
+    s->view.pooled = a->pooled + (size_t)b0 * H;
+    s->view.cls = a->cls + (size_t)b0 * H;
+    used++;
+  }
+  if (used == 1) {
+    slice_run(&sl[0]);
+    return 0;
+  }
+  /* Each slice calls OpenBLAS from its own thread: OpenBLAS runs single-threaded meanwhile
+   * (concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool, measured
+   * 6x slower), and gets its thread count back afterwards for batches of one sequence. */
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
+  openblas_set_num_threads(blas_threads);
   return 0;
+}
+
+int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+                          const int *lens, const int32_t *ids, const int32_t *type_ids,
+                          char *errstr, size_t errstr_size) {
+  return bertd_encoder_forward_threads(cfg, w, a, B, lens, ids, type_ids, 1, errstr,
+                                       errstr_size);
 }

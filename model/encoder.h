@@ -14,23 +14,26 @@ typedef struct bertd_acts {
   int cap_tokens;   /* N capacity */
   int cap_len;      /* longest sequence capacity (T) */
   int cap_batch;    /* B capacity */
+  int cap_slices;   /* scores blocks: one per thread a batch is split across */
   float *x;         /* (N,H) residual stream; after forward: last hidden state */
   float *q, *k, *v; /* (N,H) each */
   float *ctx;       /* (N,H) attention output before its dense layer */
   float *tmp;       /* (N,H) */
   float *inter;     /* (N,I) feed-forward inner activations */
-  float *scores;    /* (NH,T,T) one sequence's attention probabilities */
+  float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
   float *cls;       /* (B,H) scratch: the [CLS] rows */
   /* the batch last run */
   int B, N;
   int *lens;        /* (B) */
   int *starts;      /* (B) index of each sequence's first token in the packed rows */
+  struct bertd_encoder_pool *pool; /* threads for split batches (encoder_pool.h), or NULL */
 } bertd_acts;
 
-/* Grows the buffers to hold at least this batch shape (never shrinks). */
+/* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
+ * shrinks). */
 int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
-                       char *errstr, size_t errstr_size);
+                       int slices, char *errstr, size_t errstr_size);
 void bertd_acts_free(bertd_acts *a);
 
 /* Checks a packed batch against the config (1 <= lens[b] <= max_position_embeddings, ids below
@@ -46,5 +49,16 @@ int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int
 int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size);
+
+/* The same on up to `threads` threads: the batch's sequences are cut into contiguous groups of
+ * about equal work (dense layers and attention), and each group runs the whole encoder on its
+ * own thread (a's pool), into its own rows of a's buffers. Sequences never interact, so no
+ * thread waits for another between layers, which is why this scales better on small matrices
+ * than OpenBLAS splitting each matmul. OpenBLAS is set single-threaded while the groups run,
+ * and restored. threads <= 1 or B == 1: the plain pass. */
+int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a,
+                                  int B, const int *lens, const int32_t *ids,
+                                  const int32_t *type_ids, int threads, char *errstr,
+                                  size_t errstr_size);
 
 #endif

@@ -17,6 +17,7 @@ struct bertd_model {
 
 struct bertd_session {
   const bertd_model *m;
+  int threads; /* the encoder splits a batch of several sequences across this many threads */
   bertd_acts a;
   const bertd_encoding *const *encs; /* the batch last run (not owned) */
   int B, N;

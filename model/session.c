@@ -1,6 +1,7 @@
 /* session.c: one thread's activations and head outputs for a batch of encodings. */
 #include "model.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,14 @@ int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr
     return -1;
   }
   s->m = m;
+  /* OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else the cores) until the host says */
+  s->threads = openblas_get_num_threads();
   *out = s;
   return 0;
+}
+
+void bertd_session_set_threads(bertd_session *s, int threads) {
+  s->threads = threads < 1 ? 1 : threads;
 }
 
 void bertd_session_free(bertd_session *s) {
@@ -112,7 +119,8 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
     for (int r = 0; r < N; r++)
       if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
   }
-  if (bertd_encoder_forward(c, w, &s->a, B, s->lens, s->ids, s->type_ids, errstr, errstr_size))
+  if (bertd_encoder_forward_threads(c, w, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
+                                    errstr, errstr_size))
     return -1;
   if (w->cls_w) {
     if (c->arch == BERTD_ARCH_TOKEN_CLS) {

@@ -2,6 +2,7 @@
  * that its memory is allocated once; results after a warm-up must be bit-for-bit those of a
  * fresh session, and bad capacities must be refused with a message. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,5 +80,73 @@ Test(session, warm_up_refuses_non_positive_capacities) {
   /* one record longer than max_tokens is still a batch the session must hold */
   cr_assert_eq(bertd_session_warm_up(s, 4, 8, 64, err, sizeof err), 0, "%s", err);
   bertd_session_free(s);
+  bertd_model_free(m);
+}
+
+/* Hidden states of a batch of texts of different lengths, through a session of `threads`. */
+static void hidden_states(const bertd_model *m, int threads, float *out, int *n_out) {
+  static const char *const texts[] = {
+      "show me flights from boston to denver on monday",
+      "what is the cheapest fare",
+      "i would like to book a round trip flight from kansas city to chicago on wednesday may "
+      "twenty third and return on friday",
+      "list la",
+      "which airlines fly between toronto and san diego",
+      "ground transportation in denver",
+      "okay",
+  };
+  enum { NT = sizeof texts / sizeof texts[0] };
+  bertd_encoding enc[NT];
+  const bertd_encoding *batch[NT];
+  memset(enc, 0, sizeof enc);
+  char err[512];
+  for (int i = 0; i < NT; i++) {
+    cr_assert_eq(bertd_tokenizer_encode(bertd_model_tokenizer(m), texts[i], strlen(texts[i]),
+                                        NULL, 0, 64, BERTD_TRUNC_LONGEST_FIRST, &enc[i], err,
+                                        sizeof err), 0, "%s", err);
+    batch[i] = &enc[i];
+  }
+  bertd_session *s;
+  cr_assert_eq(bertd_session_create(m, &s, err, sizeof err), 0, "%s", err);
+  bertd_session_set_threads(s, threads);
+  /* twice: the second pass reuses the pool's threads */
+  for (int pass = 0; pass < 2; pass++) {
+    cr_assert_eq(bertd_session_forward(s, batch, NT, err, sizeof err), 0, "%s", err);
+    int n = 0;
+    for (int b = 0; b < NT; b++) {
+      int len = 0;
+      const float *h = bertd_session_hidden(s, b, &len);
+      const float *pooled = bertd_session_pooled(s, b);
+      cr_assert(h && pooled);
+      memcpy(out + n, h, sizeof(float) * (size_t)len * 32);
+      n += len * 32;
+      memcpy(out + n, pooled, sizeof(float) * 32);
+      n += 32;
+    }
+    *n_out = n;
+  }
+  bertd_session_free(s);
+  for (int i = 0; i < NT; i++) bertd_encoding_free(&enc[i]);
+}
+
+/* A batch split across threads (encoder.c's slices) gives each sequence the hidden state and
+ * pooled output one thread gives it: 2 and 3 threads over 7 sequences of 3..30 tokens. */
+Test(session, threads_split_batch_same_results) {
+  bertd_model *m = load("joint");
+  cr_assert_eq(bertd_model_config(m)->hidden_size, 32, "fixture shape the copy assumes");
+  static float one[65536], many[65536];
+  int n1 = 0, nm = 0;
+  hidden_states(m, 1, one, &n1);
+  for (int threads = 2; threads <= 3; threads++) {
+    hidden_states(m, threads, many, &nm);
+    cr_assert_eq(n1, nm);
+    double worst = 0.0;
+    for (int i = 0; i < n1; i++) {
+      const double d = fabs((double)one[i] - many[i]);
+      worst = d > worst ? d : worst;
+    }
+    cr_expect_leq(worst, 1e-6, "%d threads: max |d| %.3g", threads, worst);
+    printf("session: %d threads vs 1: max |d| %.3g over %d values\n", threads, worst, n1);
+  }
   bertd_model_free(m);
 }
