@@ -32,7 +32,7 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int m
     size_t n = (size_t)tokens;
     if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, n * H, errstr, errstr_size) ||
         grow(&a->k, n * H, errstr, errstr_size) || grow(&a->v, n * H, errstr, errstr_size) ||
-        grow(&a->ctx, n * H, errstr, errstr_size) || grow(&a->tmp, n * H, errstr, errstr_size) ||
+        grow(&a->ctx, n * H, errstr, errstr_size) ||
         grow(&a->inter, n * I, errstr, errstr_size))
       return -1;
     a->cap_tokens = tokens;
@@ -62,7 +62,7 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int m
 }
 
 void bertd_acts_free(bertd_acts *a) {
-  free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->tmp); free(a->inter);
+  free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->inter);
   free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
   bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
@@ -79,14 +79,12 @@ static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw
   linear_forward(a->v, a->x, lw->v_w, lw->v_b, N, H, H);
   attention_forward(a->ctx, a->q, a->k, a->v, a->scores, lens, B, H, NH);
   /* x = LayerNorm(ctx @ Wo^T + bo + x) */
-  linear_forward(a->tmp, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
-  for (size_t i = 0; i < (size_t)N * H; i++) a->x[i] = a->tmp[i] + a->x[i];
+  linear_forward_residual(a->x, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
   layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
   /* feed-forward: inter (N,I) = act(x @ Wi^T + bi); x = LayerNorm(inter @ Wout^T + bout + x) */
   linear_forward(a->inter, a->x, lw->inter_w, lw->inter_b, N, H, I);
   activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
-  linear_forward(a->tmp, a->inter, lw->out_w, lw->out_b, N, I, H);
-  for (size_t i = 0; i < (size_t)N * H; i++) a->x[i] = a->tmp[i] + a->x[i];
+  linear_forward_residual(a->x, a->inter, lw->out_w, lw->out_b, N, I, H);
   layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
@@ -215,7 +213,6 @@ int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *
     s->view.k = a->k + n0 * H;
     s->view.v = a->v + n0 * H;
     s->view.ctx = a->ctx + n0 * H;
-    s->view.tmp = a->tmp + n0 * H;
     s->view.inter = a->inter + n0 * I;
     s->view.scores = a->scores + (size_t)used * score_block;
     s->view.pooled = a->pooled + (size_t)b0 * H;

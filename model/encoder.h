@@ -18,7 +18,6 @@ typedef struct bertd_acts {
   float *x;         /* (N,H) residual stream; after forward: last hidden state */
   float *q, *k, *v; /* (N,H) each */
   float *ctx;       /* (N,H) attention output before its dense layer */
-  float *tmp;       /* (N,H) */
   float *inter;     /* (N,I) feed-forward inner activations */
   float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */

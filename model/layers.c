@@ -10,15 +10,28 @@
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
-  /* inp (N,C) @ weight^T (C,OC): one sgemm; then the bias broadcast over rows. */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, 0.0f,
-              out, OC);
+  /* out (N,OC) = bias broadcast over rows, then += inp (N,C) @ weight^T (C,OC) in one sgemm
+   * with beta 1: OpenBLAS then skips its own pass over out (beta 0 clears it first), and the
+   * bias costs one write pass instead of a read-modify-write after the product. */
+  if (bias) {
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * (size_t)OC);
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C,
+              bias ? 1.0f : 0.0f, out, OC);
+}
+
+void linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
+                             int N, int C, int OC) {
+  /* x (N,OC) += bias, then += inp (N,C) @ weight^T in the sgemm itself (beta 1): the residual
+   * add needs no buffer and no pass of its own */
   if (bias) {
     for (int n = 0; n < N; n++) {
-      float *o = out + (size_t)n * OC;
-      for (int j = 0; j < OC; j++) o[j] += bias[j];
+      float *r = x + (size_t)n * OC;
+      for (int j = 0; j < OC; j++) r[j] += bias[j];
     }
   }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, 1.0f,
+              x, OC);
 }
 
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -18,6 +18,11 @@
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC);
 
+/* x (N,OC) += inp (N,C) @ weight(OC,C)^T + bias(OC): a dense layer and its residual add in one
+ * sgemm. bias may be NULL; inp must not overlap x. */
+void linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
+                             int N, int C, int OC);
+
 /* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);
  * dbias (OC) += column sums of dout. dinp or dbias may be NULL. */
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
