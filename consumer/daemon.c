@@ -501,11 +501,28 @@ static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
   rd_kafka_flush(d->producer, (int)(deadline > now_ms() ? deadline - now_ms() : 0));
 }
 
+/* How long a watermark that could not be committed is trusted for a re-assignment (see
+ * bertd_offsets_remember): a broker restart or a session timeout rejoins well within it. */
+#define RESUME_MAX_AGE_MS 60000
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   daemon *d = opaque;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     bertd_log(BERTD_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+    const int64_t now = now_ms();
+    for (int i = 0; i < parts->cnt; i++) {
+      rd_kafka_topic_partition_t *p = &parts->elems[i];
+      int64_t at;
+      if (bertd_offsets_take_resume(d->offsets, p->topic, p->partition, now, RESUME_MAX_AGE_MS,
+                                    &at)) {
+        /* delivered by this process before the group dropped it, never committed */
+        p->offset = at;
+        bertd_log(BERTD_LOG_INFO, "resuming %s[%d] at offset %lld: records before it were "
+                  "delivered before the assignment was lost", p->topic, (int)p->partition,
+                  (long long)at);
+      }
+    }
     if (d->cooperative) rd_kafka_incremental_assign(rk, parts);
     else rd_kafka_assign(rk, parts);
     if (d->paused) rd_kafka_pause_partitions(rk, parts);
@@ -513,17 +530,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   }
   /* revoked (or lost): finish the partitions' in-flight records, commit, let go */
   size_t before = in_flight_of(d, parts);
+  int committed = 0;
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     drain(d, parts);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
-    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-      bertd_log(BERTD_LOG_WARN, "commit on revoke: %s", rd_kafka_err2str(cerr));
+    committed = !cerr || cerr == RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (!committed) bertd_log(BERTD_LOG_WARN, "commit on revoke: %s", rd_kafka_err2str(cerr));
   }
   size_t abandoned = in_flight_of(d, parts);
+  const int64_t now = now_ms();
   for (int i = 0; i < parts->cnt; i++) {
-    partq *q = queue_find(d, parts->elems[i].topic, parts->elems[i].partition, 0);
+    const char *topic = parts->elems[i].topic;
+    const int32_t part = parts->elems[i].partition;
+    partq *q = queue_find(d, topic, part, 0);
     if (q) q->revoked = 1;
-    bertd_offsets_forget(d->offsets, parts->elems[i].topic, parts->elems[i].partition);
+    /* the group lost this member (a broker restart): what was delivered since the last commit
+     * would be read again; if the partition comes back here, start after it */
+    const int64_t wm = committed ? -1 : bertd_offsets_watermark(d->offsets, topic, part);
+    if (wm >= 0 && bertd_offsets_remember(d->offsets, topic, part, wm, now))
+      bertd_log(BERTD_LOG_WARN, "out of memory remembering %s[%d]'s offset %lld", topic,
+                (int)part, (long long)wm);
+    bertd_offsets_forget(d->offsets, topic, part);
   }
   bertd_log(BERTD_LOG_INFO, "revoked %d partition(s): %zu in flight, %zu finished, %zu left to "
             "the next owner", parts->cnt, before, before - abandoned, abandoned);

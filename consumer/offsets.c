@@ -18,12 +18,23 @@ typedef struct partition_state {
   slot *ring;
   size_t cap, head, count; /* ring[(head + i) % cap], i < count */
   int64_t last;            /* last tracked offset, -1 before the first */
+  int64_t watermark;       /* next offset after the contiguous done ones, -1 before any */
 } partition_state;
+
+/* A partition's watermark kept past a revoke whose commit did not happen, for a re-assignment
+ * of the same partition to this process (see bertd_offsets_remember). */
+typedef struct resume {
+  char *topic;
+  int32_t partition;
+  int64_t offset, at_ms;
+} resume;
 
 struct bertd_offsets {
   partition_state *parts;
   size_t nparts, cap;
   size_t in_flight;
+  resume *resumes;
+  size_t nresumes, capresumes;
 };
 
 bertd_offsets *bertd_offsets_new(void) { return calloc(1, sizeof(bertd_offsets)); }
@@ -35,6 +46,8 @@ void bertd_offsets_free(bertd_offsets *o) {
     free(o->parts[i].ring);
   }
   free(o->parts);
+  for (size_t i = 0; i < o->nresumes; i++) free(o->resumes[i].topic);
+  free(o->resumes);
   free(o);
 }
 
@@ -60,6 +73,7 @@ static partition_state *find_or_add(bertd_offsets *o, const char *topic, int32_t
   if (!(p->topic = strdup(topic))) return NULL;
   p->partition = partition;
   p->last = -1;
+  p->watermark = -1;
   o->nparts++;
   return p;
 }
@@ -116,7 +130,7 @@ int bertd_offsets_done(bertd_offsets *o, const char *topic, int32_t partition, i
   o->in_flight--;
   int moved = 0;
   while (p->count > 0 && at(p, 0)->done) {
-    *commit = at(p, 0)->offset + 1;
+    *commit = p->watermark = at(p, 0)->offset + 1;
     p->head = (p->head + 1) % p->cap;
     p->count--;
     moved = 1;
@@ -141,4 +155,56 @@ void bertd_offsets_forget(bertd_offsets *o, const char *topic, int32_t partition
   free(p->topic);
   free(p->ring);
   *p = o->parts[--o->nparts];
+}
+
+int64_t bertd_offsets_watermark(const bertd_offsets *o, const char *topic, int32_t partition) {
+  const partition_state *p = find(o, topic, partition);
+  return p ? p->watermark : -1;
+}
+
+static resume *resume_find(const bertd_offsets *o, const char *topic, int32_t partition) {
+  for (size_t i = 0; i < o->nresumes; i++)
+    if (o->resumes[i].partition == partition && !strcmp(o->resumes[i].topic, topic))
+      return &o->resumes[i];
+  return NULL;
+}
+
+static void resume_drop(bertd_offsets *o, resume *r) {
+  free(r->topic);
+  *r = o->resumes[--o->nresumes];
+}
+
+int bertd_offsets_remember(bertd_offsets *o, const char *topic, int32_t partition,
+                           int64_t offset, int64_t now_ms) {
+  resume *r = resume_find(o, topic, partition);
+  if (!r) {
+    if (o->nresumes == o->capresumes) {
+      size_t cap = o->capresumes ? o->capresumes * 2 : 8;
+      resume *n = realloc(o->resumes, cap * sizeof(*n));
+      if (!n) return -1;
+      o->resumes = n;
+      o->capresumes = cap;
+    }
+    r = &o->resumes[o->nresumes];
+    if (!(r->topic = strdup(topic))) return -1;
+    r->partition = partition;
+    o->nresumes++;
+  }
+  r->offset = offset;
+  r->at_ms = now_ms;
+  return 0;
+}
+
+int bertd_offsets_take_resume(bertd_offsets *o, const char *topic, int32_t partition,
+                              int64_t now_ms, int64_t max_age_ms, int64_t *offset) {
+  /* entries too old to trust are dropped on the way, whichever partition is asked for */
+  for (size_t i = 0; i < o->nresumes;) {
+    if (now_ms - o->resumes[i].at_ms > max_age_ms) resume_drop(o, &o->resumes[i]);
+    else i++;
+  }
+  resume *r = resume_find(o, topic, partition);
+  if (!r) return 0;
+  *offset = r->offset;
+  resume_drop(o, r);
+  return 1;
 }

@@ -32,4 +32,23 @@ size_t bertd_offsets_partition_in_flight(const bertd_offsets *o, const char *top
 /* Drops a partition's state (after a revoke). */
 void bertd_offsets_forget(bertd_offsets *o, const char *topic, int32_t partition);
 
+/* The partition's watermark: the offset after the records delivered so far without a gap (what
+ * a commit would store), -1 when none has been or the partition is not tracked. */
+int64_t bertd_offsets_watermark(const bertd_offsets *o, const char *topic, int32_t partition);
+
+/* Resuming after a lost assignment. When a partition is revoked and its watermark cannot be
+ * committed (the group dropped this member, e.g. while its broker restarted), the records
+ * delivered since the last commit would be read and produced again by the partition's next
+ * owner. If that owner is this process, it knows they were delivered: remember() keeps the
+ * watermark (with the time), and take_resume() hands it back, once, when the partition is
+ * assigned again within max_age_ms. Starting there never skips an undelivered record (the
+ * watermark stops at the first one). An entry older than max_age_ms is dropped: by then another
+ * member has likely owned the partition and committed past it, and starting behind its commit
+ * would repeat its records (never lose any). remember returns -1 when out of memory;
+ * take_resume returns 1 and sets *offset, or 0. */
+int bertd_offsets_remember(bertd_offsets *o, const char *topic, int32_t partition,
+                           int64_t offset, int64_t now_ms);
+int bertd_offsets_take_resume(bertd_offsets *o, const char *topic, int32_t partition,
+                              int64_t now_ms, int64_t max_age_ms, int64_t *offset);
+
 #endif

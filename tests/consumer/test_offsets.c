@@ -78,3 +78,35 @@ Test(offsets, many_records_out_of_order) {
   cr_assert_eq(c, N);
   bertd_offsets_free(o);
 }
+
+/* A watermark that could not be committed is handed back once, to a re-assignment of the same
+ * partition, and only while fresh. */
+Test(offsets, resume_after_a_lost_assignment) {
+  bertd_offsets *o = bertd_offsets_new();
+  char err[256];
+  int64_t commit = -1, at = -1;
+  cr_assert_eq(bertd_offsets_watermark(o, "t", 0), -1, "untracked: no watermark");
+  for (int64_t off = 10; off < 15; off++)
+    cr_assert_eq(bertd_offsets_track(o, "t", 0, off, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_offsets_watermark(o, "t", 0), -1, "nothing delivered yet");
+  cr_assert_eq(bertd_offsets_done(o, "t", 0, 10, &commit, err, sizeof err), 1);
+  cr_assert_eq(bertd_offsets_done(o, "t", 0, 11, &commit, err, sizeof err), 1);
+  cr_assert_eq(bertd_offsets_done(o, "t", 0, 13, &commit, err, sizeof err), 0);
+  /* 12 is still in flight: the watermark stops before it, whatever came after */
+  cr_expect_eq(bertd_offsets_watermark(o, "t", 0), 12);
+  cr_assert_eq(bertd_offsets_remember(o, "t", 0, bertd_offsets_watermark(o, "t", 0), 1000), 0);
+  cr_assert_eq(bertd_offsets_remember(o, "t", 1, 77, 1000), 0);
+  bertd_offsets_forget(o, "t", 0);
+  cr_expect_eq(bertd_offsets_watermark(o, "t", 0), -1, "forgotten with its partition");
+  cr_expect_eq(bertd_offsets_take_resume(o, "u", 0, 1500, 60000, &at), 0, "other topic");
+  cr_expect_eq(bertd_offsets_take_resume(o, "t", 0, 1500, 60000, &at), 1);
+  cr_expect_eq(at, 12);
+  cr_expect_eq(bertd_offsets_take_resume(o, "t", 0, 1500, 60000, &at), 0, "handed back once");
+  /* partition 1's entry is too old by the time anyone asks */
+  cr_expect_eq(bertd_offsets_take_resume(o, "t", 1, 1000 + 60001, 60000, &at), 0);
+  cr_assert_eq(bertd_offsets_remember(o, "t", 1, 80, 5000), 0);
+  cr_assert_eq(bertd_offsets_remember(o, "t", 1, 90, 6000), 0); /* replaces */
+  cr_expect_eq(bertd_offsets_take_resume(o, "t", 1, 7000, 60000, &at), 1);
+  cr_expect_eq(at, 90);
+  bertd_offsets_free(o);
+}
