@@ -6,7 +6,12 @@
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
  * GFLOP/s. --bert-base builds a BERT-Base-shaped (12/768/12/3072) model with random weights.
+ * Threads: OPENBLAS_NUM_THREADS (else the cores), used as a session uses them: a batch of
+ * several sequences is split across that many threads (bertd_encoder_forward_threads), a
+ * single sequence runs on OpenBLAS's threads.
  * bench/run_peers.py runs ONNX Runtime and PyTorch on the same shapes and prints ratios. */
+#include <cblas.h>
+#undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +107,7 @@ int main(int argc, char **argv) {
     name = bertd_model_name(m);
   }
   bertd_acts a = {0};
+  const int threads = openblas_get_num_threads();
   if (!json) printf("%-18s %5s %5s %12s %9s\n", "model", "batch", "len", "sentences/s", "GFLOP/s");
   for (int bi = 0; bi < nb; bi++) {
     for (int li = 0; li < nl; li++) {
@@ -111,14 +117,15 @@ int main(int argc, char **argv) {
       int32_t *types = calloc((size_t)B * T, sizeof(int32_t));
       for (int b = 0; b < B; b++) lens[b] = T;
       for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int32_t)((unsigned)(i * 7919) % 20000u);
-      if (bertd_encoder_forward(cfg, w, &a, B, lens, ids, types, err, sizeof err)) {
+      if (bertd_encoder_forward_threads(cfg, w, &a, B, lens, ids, types, threads, err,
+                                        sizeof err)) {
         fprintf(stderr, "bench_encoder: %s\n", err);
         return 1;
       }
       int iters = 0;
       double t0 = now(), t;
       do {
-        bertd_encoder_forward(cfg, w, &a, B, lens, ids, types, err, sizeof err);
+        bertd_encoder_forward_threads(cfg, w, &a, B, lens, ids, types, threads, err, sizeof err);
         iters++;
         t = now() - t0;
       } while (t < seconds);
