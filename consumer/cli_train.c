@@ -24,6 +24,7 @@ static void usage(FILE *f, int train) {
             "       [--heldout N] [--dev-heldout N] [--eval-split dev]\n"
             "       [--epochs N] [--lr F] [--batch-size N] [--max-length N]\n"
             "       [--warmup-ratio F | --warmup-steps N] [--weight-decay F] [--seed N]\n"
+            "       [--slot-loss-coef F] (joint: loss = intent + F x slots, default 1)\n"
             "       [--grad-accum N] [--max-grad-norm F] [--no-bucket] [--threads N]\n"
             "       [--tag-decoding bio|argmax]\n"
             "Fine-tunes the checkpoint in --model (a new head for the task) on the train split,\n"
@@ -44,7 +45,7 @@ static void usage(FILE *f, int train) {
 enum {
   OPT_TEXT_COL = 1000, OPT_PAIR_COL, OPT_LABEL_COL, OPT_TAGS_COL, OPT_DEV, OPT_TEST,
   OPT_HELDOUT, OPT_DEV_HELDOUT, OPT_EVAL_SPLIT, OPT_WARMUP_RATIO, OPT_WARMUP_STEPS,
-  OPT_WEIGHT_DECAY, OPT_GRAD_ACCUM, OPT_MAX_GRAD_NORM, OPT_NO_BUCKET, OPT_THREADS, OPT_SPLIT,
+  OPT_WEIGHT_DECAY, OPT_SLOT_LOSS_COEF, OPT_GRAD_ACCUM, OPT_MAX_GRAD_NORM, OPT_NO_BUCKET, OPT_THREADS, OPT_SPLIT,
   OPT_TAG_DECODING
 };
 
@@ -87,6 +88,7 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       {"warmup-ratio", required_argument, 0, OPT_WARMUP_RATIO},
       {"warmup-steps", required_argument, 0, OPT_WARMUP_STEPS},
       {"weight-decay", required_argument, 0, OPT_WEIGHT_DECAY},
+      {"slot-loss-coef", required_argument, 0, OPT_SLOT_LOSS_COEF},
       {"grad-accum", required_argument, 0, OPT_GRAD_ACCUM},
       {"max-grad-norm", required_argument, 0, OPT_MAX_GRAD_NORM},
       {"no-bucket", no_argument, 0, OPT_NO_BUCKET},
@@ -133,7 +135,7 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       for (const struct option *o = longopts; o->name; o++)
         if (o->val == c) name = o->name;
       int lo_int = c == 'r' || c == OPT_WARMUP_RATIO || c == OPT_WEIGHT_DECAY ||
-                   c == OPT_MAX_GRAD_NORM;
+                   c == OPT_MAX_GRAD_NORM || c == OPT_SLOT_LOSS_COEF;
       if (number(cmd, name, optarg, 0, lo_int ? 1e6 : 1e12, &v)) return -1;
       if (!lo_int && v != (double)(long long)v) {
         fprintf(stderr, "bertd %s: --%s: expected an integer, got '%s'\n", cmd, name, optarg);
@@ -150,6 +152,7 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       case OPT_WARMUP_RATIO: a->t.warmup_ratio = (float)v; break;
       case OPT_WARMUP_STEPS: a->t.warmup_steps = (int)v; break;
       case OPT_WEIGHT_DECAY: a->t.weight_decay = (float)v; break;
+      case OPT_SLOT_LOSS_COEF: a->t.slot_loss_coef = (float)v; break;
       case OPT_GRAD_ACCUM: a->t.grad_accum = (int)v; break;
       case OPT_MAX_GRAD_NORM: a->t.max_grad_norm = (float)v; break;
       case OPT_THREADS: a->t.threads = (int)v; break;

@@ -21,6 +21,7 @@ void bertd_train_opts_default(bertd_train_opts *o) {
                           .warmup_ratio = 0,
                           .warmup_steps = -1,
                           .weight_decay = 0,
+                          .slot_loss_coef = 1,
                           .max_grad_norm = 1,
                           .grad_accum = 1,
                           .seed = 42,
@@ -106,6 +107,8 @@ static void put_hparams(json_t *s, const bertd_train_opts *o, long steps, int wa
   json_object_set_new(s, "max_length", json_integer(o->max_length));
   json_object_set_new(s, "warmup_steps", json_integer(warmup));
   json_object_set_new(s, "weight_decay", json_real(o->weight_decay));
+  if (o->task == BERTD_FT_JOINT)
+    json_object_set_new(s, "slot_loss_coef", json_real(o->slot_loss_coef));
   json_object_set_new(s, "max_grad_norm", json_real(o->max_grad_norm));
   json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
   json_object_set_new(s, "threads", json_integer(o->threads));
@@ -154,6 +157,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
   bertd_trainer_opts_default(&to);
   to.lr = o->lr;
   to.weight_decay = o->weight_decay;
+  to.slot_loss_coef = o->slot_loss_coef;
   to.max_grad_norm = o->max_grad_norm;
   to.grad_accum = o->grad_accum;
   to.warmup_steps = warmup;

@@ -27,6 +27,7 @@ typedef struct bertd_train_opts {
   float warmup_ratio;      /* 0: share of the optimizer steps warming up... */
   int warmup_steps;        /* ...or this many (>= 0 wins over the ratio; -1: use the ratio) */
   float weight_decay;      /* 0 */
+  float slot_loss_coef;    /* 1: joint loss = intent + coef x slot cross-entropy (JointBERT's) */
   float max_grad_norm;     /* 1 */
   int grad_accum;          /* 1 */
   uint64_t seed;           /* 42: weights of the new head, shuffling, dropout */

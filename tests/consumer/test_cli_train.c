@@ -152,6 +152,7 @@ Test(cli_train, joint_toy_task_reaches_100_and_reloads) {
   cr_expect_eq(num(s, "test_slot_f1"), 100.0);
   cr_expect_eq(num(s, "test_sentence_acc"), 100.0);
   cr_expect_gt(num(s, "train_tokens_per_s"), 0);
+  cr_expect_eq(num(s, "slot_loss_coef"), 1.0, "JointBERT's default weighting, recorded");
   json_decref(s);
   fclose(log);
 
