@@ -13,24 +13,19 @@
 #include "gelu_erf_coeffs.h"
 #include "vecmath.h"
 
+/* c[0] + c[1] u + ... + c[n-1] u^(n-1); n is a constant at every call, so the loop unrolls */
+static inline float horner(const float *c, int n, float u) {
+  float r = c[n - 1];
+  for (int i = n - 2; i >= 0; i--) r = r * u + c[i];
+  return r;
+}
+
 static inline float erf_rational(float x) {
   /* clamp with comparisons (not fminf) so a NaN passes through and the loop vectorises */
   float z = x < -GELU_ERF_XMAX ? -GELU_ERF_XMAX : x;
   z = z > GELU_ERF_XMAX ? GELU_ERF_XMAX : z;
   const float u = z * z * (1.0f / (GELU_ERF_XMAX * GELU_ERF_XMAX));
-  float p = GELU_ERF_P[6];
-  p = p * u + GELU_ERF_P[5];
-  p = p * u + GELU_ERF_P[4];
-  p = p * u + GELU_ERF_P[3];
-  p = p * u + GELU_ERF_P[2];
-  p = p * u + GELU_ERF_P[1];
-  p = p * u + GELU_ERF_P[0];
-  float q = GELU_ERF_Q[5];
-  q = q * u + GELU_ERF_Q[4];
-  q = q * u + GELU_ERF_Q[3];
-  q = q * u + GELU_ERF_Q[2];
-  q = q * u + GELU_ERF_Q[1];
-  q = q * u + GELU_ERF_Q[0];
+  const float p = horner(GELU_ERF_P, 7, u), q = horner(GELU_ERF_Q, 6, u);
   /* erf(4) = 1 - 1.5e-8 rounds to 1 in float: return exactly +-1 at and beyond the clamp (the
    * rational function gives 1 - 6e-8 there, which gelu(-1e4) would turn into -3e-4, not 0) */
   float r = z * p / q;
