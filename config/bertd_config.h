@@ -96,6 +96,7 @@ struct bertd_pipeline_config {
         double threshold;
         enum bertd_dconf_too_long on_too_long;
         enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
+        int threads; // threads this pipeline's model may use; 0: not set (the daemon decides)
     } model;
     struct {
         int max_batch_tokens;

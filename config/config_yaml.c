@@ -403,7 +403,7 @@ static int read_topic_section(struct reader *r, yaml_node_t *node, char **topic)
 }
 
 static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "tag_decoding", NULL };
+    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "tag_decoding", "threads", NULL };
     static const char *const required[] = { "dir", "task", NULL };
     int task = 0, too_long = BERTD_CONFIG_TOO_LONG_TRUNCATE, decoding = BERTD_CONFIG_TAG_DECODE_BIO;
     if (check_mapping(r, node, allowed, required) != 0) return -1;
@@ -417,6 +417,7 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "tag_decoding", read_enum(r, VALUE, "tag decoding", tag_decoding_names,
                                              COUNT(tag_decoding_names), &decoding));
     pl->model.tag_decoding = (enum bertd_dconf_tag_decoding)decoding;
+    FIELD(r, node, "threads", read_int(r, VALUE, 1, &pl->model.threads));
     pl->model.task = (enum bertd_dconf_task)task;
     pl->model.on_too_long = (enum bertd_dconf_too_long)too_long;
     return 0;

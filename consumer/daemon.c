@@ -9,6 +9,8 @@
  * librdkafka's auto-commit. */
 #include "daemon.h"
 
+#include <cblas.h>
+#undef I /* cblas.h brings complex.h's I */
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -671,7 +673,8 @@ static int partition_count(daemon *d, const char *topic) {
   return n;
 }
 
-static char *plugin_config_json(const struct bertd_pipeline_config *p) {
+/* threads: the pipeline's model.threads, else the daemon's share (0: the plugin's default) */
+static char *plugin_config_json(const struct bertd_pipeline_config *p, int threads) {
   json_t *buckets = json_array();
   for (size_t i = 0; i < p->batching.bucket_count; i++)
     json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
@@ -683,13 +686,15 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p) {
       "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
+  const int t = p->model.threads > 0 ? p->model.threads : threads;
+  if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
   char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
   json_decref(root);
   return s;
 }
 
 static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
-                           char *errstr, size_t errstr_size) {
+                           int threads, char *errstr, size_t errstr_size) {
   pl->cfg = pc;
   pl->task = task_name(pc->model.task);
   char err[512];
@@ -731,7 +736,7 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
     snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
     return -1;
   }
-  char *json = plugin_config_json(pc);
+  char *json = plugin_config_json(pc, threads);
   if (!json) {
     snprintf(errstr, errstr_size, "pipeline %s: out of memory", pc->name);
     return -1;
@@ -822,8 +827,17 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
   if (kafka_create(d, errstr, errstr_size)) goto out;
+  /* Several pipelines run their models at the same time, each on its plugin's thread: they
+   * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
+   * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
+  int share = 0;
+  if (cfg->pipeline_count > 1) {
+    share = openblas_get_num_threads() / (int)cfg->pipeline_count;
+    if (share < 1) share = 1;
+    openblas_set_num_threads(1);
+  }
   for (size_t i = 0; i < cfg->pipeline_count; i++, d->npl++)
-    if (pipeline_create(d, &d->pl[i], &cfg->pipelines[i], errstr, errstr_size)) {
+    if (pipeline_create(d, &d->pl[i], &cfg->pipelines[i], share, errstr, errstr_size)) {
       d->npl++; /* tear down the half-made one too */
       goto out;
     }

@@ -103,6 +103,8 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *       "max_answer_tokens": 15,      qa: longest answer span
  *       "tag_decoding": "bio",        tag / joint: bio (well-formed BIO spans, Viterbi) or
  *                                     argmax (each word's best tag, as transformers outputs)
+ *       "threads": 2,                 threads a batch of several records is split across;
+ *                                     absent: OpenBLAS's thread count
  *       "on_too_long": "truncate"     truncate: cut to max_length and enrich;
  *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG
  *     },

@@ -59,6 +59,7 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
     free(e);
     return -1;
   }
+  if (e->o.threads > 0) bertd_session_set_threads(e->s, e->o.threads);
   *out = e;
   return 0;
 }

@@ -28,6 +28,7 @@ typedef struct bertd_enrich_opts {
   int max_answer_tokens;   /* qa; 0: 15 */
   int too_long_is_error;   /* 1: a text over max_length is an error instead of truncated */
   bertd_tag_decoding tag_decoding; /* tag / joint slots: bio (default) or argmax */
+  int threads;             /* threads a batch is split across; 0: the session's default */
 } bertd_enrich_opts;
 
 /* "classify" -> BERTD_ENRICH_CLASSIFY ...; -1 for an unknown name. */

@@ -111,6 +111,8 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
       int d = (int)c->enrich.tag_decoding;
       rc = get_choice(v, path, TAG_DECODING, 2, &d, errstr, errstr_size);
       c->enrich.tag_decoding = d == 1 ? BERTD_TAG_DECODE_ARGMAX : BERTD_TAG_DECODE_BIO;
+    } else if (!strcmp(key, "threads")) {
+      rc = get_int(v, path, 1, &c->enrich.threads, errstr, errstr_size);
     } else if (!strcmp(key, "on_too_long")) {
       rc = get_choice(v, path, TOO_LONG, 2, &c->too_long_dead_letter, errstr, errstr_size);
     } else {

@@ -64,6 +64,7 @@ Test(config_yaml, intents_example) {
     cr_assert_float_eq(pl->model.threshold, 0.5, 1e-12);
     cr_assert_eq(pl->model.on_too_long, BERTD_CONFIG_TOO_LONG_TRUNCATE);
     cr_assert_eq(pl->model.tag_decoding, BERTD_CONFIG_TAG_DECODE_BIO);
+    cr_assert_eq(pl->model.threads, 0, "not set: the daemon decides");
     cr_assert_eq(pl->batching.max_batch_tokens, 4096);
     cr_assert_eq(pl->batching.max_batch_records, 32);
     cr_assert_eq(pl->batching.max_wait_ms, 10);

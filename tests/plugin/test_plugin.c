@@ -490,6 +490,8 @@ Test(plugin, config_errors_name_the_key) {
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"tag_decoding\":\"crf\"}}",
        "model.tag_decoding: expected one of bio, argmax"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}", "model.threshold"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threads\":0}}",
+       "model.threads: 0 is out of range"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[32,16]}}",
        "batching.buckets[1]: 16 is not above"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_batch_records\":0}}",
