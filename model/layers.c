@@ -51,63 +51,6 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
   }
 }
 
-void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps) {
-  /* in place, without the statistics the backward pass needs */
-  layernorm_forward_train(x, NULL, NULL, x, gamma, beta, N, C, eps);
-}
-
-void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
-                             const float *gamma, const float *beta, int N, int C, float eps) {
-  for (int n = 0; n < N; n++) {
-    const float *x = inp + (size_t)n * C;
-    float *o = out + (size_t)n * C;
-    /* Two passes in double: the mean is subtracted before squaring, as torch does, so rows
-     * with a large mean keep their precision. out may be inp (each element is read before it
-     * is written). */
-    double m = 0.0;
-    for (int i = 0; i < C; i++) m += x[i];
-    m /= C;
-    double var = 0.0;
-    for (int i = 0; i < C; i++) {
-      double d = x[i] - m;
-      var += d * d;
-    }
-    var /= C;
-    float rs = (float)(1.0 / sqrt(var + eps));
-    float mf = (float)m;
-    for (int i = 0; i < C; i++) o[i] = (x[i] - mf) * rs * gamma[i] + beta[i];
-    if (mean) mean[n] = mf;
-    if (rstd) rstd[n] = rs;
-  }
-}
-
-void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *gamma, const float *mean,
-                        const float *rstd, int N, int C) {
-  for (int n = 0; n < N; n++) {
-    const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-    float *dx = dinp + (size_t)n * C;
-    const float m = mean[n], rs = rstd[n];
-    /* xhat = (x - mean) * rstd; dxhat = dy * gamma;
-     * dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
-    double sum_d = 0.0, sum_dx = 0.0;
-    for (int i = 0; i < C; i++) {
-      float xhat = (x[i] - m) * rs;
-      float dxhat = dy[i] * gamma[i];
-      sum_d += dxhat;
-      sum_dx += (double)dxhat * xhat;
-    }
-    const float mean_d = (float)(sum_d / C), mean_dx = (float)(sum_dx / C);
-    for (int i = 0; i < C; i++) {
-      float xhat = (x[i] - m) * rs;
-      float dxhat = dy[i] * gamma[i];
-      dgamma[i] += dy[i] * xhat;
-      dbeta[i] += dy[i];
-      dx[i] += (dxhat - mean_d - xhat * mean_dx) * rs;
-    }
-  }
-}
-
 void activation_forward(float *x, size_t n, bertd_activation act) {
   switch (act) {
   case BERTD_ACT_GELU:
