@@ -160,10 +160,12 @@ static void plan_slices(const bertd_config *cfg, const int *lens, int B, int P, 
   cut[0] = 0;
   for (int b = 0; b < B && p < P; b++) {
     acc += lens[b] * (8.0 * H * H + 4.0 * H * I + 4.0 * lens[b] * H);
-    /* close group p-1 after b once it holds its share, leaving a sequence for each later group */
-    if (acc >= total * p / P && B - (b + 1) >= P - p) cut[p++] = b + 1;
+    /* close group p-1 after b once it holds its share and a sequence is left for each later
+     * group, or when exactly one sequence per later group is left */
+    const int left = B - (b + 1);
+    if ((acc >= total * p / P && left >= P - p) || left == P - p) cut[p++] = b + 1;
   }
-  /* groups left without a cut (very uneven lengths) stay empty */
+  /* a guard: with P <= B every group got a sequence above; an empty group would just be skipped */
   while (p < P) cut[p++] = B;
   cut[P] = B;
 }
