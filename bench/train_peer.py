@@ -11,7 +11,9 @@ The model is JointBERT (monologg): BertModel, intent = Linear(dropout(pooled)), 
 Linear(dropout(sequence)), loss = intent CE + slot CE with ignore_index 0 ("PAD": [CLS], [SEP]
 and non-first word pieces). AdamW (torch), linear warm-up then linear decay
 (get_linear_schedule_with_warmup), global-norm clipping at 1.0, the best epoch by dev
-mean(intent accuracy, slot F1), then test. Batches are shuffled and padded to their longest
+mean(intent accuracy, slot F1), then test. Slot F1 is given with each word's argmax tag and
+with BIO-constrained decoding (tools/reference/tag_decoding_reference.py's Viterbi, what bertd
+serves by default); --select-by picks which one chooses the epoch (bio, as bertd does). Batches are shuffled and padded to their longest
 sequence (what a transformers user gets); tokens/s counts real tokens only, as bertd does, and
 covers the training steps only (not evaluation).
 """
@@ -28,6 +30,10 @@ import numpy as np
 import torch
 from seqeval.metrics import f1_score
 from transformers import BertModel, BertTokenizerFast, get_linear_schedule_with_warmup
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
+                                "reference"))
+from tag_decoding_reference import allowed_matrix, viterbi  # noqa: E402
 
 
 def read_labels(path):
@@ -102,9 +108,12 @@ def batch_tensors(batch):
 
 
 def evaluate(model, enc, slots_names, batch_size):
+    """Intent accuracy, slot F1 with each word's argmax tag (JointBERT's predict.py) and with
+    BIO-constrained Viterbi (what bertd serves by default), sentence accuracy (argmax)."""
     model.eval()
     right = sent_right = 0
-    gold_all, pred_all = [], []
+    gold_all, pred_all, bio_all = [], [], []
+    allowed = allowed_matrix(slots_names)
     with torch.no_grad():
         for a in range(0, len(enc), batch_size):
             batch = enc[a:a + batch_size]
@@ -112,21 +121,27 @@ def evaluate(model, enc, slots_names, batch_size):
             il, sl = model(ids, mask)
             ip = il.argmax(-1).tolist()
             sp = sl.argmax(-1).tolist()
+            lp = torch.log_softmax(sl, -1).numpy()
             for k, b in enumerate(batch):
                 wids, gold = b[2], b[4]
                 pred = [None] * len(gold)
+                rows = []
                 for t, w in enumerate(wids):
                     if w is not None and pred[w] is None:
                         pred[w] = sp[k][t]
+                        rows.append(t)
                 pred = [slots_names[p] if p is not None else "O" for p in pred]
+                bio = [slots_names[i] for i in viterbi(lp[k, rows], allowed)] if rows else []
+                bio += ["O"] * (len(gold) - len(bio))
                 g = [slots_names[x] for x in gold]
                 gold_all.append(g)
                 pred_all.append(pred)
+                bio_all.append(bio)
                 right += ip[k] == b[3]
                 sent_right += ip[k] == b[3] and g == pred
     n = len(enc)
     return {"intent_acc": 100 * right / n, "slot_f1": 100 * f1_score(gold_all, pred_all),
-            "sentence_acc": 100 * sent_right / n, "examples": n}
+            "slot_f1_bio": 100 * f1_score(gold_all, bio_all), "sentence_acc": 100 * sent_right / n, "examples": n}
 
 
 def main():
@@ -144,8 +159,12 @@ def main():
     ap.add_argument("--stop-after", type=int, default=0,
                     help="stop after this many epochs of the --epochs schedule (a shorter, "
                          "equal-epoch comparison with bertd's per-epoch dev figures)")
+    ap.add_argument("--select-by", choices=("bio", "argmax"), default="bio",
+                    help="slot decoding of the dev slot F1 that picks the best epoch (bertd "
+                         "picks with the decoding it serves, bio by default)")
     ap.add_argument("--bertd-summary", help="bertd's train_summary.json, printed beside")
     a = ap.parse_args()
+    a.select_slot_f1 = "slot_f1_bio" if a.select_by == "bio" else "slot_f1"
 
     torch.set_num_threads(a.threads)
     random.seed(a.seed)
@@ -195,7 +214,7 @@ def main():
                       file=sys.stderr, flush=True)
         train_time += time.time() - t0
         m = evaluate(model, dev, slots, 64)
-        main_metric = (m["intent_acc"] + m["slot_f1"]) / 2
+        main_metric = (m["intent_acc"] + m[a.select_slot_f1]) / 2
         print(f"peer epoch {epoch}: train loss {loss_sum / steps_per_epoch:.4f} dev {m}",
               file=sys.stderr, flush=True)
         epochs.append({"epoch": epoch, **{"dev_" + k: v for k, v in m.items()}})
@@ -216,7 +235,10 @@ def main():
         with open(a.bertd_summary) as f:
             b = json.load(f)
         print(f"{'':24}{'bertd':>12}{'transformers':>14}")
-        for k in ("test_intent_acc", "test_slot_f1", "test_sentence_acc", "best_epoch",
+        print(f"(bertd's test_slot_f1 uses its --tag-decoding, "
+              f"{b.get('tag_decoding', 'bio')}; transformers' argmax and bio are both given)")
+        for k in ("test_intent_acc", "test_slot_f1", "test_slot_f1_bio", "test_sentence_acc",
+                  "best_epoch",
                   "train_seconds", "train_tokens_per_s"):
             print(f"{k:24}{b.get(k, float('nan')):>12}{peer.get(k, float('nan')):>14}")
         for e in epochs:
