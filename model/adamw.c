@@ -1,10 +1,25 @@
-/* adamw.c: AdamW and gradient clipping (see adamw.h). */
+/* adamw.c: AdamW and gradient clipping (see adamw.h).
+ *
+ * At fine-tuning batch sizes the optimizer, not the model, was most of a training step: a
+ * profile of a MiniLM SNIPS run (batch 8, one thread) had the AdamW loop at 40 % of the time
+ * and the gradient norm at 16 %, against 37 % in sgemm, since every step walks all 22.7M
+ * parameters (half of them the word-embedding table) while the batch has ~100 tokens. So:
+ * one pass does clipping's scale, AdamW and the zeroing of the gradients (four arrays read,
+ * four written, the least memory traffic the update allows), and both loops vectorise: the
+ * file is built with -O3 -fno-trapping-math -fno-math-errno (model/CMakeLists.txt; sqrtf
+ * without errno is the vector square root, correctly rounded like the scalar one), the norm
+ * sums in 8 double lanes. Each element's arithmetic is unchanged, so updates are the same
+ * floats as a clip pass followed by an AdamW pass. */
 #include "adamw.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "vecmath.h"
+
+enum { LANES = 8 };
 
 int bertd_adamw_init(bertd_adamw *o, size_t n, float beta1, float beta2, float eps,
                      float weight_decay, char *errstr, size_t errstr_size) {
@@ -32,42 +47,77 @@ void bertd_adamw_free(bertd_adamw *o) {
   memset(o, 0, sizeof *o);
 }
 
-void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, float wd, int t) {
-  /* scalars in double, then rounded once, as torch's Python-side arithmetic does */
-  const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, t));
-  const float step_size = (float)((double)lr / (1.0 - pow(beta1, t)));
-  const float decay = (float)(1.0 - (double)lr * wd);
-  const float a1 = (float)(1.0 - (double)beta1), a2 = (float)(1.0 - (double)beta2);
+/* One tensor: g is scaled by gscale (the clipping coefficient; 1 = none, and x * 1 == x),
+ * used, and zeroed when zero_g. */
+BERTD_VEC_CLONES static void adamw_tensor(float *restrict p, float *restrict g, float *restrict m,
+                                          float *restrict v, size_t n, float gscale, float decay,
+                                          float step_size, float bc2_sqrt, float beta1,
+                                          float beta2, float a1, float a2, float eps, int zero_g) {
   for (size_t i = 0; i < n; i++) {
+    const float gi = g[i] * gscale;
     p[i] *= decay;
-    m[i] = beta1 * m[i] + a1 * g[i];
-    v[i] = beta2 * v[i] + a2 * g[i] * g[i];
+    m[i] = beta1 * m[i] + a1 * gi;
+    v[i] = beta2 * v[i] + a2 * gi * gi;
     const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
     p[i] -= step_size * m[i] / denom;
+    if (zero_g) g[i] = 0.0f;
   }
 }
 
-void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, const float *grads, float lr) {
+/* The step's scalars in double, then rounded once, as torch's Python-side arithmetic does. */
+typedef struct adamw_scalars {
+  float bc2_sqrt, step_size, a1, a2;
+} adamw_scalars;
+
+static adamw_scalars scalars_at(float lr, float beta1, float beta2, int t) {
+  adamw_scalars s;
+  s.bc2_sqrt = (float)sqrt(1.0 - pow(beta2, t));
+  s.step_size = (float)((double)lr / (1.0 - pow(beta1, t)));
+  s.a1 = (float)(1.0 - (double)beta1);
+  s.a2 = (float)(1.0 - (double)beta2);
+  return s;
+}
+
+void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float wd, int t) {
+  const adamw_scalars s = scalars_at(lr, beta1, beta2, t);
+  /* g is only read when zero_g is 0 */
+  adamw_tensor(p, (float *)g, m, v, n, 1.0f, (float)(1.0 - (double)lr * wd), s.step_size,
+               s.bc2_sqrt, beta1, beta2, s.a1, s.a2, eps, 0);
+}
+
+void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, float *grads, float grad_scale,
+                      float lr) {
   o->t++;
+  const adamw_scalars s = scalars_at(lr, o->beta1, o->beta2, o->t);
   for (int i = 0; i < w->num_params; i++) {
     const bertd_param *p = &w->params[i];
-    bertd_adamw_update(w->memory + p->offset, grads + p->offset, o->m + p->offset,
-                       o->v + p->offset, p->numel, lr, o->beta1, o->beta2, o->eps,
-                       p->no_decay ? 0.0f : o->weight_decay, o->t);
+    const float wd = p->no_decay ? 0.0f : o->weight_decay;
+    adamw_tensor(w->memory + p->offset, grads + p->offset, o->m + p->offset, o->v + p->offset,
+                 p->numel, grad_scale, (float)(1.0 - (double)lr * wd), s.step_size, s.bc2_sqrt,
+                 o->beta1, o->beta2, s.a1, s.a2, o->eps, 1);
   }
+}
+
+BERTD_VEC_CLONES double bertd_grad_norm(const float *grads, size_t n) {
+  double acc[LANES] = {0};
+  size_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) acc[j] += (double)grads[i + j] * grads[i + j];
+  for (int j = 0; i < n; i++, j++) acc[j] += (double)grads[i] * grads[i];
+  return sqrt(((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
+}
+
+float bertd_clip_coef(double norm, float max_norm) {
+  if (!(max_norm > 0.0f)) return 1.0f;
+  const double coef = max_norm / (norm + 1e-6);
+  return coef < 1.0 ? (float)coef : 1.0f;
 }
 
 double bertd_clip_grad_norm(float *grads, size_t n, float max_norm) {
-  double ss = 0.0;
-  for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
-  const double norm = sqrt(ss);
-  if (max_norm > 0.0f) {
-    const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-      const float c = (float)coef;
-      for (size_t i = 0; i < n; i++) grads[i] *= c;
-    }
-  }
+  const double norm = bertd_grad_norm(grads, n);
+  const float c = bertd_clip_coef(norm, max_norm);
+  if (c != 1.0f)
+    for (size_t i = 0; i < n; i++) grads[i] *= c;
   return norm;
 }

@@ -24,9 +24,19 @@ void bertd_adamw_free(bertd_adamw *o);
 void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
                         float beta1, float beta2, float eps, float wd, int t);
 
-/* One step over every tensor of w with gradients grads (same layout): weight decay for the
- * tensors whose no_decay is 0 (not biases, not LayerNorm), none for the others. */
-void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, const float *grads, float lr);
+/* One step over every tensor of w with gradients grads (same layout) multiplied by grad_scale
+ * (bertd_clip_coef's result; 1 for none): weight decay for the tensors whose no_decay is 0
+ * (not biases, not LayerNorm), none for the others. The gradients are consumed: zeroed in the
+ * same pass, ready for the next accumulation. */
+void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, float *grads, float grad_scale,
+                      float lr);
+
+/* Global L2 norm of grads (n), summed in double. */
+double bertd_grad_norm(const float *grads, size_t n);
+
+/* clip_grad_norm_'s factor for a gradient of that norm: max_norm / (norm + 1e-6) when that is
+ * below 1 and max_norm > 0, else 1. */
+float bertd_clip_coef(double norm, float max_norm);
 
 /* Global L2 norm of grads (n); when it exceeds max_norm > 0, scales grads by
  * max_norm / (norm + 1e-6) as clip_grad_norm_. Returns the norm before clipping. */

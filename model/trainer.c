@@ -163,10 +163,12 @@ void bertd_trainer_zero_grad(bertd_trainer *t) {
 }
 
 void bertd_trainer_update(bertd_trainer *t) {
-  t->grad_norm = bertd_clip_grad_norm(t->grad_mem, t->w->num_floats, t->o.max_grad_norm);
-  bertd_adamw_step(&t->opt, t->w, t->grad_mem, bertd_lr_at(&t->sched, t->step));
+  /* clipping's scale and the zeroing of the gradients happen inside AdamW's one pass */
+  t->grad_norm = bertd_grad_norm(t->grad_mem, t->w->num_floats);
+  bertd_adamw_step(&t->opt, t->w, t->grad_mem, bertd_clip_coef(t->grad_norm, t->o.max_grad_norm),
+                   bertd_lr_at(&t->sched, t->step));
   t->step++;
-  bertd_trainer_zero_grad(t);
+  t->micro = 0;
 }
 
 int bertd_trainer_step(bertd_trainer *t, const bertd_train_batch *b, float *loss, char *errstr,

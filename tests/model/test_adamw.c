@@ -59,7 +59,8 @@ Test(adamw, matches_torch_with_schedule_and_decay) {
               lr_k, torch_lr);
     floats(json_object_get(st, "grad_w"), grads, 12);
     floats(json_object_get(st, "grad_b"), grads + 12, 3);
-    bertd_adamw_step(&o, &w, grads, lr_k);
+    bertd_adamw_step(&o, &w, grads, 1.0f, lr_k);
+    for (int i = 0; i < 15; i++) cr_expect_eq(grads[i], 0.0f, "step %zu: gradient %d not zeroed", k, i);
     floats(json_object_get(st, "w"), want, 12);
     floats(json_object_get(st, "b"), want + 12, 3);
     expect_close(mem, want, 15, 2e-6, "adamw", (int)k);
