@@ -151,22 +151,28 @@ static void slice_task(void *arg) { slice_run(arg); }
 /* Cuts B sequences into P contiguous groups of about equal work. A sequence of T tokens costs
  * T (8H^2 + 4HI) in its dense layers and 4 T^2 H in attention, per layer. cut[p] is the first
  * sequence of group p; cut[P] = B. */
-static void plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
+/* A sequence's share of the encoder's work, in multiply-adds per layer: the projections and
+ * feed-forward (8H^2 + 4HI per token) and attention's scores and context (4TH per token). */
+static double sequence_cost(const bertd_config *cfg, int len) {
   const double H = cfg->hidden_size, I = cfg->intermediate_size;
+  return len * (8.0 * H * H + 4.0 * H * I + 4.0 * len * H);
+}
+
+/* Cuts B sequences into P <= B contiguous groups of about equal cost: group p is
+ * [cut[p], cut[p+1]) and every group holds at least one sequence. */
+static void plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
   double total = 0.0;
-  for (int b = 0; b < B; b++) total += lens[b] * (8.0 * H * H + 4.0 * H * I + 4.0 * lens[b] * H);
+  for (int b = 0; b < B; b++) total += sequence_cost(cfg, lens[b]);
   double acc = 0.0;
   int p = 1;
   cut[0] = 0;
   for (int b = 0; b < B && p < P; b++) {
-    acc += lens[b] * (8.0 * H * H + 4.0 * H * I + 4.0 * lens[b] * H);
+    acc += sequence_cost(cfg, lens[b]);
     /* close group p-1 after b once it holds its share and a sequence is left for each later
-     * group, or when exactly one sequence per later group is left */
+     * group, or when exactly one sequence per later group is left (so P <= B fills all P) */
     const int left = B - (b + 1);
     if ((acc >= total * p / P && left >= P - p) || left == P - p) cut[p++] = b + 1;
   }
-  /* a guard: with P <= B every group got a sequence above; an empty group would just be skipped */
-  while (p < P) cut[p++] = B;
   cut[P] = B;
 }
 
