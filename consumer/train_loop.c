@@ -163,6 +163,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
   to.warmup_steps = warmup;
   to.total_steps = (int)total_updates;
   to.seed = o->seed;
+  to.threads = o->threads;
   if (bertd_trainer_create(&cfg, &w, &to, &t, errstr, errstr_size)) goto done;
 
   fprintf(log,

@@ -179,6 +179,7 @@ int bertd_pretrain_run(const bertd_train_opts *o, const char *corpus_path, long 
   to.lr = o->lr, to.weight_decay = o->weight_decay, to.max_grad_norm = o->max_grad_norm;
   to.grad_accum = o->grad_accum, to.warmup_steps = warmup, to.total_steps = (int)total_updates;
   to.seed = o->seed;
+  to.threads = o->threads;
   if (bertd_trainer_create(&cfg, &w, &to, &t, errstr, errstr_size)) goto done;
   fprintf(log,
           "train: mlm-nsp from %s: %zu documents, %zu pairs (%zu held out), %d new tensors; "

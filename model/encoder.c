@@ -158,9 +158,7 @@ static double sequence_cost(const bertd_config *cfg, int len) {
   return len * (8.0 * H * H + 4.0 * H * I + 4.0 * len * H);
 }
 
-/* Cuts B sequences into P <= B contiguous groups of about equal cost: group p is
- * [cut[p], cut[p+1]) and every group holds at least one sequence. */
-static void plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
+void bertd_plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
   double total = 0.0;
   for (int b = 0; b < B; b++) total += sequence_cost(cfg, lens[b]);
   double acc = 0.0;
@@ -196,7 +194,7 @@ int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *
     s += lens[b];
   }
   int cut[MAX_SLICES + 1];
-  plan_slices(cfg, lens, B, P, cut);
+  bertd_plan_slices(cfg, lens, B, P, cut);
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t score_block = (size_t)cfg->num_attention_heads * (size_t)a->cap_len * a->cap_len;
   encoder_slice sl[MAX_SLICES];

@@ -42,6 +42,11 @@ int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int
                       const int32_t *type_ids, int *N, int *T, const char *who, char *errstr,
                       size_t errstr_size);
 
+/* Cuts B sequences of lengths lens into P (1 <= P <= B) contiguous groups of about equal work
+ * (dense layers and attention): group p is sequences [cut[p], cut[p+1]), none empty; cut has
+ * P + 1 entries. The threaded encoder and the threaded trainer share it. */
+void bertd_plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut);
+
 /* Runs embeddings, the L layers and (when the weights have one) the pooler.
  * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
  * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */

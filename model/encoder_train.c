@@ -133,17 +133,17 @@ static void layer_forward_train(const bertd_config *cfg, const bertd_layer_weigh
   linear_forward(la->k, x, lw->k_w, lw->k_b, N, H, H);
   linear_forward(la->v, x, lw->v_w, lw->v_b, N, H, H);
   attention_forward_train(la->ctx, la->att, la->q, la->k, la->v, a->g_att, a->lens, a->B, H, NH,
-                          d->attention, site_key(d, site));
+                          d->attention, site_key(d, site), d->att_first);
   /* res1 = dropout(ctx @ Wo^T + bo) + x; the dense output goes through res1 itself */
   linear_forward(la->res1, la->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
-  dropout_forward(la->res1, la->res1, NHs, d->hidden, site_key(d, site + 1));
+  dropout_forward(la->res1, la->res1, NHs, d->hidden, site_key(d, site + 1), d->tok_first * H);
   for (size_t i = 0; i < NHs; i++) la->res1[i] += x[i];
   layernorm_forward_train(la->ln1, la->mean1, la->rstd1, la->res1, lw->ln1_g, lw->ln1_b, N, H, eps);
   linear_forward(la->fch, la->ln1, lw->inter_w, lw->inter_b, N, H, I);
   memcpy(la->fch_act, la->fch, sizeof(float) * (size_t)N * I);
   activation_forward(la->fch_act, (size_t)N * I, cfg->hidden_act);
   linear_forward(la->res2, la->fch_act, lw->out_w, lw->out_b, N, I, H);
-  dropout_forward(la->res2, la->res2, NHs, d->hidden, site_key(d, site + 2));
+  dropout_forward(la->res2, la->res2, NHs, d->hidden, site_key(d, site + 2), d->tok_first * H);
   for (size_t i = 0; i < NHs; i++) la->res2[i] += la->ln1[i];
   layernorm_forward_train(out, la->mean2, la->rstd2, la->res2, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
@@ -171,7 +171,8 @@ int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
   embeddings_sum(a->emb_sum, ids, type_ids, lens, B, w->word_emb, w->pos_emb, w->type_emb, H);
   layernorm_forward_train(h0, a->emb_mean, a->emb_rstd, a->emb_sum, w->emb_ln_g, w->emb_ln_b, N,
                           H, cfg->layer_norm_eps);
-  dropout_forward(h0, h0, (size_t)N * H, drop->hidden, site_key(drop, BERTD_SITE_EMBEDDINGS));
+  dropout_forward(h0, h0, (size_t)N * H, drop->hidden, site_key(drop, BERTD_SITE_EMBEDDINGS),
+                  drop->tok_first * H);
   for (int l = 0; l < cfg->num_hidden_layers; l++) layer_forward_train(cfg, &w->layers[l], a, l);
   if (w->pooler_w)
     pooler_forward_train(a->pooled, a->cls, bertd_train_acts_hidden(a, cfg->num_hidden_layers),
@@ -199,7 +200,7 @@ static void layer_backward(const bertd_config *cfg, const bertd_layer_weights *l
   layernorm_backward(gres, gw->ln2_g, gw->ln2_b, dh, la->res2, lw->ln2_g, la->mean2, la->rstd2, N, H);
   /* res2 = dropout(ffn_out) + ln1: dh becomes d ln1 (residual part), gres d ffn_out */
   memcpy(dh, gres, sizeof(float) * NHs);
-  dropout_backward(gres, gres, NHs, d->hidden, site_key(d, site + 2));
+  dropout_backward(gres, gres, NHs, d->hidden, site_key(d, site + 2), d->tok_first * H);
   /* ffn_out = fch_act @ Wout^T + bout */
   memset(a->g_fch, 0, sizeof(float) * (size_t)N * I);
   linear_backward(a->g_fch, gw->out_w, gw->out_b, gres, la->fch_act, lw->out_w, N, I, H);
@@ -211,11 +212,11 @@ static void layer_backward(const bertd_config *cfg, const bertd_layer_weights *l
   layernorm_backward(gres, gw->ln1_g, gw->ln1_b, dh, la->res1, lw->ln1_g, la->mean1, la->rstd1, N, H);
   /* res1 = dropout(attn_out) + x: dh becomes d x (residual part), gres d attn_out */
   memcpy(dh, gres, sizeof(float) * NHs);
-  dropout_backward(gres, gres, NHs, d->hidden, site_key(d, site + 1));
+  dropout_backward(gres, gres, NHs, d->hidden, site_key(d, site + 1), d->tok_first * H);
   memset(a->g_ctx, 0, sizeof(float) * NHs);
   linear_backward(a->g_ctx, gw->attn_out_w, gw->attn_out_b, gres, la->ctx, lw->attn_out_w, N, H, H);
   attention_backward(a->g_q, a->g_k, a->g_v, a->g_ctx, la->att, la->q, la->k, la->v, a->g_att,
-                     a->lens, a->B, H, NH, d->attention, site_key(d, site));
+                     a->lens, a->B, H, NH, d->attention, site_key(d, site), d->att_first);
   linear_backward(dh, gw->q_w, gw->q_b, a->g_q, x, lw->q_w, N, H, H);
   linear_backward(dh, gw->k_w, gw->k_b, a->g_k, x, lw->k_w, N, H, H);
   linear_backward(dh, gw->v_w, gw->v_b, a->g_v, x, lw->v_w, N, H, H);
@@ -230,7 +231,7 @@ void bertd_encoder_train_backward(const bertd_config *cfg, const bertd_weights *
   for (int l = L - 1; l >= 0; l--) layer_backward(cfg, &w->layers[l], &grads->layers[l], a, l);
   /* hs[0] = dropout(LN(emb_sum)) */
   dropout_backward(a->dh, a->dh, (size_t)N * H, a->drop.hidden,
-                   site_key(&a->drop, BERTD_SITE_EMBEDDINGS));
+                   site_key(&a->drop, BERTD_SITE_EMBEDDINGS), a->drop.tok_first * H);
   memset(a->g_res, 0, sizeof(float) * (size_t)N * H);
   layernorm_backward(a->g_res, grads->emb_ln_g, grads->emb_ln_b, a->dh, a->emb_sum, w->emb_ln_g,
                      a->emb_mean, a->emb_rstd, N, H);

@@ -23,6 +23,11 @@ typedef struct bertd_dropout {
   float classifier;  /* before classifier / intent / slot heads */
   uint64_t seed;     /* the run's seed */
   uint64_t pass;     /* forward-pass counter: a fresh mask every step */
+  /* Where this batch starts in the batch whose masks it uses: 0 for a whole batch; for a
+   * slice run on its own thread, the index of its first token, first sequence and first
+   * attention probability (per layer) in the whole batch, so every slice draws exactly the
+   * masks the whole batch would have. */
+  uint64_t tok_first, seq_first, att_first;
 } bertd_dropout;
 
 /* Dropout sites (the third part of a mask's key). */

@@ -158,11 +158,39 @@ static int mlm_forward(const bertd_config *cfg, const bertd_weights *w, const be
                             errstr_size);
 }
 
+static long count_not(const int32_t *x, int a, int e, int32_t ignore) {
+  long c = 0;
+  for (int i = a; x && i < e; i++) c += x[i] != ignore;
+  return c;
+}
+
+void bertd_heads_loss_rows(bertd_train_task task, const bertd_train_labels *y,
+                           int slot_ignore_index, int b0, int b1, int n0, int n1, long *main,
+                           long *aux) {
+  *main = *aux = 0;
+  switch (task) {
+  case BERTD_TRAIN_SEQ_CLS: *main = count_not(y->labels, b0, b1, IGNORE_INDEX); break;
+  case BERTD_TRAIN_MULTI_LABEL: *main = b1 - b0; break;
+  case BERTD_TRAIN_TOKEN_CLS: *main = count_not(y->token_labels, n0, n1, IGNORE_INDEX); break;
+  case BERTD_TRAIN_JOINT:
+    *main = count_not(y->labels, b0, b1, IGNORE_INDEX);
+    *aux = count_not(y->token_labels, n0, n1, slot_ignore_index);
+    break;
+  case BERTD_TRAIN_MLM:
+  case BERTD_TRAIN_NSP:
+  case BERTD_TRAIN_PRETRAINING:
+    if (task != BERTD_TRAIN_NSP) *main = count_not(y->mlm_labels, n0, n1, IGNORE_INDEX);
+    if (task != BERTD_TRAIN_MLM) *aux = count_not(y->nsp_labels, b0, b1, IGNORE_INDEX);
+    break;
+  }
+}
+
 int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
                               bertd_train_task task, const bertd_train_acts *a,
                               bertd_head_acts *h, const bertd_train_labels *y,
-                              int slot_ignore_index, float slot_loss_coef, float grad_scale,
-                              double *loss, char *errstr, size_t errstr_size) {
+                              int slot_ignore_index, float slot_loss_coef,
+                              const bertd_loss_share *share, float grad_scale, double *loss,
+                              char *errstr, size_t errstr_size) {
   const int H = cfg->hidden_size, B = a->B, N = a->N;
   const float *hs = bertd_train_acts_hidden(a, cfg->num_hidden_layers);
   const bertd_dropout *d = &a->drop;
@@ -171,6 +199,9 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
   h->M = 0;
   h->loss = h->loss_main = h->loss_aux = 0.0;
   const int grad = y && grad_scale != 0.0f;
+  /* each loss's gradient scale: a slice's mean counts for its share of the batch's */
+  const double sm = share ? share->main : 1.0, sa = share ? share->aux : 1.0;
+  const float gm = (float)(grad_scale * sm), ga = (float)(grad_scale * sa);
   int count;
   switch (task) {
   case BERTD_TRAIN_SEQ_CLS:
@@ -179,33 +210,33 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
     if (need(w->cls_w, "classifier", errstr, errstr_size) ||
         need(w->pooler_w, "pooler", errstr, errstr_size))
       return -1;
-    dropout_forward(h->pooled_drop, a->pooled, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED));
+    dropout_forward(h->pooled_drop, a->pooled, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED),
+                    d->seq_first * H);
     linear_forward(h->logits, h->pooled_drop, w->cls_w, w->cls_b, B, H, NL);
     if (!y) break;
     if (task == BERTD_TRAIN_SEQ_CLS) {
       if (need_labels(y->labels, "labels", errstr, errstr_size) ||
-          cross_entropy_loss(h->logits, y->labels, B, NL, IGNORE_INDEX, grad_scale,
+          cross_entropy_loss(h->logits, y->labels, B, NL, IGNORE_INDEX, gm,
                              grad ? h->logits : NULL, &h->loss_main, &count, errstr, errstr_size))
         return -1;
     } else {
       if (need_labels(y->multi_labels, "multi_labels", errstr, errstr_size)) return -1;
-      bce_with_logits_loss(h->logits, y->multi_labels, B, NL, grad_scale, grad ? h->logits : NULL,
+      bce_with_logits_loss(h->logits, y->multi_labels, B, NL, gm, grad ? h->logits : NULL,
                            &h->loss_main);
     }
-    h->loss = h->loss_main;
     break;
   }
   case BERTD_TRAIN_TOKEN_CLS: {
     const int NL = cfg->num_labels;
     if (need(w->cls_w, "classifier", errstr, errstr_size)) return -1;
-    dropout_forward(h->seq_drop, hs, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE));
+    dropout_forward(h->seq_drop, hs, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE),
+                    d->tok_first * H);
     linear_forward(h->tok_logits, h->seq_drop, w->cls_w, w->cls_b, N, H, NL);
     if (!y) break;
     if (need_labels(y->token_labels, "token_labels", errstr, errstr_size) ||
-        cross_entropy_loss(h->tok_logits, y->token_labels, N, NL, IGNORE_INDEX, grad_scale,
+        cross_entropy_loss(h->tok_logits, y->token_labels, N, NL, IGNORE_INDEX, gm,
                            grad ? h->tok_logits : NULL, &h->loss_main, &count, errstr, errstr_size))
       return -1;
-    h->loss = h->loss_main;
     break;
   }
   case BERTD_TRAIN_JOINT: {
@@ -214,20 +245,21 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
         need(w->slot_w, "slot classifier", errstr, errstr_size) ||
         need(w->pooler_w, "pooler", errstr, errstr_size))
       return -1;
-    dropout_forward(h->pooled_drop, a->pooled, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED));
+    dropout_forward(h->pooled_drop, a->pooled, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED),
+                    d->seq_first * H);
     linear_forward(h->logits, h->pooled_drop, w->intent_w, w->intent_b, B, H, NI);
-    dropout_forward(h->seq_drop, hs, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE));
+    dropout_forward(h->seq_drop, hs, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE),
+                    d->tok_first * H);
     linear_forward(h->tok_logits, h->seq_drop, w->slot_w, w->slot_b, N, H, NS);
     if (!y) break;
     if (need_labels(y->labels, "labels (intents)", errstr, errstr_size) ||
         need_labels(y->token_labels, "token_labels (slots)", errstr, errstr_size) ||
-        cross_entropy_loss(h->logits, y->labels, B, NI, IGNORE_INDEX, grad_scale,
+        cross_entropy_loss(h->logits, y->labels, B, NI, IGNORE_INDEX, gm,
                            grad ? h->logits : NULL, &h->loss_main, &count, errstr, errstr_size) ||
         cross_entropy_loss(h->tok_logits, y->token_labels, N, NS, slot_ignore_index,
-                           grad_scale * slot_loss_coef, grad ? h->tok_logits : NULL, &h->loss_aux,
+                           ga * slot_loss_coef, grad ? h->tok_logits : NULL, &h->loss_aux,
                            &count, errstr, errstr_size))
       return -1;
-    h->loss = h->loss_main + slot_loss_coef * h->loss_aux;
     break;
   }
   case BERTD_TRAIN_MLM:
@@ -236,7 +268,7 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
     if (task != BERTD_TRAIN_NSP) {
       if (need(w->mlm_dense_w, "masked-LM head", errstr, errstr_size) ||
           (y && need_labels(y->mlm_labels, "mlm_labels", errstr, errstr_size)) ||
-          mlm_forward(cfg, w, a, h, y ? y->mlm_labels : NULL, grad ? grad_scale : 0.0f,
+          mlm_forward(cfg, w, a, h, y ? y->mlm_labels : NULL, grad ? gm : 0.0f,
                       &h->loss_main, errstr, errstr_size))
         return -1;
     }
@@ -246,14 +278,16 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
         return -1;
       linear_forward(h->nsp_logits, a->pooled, w->nsp_w, w->nsp_b, B, H, 2);
       if (y && (need_labels(y->nsp_labels, "nsp_labels", errstr, errstr_size) ||
-                cross_entropy_loss(h->nsp_logits, y->nsp_labels, B, 2, IGNORE_INDEX, grad_scale,
+                cross_entropy_loss(h->nsp_logits, y->nsp_labels, B, 2, IGNORE_INDEX, ga,
                                    grad ? h->nsp_logits : NULL, &h->loss_aux, &count, errstr,
                                    errstr_size)))
         return -1;
     }
-    h->loss = h->loss_main + h->loss_aux;
     break;
   }
+  h->loss_main *= sm;
+  h->loss_aux *= sa;
+  h->loss = h->loss_main + (task == BERTD_TRAIN_JOINT ? slot_loss_coef : 1.0f) * h->loss_aux;
   h->grad_ready = grad;
   if (loss) *loss = h->loss;
   return 0;
@@ -272,26 +306,30 @@ void bertd_heads_train_backward(const bertd_config *cfg, const bertd_weights *w,
     memset(h->g_seq, 0, sizeof(float) * (size_t)B * H);
     linear_backward(h->g_seq, grads->cls_w, grads->cls_b, h->logits, h->pooled_drop, w->cls_w, B,
                     H, cfg->num_labels);
-    dropout_backward(h->g_seq, h->g_seq, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED));
+    dropout_backward(h->g_seq, h->g_seq, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED),
+                    d->seq_first * H);
     for (size_t i = 0; i < (size_t)B * H; i++) a->dpooled[i] += h->g_seq[i];
     break;
   case BERTD_TRAIN_TOKEN_CLS:
     memset(h->g_seq, 0, sizeof(float) * (size_t)N * H);
     linear_backward(h->g_seq, grads->cls_w, grads->cls_b, h->tok_logits, h->seq_drop, w->cls_w, N,
                     H, cfg->num_labels);
-    dropout_backward(h->g_seq, h->g_seq, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE));
+    dropout_backward(h->g_seq, h->g_seq, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE),
+                    d->tok_first * H);
     for (size_t i = 0; i < (size_t)N * H; i++) a->dh[i] += h->g_seq[i];
     break;
   case BERTD_TRAIN_JOINT:
     memset(h->g_seq, 0, sizeof(float) * (size_t)B * H);
     linear_backward(h->g_seq, grads->intent_w, grads->intent_b, h->logits, h->pooled_drop,
                     w->intent_w, B, H, cfg->num_intents);
-    dropout_backward(h->g_seq, h->g_seq, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED));
+    dropout_backward(h->g_seq, h->g_seq, (size_t)B * H, d->classifier, head_key(d, SITE_POOLED),
+                    d->seq_first * H);
     for (size_t i = 0; i < (size_t)B * H; i++) a->dpooled[i] += h->g_seq[i];
     memset(h->g_seq, 0, sizeof(float) * (size_t)N * H);
     linear_backward(h->g_seq, grads->slot_w, grads->slot_b, h->tok_logits, h->seq_drop, w->slot_w,
                     N, H, cfg->num_slots);
-    dropout_backward(h->g_seq, h->g_seq, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE));
+    dropout_backward(h->g_seq, h->g_seq, (size_t)N * H, d->classifier, head_key(d, SITE_SEQUENCE),
+                    d->tok_first * H);
     for (size_t i = 0; i < (size_t)N * H; i++) a->dh[i] += h->g_seq[i];
     break;
   case BERTD_TRAIN_MLM:

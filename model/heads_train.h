@@ -48,16 +48,33 @@ void bertd_head_acts_free(bertd_head_acts *h);
 int bertd_train_task_of(const bertd_config *cfg, bertd_train_task *task, char *errstr,
                         size_t errstr_size);
 
+/* A slice's part in each of the task's losses, for a batch cut into slices that run on their
+ * own threads: each loss is a mean over the whole batch's counted rows, so a slice's mean
+ * enters it weighted by (the slice's counted rows) / (the batch's). main: the classifier's,
+ * tags', intents' or masked-LM loss; aux: the slots' or next-sentence loss. */
+typedef struct bertd_loss_share {
+  double main, aux;
+} bertd_loss_share;
+
+/* The rows the task's losses count in sequences [b0, b1) and packed tokens [n0, n1) of a
+ * batch with labels y: *main and *aux as in bertd_loss_share (labels not -100; slots not
+ * slot_ignore_index; multi-label: every sequence). */
+void bertd_heads_loss_rows(bertd_train_task task, const bertd_train_labels *y,
+                           int slot_ignore_index, int b0, int b1, int n0, int n1, long *main,
+                           long *aux);
+
 /* Head forward after bertd_encoder_train_forward. With labels (y non-NULL) computes the loss
  * into *loss; with grad_scale != 0 also turns the logits into grad_scale * d loss / d logits
  * in place, ready for bertd_heads_train_backward (so read logits before, or run without
- * gradient for evaluation). slot_ignore_index and slot_loss_coef: JointBERT's.
- * For MLM without labels, logits are computed at no row (M = 0). */
+ * gradient for evaluation). slot_ignore_index and slot_loss_coef: JointBERT's. share: this
+ * batch's part in a larger batch's losses (losses and gradients scaled by it); NULL: the
+ * whole batch. For MLM without labels, logits are computed at no row (M = 0). */
 int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
                               bertd_train_task task, const bertd_train_acts *a,
                               bertd_head_acts *h, const bertd_train_labels *y,
-                              int slot_ignore_index, float slot_loss_coef, float grad_scale,
-                              double *loss, char *errstr, size_t errstr_size);
+                              int slot_ignore_index, float slot_loss_coef,
+                              const bertd_loss_share *share, float grad_scale, double *loss,
+                              char *errstr, size_t errstr_size);
 
 /* Accumulates the head parameters' gradients into grads and the encoder output gradients
  * into a->dh (N,H) and a->dpooled (B,H). */

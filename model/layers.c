@@ -183,7 +183,7 @@ size_t attention_probs_size(const int *lens, int B, int NH) {
 
 void attention_forward_train(float *ctx, float *att, const float *q, const float *k,
                              const float *v, float *scratch, const int *lens, int B, int H,
-                             int NH, float p, uint64_t key) {
+                             int NH, float p, uint64_t key, size_t att_first) {
   const int D = H / NH;
   const float scale = 1.0f / sqrtf((float)D);
   size_t start = 0, a_off = 0;
@@ -205,7 +205,7 @@ void attention_forward_train(float *ctx, float *att, const float *q, const float
         const uint32_t threshold = (uint32_t)((double)p * (1u << 24));
         const float inv = 1.0f / (1.0f - p);
         for (size_t i = 0; i < (size_t)T * T; i++)
-          scratch[i] = bertd_dropout_bits(key, a_off + i) >= threshold ? s[i] * inv : 0.0f;
+          scratch[i] = bertd_dropout_bits(key, att_first + a_off + i) >= threshold ? s[i] * inv : 0.0f;
         pd = scratch;
       }
       /* ch (T,D) = pd (T,T) @ vh (T,D) */
@@ -219,7 +219,8 @@ void attention_forward_train(float *ctx, float *att, const float *q, const float
 
 void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
                         const float *q, const float *k, const float *v, float *scratch,
-                        const int *lens, int B, int H, int NH, float p, uint64_t key) {
+                        const int *lens, int B, int H, int NH, float p, uint64_t key,
+                        size_t att_first) {
   const int D = H / NH;
   const float scale = 1.0f / sqrtf((float)D);
   const uint32_t threshold = (uint32_t)((double)p * (1u << 24));
@@ -236,7 +237,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
       const float *pv = P;
       if (p > 0.0f) {
         for (size_t i = 0; i < TT; i++)
-          pd[i] = bertd_dropout_bits(key, a_off + i) >= threshold ? P[i] * inv : 0.0f;
+          pd[i] = bertd_dropout_bits(key, att_first + a_off + i) >= threshold ? P[i] * inv : 0.0f;
         pv = pd;
       }
       /* dv_h (T,D) = pd^T (T,T) @ dctx_h (T,D) */
@@ -247,7 +248,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
                   H, 0.0f, dp, T);
       if (p > 0.0f) {
         for (size_t i = 0; i < TT; i++)
-          dp[i] = bertd_dropout_bits(key, a_off + i) >= threshold ? dp[i] * inv : 0.0f;
+          dp[i] = bertd_dropout_bits(key, att_first + a_off + i) >= threshold ? dp[i] * inv : 0.0f;
       }
       /* softmax backward per row: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik), then the scale */
       for (int i = 0; i < T; i++) {
@@ -269,7 +270,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
   }
 }
 
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key) {
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first) {
   if (p <= 0.0f) {
     if (out != inp) memcpy(out, inp, n * sizeof(float));
     return;
@@ -277,12 +278,13 @@ void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t k
   const uint32_t threshold = (uint32_t)((double)p * (1u << 24));
   const float scale = 1.0f / (1.0f - p);
   for (size_t i = 0; i < n; i++)
-    out[i] = bertd_dropout_bits(key, i) >= threshold ? inp[i] * scale : 0.0f;
+    out[i] = bertd_dropout_bits(key, first + i) >= threshold ? inp[i] * scale : 0.0f;
 }
 
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key) {
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
+                      size_t first) {
   /* the same mask and scale: dropout is linear in its input */
-  dropout_forward(dinp, dout, n, p, key);
+  dropout_forward(dinp, dout, n, p, key, first);
 }
 
 void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,

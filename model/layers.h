@@ -82,21 +82,25 @@ void attention_forward(float *ctx, const float *q, const float *k, const float *
 size_t attention_probs_size(const int *lens, int B, int NH);
 /* As attention_forward, keeping the softmax probabilities before dropout in att (packed:
  * sequence b, head h is a (T,T) block at NH*sum_{b'<b} T_b'^2 + h*T*T) and applying dropout p
- * to them with key (index = position in att). scratch: at least Tmax*Tmax floats. */
+ * to them with key (mask index = att_first + position in att; att_first > 0 when the batch is
+ * a slice of a larger one). scratch: at least Tmax*Tmax floats. */
 void attention_forward_train(float *ctx, float *att, const float *q, const float *k,
                              const float *v, float *scratch, const int *lens, int B, int H,
-                             int NH, float p, uint64_t key);
+                             int NH, float p, uint64_t key, size_t att_first);
 /* dq, dk, dv (N,H) = (written, not accumulated) gradients of q, k, v from dctx (N,H).
  * scratch: at least 2*Tmax*Tmax floats. */
 void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
                         const float *q, const float *k, const float *v, float *scratch,
-                        const int *lens, int B, int H, int NH, float p, uint64_t key);
+                        const int *lens, int B, int H, int NH, float p, uint64_t key,
+                        size_t att_first);
 
-/* out (n) = inp (n) * keep_i / (1 - p), keep_i = bertd_dropout_bits(key, i) >= p * 2^24
- * (inverted dropout, as torch). out may equal inp; p == 0 copies. */
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key);
+/* out (n) = inp (n) * keep_i / (1 - p), keep_i = bertd_dropout_bits(key, first + i) >= p * 2^24
+ * (inverted dropout, as torch). first: the index of inp[0] in the whole tensor's mask, so that
+ * a slice of a batch gets the mask the whole batch would. out may equal inp; p == 0 copies. */
+void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first);
 /* dinp (n) = dout (n) * keep_i / (1 - p), the same mask. Writes (=); dinp may equal dout. */
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key);
+void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
+                      size_t first);
 
 /* out (B,C) = tanh(x[first token of each sequence] (B,C) @ w^T + b): BERT's pooler. */
 void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,

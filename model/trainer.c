@@ -1,15 +1,61 @@
 /* trainer.c: forward, loss, backward, clipping, AdamW and the lr schedule behind one handle
- * (see trainer.h). */
+ * (see trainer.h).
+ *
+ * Threads: at fine-tuning sizes (MiniLM, batch 8, ~15 tokens a sequence) OpenBLAS splitting
+ * each small matmul between threads gains little, so with opts.threads > 1 a batch is cut into
+ * contiguous groups of sequences of about equal work (bertd_plan_slices) and each group runs
+ * the whole forward, loss and backward on its own thread, into its own activations and its
+ * own gradient buffer, as the threaded encoder does for inference. What keeps the result the
+ * unsliced one: dropout masks are indexed by position in the whole batch (bertd_dropout's
+ * *_first), each loss mean is split by the slices' shares of its counted rows
+ * (bertd_loss_share), and the slices' gradients are summed into the trainer's after every
+ * micro-batch. A slice's word-embedding gradient is non-zero only at its own tokens' rows
+ * (except with the tied masked-LM decoder), so only those rows are summed. */
 #include "trainer.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adamw.h"
+#include "encoder.h"
+#include "encoder_pool.h"
 #include "encoder_train.h"
 #include "heads_train.h"
 #include "lr_schedule.h"
+
+enum { MAX_SLICES = 64 };
+
+/* One group of a batch's sequences, run on one thread. Slice 0 uses the trainer's own
+ * activations and gradients; the others have theirs in bertd_trainer.extra. */
+typedef struct train_slice {
+  const bertd_config *cfg;
+  const bertd_weights *w;
+  bertd_train_task task;
+  bertd_train_acts *acts;
+  bertd_head_acts *heads;
+  bertd_weights *grads;
+  int B;
+  const int *lens;
+  const int32_t *ids, *types;
+  bertd_train_labels y;
+  bertd_dropout drop;
+  bertd_loss_share share;
+  int slot_ignore_index;
+  float slot_loss_coef, grad_scale;
+  double loss;
+  int rc;
+  char err[256];
+} train_slice;
+
+/* What a slice other than the first owns. */
+typedef struct slice_state {
+  bertd_train_acts acts;
+  bertd_head_acts heads;
+  float *grad_mem;          /* w->num_floats, zero between micro-batches */
+  bertd_weights grads;      /* view of grad_mem */
+} slice_state;
 
 struct bertd_trainer {
   const bertd_config *cfg;
@@ -29,6 +75,9 @@ struct bertd_trainer {
   uint64_t pass;            /* training forward passes: the dropout key's counter */
   double grad_norm;
   int eval_valid;           /* the head logits are an eval forward's */
+  slice_state *extra;       /* (threads - 1) slices' buffers, made on first use */
+  int n_extra;
+  bertd_encoder_pool *pool;
 };
 
 void bertd_trainer_opts_default(bertd_trainer_opts *o) {
@@ -88,6 +137,14 @@ int bertd_trainer_create(const bertd_config *cfg, bertd_weights *w, const bertd_
 
 void bertd_trainer_free(bertd_trainer *t) {
   if (!t) return;
+  bertd_encoder_pool_free(t->pool);
+  for (int i = 0; i < t->n_extra; i++) {
+    bertd_train_acts_free(&t->extra[i].acts);
+    bertd_head_acts_free(&t->extra[i].heads);
+    bertd_weights_view_free(&t->extra[i].grads);
+    free(t->extra[i].grad_mem);
+  }
+  free(t->extra);
   bertd_weights_view_free(&t->grads);
   free(t->grad_mem);
   bertd_adamw_free(&t->opt);
@@ -131,8 +188,178 @@ static int forward(bertd_trainer *t, const bertd_train_batch *b, const bertd_dro
                                   errstr, errstr_size))
     return -1;
   return bertd_heads_train_forward(t->cfg, t->w, t->task, &t->acts, &t->heads, y,
-                                   t->o.slot_ignore_index, t->o.slot_loss_coef, grad_scale, loss,
-                                   errstr, errstr_size);
+                                   t->o.slot_ignore_index, t->o.slot_loss_coef, NULL, grad_scale,
+                                   loss, errstr, errstr_size);
+}
+
+static void slice_run(void *arg) {
+  train_slice *s = arg;
+  s->rc = bertd_encoder_train_forward(s->cfg, s->w, s->acts, s->B, s->lens, s->ids, s->types,
+                                      &s->drop, s->err, sizeof s->err) ||
+          bertd_heads_train_forward(s->cfg, s->w, s->task, s->acts, s->heads, &s->y,
+                                    s->slot_ignore_index, s->slot_loss_coef, &s->share,
+                                    s->grad_scale, &s->loss, s->err, sizeof s->err);
+  if (s->rc) return;
+  bertd_heads_train_backward(s->cfg, s->w, s->grads, s->task, s->acts, s->heads);
+  bertd_encoder_train_backward(s->cfg, s->w, s->grads, s->acts);
+}
+
+static int ensure_extra(bertd_trainer *t, int n, char *errstr, size_t errstr_size) {
+  if (n <= t->n_extra) return 0;
+  slice_state *e = realloc(t->extra, sizeof *e * (size_t)n);
+  if (!e) goto oom;
+  t->extra = e;
+  for (; t->n_extra < n; t->n_extra++) {
+    slice_state *s = &t->extra[t->n_extra];
+    memset(s, 0, sizeof *s);
+    s->grad_mem = calloc(t->w->num_floats ? t->w->num_floats : 1, sizeof(float));
+    if (!s->grad_mem) goto oom;
+    if (bertd_weights_view(t->w, s->grad_mem, &s->grads, errstr, errstr_size)) {
+      free(s->grad_mem);
+      return -1;
+    }
+  }
+  return 0;
+oom:
+  snprintf(errstr, errstr_size, "trainer: out of memory for %d threads' gradients",
+           t->o.threads);
+  return -1;
+}
+
+/* Sums slices 1..P-1's gradients into the trainer's and zeroes them: [a, e) of the buffer. */
+typedef struct reduce_task {
+  float *dst;
+  float *const *src;
+  int nsrc;
+  size_t a, e;
+} reduce_task;
+
+static void reduce_run(void *arg) {
+  const reduce_task *r = arg;
+  for (int k = 0; k < r->nsrc; k++) {
+    float *restrict d = r->dst, *restrict s = r->src[k];
+    for (size_t i = r->a; i < r->e; i++) d[i] += s[i], s[i] = 0.0f;
+  }
+}
+
+static void reduce_range(bertd_trainer *t, float *const *src, int nsrc, size_t a, size_t e,
+                         int P) {
+  reduce_task rt[MAX_SLICES];
+  const size_t n = e - a, per = (n + (size_t)P - 1) / (size_t)P;
+  int used = 0;
+  for (int p = 0; p < P; p++) {
+    size_t lo = a + (size_t)p * per, hi = lo + per < e ? lo + per : e;
+    if (lo >= hi) break;
+    rt[used++] = (reduce_task){t->grad_mem, src, nsrc, lo, hi};
+  }
+  if (used) bertd_encoder_pool_run(&t->pool, used, reduce_run, rt, sizeof rt[0]);
+}
+
+/* The batch in up to opts.threads slices, each on its own thread. */
+static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
+                                   const bertd_dropout *drop, float grad_scale, int P,
+                                   double *loss, char *errstr, size_t errstr_size) {
+  const bertd_config *cfg = t->cfg;
+  const int H = cfg->hidden_size, NH = cfg->num_attention_heads;
+  const int32_t *types = type_ids_of(t, b, errstr, errstr_size);
+  int N, T;
+  /* the whole batch is checked before it is cut (the cuts trust the lengths) */
+  if (!types || bertd_batch_check(cfg, b->B, b->lens, b->ids, types, &N, &T, "train", errstr,
+                                  errstr_size) ||
+      ensure_extra(t, P - 1, errstr, errstr_size))
+    return -1;
+  int cut[MAX_SLICES + 1];
+  bertd_plan_slices(cfg, b->lens, b->B, P, cut);
+  long main_all, aux_all;
+  bertd_heads_loss_rows(t->task, &b->y, t->o.slot_ignore_index, 0, b->B, 0, N, &main_all,
+                        &aux_all);
+  train_slice sl[MAX_SLICES];
+  int n0 = 0;
+  size_t att0 = 0;
+  for (int p = 0; p < P; p++) {
+    const int b0 = cut[p], b1 = cut[p + 1];
+    int n1 = n0;
+    size_t att1 = att0;
+    for (int i = b0; i < b1; i++) {
+      n1 += b->lens[i];
+      att1 += (size_t)NH * (size_t)b->lens[i] * (size_t)b->lens[i];
+    }
+    train_slice *s = &sl[p];
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg;
+    s->w = t->w;
+    s->task = t->task;
+    s->acts = p ? &t->extra[p - 1].acts : &t->acts;
+    s->heads = p ? &t->extra[p - 1].heads : &t->heads;
+    s->grads = p ? &t->extra[p - 1].grads : &t->grads;
+    s->B = b1 - b0;
+    s->lens = b->lens + b0;
+    s->ids = b->ids + n0;
+    s->types = types + n0;
+    const bertd_train_labels *y = &b->y;
+    s->y.labels = y->labels ? y->labels + b0 : NULL;
+    s->y.multi_labels = y->multi_labels ? y->multi_labels + (size_t)b0 * cfg->num_labels : NULL;
+    s->y.token_labels = y->token_labels ? y->token_labels + n0 : NULL;
+    s->y.mlm_labels = y->mlm_labels ? y->mlm_labels + n0 : NULL;
+    s->y.nsp_labels = y->nsp_labels ? y->nsp_labels + b0 : NULL;
+    s->drop = *drop;
+    s->drop.tok_first = (uint64_t)n0;
+    s->drop.seq_first = (uint64_t)b0;
+    s->drop.att_first = att0;
+    long m, x;
+    bertd_heads_loss_rows(t->task, &b->y, t->o.slot_ignore_index, b0, b1, n0, n1, &m, &x);
+    s->share.main = main_all ? (double)m / (double)main_all : 0.0;
+    s->share.aux = aux_all ? (double)x / (double)aux_all : 0.0;
+    s->slot_ignore_index = t->o.slot_ignore_index;
+    s->slot_loss_coef = t->o.slot_loss_coef;
+    s->grad_scale = grad_scale;
+    n0 = n1;
+    att0 = att1;
+  }
+  /* OpenBLAS single-threaded while the slices call it from their threads (concurrent callers
+   * of a multi-threaded OpenBLAS queue on its one pool), restored afterwards */
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  bertd_encoder_pool_run(&t->pool, P, slice_run, sl, sizeof sl[0]);
+  *loss = 0.0;
+  int rc = 0;
+  for (int p = 0; p < P && !rc; p++) {
+    if (sl[p].rc) {
+      snprintf(errstr, errstr_size, "%s", sl[p].err);
+      rc = -1;
+    }
+    *loss += sl[p].loss;
+  }
+  /* sum the slices' gradients into the trainer's, zeroing theirs (also after an error, so the
+   * buffers stay zero for the next batch) */
+  float *src[MAX_SLICES];
+  for (int p = 1; p < P; p++) src[p - 1] = t->extra[p - 1].grad_mem;
+  const size_t total = t->w->num_floats;
+  const int tied = t->task == BERTD_TRAIN_MLM || t->task == BERTD_TRAIN_PRETRAINING;
+  if (tied || !t->grads.word_emb) {
+    reduce_range(t, src, P - 1, 0, total, P);
+  } else {
+    const size_t we0 = (size_t)(t->grads.word_emb - t->grad_mem);
+    const size_t we1 = we0 + (size_t)cfg->vocab_size * (size_t)H;
+    reduce_range(t, src, P - 1, 0, we0, P);
+    reduce_range(t, src, P - 1, we1, total, P);
+    /* a slice's word-embedding gradient lives in its own tokens' rows (a row seen twice adds
+     * zeros the second time) */
+    int tok = 0;
+    for (int p = 0; p < P; p++) {
+      int n = 0;
+      for (int i = 0; i < sl[p].B; i++) n += sl[p].lens[i];
+      if (p > 0)
+        for (int i = 0; i < n; i++) {
+          const size_t row = we0 + (size_t)b->ids[tok + i] * (size_t)H;
+          float *restrict d = t->grad_mem + row, *restrict s = src[p - 1] + row;
+          for (int j = 0; j < H; j++) d[j] += s[j], s[j] = 0.0f;
+        }
+      tok += n;
+    }
+  }
+  openblas_set_num_threads(blas_threads);
+  return rc;
 }
 
 int bertd_trainer_forward_backward(bertd_trainer *t, const bertd_train_batch *b,
@@ -150,6 +377,13 @@ int bertd_trainer_forward_backward(bertd_trainer *t, const bertd_train_batch *b,
   drop.pass = t->pass++;
   t->eval_valid = 0;
   double l = 0.0;
+  int P = t->o.threads < MAX_SLICES ? t->o.threads : MAX_SLICES;
+  if (b && P > b->B) P = b->B;
+  if (P > 1 && b->lens && b->ids) {
+    if (forward_backward_sliced(t, b, &drop, grad_scale, P, &l, errstr, errstr_size)) return -1;
+    if (loss) *loss = (float)l;
+    return 0;
+  }
   if (forward(t, b, &drop, &b->y, grad_scale, &l, errstr, errstr_size)) return -1;
   bertd_heads_train_backward(cfg, t->w, &t->grads, t->task, &t->acts, &t->heads);
   bertd_encoder_train_backward(cfg, t->w, &t->grads, &t->acts);

@@ -31,7 +31,10 @@
  * then linear decay; the first update of a warm-up has lr 0), and the gradients are zeroed.
  * Same seed and same batches => bit-identical weights (dropout masks are a function of the
  * seed, the forward-pass count and the site). A trainer is not thread-safe; BLAS may use
- * threads inside it. */
+ * threads inside it, and with opts.threads > 1 the trainer runs slices of each batch on its
+ * own threads: every slice draws the masks the whole batch would and weighs its losses by its
+ * share of the batch's counted rows, so the gradients equal the unsliced ones up to the order
+ * of float sums. */
 #ifndef BERTD_TRAINER_H
 #define BERTD_TRAINER_H
 
@@ -57,6 +60,10 @@ typedef struct bertd_trainer_opts {
   int dropout;            /* 1: dropout as the config says; 0: none (1) */
   int slot_ignore_index;  /* JointBERT: slot label ignored by the slot loss (0 = "PAD") */
   float slot_loss_coef;   /* JointBERT: total = intent + coef * slot (1.0) */
+  int threads;            /* > 1: a batch's sequences are cut into up to this many groups of
+                             about equal work, each run forward and backward on its own thread
+                             with OpenBLAS single-threaded meanwhile (1: one thread, OpenBLAS
+                             threads as set) */
 } bertd_trainer_opts;
 
 void bertd_trainer_opts_default(bertd_trainer_opts *o);

@@ -31,7 +31,7 @@ static double loss_of(run *r, float grad_scale) {
                                            r->f.ids, r->f.type_ids, &r->drop, err, sizeof err),
                0, "%s", err);
   cr_assert_eq(bertd_heads_train_forward(&r->f.cfg, &r->f.w, r->task, &r->a, &r->h, &r->f.batch.y,
-                                         0, 1.0f, grad_scale, &loss, err, sizeof err),
+                                         0, 1.0f, NULL, grad_scale, &loss, err, sizeof err),
                0, "%s", err);
   return loss;
 }
