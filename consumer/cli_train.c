@@ -31,7 +31,9 @@ static void usage(FILE *f, int train) {
             "evaluates the dev split after each epoch and keeps the best checkpoint in --out,\n"
             "then evaluates it on the test split when there is one. Prints a JSON summary.\n"
             "mlm-nsp: --data is a plain-text corpus (a sentence a line, a blank line between\n"
-            "documents); --heldout N sentence pairs (default 5 %%) score MLM and NSP accuracy.\n");
+            "documents); --heldout N sentence pairs (default 5 %%) score MLM and NSP accuracy.\n"
+            "--threads N (default OPENBLAS_NUM_THREADS, else every core): each batch's sequences\n"
+            "are split into N groups trained on N threads, with the one-thread gradients.\n");
   else
     fprintf(f,
             "usage: bertd eval --task joint|classify|tag --model DIR --data PATH\n"
