@@ -86,27 +86,38 @@ void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, 
                s.bc2_sqrt, beta1, beta2, s.a1, s.a2, eps, 0);
 }
 
-void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, float *grads, float grad_scale,
-                      float lr) {
-  o->t++;
+void bertd_adamw_step_range(const bertd_adamw *o, bertd_weights *w, float *grads,
+                            float grad_scale, float lr, size_t a, size_t e) {
   const adamw_scalars s = scalars_at(lr, o->beta1, o->beta2, o->t);
   for (int i = 0; i < w->num_params; i++) {
     const bertd_param *p = &w->params[i];
+    /* the part of tensor i inside [a, e) */
+    const size_t lo = p->offset > a ? p->offset : a;
+    const size_t hi = p->offset + p->numel < e ? p->offset + p->numel : e;
+    if (lo >= hi) continue;
     const float wd = p->no_decay ? 0.0f : o->weight_decay;
-    adamw_tensor(w->memory + p->offset, grads + p->offset, o->m + p->offset, o->v + p->offset,
-                 p->numel, grad_scale, (float)(1.0 - (double)lr * wd), s.step_size, s.bc2_sqrt,
-                 o->beta1, o->beta2, s.a1, s.a2, o->eps, 1);
+    adamw_tensor(w->memory + lo, grads + lo, o->m + lo, o->v + lo, hi - lo, grad_scale,
+                 (float)(1.0 - (double)lr * wd), s.step_size, s.bc2_sqrt, o->beta1, o->beta2,
+                 s.a1, s.a2, o->eps, 1);
   }
 }
 
-BERTD_VEC_CLONES double bertd_grad_norm(const float *grads, size_t n) {
+void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, float *grads, float grad_scale,
+                      float lr) {
+  o->t++;
+  bertd_adamw_step_range(o, w, grads, grad_scale, lr, 0, w->num_floats);
+}
+
+BERTD_VEC_CLONES double bertd_grad_sumsq(const float *grads, size_t n) {
   double acc[LANES] = {0};
   size_t i = 0;
   for (; i + LANES <= n; i += LANES)
     for (int j = 0; j < LANES; j++) acc[j] += (double)grads[i + j] * grads[i + j];
   for (int j = 0; i < n; i++, j++) acc[j] += (double)grads[i] * grads[i];
-  return sqrt(((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
+
+double bertd_grad_norm(const float *grads, size_t n) { return sqrt(bertd_grad_sumsq(grads, n)); }
 
 float bertd_clip_coef(double norm, float max_norm) {
   if (!(max_norm > 0.0f)) return 1.0f;

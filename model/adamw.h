@@ -31,8 +31,15 @@ void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, 
 void bertd_adamw_step(bertd_adamw *o, bertd_weights *w, float *grads, float grad_scale,
                       float lr);
 
-/* Global L2 norm of grads (n), summed in double. */
+/* The same step on the floats [a, e) of the buffer only, without counting the step: callers
+ * that split one step between threads increment o->t once, then give each thread a range. */
+void bertd_adamw_step_range(const bertd_adamw *o, bertd_weights *w, float *grads,
+                            float grad_scale, float lr, size_t a, size_t e);
+
+/* Global L2 norm of grads (n), summed in double; bertd_grad_sumsq: its square, for norms
+ * summed from parts. */
 double bertd_grad_norm(const float *grads, size_t n);
+double bertd_grad_sumsq(const float *grads, size_t n);
 
 /* clip_grad_norm_'s factor for a gradient of that norm: max_norm / (norm + 1e-6) when that is
  * below 1 and max_norm > 0, else 1. */

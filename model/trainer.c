@@ -14,6 +14,7 @@
 #include "trainer.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,11 +397,55 @@ void bertd_trainer_zero_grad(bertd_trainer *t) {
   t->micro = 0;
 }
 
+/* The update walks every parameter and is bound by memory bandwidth, which one core does not
+ * saturate: with threads, each thread takes a contiguous range for the norm, then for AdamW. */
+typedef struct update_task {
+  bertd_trainer *t;
+  size_t a, e;
+  double sumsq;
+  float scale, lr;
+} update_task;
+
+static void norm_run(void *arg) {
+  update_task *u = arg;
+  u->sumsq = bertd_grad_sumsq(u->t->grad_mem + u->a, u->e - u->a);
+}
+
+static void adamw_run(void *arg) {
+  update_task *u = arg;
+  bertd_adamw_step_range(&u->t->opt, u->t->w, u->t->grad_mem, u->scale, u->lr, u->a, u->e);
+}
+
+static void update_threaded(bertd_trainer *t, float lr) {
+  update_task u[MAX_SLICES];
+  const int P = t->o.threads < MAX_SLICES ? t->o.threads : MAX_SLICES;
+  const size_t n = t->w->num_floats, per = (n + (size_t)P - 1) / (size_t)P;
+  int used = 0;
+  for (int p = 0; p < P; p++) {
+    const size_t a = (size_t)p * per, e = a + per < n ? a + per : n;
+    if (a >= e) break;
+    u[used++] = (update_task){t, a, e, 0.0, 1.0f, lr};
+  }
+  bertd_encoder_pool_run(&t->pool, used, norm_run, u, sizeof u[0]);
+  double ss = 0.0;
+  for (int p = 0; p < used; p++) ss += u[p].sumsq;
+  t->grad_norm = sqrt(ss);
+  const float scale = bertd_clip_coef(t->grad_norm, t->o.max_grad_norm);
+  t->opt.t++;
+  for (int p = 0; p < used; p++) u[p].scale = scale;
+  bertd_encoder_pool_run(&t->pool, used, adamw_run, u, sizeof u[0]);
+}
+
 void bertd_trainer_update(bertd_trainer *t) {
   /* clipping's scale and the zeroing of the gradients happen inside AdamW's one pass */
-  t->grad_norm = bertd_grad_norm(t->grad_mem, t->w->num_floats);
-  bertd_adamw_step(&t->opt, t->w, t->grad_mem, bertd_clip_coef(t->grad_norm, t->o.max_grad_norm),
-                   bertd_lr_at(&t->sched, t->step));
+  const float lr = bertd_lr_at(&t->sched, t->step);
+  if (t->o.threads > 1) {
+    update_threaded(t, lr);
+  } else {
+    t->grad_norm = bertd_grad_norm(t->grad_mem, t->w->num_floats);
+    bertd_adamw_step(&t->opt, t->w, t->grad_mem,
+                     bertd_clip_coef(t->grad_norm, t->o.max_grad_norm), lr);
+  }
   t->step++;
   t->micro = 0;
 }

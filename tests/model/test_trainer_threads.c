@@ -102,3 +102,46 @@ Test(trainer_threads, dropout_is_in_play) {
   free(plain.grads), free(plain.accum), free(drop.grads), free(drop.accum);
   fixture_free(&f);
 }
+
+/* The update split between threads (norm and AdamW over ranges of the parameters): with one
+ * sequence the batch is not sliced, so both trainers get the same gradients, and their norms
+ * and updated weights agree up to the order of the norm's sum. */
+Test(trainer_threads, threaded_update) {
+  grad_fixture f;
+  fixture_load(&f, "joint");
+  f.batch.B = 1;
+  float *after[2];
+  double norm[2];
+  for (int k = 0; k < 2; k++) {
+    bertd_trainer_opts o;
+    bertd_trainer_opts_default(&o);
+    o.threads = k ? 3 : 1;
+    o.lr = 1e-3f;
+    o.weight_decay = 0.01f;
+    o.max_grad_norm = 0.01f; /* so that clipping's scale is in play */
+    bertd_weights w;
+    char err[512];
+    cr_assert_eq(bertd_weights_alloc(&f.cfg, &w, err, sizeof err), 0, "%s", err);
+    memcpy(w.memory, f.w.memory, sizeof(float) * w.num_floats);
+    bertd_trainer *t;
+    cr_assert_eq(bertd_trainer_create(&f.cfg, &w, &o, &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bertd_trainer_step(t, &f.batch, NULL, err, sizeof err), 0, "%s", err);
+    norm[k] = bertd_trainer_grad_norm(t);
+    const float *g = bertd_trainer_grads(t);
+    for (size_t i = 0; i < w.num_floats; i++)
+      cr_assert_eq(g[i], 0.0f, "%d threads: gradient %zu not zeroed by the update", o.threads, i);
+    after[k] = malloc(sizeof(float) * w.num_floats);
+    memcpy(after[k], w.memory, sizeof(float) * w.num_floats);
+    bertd_trainer_free(t);
+    bertd_weights_free(&w);
+  }
+  cr_expect(norm[0] > 0.01, "clipping not in play: norm %g", norm[0]);
+  cr_expect(fabs(norm[1] - norm[0]) <= 1e-9 * norm[0], "norm %.12g vs %.12g on one thread",
+            norm[1], norm[0]);
+  double moved = rel_diff(after[0], f.w.memory, f.w.num_floats);
+  cr_expect(moved > 1e-4, "the update did not move the weights (%g)", moved);
+  double d = rel_diff(after[1], after[0], f.w.num_floats);
+  cr_expect(d <= 1e-6, "weights after a threaded update differ by %.3g", d);
+  free(after[0]), free(after[1]);
+  fixture_free(&f);
+}
