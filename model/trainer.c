@@ -307,10 +307,11 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
     s->drop.tok_first = (uint64_t)n0;
     s->drop.seq_first = (uint64_t)b0;
     s->drop.att_first = att0;
-    long m, x;
-    bertd_heads_loss_rows(t->task, &b->y, t->o.slot_ignore_index, b0, b1, n0, n1, &m, &x);
-    s->share.main = main_all ? (double)m / (double)main_all : 0.0;
-    s->share.aux = aux_all ? (double)x / (double)aux_all : 0.0;
+    long main_rows, aux_rows;
+    bertd_heads_loss_rows(t->task, &b->y, t->o.slot_ignore_index, b0, b1, n0, n1, &main_rows,
+                          &aux_rows);
+    s->share.main = main_all ? (double)main_rows / (double)main_all : 0.0;
+    s->share.aux = aux_all ? (double)aux_rows / (double)aux_all : 0.0;
     s->slot_ignore_index = t->o.slot_ignore_index;
     s->slot_loss_coef = t->o.slot_loss_coef;
     s->grad_scale = grad_scale;
