@@ -6,14 +6,16 @@
 #   scripts/train-atis.sh                 -> .models/atis-joint-minilm
 #   BERTD_ATIS_DIR=... BERTD=... scripts/train-atis.sh [OUT]
 # Data: the JointBERT layout of ATIS, read where it is (default ../shared/data/atis beside the
-# checkout), never copied. About 40 minutes on one CPU core (10 epochs); BERTD_ATIS_EPOCHS
-# shortens it (the demo trains 2 epochs, ~7 minutes, when no model is at hand).
+# checkout), never copied. About 15 minutes on two cores (10 epochs; bench/train_results.md);
+# BERTD_ATIS_EPOCHS shortens it (the demo trains 2 epochs, ~3 minutes, when no model is at
+# hand). BERTD_THREADS sets the threads (default: bertd's, OPENBLAS_NUM_THREADS or every core).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BERTD="${BERTD:-$ROOT/build/consumer/bertd}"
 DATA="${BERTD_ATIS_DIR:-$ROOT/../shared/data/atis}"
 OUT="${1:-$ROOT/.models/atis-joint-minilm}"
-THREADS="${BERTD_THREADS:-1}"
+THREADS=()
+if [ -n "${BERTD_THREADS:-}" ]; then THREADS=(--threads "$BERTD_THREADS"); fi
 EPOCHS="${BERTD_ATIS_EPOCHS:-10}"
 if [ ! -x "$BERTD" ]; then
   echo "train-atis: $BERTD not built (cmake -S . -B build -G Ninja && cmake --build build)" >&2
@@ -22,8 +24,10 @@ fi
 MODEL="$("$ROOT/scripts/fetch-model.sh" minilm | tail -n 1)"
 # the hyperparameters of the measured run (bench/train_results.md, ATIS run E, the best of the
 # runs on dev): batch 8, lr 1.5e-4 with 10 % linear warm-up then linear decay, 10 epochs, best
-# epoch by dev mean(intent acc, slot F1) with slots decoded as served (bio). One thread: at these matrix sizes OpenBLAS's second thread mostly waits.
+# epoch by dev mean(intent acc, slot F1) with slots decoded as served (bio). The thread count
+# does not change the result beyond float rounding (each batch's sequences are split between
+# threads with the one-thread gradients).
 "$BERTD" train --task joint --model "$MODEL" --data "$DATA" --out "$OUT" \
   --epochs "$EPOCHS" --lr 1.5e-4 --batch-size 8 --warmup-ratio 0.1 --max-length 64 --seed 42 \
-  --threads "$THREADS"
+  "${THREADS[@]}"
 echo "$OUT"
