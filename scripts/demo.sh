@@ -6,7 +6,7 @@
 #   the throughput, and stops everything it started.
 # Model: a JointBERT intent + slot model fine-tuned from MiniLM by bertd itself: the full one
 # (scripts/train-atis.sh, .models/atis-joint-minilm) when it is there, else a quick one trained
-# here for 2 epochs on ATIS train (~3 minutes the first time, kept in
+# here for 2 epochs on ATIS train (~2.5 minutes the first time, kept in
 # .models/atis-joint-minilm-quick). BERTD_DEMO_MODEL and BERTD_DEMO_TASK override the choice.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

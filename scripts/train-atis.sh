@@ -6,8 +6,8 @@
 #   scripts/train-atis.sh                 -> .models/atis-joint-minilm
 #   BERTD_ATIS_DIR=... BERTD=... scripts/train-atis.sh [OUT]
 # Data: the JointBERT layout of ATIS, read where it is (default ../shared/data/atis beside the
-# checkout), never copied. About 15 minutes on two cores (10 epochs; bench/train_results.md);
-# BERTD_ATIS_EPOCHS shortens it (the demo trains 2 epochs, ~3 minutes, when no model is at
+# checkout), never copied. About 17 minutes on one core (10 epochs; bench/train_results.md);
+# BERTD_ATIS_EPOCHS shortens it (the demo trains 2 epochs, ~2.5 minutes, when no model is at
 # hand). BERTD_THREADS sets the threads (default: bertd's, OPENBLAS_NUM_THREADS or every core).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
