@@ -235,8 +235,9 @@ def main():
         with open(a.bertd_summary) as f:
             b = json.load(f)
         print(f"{'':24}{'bertd':>12}{'transformers':>14}")
+        # summaries written before bertd had BIO decoding have no tag_decoding: argmax
         print(f"(bertd's test_slot_f1 uses its --tag-decoding, "
-              f"{b.get('tag_decoding', 'bio')}; transformers' argmax and bio are both given)")
+              f"{b.get('tag_decoding', 'argmax')}; transformers' argmax and bio are both given)")
         for k in ("test_intent_acc", "test_slot_f1", "test_slot_f1_bio", "test_sentence_acc",
                   "best_epoch",
                   "train_seconds", "train_tokens_per_s"):
