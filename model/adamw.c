@@ -48,11 +48,11 @@ void bertd_adamw_free(bertd_adamw *o) {
 }
 
 /* One tensor: g is scaled by gscale (the clipping coefficient; 1 = none, and x * 1 == x),
- * used, and zeroed when zero_g. */
+ * used, and zeroed. */
 BERTD_VEC_CLONES static void adamw_tensor(float *restrict p, float *restrict g, float *restrict m,
                                           float *restrict v, size_t n, float gscale, float decay,
                                           float step_size, float bc2_sqrt, float beta1,
-                                          float beta2, float a1, float a2, float eps, int zero_g) {
+                                          float beta2, float a1, float a2, float eps) {
   for (size_t i = 0; i < n; i++) {
     const float gi = g[i] * gscale;
     p[i] *= decay;
@@ -60,7 +60,7 @@ BERTD_VEC_CLONES static void adamw_tensor(float *restrict p, float *restrict g, 
     v[i] = beta2 * v[i] + a2 * gi * gi;
     const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
     p[i] -= step_size * m[i] / denom;
-    if (zero_g) g[i] = 0.0f;
+    g[i] = 0.0f;
   }
 }
 
@@ -78,14 +78,6 @@ static adamw_scalars scalars_at(float lr, float beta1, float beta2, int t) {
   return s;
 }
 
-void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, float wd, int t) {
-  const adamw_scalars s = scalars_at(lr, beta1, beta2, t);
-  /* g is only read when zero_g is 0 */
-  adamw_tensor(p, (float *)g, m, v, n, 1.0f, (float)(1.0 - (double)lr * wd), s.step_size,
-               s.bc2_sqrt, beta1, beta2, s.a1, s.a2, eps, 0);
-}
-
 void bertd_adamw_step_range(const bertd_adamw *o, bertd_weights *w, float *grads,
                             float grad_scale, float lr, size_t a, size_t e) {
   const adamw_scalars s = scalars_at(lr, o->beta1, o->beta2, o->t);
@@ -98,7 +90,7 @@ void bertd_adamw_step_range(const bertd_adamw *o, bertd_weights *w, float *grads
     const float wd = p->no_decay ? 0.0f : o->weight_decay;
     adamw_tensor(w->memory + lo, grads + lo, o->m + lo, o->v + lo, hi - lo, grad_scale,
                  (float)(1.0 - (double)lr * wd), s.step_size, s.bc2_sqrt, o->beta1, o->beta2,
-                 s.a1, s.a2, o->eps, 1);
+                 s.a1, s.a2, o->eps);
   }
 }
 

@@ -18,13 +18,10 @@ int bertd_adamw_init(bertd_adamw *o, size_t n, float beta1, float beta2, float e
                      float weight_decay, char *errstr, size_t errstr_size);
 void bertd_adamw_free(bertd_adamw *o);
 
-/* One AdamW step on n contiguous floats with step number t (1-based) and decay wd:
+/* One AdamW step (step number t, 1-based, counted in o; decay wd for the tensor):
  *   p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)          (torch 1.13's arithmetic) */
-void bertd_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, float wd, int t);
-
-/* One step over every tensor of w with gradients grads (same layout) multiplied by grad_scale
+ *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)          (torch 1.13's arithmetic)
+ * over every tensor of w with gradients grads (same layout) multiplied by grad_scale
  * (bertd_clip_coef's result; 1 for none): weight decay for the tensors whose no_decay is 0
  * (not biases, not LayerNorm), none for the others. The gradients are consumed: zeroed in the
  * same pass, ready for the next accumulation. */

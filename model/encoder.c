@@ -148,9 +148,6 @@ static void slice_run(encoder_slice *sl) {
 
 static void slice_task(void *arg) { slice_run(arg); }
 
-/* Cuts B sequences into P contiguous groups of about equal work. A sequence of T tokens costs
- * T (8H^2 + 4HI) in its dense layers and 4 T^2 H in attention, per layer. cut[p] is the first
- * sequence of group p; cut[P] = B. */
 /* A sequence's share of the encoder's work, in multiply-adds per layer: the projections and
  * feed-forward (8H^2 + 4HI per token) and attention's scores and context (4TH per token). */
 static double sequence_cost(const bertd_config *cfg, int len) {

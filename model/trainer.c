@@ -37,7 +37,7 @@ typedef struct train_slice {
   bertd_train_acts *acts;
   bertd_head_acts *heads;
   bertd_weights *grads;
-  int B;
+  int B, n0, n;             /* sequences; first token in the batch, tokens */
   const int *lens;
   const int32_t *ids, *types;
   bertd_train_labels y;
@@ -227,6 +227,19 @@ oom:
   return -1;
 }
 
+/* Cuts [a, e) into up to P contiguous chunks of equal size (the last shorter): chunk p is
+ * [lo[p], hi[p]). Returns how many are non-empty. */
+static int split_range(size_t a, size_t e, int P, size_t *lo, size_t *hi) {
+  const size_t per = (e - a + (size_t)P - 1) / (size_t)P;
+  int used = 0;
+  for (int p = 0; p < P; p++) {
+    const size_t l = a + (size_t)p * per, h = l + per < e ? l + per : e;
+    if (l >= h) break;
+    lo[used] = l, hi[used] = h, used++;
+  }
+  return used;
+}
+
 /* Sums slices 1..P-1's gradients into the trainer's and zeroes them: [a, e) of the buffer. */
 typedef struct reduce_task {
   float *dst;
@@ -246,13 +259,9 @@ static void reduce_run(void *arg) {
 static void reduce_range(bertd_trainer *t, float *const *src, int nsrc, size_t a, size_t e,
                          int P) {
   reduce_task rt[MAX_SLICES];
-  const size_t n = e - a, per = (n + (size_t)P - 1) / (size_t)P;
-  int used = 0;
-  for (int p = 0; p < P; p++) {
-    size_t lo = a + (size_t)p * per, hi = lo + per < e ? lo + per : e;
-    if (lo >= hi) break;
-    rt[used++] = (reduce_task){t->grad_mem, src, nsrc, lo, hi};
-  }
+  size_t lo[MAX_SLICES], hi[MAX_SLICES];
+  const int used = split_range(a, e, P, lo, hi);
+  for (int p = 0; p < used; p++) rt[p] = (reduce_task){t->grad_mem, src, nsrc, lo[p], hi[p]};
   if (used) bertd_encoder_pool_run(&t->pool, used, reduce_run, rt, sizeof rt[0]);
 }
 
@@ -294,6 +303,8 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
     s->heads = p ? &t->extra[p - 1].heads : &t->heads;
     s->grads = p ? &t->extra[p - 1].grads : &t->grads;
     s->B = b1 - b0;
+    s->n0 = n0;
+    s->n = n1 - n0;
     s->lens = b->lens + b0;
     s->ids = b->ids + n0;
     s->types = types + n0;
@@ -347,18 +358,12 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
     reduce_range(t, src, P - 1, we1, total, P);
     /* a slice's word-embedding gradient lives in its own tokens' rows (a row seen twice adds
      * zeros the second time) */
-    int tok = 0;
-    for (int p = 0; p < P; p++) {
-      int n = 0;
-      for (int i = 0; i < sl[p].B; i++) n += sl[p].lens[i];
-      if (p > 0)
-        for (int i = 0; i < n; i++) {
-          const size_t row = we0 + (size_t)b->ids[tok + i] * (size_t)H;
-          float *restrict d = t->grad_mem + row, *restrict s = src[p - 1] + row;
-          for (int j = 0; j < H; j++) d[j] += s[j], s[j] = 0.0f;
-        }
-      tok += n;
-    }
+    for (int p = 1; p < P; p++)
+      for (int i = 0; i < sl[p].n; i++) {
+        const size_t row = we0 + (size_t)b->ids[sl[p].n0 + i] * (size_t)H;
+        float *restrict d = t->grad_mem + row, *restrict s = src[p - 1] + row;
+        for (int j = 0; j < H; j++) d[j] += s[j], s[j] = 0.0f;
+      }
   }
   openblas_set_num_threads(blas_threads);
   return rc;
@@ -419,14 +424,10 @@ static void adamw_run(void *arg) {
 
 static void update_threaded(bertd_trainer *t, float lr) {
   update_task u[MAX_SLICES];
+  size_t lo[MAX_SLICES], hi[MAX_SLICES];
   const int P = t->o.threads < MAX_SLICES ? t->o.threads : MAX_SLICES;
-  const size_t n = t->w->num_floats, per = (n + (size_t)P - 1) / (size_t)P;
-  int used = 0;
-  for (int p = 0; p < P; p++) {
-    const size_t a = (size_t)p * per, e = a + per < n ? a + per : n;
-    if (a >= e) break;
-    u[used++] = (update_task){t, a, e, 0.0, 1.0f, lr};
-  }
+  const int used = split_range(0, t->w->num_floats, P, lo, hi);
+  for (int p = 0; p < used; p++) u[p] = (update_task){t, lo[p], hi[p], 0.0, 1.0f, lr};
   bertd_encoder_pool_run(&t->pool, used, norm_run, u, sizeof u[0]);
   double ss = 0.0;
   for (int p = 0; p < used; p++) ss += u[p].sumsq;

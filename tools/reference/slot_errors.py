@@ -17,35 +17,9 @@ import sys
 
 import torch
 from seqeval.metrics.sequence_labeling import get_entities
-from transformers import BertTokenizerFast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_saved_checkpoint import load  # noqa: E402
-from tag_decoding_reference import allowed_matrix, viterbi  # noqa: E402
-
-
-def predict(ckpt, words):
-    _, model, _ = load(ckpt)
-    tok = BertTokenizerFast.from_pretrained(ckpt)
-    labels = [l.strip() for l in open(os.path.join(ckpt, "slot_label.txt")) if l.strip()]
-    allowed = allowed_matrix(labels)
-    out = []
-    for s in range(0, len(words), 64):
-        batch = words[s:s + 64]
-        enc = tok(batch, is_split_into_words=True, padding=True, truncation=True, max_length=64,
-                  return_tensors="pt")
-        with torch.no_grad():
-            hidden = model.bert(**enc)[0]
-            lp = torch.log_softmax(model.slot_classifier.linear(hidden), -1).numpy()
-        for b, w in enumerate(batch):
-            rows, seen = [], set()
-            for t, x in enumerate(enc.word_ids(b)):
-                if x is not None and x not in seen:
-                    seen.add(x)
-                    rows.append(t)
-            out.append([labels[i] for i in viterbi(lp[b, rows], allowed)] +
-                       ["O"] * (len(w) - len(rows)))
-    return out
+from tag_decoding_reference import decode  # noqa: E402
 
 
 def overlaps(a, b):
@@ -59,7 +33,7 @@ def main():
     torch.set_num_threads(1)
     words = [l.split() for l in open(os.path.join(data, split, "seq.in"))]
     gold = [l.split() for l in open(os.path.join(data, split, "seq.out"))]
-    pred = predict(ckpt, words)
+    _, pred = decode(ckpt, words)
     kinds, by_type, misses = collections.Counter(), collections.Counter(), []
     n_gold = n_pred = 0
     for w, g, p in zip(words, gold, pred):

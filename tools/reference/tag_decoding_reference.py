@@ -48,15 +48,11 @@ def viterbi(lp, allowed):
     return path[::-1]
 
 
-def main():
-    ckpt, data = sys.argv[1], sys.argv[2]
-    split = sys.argv[3] if len(sys.argv) > 3 else "test"
-    torch.set_num_threads(1)
+def decode(ckpt, words):
+    """Each sentence's word tags from the checkpoint: (argmax, BIO-constrained Viterbi)."""
     _, model, _ = load(ckpt)
     tok = BertTokenizerFast.from_pretrained(ckpt)
     labels = [l.strip() for l in open(os.path.join(ckpt, "slot_label.txt")) if l.strip()]
-    words = [l.split() for l in open(os.path.join(data, split, "seq.in"))]
-    gold = [l.split() for l in open(os.path.join(data, split, "seq.out"))]
     allowed = allowed_matrix(labels)
     am, vt = [], []
     for s in range(0, len(words), 64):
@@ -76,6 +72,16 @@ def main():
             L = lp[b, rows]
             am.append([labels[i] for i in L.argmax(-1)] + pad)
             vt.append([labels[i] for i in viterbi(L, allowed)] + pad)
+    return am, vt
+
+
+def main():
+    ckpt, data = sys.argv[1], sys.argv[2]
+    split = sys.argv[3] if len(sys.argv) > 3 else "test"
+    torch.set_num_threads(1)
+    words = [l.split() for l in open(os.path.join(data, split, "seq.in"))]
+    gold = [l.split() for l in open(os.path.join(data, split, "seq.out"))]
+    am, vt = decode(ckpt, words)
     print(f"{split}: slot F1 argmax {100 * f1_score(gold, am):.2f}, "
           f"bio {100 * f1_score(gold, vt):.2f} ({len(gold)} sentences)")
 
