@@ -131,6 +131,17 @@ int bertd_tag_decode(const float *logits, int n, int K, const char *const *names
  * beyond truncation get none. Returns the word count. */
 int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_decoding mode,
                            bertd_word_tag *out, int out_cap, char *errstr, size_t errstr_size);
+/* The same from logits the caller holds (rows of e->n tokens, one per token of e), e.g. rows
+ * gathered from several windows: only e's seq_ids, word_ids and offsets are read. */
+int bertd_word_tags_from_logits(const bertd_model *m, int joint, const bertd_encoding *e,
+                                const float *logits, bertd_tag_decoding mode,
+                                bertd_word_tag *out, int out_cap, char *errstr,
+                                size_t errstr_size);
+/* Top-k labels from classifier logits (intents = 0: the classify head's num_labels, softmax or
+ * sigmoid as the model's problem_type says) or JointBERT intent logits (intents = 1). */
+int bertd_labels_from_logits(const bertd_model *m, int intents, const float *logits, int k,
+                             bertd_label_score *out, int out_cap, char *errstr,
+                             size_t errstr_size);
 /* BIO word tags merged into spans with conlleval semantics. Returns the span count. */
 int bertd_spans_from_tags(const bertd_word_tag *tags, int n, bertd_span *out, int out_cap);
 

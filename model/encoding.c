@@ -238,3 +238,96 @@ void bertd_encoding_free(bertd_encoding *enc) {
   }
   memset(enc, 0, sizeof *enc);
 }
+
+/* Lays out one window: the first sequence whole (when the pair is windowed), the windowed
+ * sequence's pieces [from, to), with the special tokens around them. */
+static int put_window(const bertd_tokenizer *tok, const scratch *s, int has_pair, size_t from,
+                      size_t to, bertd_encoding *w) {
+  size_t na = has_pair ? s->npieces[0] : to - from, nb = has_pair ? to - from : 0;
+  int n = (int)(na + nb + (has_pair ? 3 : 2));
+  if (encoding_reserve(w, n) != 0) return -1;
+  piece cls = {tok->special_id[SPECIAL_CLS], 0, 0, 0, 0, -1};
+  piece sep = {tok->special_id[SPECIAL_SEP], 0, 0, 0, 0, -1};
+  const piece *a = has_pair ? s->pieces[0] : s->pieces[0] + from;
+  int i = 0;
+  put(w, i++, &cls, 0, -1);
+  for (size_t t = 0; t < na; t++) put(w, i++, &a[t], 0, 0);
+  put(w, i++, &sep, 0, -1);
+  if (has_pair) {
+    for (size_t t = from; t < to; t++) put(w, i++, &s->pieces[1][t], 1, 1);
+    put(w, i++, &sep, 1, -1);
+  }
+  w->n = n;
+  w->num_truncated = 0;
+  return 0;
+}
+
+int bertd_tokenizer_encode_windows(const bertd_tokenizer *tok, const char *text, size_t text_len,
+                                   const char *pair, size_t pair_len, int max_length, int stride,
+                                   bertd_windows *out, char *errstr, size_t errstr_size) {
+  if (!tok || !out || (!text && text_len) || max_length < 0) {
+    snprintf(errstr, errstr_size, "bertd_tokenizer_encode_windows: invalid argument");
+    return -1;
+  }
+  if (out->cap == 0) {
+    if (!(out->w = calloc(4, sizeof *out->w))) goto oom;
+    out->cap = 4;
+  }
+  out->n = 0;
+  bertd_encoding *w0 = &out->w[0];
+  if (!w0->scratch && !(w0->scratch = calloc(1, sizeof(scratch)))) goto oom;
+  scratch *s = w0->scratch;
+  int has_pair = pair != NULL && pair_len > 0;
+  if (tokenize_sequence(tok, s, 0, text ? text : "", text_len, "text", errstr, errstr_size) != 0)
+    return -1;
+  s->npieces[1] = 0;
+  if (has_pair && tokenize_sequence(tok, s, 1, pair, pair_len, "pair", errstr, errstr_size) != 0)
+    return -1;
+  int limit = max_length == 0 || max_length > tok->model_max_length ? tok->model_max_length
+                                                                     : max_length;
+  int seq = has_pair ? 1 : 0;
+  int n = (int)s->npieces[seq];
+  int width = limit - (has_pair ? 3 + (int)s->npieces[0] : 2);
+  if (stride < 0) stride = limit / 4;
+  if (width < 1) {
+    snprintf(errstr, errstr_size, "the first text has %zu tokens: no room left in max_length %d "
+             "for a window of the second", s->npieces[0], limit);
+    return -1;
+  }
+  int count = bertd_window_count(n, width, stride);
+  if (count > 1 && stride >= width) {
+    snprintf(errstr, errstr_size, "window_stride %d must be below the %d tokens a window holds "
+             "(max_length %d less the special tokens%s)", stride, width, limit,
+             has_pair ? " and the first text" : "");
+    return -1;
+  }
+  if (count > out->cap) {
+    bertd_encoding *grown = realloc(out->w, sizeof *grown * (size_t)count);
+    if (!grown) goto oom;
+    memset(grown + out->cap, 0, sizeof *grown * (size_t)(count - out->cap));
+    out->w = grown;
+    out->cap = count;
+  }
+  for (int k = 0; k < count; k++) {
+    int from, to;
+    bertd_window_range(n, width, stride, k, &from, &to);
+    if (put_window(tok, out->w[0].scratch, has_pair, (size_t)from, (size_t)to, &out->w[k]) != 0)
+      goto oom;
+  }
+  out->n = count;
+  out->seq = seq;
+  out->tokens = n;
+  out->width = width;
+  out->stride = stride;
+  return 0;
+oom:
+  snprintf(errstr, errstr_size, "out of memory");
+  return -1;
+}
+
+void bertd_windows_free(bertd_windows *w) {
+  if (!w) return;
+  for (int k = 0; k < w->cap; k++) bertd_encoding_free(&w->w[k]);
+  free(w->w);
+  memset(w, 0, sizeof *w);
+}

@@ -59,6 +59,17 @@ int bertd_result_labels(const bertd_session *s, int b, int k, bertd_label_score 
   return r;
 }
 
+int bertd_labels_from_logits(const bertd_model *m, int intents, const float *logits, int k,
+                             bertd_label_score *out, int out_cap, char *errstr,
+                             size_t errstr_size) {
+  const bertd_config *c = &m->cfg;
+  int r = intents ? top_labels(logits, c->num_intents, 0, c->intent_labels, k, out, out_cap)
+                  : top_labels(logits, c->num_labels, c->problem_type == BERTD_PROBLEM_MULTI_LABEL,
+                               c->id2label, k, out, out_cap);
+  if (r < 0) snprintf(errstr, errstr_size, "result: out of memory");
+  return r;
+}
+
 int bertd_result_intents(const bertd_session *s, int b, int k, bertd_label_score *out,
                          int out_cap, char *errstr, size_t errstr_size) {
   if (check_b(s, b, errstr, errstr_size)) return -1;
@@ -76,7 +87,6 @@ int bertd_result_intents(const bertd_session *s, int b, int k, bertd_label_score
 int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_decoding mode,
                            bertd_word_tag *out, int out_cap, char *errstr, size_t errstr_size) {
   if (check_b(s, b, errstr, errstr_size)) return -1;
-  const bertd_config *c = &s->m->cfg;
   int n;
   const float *l = bertd_session_logits(s, b, joint ? "slots" : "tag", &n);
   if (!l) {
@@ -84,12 +94,19 @@ int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_d
              joint ? "slot" : "token classification");
     return -1;
   }
+  return bertd_word_tags_from_logits(s->m, joint, s->encs[b], l, mode, out, out_cap, errstr,
+                                     errstr_size);
+}
+
+int bertd_word_tags_from_logits(const bertd_model *m, int joint, const bertd_encoding *e,
+                                const float *l, bertd_tag_decoding mode, bertd_word_tag *out,
+                                int out_cap, char *errstr, size_t errstr_size) {
+  const bertd_config *c = &m->cfg;
   const int NL = joint ? c->num_slots : c->num_labels;
   char **names = joint ? c->slot_labels : c->id2label;
-  const bertd_encoding *e = s->encs[b];
   /* rows (words,NL): the logits of each word's first sub-token, which carries the word's label
    * as JointBERT trains it; later sub-tokens only widen the word's span */
-  float *rows = malloc(sizeof(float) * (size_t)(e->n > 0 ? e->n : 1) * (size_t)NL);
+  float *rows = calloc((size_t)(e->n > 0 ? e->n : 1) * (size_t)(NL > 0 ? NL : 1), sizeof(float));
   int32_t *ids = malloc(sizeof(int32_t) * (size_t)(e->n > 0 ? e->n : 1));
   float *probs = malloc(sizeof(float) * (size_t)(e->n > 0 ? e->n : 1));
   if (!rows || !ids || !probs) {

@@ -68,6 +68,41 @@ int bertd_tokenizer_encode(const bertd_tokenizer *tok, const char *text, size_t 
                            char *errstr, size_t errstr_size);
 void bertd_encoding_free(bertd_encoding *enc);
 
+/* ---- windows over a text longer than max_length ----
+ *
+ * Tokenizers' overflow semantics (transformers' return_overflowing_tokens=True with stride): the
+ * windowed sequence's n tokens are cut into windows of at most `width` tokens (max_length less
+ * the special tokens, and less the first sequence when the second one is windowed), window k
+ * starting at k * (width - stride) and the last one ending at n. So `stride` is the number of
+ * tokens two neighbouring windows share, as in transformers' stride and doc_stride; it must be
+ * below width. A sequence that fits is one window. */
+int bertd_window_count(int n, int width, int stride);
+/* Tokens [*start, *end) of the windowed sequence in window k. */
+void bertd_window_range(int n, int width, int stride, int k, int *start, int *end);
+/* The window in which token pos (0..n-1) is most central: the largest
+ * min(pos - start, end - 1 - pos) over the windows holding it; on a tie, the earlier window. */
+int bertd_window_most_central(int n, int width, int stride, int pos);
+
+/* All windows of one input, each a complete encoding ([CLS] A [SEP], or [CLS] A [SEP] B [SEP]
+ * with B windowed and A repeated in every window, as only_second truncation does). Reused
+ * between calls like bertd_encoding; start from a zeroed struct. */
+typedef struct bertd_windows {
+  int n, cap;
+  bertd_encoding *w;         /* n windows; w[0].scratch holds the tokenizer's buffers */
+  int seq;                   /* the windowed sequence: 0 (text) or 1 (pair) */
+  int tokens;                /* tokens of the windowed sequence, before cutting */
+  int width;                 /* its tokens per window */
+  int stride;                /* tokens neighbouring windows share */
+} bertd_windows;
+
+/* Windows text (no pair) or, when a pair is given, the pair. stride < 0 means the default,
+ * max_length / 4. A pair whose first sequence leaves no room, or a stride not below the
+ * window's width, is an error naming both numbers. */
+int bertd_tokenizer_encode_windows(const bertd_tokenizer *tok, const char *text, size_t text_len,
+                                   const char *pair, size_t pair_len, int max_length, int stride,
+                                   bertd_windows *out, char *errstr, size_t errstr_size);
+void bertd_windows_free(bertd_windows *w);
+
 int bertd_tokenizer_vocab_size(const bertd_tokenizer *tok);
 int32_t bertd_tokenizer_token_to_id(const bertd_tokenizer *tok, const char *token); /* -1 if absent */
 const char *bertd_tokenizer_id_to_token(const bertd_tokenizer *tok, int32_t id);   /* NULL if out of range */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "bertd.h"
+#include "window.h"
 
 typedef enum {
   BERTD_ENRICH_TOKENIZE = 0,
@@ -29,6 +30,12 @@ typedef struct bertd_enrich_opts {
   int too_long_is_error;   /* 1: a text over max_length is an error instead of truncated */
   bertd_tag_decoding tag_decoding; /* tag / joint slots: bio (default) or argmax */
   int threads;             /* threads a batch is split across; 0: the session's default */
+  /* on_too_long: window. A text over max_length is cut into overlapping windows of max_length
+   * tokens (the context, for qa; bertd_tokenizer_encode_windows), each run as a sequence of
+   * its own, and their outputs combined (window.h). classify, tag, joint, qa and embed. */
+  int window;
+  int window_stride;       /* tokens neighbouring windows share; < 0: max_length / 4 */
+  window_combine window_combine; /* classify / joint intent: mean (default) or max of logits */
 } bertd_enrich_opts;
 
 /* "classify" -> BERTD_ENRICH_CLASSIFY ...; -1 for an unknown name. */
@@ -64,5 +71,29 @@ int bertd_enricher_encode(const bertd_enricher *e, const char *text, size_t len,
 int bertd_enricher_run_encoded(bertd_enricher *e, int B, const bertd_encoding *const *encs,
                                const char *const *texts, const char *const *pairs,
                                json_t **results, char *errstr, size_t errstr_size);
+
+/* ---- on_too_long: window ----
+ * The plugin and bertd_enricher_run use these; a text that fits is one window and takes the
+ * plain path (bertd_enricher_run_encoded). */
+
+/* Cuts one record into windows with the enricher's max_length and window_stride. Tag and joint
+ * take no text_pair here (their tags are the text's). */
+int bertd_enricher_encode_windows(const bertd_enricher *e, const char *text, size_t len,
+                                  const char *pair, size_t pair_len, bertd_windows *w,
+                                  char *errstr, size_t errstr_size);
+/* A new gatherer for w's windows (window_acc_free when done). */
+window_acc *bertd_enricher_window_acc(const bertd_enricher *e, const bertd_windows *w,
+                                      char *errstr, size_t errstr_size);
+/* As bertd_enricher_run_encoded, but sequence i with accs[i] != NULL is window win[i] of a long
+ * record: its outputs go to accs[i] and results[i] stays NULL. accs may be NULL. */
+int bertd_enricher_run_windows(bertd_enricher *e, int B, const bertd_encoding *const *encs,
+                               const char *const *texts, const char *const *pairs,
+                               window_acc *const *accs, const int *win, json_t **results,
+                               char *errstr, size_t errstr_size);
+/* The combined result of a record whose windows are all in: the task's usual fields, plus
+ * "windows": the window count. */
+json_t *bertd_enricher_window_result(const bertd_enricher *e, const window_acc *a,
+                                     const char *text, const char *pair, char *errstr,
+                                     size_t errstr_size);
 
 #endif
