@@ -67,8 +67,8 @@ typedef struct bertd_plugin_completion {
                             * NULL when reason is not OK */
   size_t result_len;       /* strlen(result), 0 when NULL */
   int tokens;              /* tokens of the encoded record, special tokens included (after
-                            * truncation); for TOO_LONG the length before truncation; 0 when
-                            * it could not be tokenized */
+                            * truncation; with windows, all windows' together); for TOO_LONG
+                            * the length before truncation; 0 when it could not be tokenized */
   double latency_ms;       /* from submit() to the completion being ready */
 } bertd_plugin_completion;
 
@@ -105,8 +105,18 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *                                     argmax (each word's best tag, as transformers outputs)
  *       "threads": 2,                 threads a batch of several records is split across;
  *                                     absent: OpenBLAS's thread count
- *       "on_too_long": "truncate"     truncate: cut to max_length and enrich;
- *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG
+ *       "on_too_long": "truncate",    truncate: cut to max_length and enrich (the result
+ *                                     says "truncated_tokens": how many were cut);
+ *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG;
+ *                                     window: overlapping windows of max_length tokens, each
+ *                                     batched as a sequence of its own, outputs combined (the
+ *                                     result says "windows": how many); classify, tag, joint,
+ *                                     qa (the context is windowed, the question repeated) and
+ *                                     embed
+ *       "window_stride": null,        tokens neighbouring windows share (transformers' stride
+ *                                     and doc_stride); null: max_length / 4; below the tokens
+ *                                     a window holds
+ *       "window_combine": "mean"      classify / joint intent: mean or max of window logits
  *     },
  *     "batching": {
  *       "max_batch_tokens": 8192,     a batch costs records x longest record (padded tokens);

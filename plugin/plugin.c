@@ -36,7 +36,12 @@ static void plugin_free(bertd_plugin *p, int sync_ready) {
     for (int k = 0; k < batcher_bucket_count(p->batcher); k++) {
       int n;
       while ((n = batcher_take(p->batcher, k, items, 64)) > 0)
-        for (int i = 0; i < n; i++) record_free(items[i]);
+        for (int i = 0; i < n; i++) {
+          record *r = items[i], *parent = r->parent;
+          record_free(r);
+          /* a text with windows still queued: freed with the last of them */
+          if (parent && --parent->pending == 0) record_free(parent);
+        }
     }
     batcher_free(p->batcher);
   }
@@ -49,6 +54,7 @@ static void plugin_free(bertd_plugin *p, int sync_ready) {
     pthread_mutex_destroy(&p->mu);
   }
   bertd_encoding_free(&p->scratch);
+  bertd_windows_free(&p->wins);
   bertd_enricher_free(p->enricher);
   bertd_model_free(p->model);
   plugin_config_free(&p->cfg);
@@ -147,6 +153,58 @@ static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, con
   pthread_mutex_unlock(&p->mu);
 }
 
+/* Queues r in its length bucket; wakes the worker when there is something new for it to
+ * decide: a bucket that just became due, or a first record whose deadline may be sooner than
+ * the one it sleeps to. Called with p->mu held. -1 when out of memory. */
+static int enqueue_locked(bertd_plugin *p, record *r) {
+  int k = batcher_insert(p->batcher, r->enc.n, r->submitted_us, r);
+  int dummy;
+  if (k >= 0 && (batcher_queued(p->batcher, k) == 1 ||
+                 batcher_due(p->batcher, r->submitted_us, 0, &dummy) != BATCHER_NOT_DUE))
+    pthread_cond_signal(&p->work);
+  return k < 0 ? -1 : 0;
+}
+
+/* A record whose text is over max_length under on_too_long: window: one child record per
+ * window, each queued like any record; r waits, unqueued, for the last of them (worker.c). */
+static int submit_windows(bertd_plugin *p, record *r, char *errstr, size_t errstr_size) {
+  const int n = p->wins.n;
+  record **kids = calloc((size_t)n, sizeof(*kids));
+  if (!kids || !(r->acc = bertd_enricher_window_acc(p->enricher, &p->wins, errstr, errstr_size)))
+    goto oom;
+  r->pending = n;
+  r->tokens = 0;
+  for (int k = 0; k < n; k++) {
+    if (!(kids[k] = record_new_window(r, k, r->submitted_us)) ||
+        record_set_encoding(kids[k], &p->wins.w[k]))
+      goto oom;
+    kids[k]->tokens = kids[k]->enc.n;
+    r->tokens += kids[k]->enc.n;
+  }
+  pthread_mutex_lock(&p->mu);
+  int k = 0;
+  while (k < n && enqueue_locked(p, kids[k]) == 0) k++;
+  if (k < n) {
+    /* out of memory with some windows queued: they still run and complete r, with this
+     * failure as its error */
+    if (k == 0) {
+      pthread_mutex_unlock(&p->mu);
+      goto oom;
+    }
+    window_acc_fail(r->acc, "plugin: out of memory queueing windows");
+    r->pending = k;
+    for (int j = k; j < n; j++) record_free(kids[j]);
+  }
+  pthread_mutex_unlock(&p->mu);
+  free(kids);
+  return 0;
+oom:
+  for (int j = 0; kids && j < n; j++) record_free(kids[j]);
+  free(kids);
+  snprintf(errstr, errstr_size, "plugin: out of memory");
+  return -1;
+}
+
 BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, size_t len,
                                             const char *text_pair, size_t pair_len, void *ref,
                                             char *errstr, size_t errstr_size) {
@@ -160,35 +218,48 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
     return -1;
   }
   char why[256];
+  const bertd_encoding *enc = &p->scratch;
+  int windowed = 0;
+  if (p->cfg.enrich.window) {
+    if (bertd_enricher_encode_windows(p->enricher, r->text, r->len, r->pair, r->pair_len,
+                                      &p->wins, why, sizeof why)) {
+      complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, 0, why);
+      p->in_flight++;
+      return 0;
+    }
+    enc = &p->wins.w[0];
+    windowed = p->wins.n > 1;
+  } else if (bertd_enricher_encode(p->enricher, r->text, r->len, r->pair, r->pair_len,
+                                   &p->scratch, why, sizeof why)) {
+    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, 0, why);
+    p->in_flight++;
+    return 0;
+  }
   /* on_too_long is checked here rather than by the enricher so the two failures keep their
    * own reason codes */
-  if (bertd_enricher_encode(p->enricher, r->text, r->len, r->pair, r->pair_len, &p->scratch,
-                            why, sizeof why)) {
-    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, 0, why);
-  } else if (p->cfg.too_long_dead_letter && p->scratch.num_truncated > 0) {
-    int n = p->scratch.n + p->scratch.num_truncated;
+  if (p->cfg.too_long_dead_letter && enc->num_truncated > 0) {
+    int n = enc->n + enc->num_truncated;
     snprintf(why, sizeof why, "text has %d tokens, over max_length %d", n, p->max_length);
     complete_now(p, r, BERTD_PLUGIN_TOO_LONG, n, why);
   } else if (p->cfg.enrich.task == BERTD_ENRICH_QA && !r->pair) {
-    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, p->scratch.n,
+    complete_now(p, r, BERTD_PLUGIN_INVALID_INPUT, enc->n,
                  "qa needs a question (text) and a context (text_pair)");
+  } else if (windowed) {
+    if (submit_windows(p, r, errstr, errstr_size)) {
+      record_free(r);
+      return -1;
+    }
   } else {
-    if (record_set_encoding(r, &p->scratch)) {
+    if (record_set_encoding(r, enc)) {
       record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;
     }
     r->tokens = r->enc.n;
     pthread_mutex_lock(&p->mu);
-    int k = batcher_insert(p->batcher, r->enc.n, r->submitted_us, r);
-    int dummy;
-    /* wake the worker only when there is something new for it to decide: a bucket that just
-     * became due, or a first record whose deadline may be sooner than the one it sleeps to */
-    if (k >= 0 && (batcher_queued(p->batcher, k) == 1 ||
-                   batcher_due(p->batcher, r->submitted_us, 0, &dummy) != BATCHER_NOT_DUE))
-      pthread_cond_signal(&p->work);
+    int rc = enqueue_locked(p, r);
     pthread_mutex_unlock(&p->mu);
-    if (k < 0) {
+    if (rc) {
       record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;

@@ -16,6 +16,7 @@ static void set_defaults(plugin_config *c) {
   c->enrich.truncation = BERTD_TRUNC_LONGEST_FIRST;
   c->enrich.threshold = 0.5f;
   c->enrich.max_answer_tokens = 15;
+  c->enrich.window_stride = -1; /* max_length / 4 */
   c->max_batch_tokens = 8192;
   c->max_batch_records = 64;
   c->max_wait_ms = 5;
@@ -61,7 +62,8 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
   static const char *const TASKS[] = {"tokenize", "classify", "tag",       "joint",
                                       "qa",       "embed",    "fill-mask", "nsp"};
   static const char *const TRUNC[] = {"longest_first", "only_first", "only_second"};
-  static const char *const TOO_LONG[] = {"truncate", "dead_letter"};
+  static const char *const TOO_LONG[] = {"truncate", "dead_letter", "window"};
+  static const char *const COMBINE[] = {"mean", "max"};
   static const char *const TAG_DECODING[] = {"bio", "argmax"};
   const char *key;
   json_t *v;
@@ -114,7 +116,16 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
     } else if (!strcmp(key, "threads")) {
       rc = get_int(v, path, 1, &c->enrich.threads, errstr, errstr_size);
     } else if (!strcmp(key, "on_too_long")) {
-      rc = get_choice(v, path, TOO_LONG, 2, &c->too_long_dead_letter, errstr, errstr_size);
+      int t = c->too_long_dead_letter ? 1 : c->enrich.window ? 2 : 0;
+      rc = get_choice(v, path, TOO_LONG, 3, &t, errstr, errstr_size);
+      c->too_long_dead_letter = t == 1;
+      c->enrich.window = t == 2;
+    } else if (!strcmp(key, "window_stride")) {
+      rc = get_int(v, path, 0, &c->enrich.window_stride, errstr, errstr_size);
+    } else if (!strcmp(key, "window_combine")) {
+      int t = (int)c->enrich.window_combine;
+      rc = get_choice(v, path, COMBINE, 2, &t, errstr, errstr_size);
+      c->enrich.window_combine = t == 1 ? WINDOW_COMBINE_MAX : WINDOW_COMBINE_MEAN;
     } else {
       snprintf(errstr, errstr_size, "%s: unknown key", path);
       return -1;

@@ -29,9 +29,13 @@ struct bertd_plugin {
   const bertd_encoding **batch_encs;
   const char **batch_texts, **batch_pairs;
   json_t **batch_results;
+  window_acc **batch_accs;   /* a window's parent's gatherer, NULL for a plain record */
+  int *batch_win;            /* a window's index */
+  record **finished;         /* parents whose last window ran in this batch */
 
   /* host thread only */
   bertd_encoding scratch;    /* the tokenizer's reusable buffers for submit() */
+  bertd_windows wins;        /* the same, for on_too_long: window */
   int in_flight;             /* submitted, not yet returned by poll() */
   record **handed;           /* returned by the last poll(); freed by the next */
   int n_handed, cap_handed;

@@ -52,6 +52,16 @@ int record_set_encoding(record *r, const bertd_encoding *enc) {
   return 0;
 }
 
+record *record_new_window(record *parent, int k, int64_t now_us) {
+  record *r = calloc(1, sizeof(*r));
+  if (!r) return NULL;
+  r->ref = parent->ref;
+  r->parent = parent;
+  r->window = k;
+  r->submitted_us = now_us;
+  return r;
+}
+
 void record_drop_input(record *r) {
   free(r->text);
   free(r->pair);
@@ -64,6 +74,7 @@ void record_drop_input(record *r) {
 void record_free(record *r) {
   if (!r) return;
   record_drop_input(r);
+  window_acc_free(r->acc);
   free(r->result);
   free(r);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bertd.h"
+#include "window.h"
 
 typedef struct record {
   struct record *next;     /* in the ready queue */
@@ -21,11 +22,20 @@ typedef struct record {
   char *result;            /* JSON text, from json_dumps (free()) */
   size_t result_len;
   char error[256];
+  /* on_too_long: window. A long text is one parent record (never queued; it owns text, pair
+   * and the gatherer) and one child record per window (queued like any record; no text of
+   * its own). The worker completes the parent when its last child has run. */
+  struct record *parent;   /* a child's parent; NULL otherwise */
+  int window;              /* a child's window index */
+  int pending;             /* a parent's windows not yet run */
+  window_acc *acc;         /* a parent's gatherer */
 } record;
 
 /* Copies text and pair; NULL when out of memory. */
 record *record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
                    int64_t now_us);
+/* A window of parent (window k): it reads the parent's text and pair. NULL when out of memory. */
+record *record_new_window(record *parent, int k, int64_t now_us);
 /* Copies the arrays of enc (a tokenizer's reusable encoding) into r, sized to fit: queued
  * records then hold n tokens' worth of memory instead of the tokenizer's scratch buffers. */
 int record_set_encoding(record *r, const bertd_encoding *enc);

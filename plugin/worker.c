@@ -14,36 +14,55 @@
 /* The same JSON text `bertd <task>` prints for a record. */
 #define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
 
+/* Takes result (NULL: the error in why). */
+static void set_result(record *r, json_t *result) {
+  r->result = result ? json_dumps(result, RESULT_JSON_FLAGS) : NULL;
+  json_decref(result);
+  if (!r->result) {
+    r->reason = BERTD_PLUGIN_INFERENCE;
+    snprintf(r->error, sizeof r->error, "result: out of memory");
+  } else {
+    r->result_len = strlen(r->result);
+  }
+}
+
 static void fail(record *r, const char *why) {
+  if (r->parent) { /* a window: its text fails as a whole */
+    window_acc_fail(r->parent->acc, why);
+    return;
+  }
   r->reason = BERTD_PLUGIN_INFERENCE;
   snprintf(r->error, sizeof r->error, "%s", why);
 }
 
-/* Runs n records as one batch and fills each one's result or error. When the batch as a whole
- * fails, each record is retried alone so that one bad record cannot take its neighbours down. */
+/* Runs n records as one batch and fills each one's result or error (a window's outputs go to
+ * its parent's gatherer). When the batch as a whole fails, each record is retried alone so
+ * that one bad record cannot take its neighbours down. */
 static void run_batch(bertd_plugin *p, record **rs, int n, const bertd_encoding **encs,
-                      const char **texts, const char **pairs, json_t **results) {
+                      const char **texts, const char **pairs, window_acc **accs, int *win,
+                      json_t **results) {
   char err[256];
   for (int i = 0; i < n; i++) {
+    record *owner = rs[i]->parent ? rs[i]->parent : rs[i];
     encs[i] = &rs[i]->enc;
-    texts[i] = rs[i]->text;
-    pairs[i] = rs[i]->pair;
+    texts[i] = owner->text;
+    pairs[i] = owner->pair;
+    accs[i] = rs[i]->parent ? rs[i]->parent->acc : NULL;
+    win[i] = rs[i]->window;
   }
-  if (bertd_enricher_run_encoded(p->enricher, n, encs, texts, pairs, results, err,
-                                 sizeof err)) {
+  if (bertd_enricher_run_windows(p->enricher, n, encs, texts, pairs,
+                                 (window_acc *const *)accs, win, results, err, sizeof err)) {
     if (n == 1) {
       fail(rs[0], err);
       return;
     }
     for (int i = 0; i < n; i++)
-      run_batch(p, rs + i, 1, encs + i, texts + i, pairs + i, results + i);
+      run_batch(p, rs + i, 1, encs + i, texts + i, pairs + i, accs + i, win + i, results + i);
     return;
   }
   for (int i = 0; i < n; i++) {
-    rs[i]->result = json_dumps(results[i], RESULT_JSON_FLAGS);
-    json_decref(results[i]);
-    if (!rs[i]->result) fail(rs[i], "result: out of memory");
-    else rs[i]->result_len = strlen(rs[i]->result);
+    if (rs[i]->parent) continue;
+    set_result(rs[i], results[i]);
   }
 }
 
@@ -73,15 +92,46 @@ static void *worker_main(void *arg) {
     p->running = n;
     pthread_mutex_unlock(&p->mu);
 
-    run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_results);
+    run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_accs,
+              p->batch_win, p->batch_results);
     int64_t done = record_now_us();
+    int n_finished = 0;
     for (int i = 0; i < n; i++) {
       rs[i]->done_us = done;
       record_drop_input(rs[i]);
     }
 
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < n; i++) record_queue_push(&p->ready, rs[i]);
+    for (int i = 0; i < n; i++) {
+      record *parent = rs[i]->parent;
+      if (!parent) {
+        record_queue_push(&p->ready, rs[i]);
+        continue;
+      }
+      /* under the lock: submit() may lower pending when it could not queue every window */
+      if (--parent->pending == 0) p->finished[n_finished++] = parent;
+      record_free(rs[i]);
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* texts whose last window just ran: combine outside the lock (running still holds flush) */
+    for (int i = 0; i < n_finished; i++) {
+      record *r = p->finished[i];
+      char err[256];
+      json_t *res = bertd_enricher_window_result(p->enricher, r->acc, r->text, r->pair, err,
+                                                 sizeof err);
+      if (!res) {
+        r->reason = BERTD_PLUGIN_INFERENCE;
+        snprintf(r->error, sizeof r->error, "%s", err);
+      } else {
+        set_result(r, res);
+      }
+      r->done_us = record_now_us();
+      record_drop_input(r);
+      window_acc_free(r->acc);
+      r->acc = NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < n_finished; i++) record_queue_push(&p->ready, p->finished[i]);
     p->running = 0;
     pthread_cond_broadcast(&p->done);
   }
@@ -95,6 +145,12 @@ static void free_buffers(bertd_plugin *p) {
   free(p->batch_texts);
   free(p->batch_pairs);
   free(p->batch_results);
+  free(p->batch_accs);
+  free(p->batch_win);
+  free(p->finished);
+  p->batch_accs = NULL;
+  p->batch_win = NULL;
+  p->finished = NULL;
   p->batch = NULL;
   p->batch_encs = NULL;
   p->batch_texts = p->batch_pairs = NULL;
@@ -109,7 +165,11 @@ int worker_start(bertd_plugin *p, char *errstr, size_t errstr_size) {
   p->batch_texts = malloc(sizeof(*p->batch_texts) * cap);
   p->batch_pairs = malloc(sizeof(*p->batch_pairs) * cap);
   p->batch_results = malloc(sizeof(*p->batch_results) * cap);
-  if (!p->batch || !p->batch_encs || !p->batch_texts || !p->batch_pairs || !p->batch_results) {
+  p->batch_accs = malloc(sizeof(*p->batch_accs) * cap);
+  p->batch_win = malloc(sizeof(*p->batch_win) * cap);
+  p->finished = malloc(sizeof(*p->finished) * cap);
+  if (!p->batch || !p->batch_encs || !p->batch_texts || !p->batch_pairs || !p->batch_results ||
+      !p->batch_accs || !p->batch_win || !p->finished) {
     free_buffers(p);
     snprintf(errstr, errstr_size, "worker: out of memory");
     return -1;
