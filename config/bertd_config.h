@@ -36,6 +36,7 @@ enum bertd_dconf_task {
 enum bertd_dconf_too_long {
     BERTD_CONFIG_TOO_LONG_TRUNCATE,
     BERTD_CONFIG_TOO_LONG_DEAD_LETTER,
+    BERTD_CONFIG_TOO_LONG_WINDOW,   // overlapping windows, outputs combined
 };
 
 // How tag / joint slot logits become word tags (the model's bertd_tag_decoding).
@@ -95,6 +96,8 @@ struct bertd_pipeline_config {
         int top_k;
         double threshold;
         enum bertd_dconf_too_long on_too_long;
+        int window_stride;   // on_too_long: window: tokens windows share; -1: not set (max_length / 4)
+        int window_combine_max; // on_too_long: window: classify / intent logits by max, not mean
         enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
         int threads; // threads this pipeline's model may use; 0: not set (the daemon decides)
     } model;

@@ -25,7 +25,8 @@
 #define DEFAULT_SMALLEST_BUCKET 16
 
 static const char *const task_names[] = { "joint", "classify", "tag", "embed", "qa" };
-static const char *const too_long_names[] = { "truncate", "dead_letter" };
+static const char *const too_long_names[] = { "truncate", "dead_letter", "window" };
+static const char *const window_combine_names[] = { "mean", "max" };
 static const char *const tag_decoding_names[] = { "bio", "argmax" };
 static const char *const framing_names[] = { "plain", "confluent" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -403,7 +404,7 @@ static int read_topic_section(struct reader *r, yaml_node_t *node, char **topic)
 }
 
 static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "tag_decoding", "threads", NULL };
+    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "window_stride", "window_combine", "tag_decoding", "threads", NULL };
     static const char *const required[] = { "dir", "task", NULL };
     int task = 0, too_long = BERTD_CONFIG_TOO_LONG_TRUNCATE, decoding = BERTD_CONFIG_TAG_DECODE_BIO;
     if (check_mapping(r, node, allowed, required) != 0) return -1;
@@ -414,6 +415,12 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
     FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
                                             COUNT(too_long_names), &too_long));
+    int combine = 0;
+    pl->model.window_stride = -1;
+    FIELD(r, node, "window_stride", read_int(r, VALUE, 0, &pl->model.window_stride));
+    FIELD(r, node, "window_combine", read_enum(r, VALUE, "window combine", window_combine_names,
+                                               COUNT(window_combine_names), &combine));
+    pl->model.window_combine_max = combine == 1;
     FIELD(r, node, "tag_decoding", read_enum(r, VALUE, "tag decoding", tag_decoding_names,
                                              COUNT(tag_decoding_names), &decoding));
     pl->model.tag_decoding = (enum bertd_dconf_tag_decoding)decoding;

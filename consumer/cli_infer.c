@@ -23,6 +23,7 @@ static void usage(FILE *f, const char *task) {
           "usage: bertd %s --model DIR [--input FILE] [--batch-size N] [--max-length N]\n"
           "       [--top-k K] [--threshold P] [--truncation longest_first|only_first|only_second]\n"
           "       [--text-field NAME] [--pair-field NAME] [--tag-decoding bio|argmax]\n"
+          "       [--on-too-long truncate|error|window] [--window-stride N] [--window-combine mean|max]\n"
           "Reads JSONL objects {\"text\": ..., \"text_pair\": ...} from --input or stdin and writes\n"
           "each object back with the %s result added.\n",
           task, task);
@@ -37,10 +38,12 @@ static int parse(int argc, char **argv, cli_opts *o) {
       {"truncation", required_argument, 0, 'T'}, {"text-field", required_argument, 0, 'f'},
       {"pair-field", required_argument, 0, 'p'}, {"max-answer-tokens", required_argument, 0, 'a'},
       {"tag-decoding", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'},
+      {"on-too-long", required_argument, 0, 'O'}, {"window-stride", required_argument, 0, 'S'},
+      {"window-combine", required_argument, 0, 'C'},
       {0, 0, 0, 0}};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "m:i:b:l:k:t:T:f:p:a:D:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:i:b:l:k:t:T:f:p:a:D:O:S:C:h", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
     case 'm': o->model = optarg; break;
@@ -67,6 +70,24 @@ static int parse(int argc, char **argv, cli_opts *o) {
                 optarg);
         return -1;
       }
+      break;
+    case 'O': /* texts over --max-length: cut (the default), an error, or windows */
+      o->e.too_long_is_error = !strcmp(optarg, "error");
+      o->e.window = !strcmp(optarg, "window");
+      if (strcmp(optarg, "truncate") && !o->e.too_long_is_error && !o->e.window) {
+        fprintf(stderr, "bertd %s: --on-too-long: expected truncate, error or window, got '%s'\n",
+                argv[0], optarg);
+        return -1;
+      }
+      break;
+    case 'S': o->e.window_stride = (int)strtol(optarg, &end, 10); break;
+    case 'C':
+      if (strcmp(optarg, "mean") && strcmp(optarg, "max")) {
+        fprintf(stderr, "bertd %s: --window-combine: expected mean or max, got '%s'\n", argv[0],
+                optarg);
+        return -1;
+      }
+      o->e.window_combine = !strcmp(optarg, "max") ? WINDOW_COMBINE_MAX : WINDOW_COMBINE_MEAN;
       break;
     case 'h': usage(stdout, argv[0]); return 1;
     default: usage(stderr, argv[0]); return -1;
@@ -129,7 +150,8 @@ static int flush(bertd_enricher *en, pending *p, const char *src, FILE *out) {
 }
 
 int cli_infer_main(int argc, char **argv) {
-  cli_opts o = {.batch_size = 32, .text_field = "text", .pair_field = "text_pair"};
+  cli_opts o = {.batch_size = 32, .text_field = "text", .pair_field = "text_pair",
+                .e.window_stride = -1};
   if (bertd_enrich_task_parse(argv[0], &o.e.task)) {
     fprintf(stderr, "bertd: unknown command '%s'\n", argv[0]);
     return 2;

@@ -80,6 +80,11 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
       return -1;
     }
   }
+  /* Avro C gives no field its schema default: a text that fit ran as one window */
+  if (!avro_value_get_by_name(ev, "windows", &f, NULL) && avro_value_set_int(&f, 1)) {
+    snprintf(errstr, errstr_size, "bertd.windows: %s", avro_strerror());
+    return -1;
+  }
   if (!e->result) return 0;
   if (!json_is_object(e->result)) {
     snprintf(errstr, errstr_size, "bertd: the result is not a JSON object");

@@ -39,6 +39,9 @@ static const char ENRICHMENT_FIELD[] =
     "{\"name\":\"end\",\"type\":\"int\"},{\"name\":\"score\",\"type\":\"float\"}]}],"
     "\"default\":null},"
     "{\"name\":\"is_next\",\"type\":[\"null\",\"float\"],\"default\":null},"
+    /* texts longer than max_length: tokens truncation cut (0: none), windows run (1: none) */
+    "{\"name\":\"truncated_tokens\",\"type\":\"int\",\"default\":0},"
+    "{\"name\":\"windows\",\"type\":\"int\",\"default\":1},"
     "{\"name\":\"latency_ms\",\"type\":\"double\"}"
     "]}}";
 

@@ -682,12 +682,19 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p, int threa
       "{s:{s:s, s:s, s:i, s:i, s:f, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
       p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
       "top_k", p->model.top_k, "threshold", p->model.threshold, "on_too_long",
-      p->model.on_too_long == BERTD_CONFIG_TOO_LONG_DEAD_LETTER ? "dead_letter" : "truncate",
+      bertd_dconf_too_long_name(p->model.on_too_long),
       "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
   const int t = p->model.threads > 0 ? p->model.threads : threads;
   if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
+  if (root && p->model.on_too_long == BERTD_CONFIG_TOO_LONG_WINDOW) {
+    json_t *m = json_object_get(root, "model");
+    if (p->model.window_stride >= 0)
+      json_object_set_new(m, "window_stride", json_integer(p->model.window_stride));
+    json_object_set_new(m, "window_combine",
+                        json_string(p->model.window_combine_max ? "max" : "mean"));
+  }
   char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
   json_decref(root);
   return s;

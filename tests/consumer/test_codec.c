@@ -39,6 +39,8 @@ static const char UTTERANCE_ENRICHED[] =
     "{\"name\":\"text\",\"type\":\"string\"},{\"name\":\"start\",\"type\":\"int\"},"
     "{\"name\":\"end\",\"type\":\"int\"},{\"name\":\"score\",\"type\":\"float\"}]}],\"default\":null},"
     "{\"name\":\"is_next\",\"type\":[\"null\",\"float\"],\"default\":null},"
+    "{\"name\":\"truncated_tokens\",\"type\":\"int\",\"default\":0},"
+    "{\"name\":\"windows\",\"type\":\"int\",\"default\":1},"
     "{\"name\":\"latency_ms\",\"type\":\"double\"}]}}]}";
 
 static char err[512];
@@ -287,7 +289,8 @@ Test(codec, enrich_joint_result) {
                  "\"intents\":[{\"label\":\"book\",\"score\":0.5}],"
                  "\"slots\":[{\"slot\":\"obj\",\"text\":\"table\",\"start\":7,\"end\":12,\"score\":0.25}],"
                  "\"labels\":[],\"tags\":[\"O\",\"O\",\"B-obj\"],\"spans\":[],\"embedding\":[],"
-                 "\"answer\":null,\"is_next\":null,\"latency_ms\":12.5}");
+                 "\"answer\":null,\"is_next\":null,\"truncated_tokens\":0,\"windows\":1,"
+                 "\"latency_ms\":12.5}");
   bertd_codec_free(c);
   bertd_avro_schema_free(s);
 }
@@ -308,7 +311,8 @@ Test(codec, enrich_other_tasks) {
                  "\"spans\":[{\"label\":\"LOC\",\"text\":\"Paris\",\"start\":3,\"end\":8,\"score\":0.5}],"
                  "\"embedding\":[1.0,0.5,-2.0],"
                  "\"answer\":{\"bertd.Answer\":{\"text\":\"Paris\",\"start\":3,\"end\":8,\"score\":0.75}},"
-                 "\"is_next\":{\"float\":0.125},\"latency_ms\":12.5}");
+                 "\"is_next\":{\"float\":0.125},\"truncated_tokens\":0,\"windows\":1,"
+                 "\"latency_ms\":12.5}");
   bertd_codec_free(c);
   bertd_avro_schema_free(s);
 }
