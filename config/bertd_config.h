@@ -93,7 +93,8 @@ struct bertd_pipeline_config {
         enum bertd_dconf_task task;
         int max_length;
         int top_k;
-        double threshold;
+        int has_threshold; // 0: no threshold key (not the same as threshold: 0)
+        double threshold;  // classify / joint: labels scoring below it are not reported
         enum bertd_dconf_too_long on_too_long;
         enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
         int threads; // threads this pipeline's model may use; 0: not set (the daemon decides)

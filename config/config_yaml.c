@@ -18,7 +18,6 @@
 
 #define DEFAULT_MAX_LENGTH 128
 #define DEFAULT_TOP_K 1
-#define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_MAX_BATCH_TOKENS 4096
 #define DEFAULT_MAX_BATCH_RECORDS 32
 #define DEFAULT_MAX_WAIT_MS 10
@@ -412,6 +411,8 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "max_length", read_int(r, VALUE, 1, &pl->model.max_length));
     FIELD(r, node, "top_k", read_int(r, VALUE, 1, &pl->model.top_k));
     FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
+    // absent is "no threshold", which is not threshold 0 (see config/README.md)
+    pl->model.has_threshold = find(r, node, "threshold") != NULL;
     FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
                                             COUNT(too_long_names), &too_long));
     FIELD(r, node, "tag_decoding", read_enum(r, VALUE, "tag decoding", tag_decoding_names,
@@ -476,7 +477,6 @@ static int read_pipeline(struct reader *r, yaml_node_t *node, struct bertd_pipel
     static const char *const required[] = { "name", "input", "output", "dead_letter", "model", NULL };
     pl->model.max_length = DEFAULT_MAX_LENGTH;
     pl->model.top_k = DEFAULT_TOP_K;
-    pl->model.threshold = DEFAULT_THRESHOLD;
     pl->batching.max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
     pl->batching.max_batch_records = DEFAULT_MAX_BATCH_RECORDS;
     pl->batching.max_wait_ms = DEFAULT_MAX_WAIT_MS;

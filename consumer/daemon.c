@@ -679,13 +679,17 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p, int threa
   for (size_t i = 0; i < p->batching.bucket_count; i++)
     json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
   json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:f, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
+      "{s:{s:s, s:s, s:i, s:i, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
       p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
-      "top_k", p->model.top_k, "threshold", p->model.threshold, "on_too_long",
+      "top_k", p->model.top_k, "on_too_long",
       p->model.on_too_long == BERTD_CONFIG_TOO_LONG_DEAD_LETTER ? "dead_letter" : "truncate",
       "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
+  /* no key when the file has none: the plugin's "unset" is not threshold 0 */
+  if (root && p->model.has_threshold)
+    json_object_set_new(json_object_get(root, "model"), "threshold",
+                        json_real(p->model.threshold));
   const int t = p->model.threads > 0 ? p->model.threads : threads;
   if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
   char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;

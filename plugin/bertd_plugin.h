@@ -99,7 +99,10 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *                                     the model's own limit (larger values are capped to it)
  *       "truncation": "longest_first",  longest_first | only_first | only_second (pairs)
  *       "top_k": 0,                   labels / intents / fills to report; 0: the task's default
- *       "threshold": 0.5,             multi-label classify: report labels scoring at least this
+ *       "threshold": null,            classify, joint: labels / intents scoring below it are
+ *                                     not reported (0 reports all); null or absent: no
+ *                                     threshold, except multi-label classify, which keeps
+ *                                     labels scoring at least 0.5; other tasks refuse it
  *       "max_answer_tokens": 15,      qa: longest answer span
  *       "tag_decoding": "bio",        tag / joint: bio (well-formed BIO spans, Viterbi) or
  *                                     argmax (each word's best tag, as transformers outputs)

@@ -44,6 +44,16 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
              bertd_model_name(m), bertd_enrich_task_name(opts->task));
     return -1;
   }
+  if (opts->has_threshold &&
+      (opts->task != BERTD_ENRICH_CLASSIFY && opts->task != BERTD_ENRICH_JOINT)) {
+    snprintf(errstr, errstr_size, "threshold applies to the classify and joint tasks, not '%s'",
+             bertd_enrich_task_name(opts->task));
+    return -1;
+  }
+  if (opts->has_threshold && !(opts->threshold >= 0.0f && opts->threshold <= 1.0f)) {
+    snprintf(errstr, errstr_size, "threshold %g is not in [0, 1]", (double)opts->threshold);
+    return -1;
+  }
   bertd_enricher *e = calloc(1, sizeof(*e));
   if (!e) {
     snprintf(errstr, errstr_size, "enricher: out of memory");
@@ -53,7 +63,6 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
   e->o = *opts;
   int model_max = bertd_model_max_length(m);
   if (e->o.max_length <= 0 || e->o.max_length > model_max) e->o.max_length = model_max;
-  if (e->o.threshold <= 0) e->o.threshold = 0.5f;
   if (e->o.max_answer_tokens <= 0) e->o.max_answer_tokens = 15;
   if (bertd_session_create(m, &e->s, errstr, errstr_size)) {
     free(e);
@@ -104,6 +113,13 @@ static json_t *score_list(const bertd_label_score *ls, int n, const char *key) {
   return a;
 }
 
+/* How many of ls (best first) score at least t. */
+static int above_threshold(const bertd_label_score *ls, int n, float t) {
+  int kept = 0;
+  while (kept < n && ls[kept].score >= t) kept++;
+  return kept;
+}
+
 /* Spans as {key, text, start, end, score}: start/end are code point offsets into text. */
 static json_t *span_list(const bertd_span *sp, int n, const char *text, const char *key) {
   json_t *a = json_array();
@@ -144,11 +160,9 @@ static json_t *result_json(bertd_enricher *e, int b, const bertd_encoding *enc, 
     int k = e->o.top_k > 0 ? e->o.top_k : (multi ? 0 : 1);
     int n = bertd_result_labels(s, b, k, ls, 256, errstr, errstr_size);
     if (n < 0) return NULL;
-    if (multi) { /* multi-label: every label at or over the threshold, best first */
-      int kept = 0;
-      while (kept < n && ls[kept].score >= e->o.threshold) kept++;
-      n = kept;
-    }
+    /* multi-label without a threshold: the usual sigmoid decision, score >= 0.5 */
+    if (e->o.has_threshold || multi)
+      n = above_threshold(ls, n, e->o.has_threshold ? e->o.threshold : 0.5f);
     return json_pack("{s:o}", "labels", score_list(ls, n, "label"));
   }
   case BERTD_ENRICH_TAG:
@@ -173,12 +187,18 @@ static json_t *result_json(bertd_enricher *e, int b, const bertd_encoding *enc, 
         bertd_label_score ls[64];
         int k = e->o.top_k > 0 ? e->o.top_k : 1;
         int ni = bertd_result_intents(s, b, k, ls, 64, errstr, errstr_size);
-        if (ni >= 1)
-          r = json_pack("{s:{s:s,s:f}, s:o, s:o, s:o}", "intent", "label", ls[0].label, "score",
-                        (double)ls[0].score, "intents", score_list(ls, ni, "label"), "slots",
-                        span_list(spans, ns, text, "slot"), "tags", tl);
-        else
+        if (ni >= 1) {
+          /* with a threshold, an utterance whose best intent scores below it has none */
+          if (e->o.has_threshold) ni = above_threshold(ls, ni, e->o.threshold);
+          json_t *intent = ni ? json_pack("{s:s,s:f}", "label", ls[0].label, "score",
+                                          (double)ls[0].score)
+                              : json_null();
+          r = json_pack("{s:o, s:o, s:o, s:o}", "intent", intent, "intents",
+                        score_list(ls, ni, "label"), "slots", span_list(spans, ns, text, "slot"),
+                        "tags", tl);
+        } else {
           json_decref(tl);
+        }
       } else {
         r = json_pack("{s:o, s:o}", "spans", span_list(spans, ns, text, "label"), "tags", tl);
       }
