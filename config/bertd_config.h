@@ -120,6 +120,9 @@ struct bertd_daemon_config {
     struct {
         char *url; // "http://host:8081"; NULL when the file has no schema_registry section
     } schema_registry;
+    // How long `bertd run` waits at start-up for a broker of bootstrap.servers to answer before
+    // it gives up (0: for ever). Once running, a lost broker is retried for ever.
+    int broker_wait_ms;
     struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };

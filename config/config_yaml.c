@@ -18,6 +18,7 @@
 
 #define DEFAULT_MAX_LENGTH 128
 #define DEFAULT_TOP_K 1
+#define DEFAULT_BROKER_WAIT_MS 30000
 #define DEFAULT_MAX_BATCH_TOKENS 4096
 #define DEFAULT_MAX_BATCH_RECORDS 32
 #define DEFAULT_MAX_WAIT_MS 10
@@ -520,9 +521,11 @@ static int read_schema_registry(struct reader *r, yaml_node_t *node) {
 }
 
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", NULL };
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
+    r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
+    FIELD(r, root, "broker_wait_ms", read_int(r, VALUE, 0, &r->cfg->broker_wait_ms));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));

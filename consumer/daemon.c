@@ -18,6 +18,8 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,13 @@ typedef struct daemon {
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+  /* Until a broker first answers, librdkafka's logs and errors (one "Connection refused" per
+   * retry) are kept, the last one in startup_err, rather than written: if no broker answers
+   * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
+   * from its own threads, hence the atomic and the lock. */
+  atomic_int starting;
+  pthread_mutex_t startup_mu;
+  char startup_err[512];
 } daemon;
 
 static int64_t now_ms(void) {
@@ -467,7 +476,9 @@ static int collect(daemon *d, int timeout_ms) {
 
 /* ---- flow control and rebalancing ---- */
 
-static void set_paused(daemon *d, int pause) {
+/* log: 0 for the pause at shutdown, which "stopping: draining" already reports; the figure is
+ * backpressure's, the records in flight that made it pause (or let it resume). */
+static void set_paused(daemon *d, int pause, int log) {
   rd_kafka_topic_partition_list_t *a = NULL;
   if (rd_kafka_assignment(d->consumer, &a) || !a) return;
   if (a->cnt > 0) {
@@ -475,7 +486,7 @@ static void set_paused(daemon *d, int pause) {
     else rd_kafka_resume_partitions(d->consumer, a);
   }
   rd_kafka_topic_partition_list_destroy(a);
-  if (d->paused != pause)
+  if (d->paused != pause && log)
     bertd_log(BERTD_LOG_INFO, "%s fetching: %zu records in flight", pause ? "pausing" : "resuming",
               bertd_offsets_in_flight(d->offsets));
   d->paused = pause;
@@ -561,14 +572,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   queue_reap(d);
 }
 
+/* While starting, keeps msg as the reason to quote if no broker answers; returns 1 when kept. */
+static int keep_while_starting(daemon *d, const char *what, const char *msg) {
+  if (!d || !atomic_load(&d->starting)) return 0;
+  pthread_mutex_lock(&d->startup_mu);
+  snprintf(d->startup_err, sizeof d->startup_err, "%s: %s", what, msg);
+  pthread_mutex_unlock(&d->startup_mu);
+  return 1;
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  bertd_log(level <= 3 ? BERTD_LOG_ERROR : level <= 4 ? BERTD_LOG_WARN : BERTD_LOG_INFO,
-            "kafka %s: %s", fac, buf);
+  daemon *d = rk ? rd_kafka_opaque(rk) : NULL;
+  if (level <= 4 && keep_while_starting(d, fac, buf)) return;
+  if (d && atomic_load(&d->starting)) return; /* nothing to say until a broker answers */
+  bertd_log_kafka(rk, level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-  (void)rk;
   daemon *d = opaque;
   /* librdkafka retries broker failures itself; only fatal errors (e.g. the idempotent
    * producer's fenced state) stop the daemon */
@@ -577,9 +597,44 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     rd_kafka_fatal_error(rk, fatal, sizeof fatal);
     snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
     bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
-  } else {
+  } else if (!keep_while_starting(d, rd_kafka_err2name(err), reason)) {
     bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
   }
+}
+
+/* Start-up: waits until a broker answers a metadata request, at most broker_wait_ms (0: for
+ * ever), so that an unreachable cluster is one error line and an exit, not endless retries. */
+static int wait_for_broker(daemon *d, char *errstr, size_t errstr_size) {
+  const int wait_ms = d->cfg->broker_wait_ms;
+  const int64_t start = now_ms();
+  for (;;) {
+    const int64_t left = wait_ms > 0 ? start + wait_ms - now_ms() : 1000;
+    if (left <= 0) break;
+    const struct rd_kafka_metadata *md = NULL;
+    const int64_t t0 = now_ms();
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(d->producer, 0, NULL, &md, (int)(left < 1000 ? left : 1000));
+    if (!err) {
+      rd_kafka_metadata_destroy(md);
+      atomic_store(&d->starting, 0);
+      return 0;
+    }
+    if (*d->o.stop) {
+      snprintf(errstr, errstr_size, "stopped while waiting for a Kafka broker");
+      return -1;
+    }
+    if (now_ms() - t0 < 100) { /* failed at once (no broker up yet): do not spin */
+      struct timespec ts = {0, 100 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+  }
+  pthread_mutex_lock(&d->startup_mu);
+  snprintf(errstr, errstr_size, "no Kafka broker of %s answered within %d ms (%s); the wait is "
+           "broker_wait_ms in %s or --broker-wait-ms", bertd_dconf_kafka(d->cfg,
+           "bootstrap.servers"), wait_ms, d->startup_err[0] ? d->startup_err : "no reply",
+           d->cfg->path);
+  pthread_mutex_unlock(&d->startup_mu);
+  return -1;
 }
 
 /* ---- set-up ---- */
@@ -819,6 +874,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   d->cfg = cfg;
   d->o = *opts;
+  atomic_init(&d->starting, 1);
+  pthread_mutex_init(&d->startup_mu, NULL);
 
   if (!d->o.max_in_flight) d->o.max_in_flight = 20000;
   if (!d->o.stats_interval_ms) d->o.stats_interval_ms = 10000;
@@ -830,7 +887,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     goto out;
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
-  if (kafka_create(d, errstr, errstr_size)) goto out;
+  /* before the models load, so that a wrong broker address fails in seconds */
+  if (kafka_create(d, errstr, errstr_size) || wait_for_broker(d, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -865,8 +923,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   int64_t next_stats = start + (d->o.stats_interval_ms > 0 ? d->o.stats_interval_ms : 0);
   while (!*d->o.stop && !d->fatal[0]) {
     size_t in_flight = bertd_offsets_in_flight(d->offsets);
-    if (!d->paused && in_flight >= d->o.max_in_flight) set_paused(d, 1);
-    else if (d->paused && in_flight <= d->o.max_in_flight / 2) set_paused(d, 0);
+    if (!d->paused && in_flight >= d->o.max_in_flight) set_paused(d, 1, 1);
+    else if (d->paused && in_flight <= d->o.max_in_flight / 2) set_paused(d, 0, 1);
     /* short waits while records are in flight, so completions are produced promptly */
     rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, in_flight ? 1 : 100);
     if (m) {
@@ -892,7 +950,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   /* shutdown: stop fetching, finish what is in flight, commit, leave the group */
   bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
-  set_paused(d, 1);
+  set_paused(d, 1, 0);
   drain(d, NULL);
   rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
   if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -910,6 +968,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
 out:
   teardown(d);
+  pthread_mutex_destroy(&d->startup_mu);
   free(d);
   return rc;
 }

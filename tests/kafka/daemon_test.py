@@ -4,7 +4,8 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
 
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
-CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure.
+CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
+broker-unreachable.
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -980,10 +981,55 @@ def case_backpressure(a):
         h.close()
 
 
+def free_port():
+    """A loopback port where nothing listens (bound, then released)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def case_broker_unreachable(a):
+    """bootstrap.servers names a port where nothing listens: `bertd run` gives up after the
+    start-up wait (--broker-wait-ms, else broker_wait_ms in the file) with one error line and
+    exit status 1, instead of logging "Connection refused" for ever. A broker lost while
+    running is retried for ever: that is the broker-restart case."""
+    h = Harness(a.build, "unreachable")
+    try:
+        h.bootstrap = "127.0.0.1:%d" % free_port()
+        cfg = h.config()
+        for how, wait_ms, args in (("--broker-wait-ms", 3000, ("--broker-wait-ms", "3000")),
+                                   ("broker_wait_ms", 2000, ())):
+            if not args:
+                with open(cfg) as fh:
+                    text = fh.read()
+                with open(cfg, "w") as fh:
+                    fh.write("broker_wait_ms: %d\n" % wait_ms + text)
+            log = "daemon-%s.log" % how.strip("-")
+            t0 = time.time()
+            proc = h.spawn_daemon(cfg, log=log, args=args)
+            try:
+                rc = proc.wait(wait_ms / 1000.0 + 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            secs = time.time() - t0
+            lines = h.log_lines(log)
+            check(rc == 1, "%s %d: exit status 1 (rc %s)" % (how, wait_ms, rc))
+            check(wait_ms / 1000.0 <= secs <= wait_ms / 1000.0 + 10,
+                  "%s %d: gave up after %.1f s" % (how, wait_ms, secs))
+            check(len(lines) == 1 and "no Kafka broker of %s answered within %d ms"
+                  % (h.bootstrap, wait_ms) in lines[0] and "Connection refused" in lines[0],
+                  "%s %d: one line naming the broker and the cause: %s"
+                  % (how, wait_ms, lines[:3]))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
-                                     "memory", "rebalance", "backpressure"])
+                                     "memory", "rebalance", "backpressure", "broker-unreachable"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -996,7 +1042,8 @@ def main():
     try:
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
-         "rebalance": case_rebalance, "backpressure": case_backpressure}[a.case](a)
+         "rebalance": case_rebalance, "backpressure": case_backpressure,
+         "broker-unreachable": case_broker_unreachable}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))
