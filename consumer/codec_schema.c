@@ -39,7 +39,10 @@ static const char ENRICHMENT_FIELD[] =
     "{\"name\":\"end\",\"type\":\"int\"},{\"name\":\"score\",\"type\":\"float\"}]}],"
     "\"default\":null},"
     "{\"name\":\"is_next\",\"type\":[\"null\",\"float\"],\"default\":null},"
-    "{\"name\":\"latency_ms\",\"type\":\"double\"}"
+    /* timing (schemas/README.md) */
+    "{\"name\":\"queue_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"model_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"end_to_end_ms\",\"type\":[\"null\",\"double\"],\"default\":null}"
     "]}}";
 
 /* obj[key] when it is a string, else "". */

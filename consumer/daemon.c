@@ -45,7 +45,7 @@ typedef struct job {
   char *result;           /* result JSON text when the plugin succeeded */
   const char *reason;     /* dead-letter reason name, NULL when result is set */
   char *error;            /* dead-letter message */
-  double latency_ms;
+  double queue_ms, model_ms; /* the plugin's (bertd_plugin_timing) */
   int to_dead_letter;     /* the produce in flight goes to the dead-letter topic */
 } job;
 
@@ -66,7 +66,7 @@ struct entry {
   rd_kafka_headers_t *headers;
   int njobs, ready, unacked;
   int failed;             /* a job could not be delivered anywhere: never mark it done */
-  int64_t ts_ms;          /* when it arrived, for end-to-end latency */
+  int64_t kafka_ts_ms;    /* the input record's Kafka timestamp (wall clock), -1: none */
   entry *next;
   job jobs[];
 };
@@ -261,7 +261,15 @@ static void produce_output(daemon *d, job *j) {
   if (!result) {
     job_dead(j, "ENCODE_FAILED", "result JSON: %s", je.text);
   } else {
-    bertd_enrichment en = {pl->model, pl->checksum, pl->task, j->latency_ms, result};
+    bertd_enrichment en = {.model = pl->model, .model_checksum = pl->checksum,
+                           .task = pl->task, .queue_ms = j->queue_ms,
+                           .model_ms = j->model_ms, .result = result};
+    if (e->kafka_ts_ms >= 0) { /* CreateTime or LogAppendTime: another clock, maybe skewed */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      en.end_to_end_ms = (double)ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6 - (double)e->kafka_ts_ms;
+      en.has_end_to_end = 1;
+    }
     if (bertd_codec_encode(pl->codec, j->rec, &en, &buf, &len, err, sizeof err))
       job_dead(j, "ENCODE_FAILED", "%s", err);
     json_decref(result);
@@ -408,7 +416,8 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
   e->q = q;
   q->live++;
   e->offset = m->offset;
-  e->ts_ms = now_ms();
+  rd_kafka_timestamp_type_t tstype;
+  e->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
   if (m->len) memcpy(e->value, m->payload, m->len);
   e->value_len = m->len;
   if (m->key_len) memcpy(e->key, m->key, m->key_len);
@@ -449,13 +458,16 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
 /* Moves finished records out of every plugin. Returns how many. */
 static int collect(daemon *d, int timeout_ms) {
   bertd_plugin_completion c[256];
+  bertd_plugin_timing t[256];
   int total = 0;
   for (size_t i = 0; i < d->npl; i++) {
     int n;
-    while ((n = d->host.api->poll(d->pl[i].plugin, c, 256, total ? 0 : timeout_ms)) > 0) {
+    while ((n = d->host.api->poll_timed(d->pl[i].plugin, c, t, 256, total ? 0 : timeout_ms)) >
+           0) {
       for (int k = 0; k < n; k++) {
         job *j = c[k].ref;
-        j->latency_ms = c[k].latency_ms;
+        j->queue_ms = t[k].queue_ms;
+        j->model_ms = t[k].model_ms;
         if (c[k].reason == BERTD_PLUGIN_OK) {
           j->result = strdup(c[k].result);
           if (!j->result) job_dead(j, "MODEL_FAILED", "out of memory");

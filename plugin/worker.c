@@ -73,9 +73,11 @@ static void *worker_main(void *arg) {
     p->running = n;
     pthread_mutex_unlock(&p->mu);
 
+    const int64_t started = record_now_us();
     run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_results);
     int64_t done = record_now_us();
     for (int i = 0; i < n; i++) {
+      rs[i]->started_us = started;
       rs[i]->done_us = done;
       record_drop_input(rs[i]);
     }
