@@ -5,7 +5,7 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
 CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
-broker-unreachable.
+broker-unreachable, timing.
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -1026,10 +1026,53 @@ def case_broker_unreachable(a):
         h.close()
 
 
+def case_timing(a):
+    """The enriched record's times during a catch-up (every record already on the topic):
+    queue_ms (waiting in the model stage), model_ms (the batch's forward pass) and
+    end_to_end_ms (from the input record's Kafka timestamp) are each there, in order of size
+    (model <= queue + model <= end to end), and model_ms stays small while end_to_end_ms grows
+    with the backlog -- the question the old single latency_ms could not answer."""
+    h = Harness(a.build, "timing")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        recs = utterances(a.records)
+        produced_at = time.time()
+        h.produce("utt", recs)
+        produced_by = time.time()
+        time.sleep(1.0)  # the backlog is at least this old when the daemon starts
+        h.run_daemon(h.config())
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
+        done_by = time.time()
+        rc = h.stop_daemon()
+        check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
+        times = [(r["bertd"]["queue_ms"], r["bertd"]["model_ms"],
+                  unwrap(r["bertd"]["end_to_end_ms"])) for r in out]
+        check(len(times) >= len(recs), "%d enriched records" % len(times))
+        check(all(q >= 0 and m > 0 and e is not None for q, m, e in times),
+              "queue_ms >= 0, model_ms > 0, end_to_end_ms set in every record")
+        check(all(q + m <= e + 1.0 for q, m, e in times),
+              "queue_ms + model_ms <= end_to_end_ms in every record (1 ms for clock rounding)")
+        lo, hi = 1000.0, (done_by - produced_at) * 1000.0 + 1.0
+        check(all(lo <= e <= hi for _, _, e in times),
+              "end_to_end_ms between the 1 s the backlog waited and produce-to-done %.0f ms "
+              "(min %.0f, max %.0f)" % (hi, min(e for _, _, e in times),
+                                         max(e for _, _, e in times)))
+        med = lambda xs: sorted(xs)[len(xs) // 2]
+        mm, me = med([m for _, m, _ in times]), med([e for _, _, e in times])
+        check(mm * 10 < me, "median model_ms %.2f is a small part of median end_to_end_ms %.0f"
+              % (mm, me))
+        print("figures: timing records %d, median queue_ms %.1f, model_ms %.2f, end_to_end_ms "
+              "%.0f (produce took %.1f s)" % (len(times), med([q for q, _, _ in times]), mm, me,
+                                             produced_by - produced_at))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
-                                     "memory", "rebalance", "backpressure", "broker-unreachable"])
+                                     "memory", "rebalance", "backpressure", "broker-unreachable",
+                                     "timing"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -1043,7 +1086,7 @@ def main():
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
          "rebalance": case_rebalance, "backpressure": case_backpressure,
-         "broker-unreachable": case_broker_unreachable}[a.case](a)
+         "broker-unreachable": case_broker_unreachable, "timing": case_timing}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))
