@@ -94,7 +94,8 @@ struct bertd_pipeline_config {
         enum bertd_dconf_task task;
         int max_length;
         int top_k;
-        double threshold;
+        int has_threshold; // 0: no threshold key (not the same as threshold: 0)
+        double threshold;  // classify / joint: labels scoring below it are not reported
         enum bertd_dconf_too_long on_too_long;
         int window_stride;   // on_too_long: window: tokens windows share; -1: not set (max_length / 4)
         int window_combine_max; // on_too_long: window: classify / intent logits by max, not mean
@@ -122,6 +123,9 @@ struct bertd_daemon_config {
     struct {
         char *url; // "http://host:8081"; NULL when the file has no schema_registry section
     } schema_registry;
+    // How long `bertd run` waits at start-up for a broker of bootstrap.servers to answer before
+    // it gives up (0: for ever). Once running, a lost broker is retried for ever.
+    int broker_wait_ms;
     struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };

@@ -148,6 +148,10 @@ static int check_model_and_batching(struct check *c, size_t i) {
     if (pl->model.task == BERTD_CONFIG_TASK_QA && !pl->input.text_pair_field)
         return config_fail(c->cfg, at(path, sizeof path, i, "model.task"), 1, c->errstr, c->errstr_size,
                            "task qa needs input.text_pair_field (the context; text_field is the question)");
+    if (pl->model.has_threshold && pl->model.task != BERTD_CONFIG_TASK_JOINT &&
+        pl->model.task != BERTD_CONFIG_TASK_CLASSIFY)
+        return config_fail(c->cfg, at(path, sizeof path, i, "model.threshold"), 1, c->errstr,
+                           c->errstr_size, "threshold applies to tasks joint and classify only");
     // Buckets as written (finish_buckets may have appended max_length after them).
     for (size_t b = 0; b < pl->batching.bucket_count; b++) {
         snprintf(item, sizeof item, "batching.buckets[%zu]", b);

@@ -18,7 +18,7 @@
 
 #define DEFAULT_MAX_LENGTH 128
 #define DEFAULT_TOP_K 1
-#define DEFAULT_THRESHOLD 0.0
+#define DEFAULT_BROKER_WAIT_MS 30000
 #define DEFAULT_MAX_BATCH_TOKENS 4096
 #define DEFAULT_MAX_BATCH_RECORDS 32
 #define DEFAULT_MAX_WAIT_MS 10
@@ -413,6 +413,8 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
     FIELD(r, node, "max_length", read_int(r, VALUE, 1, &pl->model.max_length));
     FIELD(r, node, "top_k", read_int(r, VALUE, 1, &pl->model.top_k));
     FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
+    // absent is "no threshold", which is not threshold 0 (see config/README.md)
+    pl->model.has_threshold = find(r, node, "threshold") != NULL;
     FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
                                             COUNT(too_long_names), &too_long));
     int combine = 0;
@@ -483,7 +485,6 @@ static int read_pipeline(struct reader *r, yaml_node_t *node, struct bertd_pipel
     static const char *const required[] = { "name", "input", "output", "dead_letter", "model", NULL };
     pl->model.max_length = DEFAULT_MAX_LENGTH;
     pl->model.top_k = DEFAULT_TOP_K;
-    pl->model.threshold = DEFAULT_THRESHOLD;
     pl->batching.max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
     pl->batching.max_batch_records = DEFAULT_MAX_BATCH_RECORDS;
     pl->batching.max_wait_ms = DEFAULT_MAX_WAIT_MS;
@@ -527,9 +528,11 @@ static int read_schema_registry(struct reader *r, yaml_node_t *node) {
 }
 
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", NULL };
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
+    r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
+    FIELD(r, root, "broker_wait_ms", read_int(r, VALUE, 0, &r->cfg->broker_wait_ms));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));

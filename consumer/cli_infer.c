@@ -54,7 +54,10 @@ static int parse(int argc, char **argv, cli_opts *o) {
     case 'l': o->e.max_length = (int)strtol(optarg, &end, 10); break;
     case 'k': o->e.top_k = (int)strtol(optarg, &end, 10); break;
     case 'a': o->e.max_answer_tokens = (int)strtol(optarg, &end, 10); break;
-    case 't': o->e.threshold = strtof(optarg, &end); break;
+    case 't':
+      o->e.threshold = strtof(optarg, &end);
+      o->e.has_threshold = 1; /* 0 is a threshold too (report every label), not "unset" */
+      break;
     case 'T':
       if (!strcmp(optarg, "longest_first")) o->e.truncation = BERTD_TRUNC_LONGEST_FIRST;
       else if (!strcmp(optarg, "only_first")) o->e.truncation = BERTD_TRUNC_ONLY_FIRST;

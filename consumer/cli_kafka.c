@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 int cli_kafka_option(cli_kafka_opts *o, int c, const char *arg, const char *cmd) {
   char *end = NULL;
   switch (c) {
@@ -58,6 +60,8 @@ int cli_kafka_check(const cli_kafka_opts *o, const char *cmd) {
 rd_kafka_conf_t *cli_kafka_conf(const cli_kafka_opts *o, char *errstr, size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char rk_err[512];
+  /* librdkafka's lines ("Coordinator load in progress", ...) as bertd's, with levels */
+  rd_kafka_conf_set_log_cb(conf, bertd_log_kafka);
   if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, rk_err, sizeof rk_err) !=
       RD_KAFKA_CONF_OK) {
     snprintf(errstr, errstr_size, "bootstrap.servers: %s", rk_err);

@@ -2,6 +2,7 @@
 #include "cli_run.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,12 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: bertd run -c CONFIG.yaml [--plugin PATH] [--max-in-flight N]\n"
-          "                 [--stats-interval-ms N] [--drain-timeout-ms N]\n"
+          "                 [--stats-interval-ms N] [--drain-timeout-ms N] [--broker-wait-ms N]\n"
           "Consumes the configured input topics, enriches every record with the model, and\n"
           "produces to the output (or dead-letter) topics, at least once. SIGTERM or SIGINT:\n"
-          "stop fetching, finish in-flight records, commit, exit 0.\n");
+          "stop fetching, finish in-flight records, commit, exit 0. --broker-wait-ms: how long\n"
+          "start-up waits for a broker to answer (default: broker_wait_ms in the file, 30000;\n"
+          "0: for ever) before it exits 1.\n");
 }
 
 int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
@@ -26,13 +29,15 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
                                            {"max-in-flight", required_argument, 0, 'm'},
                                            {"stats-interval-ms", required_argument, 0, 's'},
                                            {"drain-timeout-ms", required_argument, 0, 'd'},
+                                           {"broker-wait-ms", required_argument, 0, 'w'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   const char *config = NULL;
+  long broker_wait_ms = -1; /* -1: the file's */
   bertd_daemon_opts o = {.stop = stop};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "c:p:m:s:d:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:p:m:s:d:w:h", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
     case 'c': config = optarg; break;
@@ -40,6 +45,13 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     case 'm': o.max_in_flight = (size_t)strtoul(optarg, &end, 10); break;
     case 's': o.stats_interval_ms = (int)strtol(optarg, &end, 10); break;
     case 'd': o.drain_timeout_ms = (int)strtol(optarg, &end, 10); break;
+    case 'w':
+      broker_wait_ms = strtol(optarg, &end, 10);
+      if (!*end && (broker_wait_ms < 0 || broker_wait_ms > INT_MAX)) {
+        fprintf(stderr, "bertd run: --broker-wait-ms: %s is not in 0..%d\n", optarg, INT_MAX);
+        return 2;
+      }
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -60,6 +72,7 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     bertd_dconf_destroy(cfg);
     return 2;
   }
+  if (broker_wait_ms >= 0) cfg->broker_wait_ms = (int)broker_wait_ms; /* the flag wins */
   int rc = bertd_daemon_run(cfg, &o, err, sizeof err);
   if (rc) bertd_log(BERTD_LOG_ERROR, "%s", err);
   bertd_dconf_destroy(cfg);

@@ -143,7 +143,11 @@ void bertd_record_free(bertd_record *r);
  * field's default (empty array, null), keys the schema has no field for are an error. */
 typedef struct bertd_enrichment {
   const char *model, *model_checksum, *task;
-  double latency_ms;
+  /* where the time went, in milliseconds (schemas/README.md): */
+  double queue_ms;        /* submitted to the model stage .. its batch's forward pass began */
+  double model_ms;        /* that forward pass, shared by the batch's records */
+  double end_to_end_ms;   /* the input record's Kafka timestamp .. this enriched record */
+  int has_end_to_end;     /* 0: the input record had no timestamp (end_to_end_ms null) */
   const json_t *result;
 } bertd_enrichment;
 

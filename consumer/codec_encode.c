@@ -64,11 +64,13 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
       set_string_field(ev, "model_checksum", e->model_checksum, errstr, errstr_size) ||
       set_string_field(ev, "task", e->task, errstr, errstr_size))
     return -1;
-  if (avro_value_get_by_name(ev, "latency_ms", &f, NULL) ||
-      avro_value_set_double(&f, e->latency_ms)) {
-    snprintf(errstr, errstr_size, "bertd.latency_ms: %s", avro_strerror());
-    return -1;
-  }
+  static const char *const TIMES[] = {"queue_ms", "model_ms"};
+  const double times[] = {e->queue_ms, e->model_ms};
+  for (int i = 0; i < 2; i++)
+    if (avro_value_get_by_name(ev, TIMES[i], &f, NULL) || avro_value_set_double(&f, times[i])) {
+      snprintf(errstr, errstr_size, "bertd.%s: %s", TIMES[i], avro_strerror());
+      return -1;
+    }
   /* unions start with no branch: give every optional field its default (null) first */
   size_t nf = 0;
   avro_value_get_size(ev, &nf);
@@ -85,6 +87,13 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
     snprintf(errstr, errstr_size, "bertd.windows: %s", avro_strerror());
     return -1;
   }
+  avro_value_t b;
+  if (e->has_end_to_end &&
+      (avro_value_get_by_name(ev, "end_to_end_ms", &f, NULL) || avro_value_set_branch(&f, 1, &b) ||
+       avro_value_set_double(&b, e->end_to_end_ms))) {
+    snprintf(errstr, errstr_size, "bertd.end_to_end_ms: %s", avro_strerror());
+    return -1;
+  }
   if (!e->result) return 0;
   if (!json_is_object(e->result)) {
     snprintf(errstr, errstr_size, "bertd: the result is not a JSON object");
@@ -96,7 +105,8 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
   json_object_foreach((json_t *)e->result, key, val) {
     /* the fields filled above are not results */
     if (!strcmp(key, "model") || !strcmp(key, "model_checksum") || !strcmp(key, "task") ||
-        !strcmp(key, "latency_ms") || avro_value_get_by_name(ev, key, &f, NULL)) {
+        !strcmp(key, "queue_ms") || !strcmp(key, "model_ms") || !strcmp(key, "end_to_end_ms") ||
+        avro_value_get_by_name(ev, key, &f, NULL)) {
       snprintf(errstr, errstr_size, "result key '%s' has no field in the enriched schema", key);
       return -1;
     }

@@ -42,7 +42,10 @@ static const char ENRICHMENT_FIELD[] =
     /* texts longer than max_length: tokens truncation cut (0: none), windows run (1: none) */
     "{\"name\":\"truncated_tokens\",\"type\":\"int\",\"default\":0},"
     "{\"name\":\"windows\",\"type\":\"int\",\"default\":1},"
-    "{\"name\":\"latency_ms\",\"type\":\"double\"}"
+    /* timing (schemas/README.md) */
+    "{\"name\":\"queue_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"model_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"end_to_end_ms\",\"type\":[\"null\",\"double\"],\"default\":null}"
     "]}}";
 
 /* obj[key] when it is a string, else "". */

@@ -18,6 +18,8 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,7 @@ typedef struct job {
   char *result;           /* result JSON text when the plugin succeeded */
   const char *reason;     /* dead-letter reason name, NULL when result is set */
   char *error;            /* dead-letter message */
-  double latency_ms;
+  double queue_ms, model_ms; /* the plugin's (bertd_plugin_timing) */
   int to_dead_letter;     /* the produce in flight goes to the dead-letter topic */
 } job;
 
@@ -64,7 +66,7 @@ struct entry {
   rd_kafka_headers_t *headers;
   int njobs, ready, unacked;
   int failed;             /* a job could not be delivered anywhere: never mark it done */
-  int64_t ts_ms;          /* when it arrived, for end-to-end latency */
+  int64_t kafka_ts_ms;    /* the input record's Kafka timestamp (wall clock), -1: none */
   entry *next;
   job jobs[];
 };
@@ -101,6 +103,13 @@ typedef struct daemon {
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+  /* Until a broker first answers, librdkafka's logs and errors (one "Connection refused" per
+   * retry) are kept, the last one in startup_err, rather than written: if no broker answers
+   * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
+   * from its own threads, hence the atomic and the lock. */
+  atomic_int starting;
+  pthread_mutex_t startup_mu;
+  char startup_err[512];
 } daemon;
 
 static int64_t now_ms(void) {
@@ -252,7 +261,15 @@ static void produce_output(daemon *d, job *j) {
   if (!result) {
     job_dead(j, "ENCODE_FAILED", "result JSON: %s", je.text);
   } else {
-    bertd_enrichment en = {pl->model, pl->checksum, pl->task, j->latency_ms, result};
+    bertd_enrichment en = {.model = pl->model, .model_checksum = pl->checksum,
+                           .task = pl->task, .queue_ms = j->queue_ms,
+                           .model_ms = j->model_ms, .result = result};
+    if (e->kafka_ts_ms >= 0) { /* CreateTime or LogAppendTime: another clock, maybe skewed */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      en.end_to_end_ms = (double)ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6 - (double)e->kafka_ts_ms;
+      en.has_end_to_end = 1;
+    }
     if (bertd_codec_encode(pl->codec, j->rec, &en, &buf, &len, err, sizeof err))
       job_dead(j, "ENCODE_FAILED", "%s", err);
     json_decref(result);
@@ -399,7 +416,8 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
   e->q = q;
   q->live++;
   e->offset = m->offset;
-  e->ts_ms = now_ms();
+  rd_kafka_timestamp_type_t tstype;
+  e->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
   if (m->len) memcpy(e->value, m->payload, m->len);
   e->value_len = m->len;
   if (m->key_len) memcpy(e->key, m->key, m->key_len);
@@ -440,13 +458,16 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
 /* Moves finished records out of every plugin. Returns how many. */
 static int collect(daemon *d, int timeout_ms) {
   bertd_plugin_completion c[256];
+  bertd_plugin_timing t[256];
   int total = 0;
   for (size_t i = 0; i < d->npl; i++) {
     int n;
-    while ((n = d->host.api->poll(d->pl[i].plugin, c, 256, total ? 0 : timeout_ms)) > 0) {
+    while ((n = d->host.api->poll_timed(d->pl[i].plugin, c, t, 256, total ? 0 : timeout_ms)) >
+           0) {
       for (int k = 0; k < n; k++) {
         job *j = c[k].ref;
-        j->latency_ms = c[k].latency_ms;
+        j->queue_ms = t[k].queue_ms;
+        j->model_ms = t[k].model_ms;
         if (c[k].reason == BERTD_PLUGIN_OK) {
           j->result = strdup(c[k].result);
           if (!j->result) job_dead(j, "MODEL_FAILED", "out of memory");
@@ -467,7 +488,9 @@ static int collect(daemon *d, int timeout_ms) {
 
 /* ---- flow control and rebalancing ---- */
 
-static void set_paused(daemon *d, int pause) {
+/* log: 0 for the pause at shutdown, which "stopping: draining" already reports; the figure is
+ * backpressure's, the records in flight that made it pause (or let it resume). */
+static void set_paused(daemon *d, int pause, int log) {
   rd_kafka_topic_partition_list_t *a = NULL;
   if (rd_kafka_assignment(d->consumer, &a) || !a) return;
   if (a->cnt > 0) {
@@ -475,7 +498,7 @@ static void set_paused(daemon *d, int pause) {
     else rd_kafka_resume_partitions(d->consumer, a);
   }
   rd_kafka_topic_partition_list_destroy(a);
-  if (d->paused != pause)
+  if (d->paused != pause && log)
     bertd_log(BERTD_LOG_INFO, "%s fetching: %zu records in flight", pause ? "pausing" : "resuming",
               bertd_offsets_in_flight(d->offsets));
   d->paused = pause;
@@ -561,14 +584,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   queue_reap(d);
 }
 
+/* While starting, keeps msg as the reason to quote if no broker answers; returns 1 when kept. */
+static int keep_while_starting(daemon *d, const char *what, const char *msg) {
+  if (!d || !atomic_load(&d->starting)) return 0;
+  pthread_mutex_lock(&d->startup_mu);
+  snprintf(d->startup_err, sizeof d->startup_err, "%s: %s", what, msg);
+  pthread_mutex_unlock(&d->startup_mu);
+  return 1;
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  (void)rk;
-  bertd_log(level <= 3 ? BERTD_LOG_ERROR : level <= 4 ? BERTD_LOG_WARN : BERTD_LOG_INFO,
-            "kafka %s: %s", fac, buf);
+  daemon *d = rk ? rd_kafka_opaque(rk) : NULL;
+  if (level <= 4 && keep_while_starting(d, fac, buf)) return;
+  if (d && atomic_load(&d->starting)) return; /* nothing to say until a broker answers */
+  bertd_log_kafka(rk, level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-  (void)rk;
   daemon *d = opaque;
   /* librdkafka retries broker failures itself; only fatal errors (e.g. the idempotent
    * producer's fenced state) stop the daemon */
@@ -577,9 +609,44 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     rd_kafka_fatal_error(rk, fatal, sizeof fatal);
     snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
     bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
-  } else {
+  } else if (!keep_while_starting(d, rd_kafka_err2name(err), reason)) {
     bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
   }
+}
+
+/* Start-up: waits until a broker answers a metadata request, at most broker_wait_ms (0: for
+ * ever), so that an unreachable cluster is one error line and an exit, not endless retries. */
+static int wait_for_broker(daemon *d, char *errstr, size_t errstr_size) {
+  const int wait_ms = d->cfg->broker_wait_ms;
+  const int64_t start = now_ms();
+  for (;;) {
+    const int64_t left = wait_ms > 0 ? start + wait_ms - now_ms() : 1000;
+    if (left <= 0) break;
+    const struct rd_kafka_metadata *md = NULL;
+    const int64_t t0 = now_ms();
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(d->producer, 0, NULL, &md, (int)(left < 1000 ? left : 1000));
+    if (!err) {
+      rd_kafka_metadata_destroy(md);
+      atomic_store(&d->starting, 0);
+      return 0;
+    }
+    if (*d->o.stop) {
+      snprintf(errstr, errstr_size, "stopped while waiting for a Kafka broker");
+      return -1;
+    }
+    if (now_ms() - t0 < 100) { /* failed at once (no broker up yet): do not spin */
+      struct timespec ts = {0, 100 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+  }
+  pthread_mutex_lock(&d->startup_mu);
+  snprintf(errstr, errstr_size, "no Kafka broker of %s answered within %d ms (%s); the wait is "
+           "broker_wait_ms in %s or --broker-wait-ms", bertd_dconf_kafka(d->cfg,
+           "bootstrap.servers"), wait_ms, d->startup_err[0] ? d->startup_err : "no reply",
+           d->cfg->path);
+  pthread_mutex_unlock(&d->startup_mu);
+  return -1;
 }
 
 /* ---- set-up ---- */
@@ -679,13 +746,17 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p, int threa
   for (size_t i = 0; i < p->batching.bucket_count; i++)
     json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
   json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:f, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
+      "{s:{s:s, s:s, s:i, s:i, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
       p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
-      "top_k", p->model.top_k, "threshold", p->model.threshold, "on_too_long",
+      "top_k", p->model.top_k, "on_too_long",
       bertd_dconf_too_long_name(p->model.on_too_long),
       "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
+  /* no key when the file has none: the plugin's "unset" is not threshold 0 */
+  if (root && p->model.has_threshold)
+    json_object_set_new(json_object_get(root, "model"), "threshold",
+                        json_real(p->model.threshold));
   const int t = p->model.threads > 0 ? p->model.threads : threads;
   if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
   if (root && p->model.on_too_long == BERTD_CONFIG_TOO_LONG_WINDOW) {
@@ -822,6 +893,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   d->cfg = cfg;
   d->o = *opts;
+  atomic_init(&d->starting, 1);
+  pthread_mutex_init(&d->startup_mu, NULL);
 
   if (!d->o.max_in_flight) d->o.max_in_flight = 20000;
   if (!d->o.stats_interval_ms) d->o.stats_interval_ms = 10000;
@@ -833,7 +906,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     goto out;
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
-  if (kafka_create(d, errstr, errstr_size)) goto out;
+  /* before the models load, so that a wrong broker address fails in seconds */
+  if (kafka_create(d, errstr, errstr_size) || wait_for_broker(d, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -868,8 +942,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   int64_t next_stats = start + (d->o.stats_interval_ms > 0 ? d->o.stats_interval_ms : 0);
   while (!*d->o.stop && !d->fatal[0]) {
     size_t in_flight = bertd_offsets_in_flight(d->offsets);
-    if (!d->paused && in_flight >= d->o.max_in_flight) set_paused(d, 1);
-    else if (d->paused && in_flight <= d->o.max_in_flight / 2) set_paused(d, 0);
+    if (!d->paused && in_flight >= d->o.max_in_flight) set_paused(d, 1, 1);
+    else if (d->paused && in_flight <= d->o.max_in_flight / 2) set_paused(d, 0, 1);
     /* short waits while records are in flight, so completions are produced promptly */
     rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, in_flight ? 1 : 100);
     if (m) {
@@ -895,7 +969,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   /* shutdown: stop fetching, finish what is in flight, commit, leave the group */
   bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
-  set_paused(d, 1);
+  set_paused(d, 1, 0);
   drain(d, NULL);
   rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
   if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -913,6 +987,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
 out:
   teardown(d);
+  pthread_mutex_destroy(&d->startup_mu);
   free(d);
   return rc;
 }

@@ -27,3 +27,15 @@ void bertd_log(bertd_log_level level, const char *fmt, ...) {
   ssize_t w = write(2, line, len);
   (void)w;
 }
+
+bertd_log_level bertd_log_level_of_syslog(int level) {
+  return level <= 3 ? BERTD_LOG_ERROR
+         : level == 4 ? BERTD_LOG_WARN
+         : level <= 6 ? BERTD_LOG_INFO
+                      : BERTD_LOG_DEBUG;
+}
+
+void bertd_log_kafka(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf) {
+  (void)rk;
+  bertd_log(bertd_log_level_of_syslog(level), "kafka %s: %s", fac, buf);
+}

@@ -26,6 +26,14 @@ static int try_open(bertd_plugin_host *h, const char *path, char *errstr, size_t
     dlclose(d);
     return -1;
   }
+  /* the daemon writes each record's queue and model time: poll_timed, ABI 1.1 */
+  if (!BERTD_PLUGIN_API_HAS(api, poll_timed) || !api->poll_timed) {
+    snprintf(errstr, errstr_size, "plugin: %s implements ABI %d.0; bertd needs %d.%d "
+             "(poll_timed)", path, BERTD_PLUGIN_ABI_VERSION, BERTD_PLUGIN_ABI_VERSION,
+             BERTD_PLUGIN_ABI_MINOR);
+    dlclose(d);
+    return -1;
+  }
   h->handle = d;
   h->api = api;
   snprintf(h->path, sizeof h->path, "%s", path);

@@ -29,15 +29,18 @@
 #ifndef BERTD_PLUGIN_H
 #define BERTD_PLUGIN_H
 
-#include <stddef.h>
+#include <stddef.h> /* size_t, offsetof */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Bumped on any incompatible change to this header: a function's signature or meaning, or the
- * layout of bertd_plugin_completion or bertd_plugin_api. */
+ * layout of bertd_plugin_completion or of the existing members of bertd_plugin_api. */
 #define BERTD_PLUGIN_ABI_VERSION 1
+/* Bumped on additions that keep hosts built for an older minor of the same major working:
+ *   1.1  bertd_plugin_poll_timed, bertd_plugin_timing, bertd_plugin_api.abi_minor/poll_timed */
+#define BERTD_PLUGIN_ABI_MINOR 1
 
 /* Only these symbols are exported from the shared object (it is built -fvisibility=hidden). */
 #if defined(__GNUC__)
@@ -69,8 +72,17 @@ typedef struct bertd_plugin_completion {
   int tokens;              /* tokens of the encoded record, special tokens included (after
                             * truncation; with windows, all windows' together); for TOO_LONG
                             * the length before truncation; 0 when it could not be tokenized */
-  double latency_ms;       /* from submit() to the completion being ready */
+  double latency_ms;       /* from submit() to the completion being ready (queue_ms + model_ms
+                            * of bertd_plugin_timing) */
 } bertd_plugin_completion;
+
+/* Where a finished record's time went (ABI 1.1), beside its completion. */
+typedef struct bertd_plugin_timing {
+  double queue_ms;         /* from submit() until its batch's forward pass began: waiting in a
+                            * length bucket and behind earlier batches */
+  double model_ms;         /* its batch's forward pass and results, shared by the batch's
+                            * records; 0 for records that never reached the model */
+} bertd_plugin_timing;
 
 /* ---- version ---- */
 
@@ -99,7 +111,10 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *                                     the model's own limit (larger values are capped to it)
  *       "truncation": "longest_first",  longest_first | only_first | only_second (pairs)
  *       "top_k": 0,                   labels / intents / fills to report; 0: the task's default
- *       "threshold": 0.5,             multi-label classify: report labels scoring at least this
+ *       "threshold": null,            classify, joint: labels / intents scoring below it are
+ *                                     not reported (0 reports all); null or absent: no
+ *                                     threshold, except multi-label classify, which keeps
+ *                                     labels scoring at least 0.5; other tasks refuse it
  *       "max_answer_tokens": 15,      qa: longest answer span
  *       "tag_decoding": "bio",        tag / joint: bio (well-formed BIO spans, Viterbi) or
  *                                     argmax (each word's best tag, as transformers outputs)
@@ -160,6 +175,11 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
 BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out, int max,
                                           int timeout_ms);
 
+/* poll() that also fills timing[i] for out[i] (timing may be NULL). ABI 1.1. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_completion *out,
+                                                bertd_plugin_timing *timing, int max,
+                                                int timeout_ms);
+
 /* Runs every non-empty bucket now, whatever its size or age, and waits until every record
  * submitted so far is ready for poll(). 0 on success; -1 if timeout_ms (-1: no limit) passed
  * first, in which case the remaining records still complete later. */
@@ -193,7 +213,15 @@ typedef struct bertd_plugin_api {
   const char *(*reason_name)(int reason);
   int (*model_info)(const bertd_plugin *p, char *name, size_t name_size, char *checksum,
                     size_t checksum_size);
+  /* ABI 1.1: present when struct_size covers them (BERTD_PLUGIN_API_HAS) */
+  int abi_minor;
+  int (*poll_timed)(bertd_plugin *p, bertd_plugin_completion *out, bertd_plugin_timing *timing,
+                    int max, int timeout_ms);
 } bertd_plugin_api;
+
+/* Whether api (of a plugin possibly built for an older minor) has member m. */
+#define BERTD_PLUGIN_API_HAS(api, m)                                                           \
+  ((api)->struct_size >= offsetof(bertd_plugin_api, m) + sizeof((api)->m))
 
 /* The table; static storage, valid while the object is loaded. */
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void);

@@ -53,6 +53,16 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
              "embed, not '%s'", bertd_enrich_task_name(opts->task));
     return -1;
   }
+  if (opts->has_threshold &&
+      (opts->task != BERTD_ENRICH_CLASSIFY && opts->task != BERTD_ENRICH_JOINT)) {
+    snprintf(errstr, errstr_size, "threshold applies to the classify and joint tasks, not '%s'",
+             bertd_enrich_task_name(opts->task));
+    return -1;
+  }
+  if (opts->has_threshold && !(opts->threshold >= 0.0f && opts->threshold <= 1.0f)) {
+    snprintf(errstr, errstr_size, "threshold %g is not in [0, 1]", (double)opts->threshold);
+    return -1;
+  }
   bertd_enricher *e = calloc(1, sizeof(*e));
   if (!e) {
     snprintf(errstr, errstr_size, "enricher: out of memory");
@@ -62,7 +72,6 @@ int bertd_enricher_create(const bertd_model *m, const bertd_enrich_opts *opts,
   e->o = *opts;
   int model_max = bertd_model_max_length(m);
   if (e->o.max_length <= 0 || e->o.max_length > model_max) e->o.max_length = model_max;
-  if (e->o.threshold <= 0) e->o.threshold = 0.5f;
   if (e->o.max_answer_tokens <= 0) e->o.max_answer_tokens = 15;
   if (bertd_session_create(m, &e->s, errstr, errstr_size)) {
     free(e);
@@ -146,13 +155,19 @@ static int classify_k(const bertd_enricher *e) {
   return e->o.top_k > 0 ? e->o.top_k : (multi ? 0 : 1);
 }
 
-/* {"labels": [...]}: multi-label keeps every label at or over the threshold, best first. */
+/* How many of ls (best first) score at least t. */
+static int above_threshold(const bertd_label_score *ls, int n, float t) {
+  int kept = 0;
+  while (kept < n && ls[kept].score >= t) kept++;
+  return kept;
+}
+
+/* {"labels": [...]}: with a threshold, the labels scoring at least it, best first; without one,
+ * multi-label keeps the usual sigmoid decision (score >= 0.5) and single-label top_k labels. */
 static json_t *labels_json(const bertd_enricher *e, const bertd_label_score *ls, int n) {
-  if (bertd_model_config(e->m)->problem_type == BERTD_PROBLEM_MULTI_LABEL) {
-    int kept = 0;
-    while (kept < n && ls[kept].score >= e->o.threshold) kept++;
-    n = kept;
-  }
+  int multi = bertd_model_config(e->m)->problem_type == BERTD_PROBLEM_MULTI_LABEL;
+  if (e->o.has_threshold || multi)
+    n = above_threshold(ls, n, e->o.has_threshold ? e->o.threshold : 0.5f);
   return json_pack("{s:o}", "labels", score_list(ls, n, "label"));
 }
 
@@ -178,11 +193,16 @@ static json_t *tags_json(const bertd_enricher *e, const bertd_encoding *enc, con
     int ns = bertd_spans_from_tags(tags, nt, spans, cap);
     json_t *tl = json_array();
     for (int i = 0; i < nt; i++) json_array_append_new(tl, json_string(tags[i].tag));
-    if (joint)
-      r = json_pack("{s:{s:s,s:f}, s:o, s:o, s:o}", "intent", "label", ls[0].label, "score",
-                    (double)ls[0].score, "intents", score_list(ls, ni, "label"), "slots",
-                    span_list(spans, ns, text, "slot"), "tags", tl);
-    else
+    if (joint) {
+      /* with a threshold, an utterance whose best intent scores below it has none */
+      if (e->o.has_threshold) ni = above_threshold(ls, ni, e->o.threshold);
+      json_t *intent = ni ? json_pack("{s:s,s:f}", "label", ls[0].label, "score",
+                                      (double)ls[0].score)
+                          : json_null();
+      r = json_pack("{s:o, s:o, s:o, s:o}", "intent", intent, "intents",
+                    score_list(ls, ni, "label"), "slots", span_list(spans, ns, text, "slot"),
+                    "tags", tl);
+    } else
       r = json_pack("{s:o, s:o}", "spans", span_list(spans, ns, text, "label"), "tags", tl);
   }
   free(tags);

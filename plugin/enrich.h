@@ -25,7 +25,13 @@ typedef struct bertd_enrich_opts {
   int max_length;          /* 0: the model's (sentence-transformers' max_seq_length if any) */
   bertd_truncation truncation;
   int top_k;               /* labels / intents / fills to report; 0: task default */
-  float threshold;         /* multi-label: report labels scoring at least this; <= 0: 0.5 */
+  /* Labels (classify) and intents (joint) scoring below threshold are not reported, when
+   * has_threshold is set (any threshold in [0, 1], 0 included: 0 reports every label). Unset
+   * (has_threshold 0, what a zeroed struct says): multi-label classify keeps labels scoring at
+   * least 0.5, the usual sigmoid decision; single-label classify and joint keep top_k labels
+   * whatever their score. Other tasks refuse a threshold. */
+  int has_threshold;
+  float threshold;
   int max_answer_tokens;   /* qa; 0: 15 */
   int too_long_is_error;   /* 1: a text over max_length is an error instead of truncated */
   bertd_tag_decoding tag_decoding; /* tag / joint slots: bio (default) or argmax */

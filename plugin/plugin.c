@@ -12,7 +12,8 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_version(void) { return BERTD_PLUGIN_ABI
 
 BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errstr,
                                                size_t errstr_size) {
-  /* one number, no minor versions: any change a host could notice bumps it */
+  /* the major number: an incompatible change bumps it; additions (a minor version) keep every
+   * older host of the same major working */
   if (host_abi_version == BERTD_PLUGIN_ABI_VERSION) return 0;
   snprintf(errstr, errstr_size, "plugin ABI mismatch: the plugin implements version %d, the host "
            "was built for version %d", BERTD_PLUGIN_ABI_VERSION, host_abi_version);
@@ -145,7 +146,7 @@ static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, con
   r->reason = reason;
   r->tokens = tokens;
   snprintf(r->error, sizeof r->error, "%s", why);
-  r->done_us = record_now_us();
+  r->done_us = r->started_us = record_now_us();
   record_drop_input(r);
   pthread_mutex_lock(&p->mu);
   record_queue_push(&p->ready, r);
@@ -282,6 +283,12 @@ static int wait_done(bertd_plugin *p, int timeout_ms, int64_t deadline_us) {
 
 BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out,
                                           int max, int timeout_ms) {
+  return bertd_plugin_poll_timed(p, out, NULL, max, timeout_ms);
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_completion *out,
+                                                bertd_plugin_timing *timing, int max,
+                                                int timeout_ms) {
   if (!p || !out || max < 1) return 0;
   /* what the previous poll handed out is the host's no longer */
   for (int i = 0; i < p->n_handed; i++) record_free(p->handed[i]);
@@ -314,6 +321,11 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completi
         .tokens = r->tokens,
         .latency_ms = (double)(r->done_us - r->submitted_us) / 1000.0,
     };
+    if (timing)
+      timing[i] = (bertd_plugin_timing){
+          .queue_ms = (double)(r->started_us - r->submitted_us) / 1000.0,
+          .model_ms = (double)(r->done_us - r->started_us) / 1000.0,
+      };
   }
   return n;
 }
@@ -359,6 +371,8 @@ static const bertd_plugin_api API = {
     .in_flight = bertd_plugin_in_flight,
     .reason_name = bertd_plugin_reason_name,
     .model_info = bertd_plugin_model_info,
+    .abi_minor = BERTD_PLUGIN_ABI_MINOR,
+    .poll_timed = bertd_plugin_poll_timed,
 };
 
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }

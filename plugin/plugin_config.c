@@ -14,7 +14,6 @@ static void set_defaults(plugin_config *c) {
   memset(c, 0, sizeof *c);
   c->enrich.task = BERTD_ENRICH_EMBED;
   c->enrich.truncation = BERTD_TRUNC_LONGEST_FIRST;
-  c->enrich.threshold = 0.5f;
   c->enrich.max_answer_tokens = 15;
   c->enrich.window_stride = -1; /* max_length / 4 */
   c->max_batch_tokens = 8192;
@@ -106,6 +105,7 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
         snprintf(errstr, errstr_size, "%s: expected a number from 0 to 1", path);
         return -1;
       }
+      c->enrich.has_threshold = 1;
       c->enrich.threshold = (float)json_number_value(v);
     } else if (!strcmp(key, "max_answer_tokens")) {
       rc = get_int(v, path, 1, &c->enrich.max_answer_tokens, errstr, errstr_size);

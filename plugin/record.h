@@ -16,7 +16,9 @@ typedef struct record {
   size_t len, pair_len;
   bertd_encoding enc;      /* compact copy: every array points into enc_block */
   int32_t *enc_block;
-  int64_t submitted_us, done_us;
+  int64_t submitted_us;    /* submit() */
+  int64_t started_us;      /* its batch's forward pass began (= done_us if it never ran) */
+  int64_t done_us;         /* its result (or error) was ready */
   int reason;              /* bertd_plugin_reason */
   int tokens;
   char *result;            /* JSON text, from json_dumps (free()) */

@@ -92,11 +92,13 @@ static void *worker_main(void *arg) {
     p->running = n;
     pthread_mutex_unlock(&p->mu);
 
+    const int64_t started = record_now_us();
     run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_accs,
               p->batch_win, p->batch_results);
     int64_t done = record_now_us();
     int n_finished = 0;
     for (int i = 0; i < n; i++) {
+      rs[i]->started_us = started;
       rs[i]->done_us = done;
       record_drop_input(rs[i]);
     }
@@ -108,6 +110,8 @@ static void *worker_main(void *arg) {
         record_queue_push(&p->ready, rs[i]);
         continue;
       }
+      /* a windowed text's queue time ends when its first window's batch begins */
+      if (!parent->started_us) parent->started_us = rs[i]->started_us;
       /* under the lock: submit() may lower pending when it could not queue every window */
       if (--parent->pending == 0) p->finished[n_finished++] = parent;
       record_free(rs[i]);

@@ -85,8 +85,8 @@ for line in sys.stdin:
     r = json.loads(line)
     b = r.pop("bertd")
     out = {k: v for k, v in r.items() if not k.startswith("_") and v is not None}
-    out["model"] = "%s (%s), %s, %.1f ms" % (b["model"], b["model_checksum"], b["task"],
-                                             b["latency_ms"])
+    out["model"] = "%s (%s), %s, model %.1f ms, queued %.1f ms" % (
+        b["model"], b["model_checksum"], b["task"], b["model_ms"], b["queue_ms"])
     if b.get("intent"):
         it = list(b["intent"].values())[0] if "label" not in b["intent"] else b["intent"]
         out["intent"] = "%s %.3f" % (it["label"], it["score"])

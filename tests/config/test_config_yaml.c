@@ -61,6 +61,7 @@ Test(config_yaml, intents_example) {
     cr_assert_eq(pl->model.task, BERTD_CONFIG_TASK_JOINT);
     cr_assert_eq(pl->model.max_length, 128);
     cr_assert_eq(pl->model.top_k, 3);
+    cr_assert_eq(pl->model.has_threshold, 1);
     cr_assert_float_eq(pl->model.threshold, 0.5, 1e-12);
     cr_assert_eq(pl->model.on_too_long, BERTD_CONFIG_TOO_LONG_TRUNCATE);
     cr_assert_eq(pl->model.tag_decoding, BERTD_CONFIG_TAG_DECODE_BIO);
@@ -85,7 +86,7 @@ Test(config_yaml, multi_example_defaults) {
     cr_assert_eq(intents->model.on_too_long, BERTD_CONFIG_TOO_LONG_DEAD_LETTER);
     cr_assert_eq(intents->model.max_length, 128); // defaults
     cr_assert_eq(intents->model.top_k, 1);
-    cr_assert_float_eq(intents->model.threshold, 0.0, 1e-12);
+    cr_assert_eq(intents->model.has_threshold, 0, "no threshold key: unset, not 0");
     cr_assert_eq(intents->batching.max_batch_tokens, 4096);
     cr_assert_eq(intents->batching.max_batch_records, 32);
     cr_assert_eq(intents->batching.max_wait_ms, 10);

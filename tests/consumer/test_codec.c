@@ -41,7 +41,9 @@ static const char UTTERANCE_ENRICHED[] =
     "{\"name\":\"is_next\",\"type\":[\"null\",\"float\"],\"default\":null},"
     "{\"name\":\"truncated_tokens\",\"type\":\"int\",\"default\":0},"
     "{\"name\":\"windows\",\"type\":\"int\",\"default\":1},"
-    "{\"name\":\"latency_ms\",\"type\":\"double\"}]}}]}";
+    "{\"name\":\"queue_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"model_ms\",\"type\":\"double\",\"default\":0},"
+    "{\"name\":\"end_to_end_ms\",\"type\":[\"null\",\"double\"],\"default\":null}]}}]}";
 
 static char err[512];
 
@@ -238,13 +240,23 @@ Test(codec, a_null_pair_is_no_pair) {
   bertd_avro_schema_free(s);
 }
 
+/* has_e2e 0: the input record had no Kafka timestamp, so end_to_end_ms must be null */
+static void check_enriched_t(bertd_codec *c, const void *in_buf, size_t in_len,
+                             const char *result, const char *want_bertd, int has_e2e);
 static void check_enriched(bertd_codec *c, const void *in_buf, size_t in_len, const char *result,
                            const char *want_bertd) {
+  check_enriched_t(c, in_buf, in_len, result, want_bertd, 1);
+}
+
+static void check_enriched_t(bertd_codec *c, const void *in_buf, size_t in_len,
+                             const char *result, const char *want_bertd, int has_e2e) {
   bertd_record *r = NULL;
   bertd_codec_reason reason;
   cr_assert_eq(bertd_codec_decode(c, in_buf, in_len, &r, &reason, err, sizeof err), 0, "%s", err);
   json_t *res = parse(result);
-  bertd_enrichment e = {"joint-bert", "c0ffee", "joint", 12.5, res};
+  bertd_enrichment e = {.model = "joint-bert", .model_checksum = "c0ffee", .task = "joint",
+                        .queue_ms = 12.5, .model_ms = 2.25, .end_to_end_ms = 40.5,
+                        .has_end_to_end = has_e2e, .result = res};
   void *out;
   size_t out_len;
   cr_assert_eq(bertd_codec_encode(c, r, &e, &out, &out_len, err, sizeof err), 0, "%s", err);
@@ -289,8 +301,24 @@ Test(codec, enrich_joint_result) {
                  "\"intents\":[{\"label\":\"book\",\"score\":0.5}],"
                  "\"slots\":[{\"slot\":\"obj\",\"text\":\"table\",\"start\":7,\"end\":12,\"score\":0.25}],"
                  "\"labels\":[],\"tags\":[\"O\",\"O\",\"B-obj\"],\"spans\":[],\"embedding\":[],"
-                 "\"answer\":null,\"is_next\":null,\"truncated_tokens\":0,\"windows\":1,"
-                 "\"latency_ms\":12.5}");
+                 "\"answer\":null,\"is_next\":null,\"truncated_tokens\":0,\"windows\":1,\"queue_ms\":12.5,\"model_ms\":2.25,"
+                 "\"end_to_end_ms\":{\"double\":40.5}}");
+  bertd_codec_free(c);
+  bertd_avro_schema_free(s);
+}
+
+Test(codec, enrich_intent_below_threshold_and_no_input_timestamp) {
+  bertd_avro_schema *s = utterance();
+  bertd_codec *c = codec_for(s, NULL);
+  unsigned char buf[64];
+  size_t n = utterance_datum(buf, "book a table", 12);
+  /* joint with a threshold no intent reaches: intent null, intents empty */
+  check_enriched_t(c, buf, n, "{\"intent\":null,\"intents\":[],\"slots\":[],\"tags\":[\"O\"]}",
+                   "{\"model\":\"joint-bert\",\"model_checksum\":\"c0ffee\",\"task\":\"joint\","
+                   "\"intent\":null,\"intents\":[],\"slots\":[],\"labels\":[],\"tags\":[\"O\"],"
+                   "\"spans\":[],\"embedding\":[],\"answer\":null,\"is_next\":null,\"truncated_tokens\":0,\"windows\":1,"
+                   "\"queue_ms\":12.5,\"model_ms\":2.25,\"end_to_end_ms\":null}",
+                   0);
   bertd_codec_free(c);
   bertd_avro_schema_free(s);
 }
@@ -311,8 +339,8 @@ Test(codec, enrich_other_tasks) {
                  "\"spans\":[{\"label\":\"LOC\",\"text\":\"Paris\",\"start\":3,\"end\":8,\"score\":0.5}],"
                  "\"embedding\":[1.0,0.5,-2.0],"
                  "\"answer\":{\"bertd.Answer\":{\"text\":\"Paris\",\"start\":3,\"end\":8,\"score\":0.75}},"
-                 "\"is_next\":{\"float\":0.125},\"truncated_tokens\":0,\"windows\":1,"
-                 "\"latency_ms\":12.5}");
+                 "\"is_next\":{\"float\":0.125},\"truncated_tokens\":0,\"windows\":1,\"queue_ms\":12.5,\"model_ms\":2.25,"
+                 "\"end_to_end_ms\":{\"double\":40.5}}");
   bertd_codec_free(c);
   bertd_avro_schema_free(s);
 }
@@ -331,7 +359,8 @@ Test(codec, result_keys_without_a_field_are_errors) {
                         "bertd.slots[0].text: missing", "bertd.is_next: a string fits no branch"};
   for (int i = 0; i < 4; i++) {
     json_t *res = parse(bad[i]);
-    bertd_enrichment e = {"m", "c", "t", 1, res};
+    bertd_enrichment e = {.model = "m", .model_checksum = "c", .task = "t", .queue_ms = 1,
+                          .result = res};
     void *out = NULL;
     size_t out_len;
     cr_assert_eq(bertd_codec_encode(c, r, &e, &out, &out_len, err, sizeof err), -1, "%s", bad[i]);
@@ -495,7 +524,7 @@ Test(codec_confluent, framing_round_trip_and_wrong_ids) {
   cr_assert_eq(bertd_record_schema_id(r), 258);
   cr_assert_str_eq(bertd_record_text(r, NULL), "hola");
 
-  bertd_enrichment e = {"m", "c", "classify", 1, NULL};
+  bertd_enrichment e = {.model = "m", .model_checksum = "c", .task = "classify", .queue_ms = 1};
   void *out;
   size_t out_len;
   cr_assert_eq(bertd_codec_encode(c, r, &e, &out, &out_len, err, sizeof err), 0, "%s", err);

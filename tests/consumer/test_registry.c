@@ -165,7 +165,7 @@ Test(registry, codec_resolves_caches_and_registers) {
   cr_assert_eq(srv->gets, 1, "schema 7 fetched %d times", (int)srv->gets);
 
   /* enriched: id 42, and the datum is the input schema's (lang dropped) + enrichment */
-  bertd_enrichment e = {"m", "c", "classify", 2, NULL};
+  bertd_enrichment e = {.model = "m", .model_checksum = "c", .task = "classify", .queue_ms = 2};
   void *out;
   size_t out_len;
   cr_assert_eq(bertd_codec_encode(c, r, &e, &out, &out_len, err, sizeof err), 0, "%s", err);

@@ -4,7 +4,8 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
 
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
-CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure.
+CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
+broker-unreachable, timing.
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -980,10 +981,98 @@ def case_backpressure(a):
         h.close()
 
 
+def free_port():
+    """A loopback port where nothing listens (bound, then released)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def case_broker_unreachable(a):
+    """bootstrap.servers names a port where nothing listens: `bertd run` gives up after the
+    start-up wait (--broker-wait-ms, else broker_wait_ms in the file) with one error line and
+    exit status 1, instead of logging "Connection refused" for ever. A broker lost while
+    running is retried for ever: that is the broker-restart case."""
+    h = Harness(a.build, "unreachable")
+    try:
+        h.bootstrap = "127.0.0.1:%d" % free_port()
+        cfg = h.config()
+        for how, wait_ms, args in (("--broker-wait-ms", 3000, ("--broker-wait-ms", "3000")),
+                                   ("broker_wait_ms", 2000, ())):
+            if not args:
+                with open(cfg) as fh:
+                    text = fh.read()
+                with open(cfg, "w") as fh:
+                    fh.write("broker_wait_ms: %d\n" % wait_ms + text)
+            log = "daemon-%s.log" % how.strip("-")
+            t0 = time.time()
+            proc = h.spawn_daemon(cfg, log=log, args=args)
+            try:
+                rc = proc.wait(wait_ms / 1000.0 + 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            secs = time.time() - t0
+            lines = h.log_lines(log)
+            check(rc == 1, "%s %d: exit status 1 (rc %s)" % (how, wait_ms, rc))
+            check(wait_ms / 1000.0 <= secs <= wait_ms / 1000.0 + 10,
+                  "%s %d: gave up after %.1f s" % (how, wait_ms, secs))
+            check(len(lines) == 1 and "no Kafka broker of %s answered within %d ms"
+                  % (h.bootstrap, wait_ms) in lines[0] and "Connection refused" in lines[0],
+                  "%s %d: one line naming the broker and the cause: %s"
+                  % (how, wait_ms, lines[:3]))
+    finally:
+        h.close()
+
+
+def case_timing(a):
+    """The enriched record's times during a catch-up (every record already on the topic):
+    queue_ms (waiting in the model stage), model_ms (the batch's forward pass) and
+    end_to_end_ms (from the input record's Kafka timestamp) are each there, in order of size
+    (model <= queue + model <= end to end), and model_ms stays small while end_to_end_ms grows
+    with the backlog -- the question the old single latency_ms could not answer."""
+    h = Harness(a.build, "timing")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        recs = utterances(a.records)
+        produced_at = time.time()
+        h.produce("utt", recs)
+        produced_by = time.time()
+        time.sleep(1.0)  # the backlog is at least this old when the daemon starts
+        h.run_daemon(h.config())
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
+        done_by = time.time()
+        rc = h.stop_daemon()
+        check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
+        times = [(r["bertd"]["queue_ms"], r["bertd"]["model_ms"],
+                  unwrap(r["bertd"]["end_to_end_ms"])) for r in out]
+        check(len(times) >= len(recs), "%d enriched records" % len(times))
+        check(all(q >= 0 and m > 0 and e is not None for q, m, e in times),
+              "queue_ms >= 0, model_ms > 0, end_to_end_ms set in every record")
+        check(all(q + m <= e + 1.0 for q, m, e in times),
+              "queue_ms + model_ms <= end_to_end_ms in every record (1 ms for clock rounding)")
+        lo, hi = 1000.0, (done_by - produced_at) * 1000.0 + 1.0
+        check(all(lo <= e <= hi for _, _, e in times),
+              "end_to_end_ms between the 1 s the backlog waited and produce-to-done %.0f ms "
+              "(min %.0f, max %.0f)" % (hi, min(e for _, _, e in times),
+                                         max(e for _, _, e in times)))
+        med = lambda xs: sorted(xs)[len(xs) // 2]
+        mm, me = med([m for _, m, _ in times]), med([e for _, _, e in times])
+        check(mm * 10 < me, "median model_ms %.2f is a small part of median end_to_end_ms %.0f"
+              % (mm, me))
+        print("figures: timing records %d, median queue_ms %.1f, model_ms %.2f, end_to_end_ms "
+              "%.0f (produce took %.1f s)" % (len(times), med([q for q, _, _ in times]), mm, me,
+                                             produced_by - produced_at))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
-                                     "memory", "rebalance", "backpressure"])
+                                     "memory", "rebalance", "backpressure", "broker-unreachable",
+                                     "timing"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -996,7 +1085,8 @@ def main():
     try:
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
-         "rebalance": case_rebalance, "backpressure": case_backpressure}[a.case](a)
+         "rebalance": case_rebalance, "backpressure": case_backpressure,
+         "broker-unreachable": case_broker_unreachable, "timing": case_timing}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))

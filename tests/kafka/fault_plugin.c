@@ -123,6 +123,19 @@ static int fault_poll(bertd_plugin *p, bertd_plugin_completion *out, int max, in
   return n + m;
 }
 
+/* As fault_poll; injected failures never reached the model: no time in it. */
+static int fault_poll_timed(bertd_plugin *p, bertd_plugin_completion *out,
+                            bertd_plugin_timing *timing, int max, int timeout_ms) {
+  int injected = (int)(p->nfailed < (size_t)max ? p->nfailed : (size_t)max);
+  int n = fault_poll(p, out, injected, 0);
+  for (int i = 0; timing && i < n; i++) timing[i] = (bertd_plugin_timing){0, 0};
+  if (n == max) return n;
+  int m = p->real->poll_timed(p->inner, out + n, timing ? timing + n : NULL, max - n,
+                              n ? 0 : timeout_ms);
+  if (m < 0) return n ? n : m;
+  return n + m;
+}
+
 static int fault_flush(bertd_plugin *p, int timeout_ms) {
   return p->real->flush(p->inner, timeout_ms);
 }
@@ -158,6 +171,8 @@ static const bertd_plugin_api fault_api = {
     .in_flight = fault_in_flight,
     .reason_name = fault_reason_name,
     .model_info = fault_model_info,
+    .abi_minor = BERTD_PLUGIN_ABI_MINOR,
+    .poll_timed = fault_poll_timed,
 };
 
 const bertd_plugin_api *bertd_plugin_get_api(void) { return &fault_api; }

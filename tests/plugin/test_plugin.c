@@ -404,9 +404,16 @@ Test(plugin, lone_record_completes_after_max_wait) {
     t0 = now_ms();
     cr_assert_eq(bertd_plugin_submit(p, text, len, NULL, 0, REF(round), err, sizeof err), 0);
     bertd_plugin_completion out[4];
-    int n = bertd_plugin_poll(p, out, 4, 5000);
+    bertd_plugin_timing tm[4];
+    int n = bertd_plugin_poll_timed(p, out, tm, 4, 5000);
     double elapsed = now_ms() - t0;
     cr_assert_eq(n, 1);
+    /* the wait is queue time, the run is model time, and they make up the latency */
+    cr_assert_geq(tm[0].queue_ms, wait_ms - 1.0, "queue_ms %.1f", tm[0].queue_ms);
+    cr_assert_leq(tm[0].queue_ms, wait_ms + 50.0, "queue_ms %.1f", tm[0].queue_ms);
+    cr_assert(tm[0].model_ms > 0 && tm[0].model_ms <= inference_ms + 50.0,
+              "model_ms %.3f, inference alone %.3f", tm[0].model_ms, inference_ms);
+    cr_assert_float_eq(tm[0].queue_ms + tm[0].model_ms, out[0].latency_ms, 1e-6);
     cr_assert_eq(out[0].reason, BERTD_PLUGIN_OK, "%s", out[0].error);
     cr_assert_geq(out[0].latency_ms, wait_ms - 1.0, "ran before max_wait_ms: %.1f ms",
                   out[0].latency_ms);
@@ -530,6 +537,11 @@ Test(plugin, abi_version_and_table) {
   cr_assert_eq(api->struct_size, sizeof(bertd_plugin_api));
   cr_assert_eq(api->submit, bertd_plugin_submit);
   cr_assert_eq(api->poll, bertd_plugin_poll);
+  /* 1.1's additions, behind the members a 1.0 host knows */
+  cr_assert_eq(api->abi_minor, BERTD_PLUGIN_ABI_MINOR);
+  cr_assert(BERTD_PLUGIN_API_HAS(api, poll_timed));
+  cr_assert_eq(api->poll_timed, bertd_plugin_poll_timed);
+  cr_assert(offsetof(bertd_plugin_api, abi_minor) > offsetof(bertd_plugin_api, model_info));
   cr_assert_str_eq(api->reason_name(BERTD_PLUGIN_INFERENCE), "inference");
   cr_assert_str_eq(api->reason_name(99), "unknown");
 }
