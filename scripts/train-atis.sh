@@ -30,6 +30,9 @@ if ! DATA="$(bash "$ROOT/scripts/fetch-data.sh" atis 2>&1)"; then
   exit 2
 fi
 DATA="$(printf '%s\n' "$DATA" | tail -n 1)"
+# bertd train makes OUT but not its parent (.models/ is absent on a fresh clone whose MiniLM
+# lives in BERTD_MODEL_CACHE): without this the first checkpoint fails after an epoch of work.
+mkdir -p "$(dirname "$OUT")" || { echo "train-atis: cannot create $(dirname "$OUT")" >&2; exit 2; }
 MODEL="$("$ROOT/scripts/fetch-model.sh" minilm | tail -n 1)"
 # the hyperparameters of the measured run (bench/train_results.md, ATIS run E, the best of the
 # runs on dev): batch 8, lr 1.5e-4 with 10 % linear warm-up then linear decay, 10 epochs, best
