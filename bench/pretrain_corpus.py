@@ -11,6 +11,7 @@ import argparse
 import csv
 import os
 import re
+import sys
 
 from dataset_dir import dataset_dir
 
@@ -21,6 +22,8 @@ def main():
     ap.add_argument("--rows", type=int, default=0, help="first N articles (0: all)")
     a = ap.parse_args()
     csv_path = os.path.join(dataset_dir("agnews"), "test.csv")
+    if not os.path.isfile(csv_path):
+        sys.exit("pretrain_corpus: %s is missing (the agnews folder holds test.csv)" % csv_path)
     docs = 0
     with open(csv_path, newline="", encoding="utf-8") as fh, open(a.out, "w", encoding="utf-8") as out:
         for i, row in enumerate(csv.DictReader(fh)):
