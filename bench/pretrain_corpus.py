@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes a plain-text pre-training corpus for `bertd train --task mlm-nsp` from AG News
-(../shared/data/agnews/test.csv): each article (title, then its description split into
+(agnews/test.csv as scripts/fetch-data.sh resolves it: $BERTD_DATA_DIR/agnews, the cache
+.data/agnews, or a checked download): each article (title, then its description split into
 sentences) is one document; a sentence a line, a blank line between documents. Standard
 library only; the corpus is written where asked (never committed: the data is not ours).
 
@@ -10,9 +11,9 @@ import argparse
 import csv
 import os
 import re
+import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-CSV = os.path.join(ROOT, "..", "shared", "data", "agnews", "test.csv")
+from dataset_dir import dataset_dir
 
 
 def main():
@@ -20,8 +21,11 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--rows", type=int, default=0, help="first N articles (0: all)")
     a = ap.parse_args()
+    csv_path = os.path.join(dataset_dir("agnews"), "test.csv")
+    if not os.path.isfile(csv_path):
+        sys.exit("pretrain_corpus: %s is missing (the agnews folder holds test.csv)" % csv_path)
     docs = 0
-    with open(CSV, newline="", encoding="utf-8") as fh, open(a.out, "w", encoding="utf-8") as out:
+    with open(csv_path, newline="", encoding="utf-8") as fh, open(a.out, "w", encoding="utf-8") as out:
         for i, row in enumerate(csv.DictReader(fh)):
             if a.rows and i >= a.rows:
                 break

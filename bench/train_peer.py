@@ -4,7 +4,7 @@ checkpoint, same JointBERT-layout data, same hyperparameters, same thread count.
 peer's metrics beside bertd's (from bertd's JSON summary) and the ratio of training tokens/s.
 
     .venv-ref/bin/python bench/train_peer.py --model "$(scripts/fetch-model.sh minilm | tail -1)" \
-        --data ../shared/data/atis --epochs 6 --lr 5e-5 --batch-size 16 --warmup-ratio 0.1 \
+        --data atis --epochs 6 --lr 5e-5 --batch-size 16 --warmup-ratio 0.1 \
         --max-length 64 --threads 2 [--bertd-summary OUT/train_summary.json]
 
 The model is JointBERT (monologg): BertModel, intent = Linear(dropout(pooled)), slots =
@@ -34,6 +34,7 @@ from transformers import BertModel, BertTokenizerFast, get_linear_schedule_with_
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools",
                                 "reference"))
 from tag_decoding_reference import allowed_matrix, viterbi  # noqa: E402
+from dataset_dir import dataset_dir  # noqa: E402
 
 
 def read_labels(path):
@@ -147,7 +148,9 @@ def evaluate(model, enc, slots_names, batch_size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", default="atis",
+                    help="a JointBERT-layout folder, or atis / snips: the set as "
+                         "scripts/fetch-data.sh resolves it (BERTD_DATA_DIR, .data/, a download)")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch-size", type=int, default=16)
@@ -165,6 +168,8 @@ def main():
     ap.add_argument("--bertd-summary", help="bertd's train_summary.json, printed beside")
     a = ap.parse_args()
     a.select_slot_f1 = "slot_f1_bio" if a.select_by == "bio" else "slot_f1"
+    if a.data in ("atis", "snips") and not os.path.isdir(a.data):
+        a.data = dataset_dir(a.data)
 
     torch.set_num_threads(a.threads)
     random.seed(a.seed)
