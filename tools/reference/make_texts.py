@@ -9,9 +9,9 @@ Writes tests/fixtures/texts/ (standard library only; deterministic: the same fil
                     URLs, words over 100 chars, and texts of 512+ word pieces
   synthetic.jsonl   SYNTHETIC_COUNT seeded utterances, log lines and news-like sentences from
                     templates; one in eight carries control, zero-width or format characters
-  utterances.jsonl  UTTERANCE_COUNT seeded customer-service utterances (2 to ~45 words, some
-                    with accents, CJK or emoji, none with control characters): the records of
-                    tests/kafka/daemon_test.py
+  utterances.jsonl  UTTERANCE_COUNT seeded customer-service utterances (2 to ~20 words, at most
+                    UTTERANCE_CHARS characters, some with accents, CJK or emoji, none with
+                    control characters): the records of tests/kafka/daemon_test.py
 Each line is one JSON object {"text": ...} written with ASCII escapes, so NUL and every control
 character survive any editor or diff; the C tests read them with jansson's JSON_ALLOW_NUL.
 
@@ -31,6 +31,7 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "texts")
 SEED = 13
 SYNTHETIC_COUNT = 1500
 UTTERANCE_COUNT = 5000
+UTTERANCE_CHARS = 110
 
 # ---- hand-written edge cases ----
 EDGE = [
@@ -266,6 +267,15 @@ def utterance(rng):
     return t
 
 
+def short_utterance(rng):
+    """An utterance of at most UTTERANCE_CHARS characters: a Kafka record that fits the tiny
+    test model's max_length (128 pieces, most words spelled out letter by letter) whole."""
+    while True:
+        t = utterance(rng)
+        if len(t) <= UTTERANCE_CHARS:
+            return t
+
+
 def synthetic(rng, n):
     out = []
     for i in range(n):
@@ -305,7 +315,7 @@ def main():
     if not args.synthetic_only:
         urng = random.Random(args.seed + 1)
         write(os.path.join(args.out, "utterances.jsonl"),
-              [utterance(urng) for _ in range(UTTERANCE_COUNT)])
+              [short_utterance(urng) for _ in range(UTTERANCE_COUNT)])
 
 
 if __name__ == "__main__":
