@@ -1,6 +1,8 @@
-/* test_dataset.c: the dataset readers on the real ATIS, SNIPS and AG News files (read where
- * they are, never copied), small generated files for the edge cases (written by the test into
- * a temporary directory), and word-label <-> word-piece alignment. */
+/* test_dataset.c: the dataset readers on small files of each layout the project owns
+ * (tests/fixtures/datasets/, made by tools/reference/make_dataset_fixtures.py, whose exact
+ * content the expectations here follow), small files for the edge cases and errors (written by
+ * the test into a temporary directory), and word-label <-> word-piece alignment. The real sets:
+ * data_dataset.c. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include "dataset.h"
+
+#define DATASETS BERTD_FIXTURES "/datasets"
 
 static char err[512];
 static char tmp[64];
@@ -42,84 +46,61 @@ static void expect_ids(const int32_t *got, int n, const int32_t *want, int n_wan
 
 /* ---- JointBERT ---- */
 
-static void read_jointbert(bertd_dataset *ds, const char *name, const char *split) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/%s", BERTD_SHARED_DATA, name);
-  cr_assert_eq(bertd_dataset_read_jointbert(ds, dir, split, err, sizeof err), 0, "%s", err);
-}
+/* tests/fixtures/datasets/jointbert: label ids are line numbers - 1 of intent_label.txt
+ * (UNK flight airfare ground_service) and slot_label.txt (PAD UNK O B-fromloc I-fromloc B-toloc
+ * I-toloc B-depart_date.day_name B-airline_name). */
+Test(dataset, jointbert_fixture_splits) {
+  bertd_dataset ds = {0};
+  cr_assert_eq(bertd_dataset_read_jointbert(&ds, DATASETS "/jointbert", "train", err, sizeof err),
+               0, "%s", err);
+  cr_expect_eq(ds.n, 4);
+  cr_expect_eq(ds.labels.n, 4);
+  cr_expect_eq(ds.tags.n, 9);
+  cr_expect_eq(ds.unknown_labels + ds.unknown_tags, 0);
+  cr_expect_str_eq(ds.labels.names[0], "UNK");
+  cr_expect_str_eq(ds.tags.names[0], "PAD");
+  const bertd_example *e = &ds.examples[0];
+  cr_expect_str_eq(e->text, "i want to fly from baltimore to dallas round trip");
+  cr_expect_null(e->text_pair);
+  cr_expect_eq(e->n_labels, 1);
+  cr_expect_eq(e->labels[0], 1);
+  expect_ids(e->tags, e->n_words, (int32_t[]){2, 2, 2, 2, 2, 3, 2, 5, 2, 2}, 10);
+  cr_expect_eq(e->line, 1);
+  e = &ds.examples[1];
+  cr_expect_eq(e->labels[0], 2);
+  expect_ids(e->tags, e->n_words, (int32_t[]){2, 2, 2, 2, 2, 2, 3, 4, 2, 5, 6, 2, 7}, 13);
+  e = &ds.examples[3];
+  cr_expect_str_eq(e->text, "delta flights from 東京 to são paulo");
+  expect_ids(e->tags, e->n_words, (int32_t[]){8, 2, 2, 3, 2, 5, 6}, 7);
+  cr_expect_eq(e->labels[0], 1);
+  cr_expect_eq(e->line, 4);
+  bertd_dataset_free(&ds);
 
-Test(dataset, atis_splits) {
-  static const struct { const char *split; size_t n, unk_labels, unk_tags; } want[] = {
-      {"train", 4478, 0, 0}, {"dev", 500, 1, 1}, {"test", 893, 5, 6}};
-  for (int s = 0; s < 3; s++) {
-    bertd_dataset ds = {0};
-    read_jointbert(&ds, "atis", want[s].split);
-    cr_expect_eq(ds.n, want[s].n, "atis %s: %zu examples", want[s].split, ds.n);
-    cr_expect_eq(ds.labels.n, 22);
-    cr_expect_eq(ds.tags.n, 122);
-    cr_expect_eq(ds.unknown_labels, want[s].unk_labels, "%s: %zu unknown intents", want[s].split,
-                 ds.unknown_labels);
-    cr_expect_eq(ds.unknown_tags, want[s].unk_tags, "%s: %zu unknown tags", want[s].split,
-                 ds.unknown_tags);
-    cr_expect_str_eq(ds.labels.names[0], "UNK");
-    cr_expect_str_eq(ds.tags.names[0], "PAD");
-    if (s == 0) {
-      const bertd_example *e = &ds.examples[0];
-      cr_expect_str_eq(e->text, "i want to fly from baltimore to dallas round trip");
-      cr_expect_null(e->text_pair);
-      cr_expect_eq(e->n_labels, 1);
-      cr_expect_str_eq(ds.labels.names[e->labels[0]], "atis_flight");
-      cr_expect_eq(e->labels[0], 12);
-      expect_ids(e->tags, e->n_words, (int32_t[]){2, 2, 2, 2, 2, 73, 2, 114, 98, 99}, 10);
-      cr_expect_str_eq(ds.tags.names[e->tags[5]], "B-fromloc.city_name");
-      cr_expect_eq(e->line, 1);
-      e = &ds.examples[ds.n - 1];
-      cr_expect_str_eq(e->text, "is there a delta flight from denver to san francisco");
-      expect_ids(e->tags, e->n_words, (int32_t[]){2, 2, 2, 5, 2, 2, 73, 2, 114, 115}, 10);
-      cr_expect_eq(e->line, 4478);
-    }
-    if (s == 2) {
-      const bertd_example *e = &ds.examples[0];
-      cr_expect_str_eq(e->text, "i would like to find a flight from charlotte to las vegas that "
-                                "makes a stop in st. louis");
-      expect_ids(e->tags, e->n_words,
-                 (int32_t[]){2, 2, 2, 2, 2, 2, 2, 2, 73, 2, 114, 115, 2, 2, 2, 2, 2, 103, 104}, 19);
-      e = &ds.examples[ds.n - 1];
-      cr_expect_str_eq(e->text, "find me a flight that flies from memphis to tacoma");
-      cr_expect_eq(e->labels[0], 12);
-    }
-    bertd_dataset_free(&ds);
-  }
-}
+  /* dev: an intent (meal) and a tag (B-airline_name.code) missing from the lists become UNK */
+  cr_assert_eq(bertd_dataset_read_jointbert(&ds, DATASETS "/jointbert", "dev", err, sizeof err),
+               0, "%s", err);
+  cr_expect_eq(ds.n, 2);
+  cr_expect_eq(ds.unknown_labels, 1);
+  cr_expect_eq(ds.unknown_tags, 1);
+  cr_expect_eq(ds.examples[0].labels[0], 2);
+  cr_expect_eq(ds.examples[1].labels[0], 0);
+  expect_ids(ds.examples[1].tags, ds.examples[1].n_words, (int32_t[]){2, 2, 2, 2, 2, 1}, 6);
+  cr_expect_eq(ds.labels.n, 4, "the label lists stay as given");
+  cr_expect_eq(ds.tags.n, 9);
+  bertd_dataset_free(&ds);
 
-Test(dataset, snips_splits) {
-  static const struct { const char *split; size_t n; } want[] = {
-      {"train", 13084}, {"dev", 700}, {"test", 700}};
-  for (int s = 0; s < 3; s++) {
-    bertd_dataset ds = {0};
-    read_jointbert(&ds, "snips", want[s].split);
-    cr_expect_eq(ds.n, want[s].n, "snips %s: %zu examples", want[s].split, ds.n);
-    cr_expect_eq(ds.labels.n, 8);
-    cr_expect_eq(ds.tags.n, 74);
-    cr_expect_eq(ds.unknown_labels + ds.unknown_tags, 0);
-    if (s == 0) {
-      const bertd_example *e = &ds.examples[0];
-      cr_expect_str_eq(e->text, "listen to westbam alumb allergic on google music");
-      cr_expect_str_eq(ds.labels.names[e->labels[0]], "PlayMusic");
-      expect_ids(e->tags, e->n_words, (int32_t[]){2, 2, 5, 2, 3, 2, 61, 62}, 8);
-      e = &ds.examples[ds.n - 1];
-      cr_expect_str_eq(e->text, "rate richard carvel 4 out of 6");
-      cr_expect_str_eq(ds.labels.names[e->labels[0]], "RateBook");
-      expect_ids(e->tags, e->n_words, (int32_t[]){2, 36, 37, 54, 2, 2, 7}, 7);
-    }
-    if (s == 2) {
-      /* SNIPS lines end in spaces: the text keeps single spaces between words only */
-      const bertd_example *e = &ds.examples[ds.n - 1];
-      cr_expect_str_eq(e->text, "rate this album two out of 6");
-      expect_ids(e->tags, e->n_words, (int32_t[]){2, 40, 42, 54, 2, 2, 7}, 7);
-    }
-    bertd_dataset_free(&ds);
-  }
+  /* test: runs of whitespace, a leading tab and a line ending in a space keep single spaces */
+  cr_assert_eq(bertd_dataset_read_jointbert(&ds, DATASETS "/jointbert", "test", err, sizeof err),
+               0, "%s", err);
+  cr_expect_eq(ds.n, 3);
+  cr_expect_str_eq(ds.examples[0].text, "fly from boston to kraków");
+  expect_ids(ds.examples[0].tags, ds.examples[0].n_words, (int32_t[]){2, 2, 3, 2, 5}, 5);
+  cr_expect_str_eq(ds.examples[1].text, "limousine service at denver");
+  cr_expect_eq(ds.examples[1].labels[0], 3);
+  cr_expect_str_eq(ds.examples[2].text, "fares on friday");
+  expect_ids(ds.examples[2].tags, ds.examples[2].n_words, (int32_t[]){2, 2, 7}, 3);
+  cr_expect_eq(ds.examples[2].line, 3);
+  bertd_dataset_free(&ds);
 }
 
 Test(dataset, jointbert_errors) {
@@ -174,75 +155,92 @@ static bertd_csv_opts agnews_opts(void) {
                           .label_column = "label"};
 }
 
-Test(dataset, agnews) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/agnews/test.csv", BERTD_SHARED_DATA);
+/* tests/fixtures/datasets/news.csv: AG News' layout, 12 rows */
+Test(dataset, news_csv_fixture) {
+  const char *path = DATASETS "/news.csv";
   bertd_dataset ds = {0};
   bertd_csv_opts o = agnews_opts();
   cr_assert_eq(bertd_dataset_read_csv(&ds, path, &o, err, sizeof err), 0, "%s", err);
-  cr_expect_eq(ds.n, 7600);
+  cr_expect_eq(ds.n, 12);
   cr_expect_eq(ds.labels.n, 4);
   cr_expect_str_eq(ds.examples[0].text,
-                   "Fears for T N pension after talks Unions representing workers at Turner   "
-                   "Newall say they are 'disappointed' after talks with stricken parent firm "
-                   "Federal Mogul.");
+                   "Fears for pension after talks Unions representing workers at Turner   "
+                   "Newall say they are 'disappointed' after talks with stricken parent firm.");
   cr_expect_str_eq(ds.labels.names[ds.examples[0].labels[0]], "3");
   cr_expect_eq(ds.examples[0].line, 2);
-  /* quoted description with commas and literal backslashes, kept */
+  /* quoted fields with commas and a literal backslash, kept */
   cr_expect_str_eq(ds.examples[1].text,
-                   "The Race is On: Second Private Team Sets Launch Date for Human Spaceflight "
-                   "(SPACE.com) SPACE.com - TORONTO, Canada -- A second\\team of rocketeers "
-                   "competing for the  #36;10 million Ansari X Prize, a contest for\\privately "
-                   "funded suborbital space flight, has officially announced the first\\launch "
-                   "date for its manned rocket.");
-  cr_expect_str_eq(ds.labels.names[ds.examples[1].labels[0]], "4");
+                   "Private team sets launch date, at last SPACE.com - TORONTO, Canada -- A "
+                   "second\\team of rocketeers competing for the  #36;10 million prize");
   /* doubled quotes inside a quoted field */
-  cr_expect(strstr(ds.examples[5].text,
-                   "recently launched a \"Music Manifesto\" campaign, with the ostensible") != NULL,
-            "%s", ds.examples[5].text);
-  cr_expect_str_eq(ds.examples[7599].text,
-                   "EBay gets into rentals EBay plans to buy the apartment and home rental "
-                   "service Rent.com for \\$415 million, adding to its already exhaustive breadth "
-                   "of offerings.");
-  cr_expect_eq(ds.examples[7599].line, 7601);
+  cr_expect_str_eq(ds.examples[2].text,
+                   "Zürich wins the cup The club's first title since 1981; fans sang \"olé\" all "
+                   "night.");
+  /* a line break inside quotes: the record starts on line 5, the next on line 7 */
+  cr_expect_str_eq(ds.examples[3].text, "Rain floods the valley Schools stay closed,\nroads too.");
+  cr_expect_eq(ds.examples[3].line, 5);
+  cr_expect_eq(ds.examples[4].line, 7);
+  cr_expect_str_eq(ds.examples[5].text,
+                   "New chip, new \"rules\" A faster chip \\$199 for developers.");
+  /* empty title or description: the separator stays */
+  cr_expect_str_eq(ds.examples[6].text, " A description without a title.");
+  cr_expect_str_eq(ds.examples[7].text, "Talks resume in Geneva ");
+  cr_expect_str_eq(ds.examples[11].text, "Summit ends Leaders agreed on a plan.");
+  cr_expect_eq(ds.examples[11].line, 14);
+  /* first seen first: 3 4 2 1 */
+  cr_expect_str_eq(ds.labels.names[1], "4");
+  cr_expect_eq(ds.examples[3].labels[0], 3);
   /* sorted, "1".."4" are ids 0..3 */
   cr_assert_eq(bertd_dataset_sort_labels(&ds, 'l', err, sizeof err), 0);
   cr_expect_str_eq(ds.labels.names[0], "1");
   cr_expect_eq(ds.examples[0].labels[0], 2);
-  cr_expect_eq(ds.examples[7599].labels[0], 2);
-  /* a held-out 1,600: the last rows, or a seeded shuffle that is the same every time */
+  cr_expect_eq(ds.examples[3].labels[0], 0);
+  cr_expect_eq(ds.examples[11].labels[0], 0);
+  /* a held-out 4: the last rows, or a seeded shuffle that is the same every time */
   bertd_dataset held = {0};
-  cr_assert_eq(bertd_dataset_split(&ds, &held, 1600, BERTD_SPLIT_LAST, 0, err, sizeof err), 0);
-  cr_expect_eq(ds.n, 6000);
-  cr_expect_eq(held.n, 1600);
-  cr_expect_eq(held.examples[0].line, 6002);
+  cr_assert_eq(bertd_dataset_split(&ds, &held, 4, BERTD_SPLIT_LAST, 0, err, sizeof err), 0);
+  cr_expect_eq(ds.n, 8);
+  cr_expect_eq(held.n, 4);
+  cr_expect_eq(held.examples[0].line, 11);
   cr_expect_eq(held.labels.n, 4);
   bertd_dataset_free(&ds);
   bertd_dataset_free(&held);
-  size_t lines1[1600], lines2[1600];
+  size_t lines1[4], lines2[4];
   for (int run = 0; run < 2; run++) {
     cr_assert_eq(bertd_dataset_read_csv(&ds, path, &o, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bertd_dataset_split(&ds, &held, 1600, BERTD_SPLIT_SHUFFLE, 42, err, sizeof err), 0);
-    cr_assert_eq(held.n, 1600);
-    cr_assert_eq(ds.n, 6000);
-    for (size_t i = 0; i < 1600; i++) (run ? lines2 : lines1)[i] = held.examples[i].line;
+    cr_assert_eq(bertd_dataset_split(&ds, &held, 4, BERTD_SPLIT_SHUFFLE, 42, err, sizeof err), 0);
+    cr_assert_eq(held.n, 4);
+    cr_assert_eq(ds.n, 8);
+    for (size_t i = 0; i < 4; i++) (run ? lines2 : lines1)[i] = held.examples[i].line;
     for (size_t i = 1; i < held.n; i++) cr_assert_lt(held.examples[i - 1].line, held.examples[i].line);
+    for (size_t i = 1; i < ds.n; i++) cr_assert_lt(ds.examples[i - 1].line, ds.examples[i].line);
     bertd_dataset_free(&ds);
     bertd_dataset_free(&held);
   }
   cr_expect(memcmp(lines1, lines2, sizeof lines1) == 0, "same seed, different split");
-  cr_expect(lines1[1599] - lines1[0] > 7000, "a shuffle spreads over the file");
 }
 
-Test(dataset, loghub_csv) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/loghub/HDFS_2k.log_structured.csv", BERTD_SHARED_DATA);
+/* tests/fixtures/datasets/logs_structured.csv: loghub's layout, 8 lines, 3 event ids */
+Test(dataset, loghub_csv_fixture) {
+  const char *path = DATASETS "/logs_structured.csv";
   static const char *cols[] = {"Content"};
   bertd_csv_opts o = {.text_columns = cols, .n_text_columns = 1, .label_column = "EventId"};
   bertd_dataset ds = {0};
   cr_assert_eq(bertd_dataset_read_csv(&ds, path, &o, err, sizeof err), 0, "%s", err);
-  cr_expect_eq(ds.n, 2000);
-  cr_expect_gt(ds.labels.n, 5);
+  cr_expect_eq(ds.n, 8);
+  cr_expect_eq(ds.labels.n, 3);
+  cr_expect_str_eq(ds.labels.names[0], "E10");
+  cr_expect_str_eq(ds.labels.names[1], "E6");
+  cr_expect_str_eq(ds.labels.names[2], "E11");
+  cr_expect_str_eq(ds.examples[1].text,
+                   "PacketResponder 0 for block blk_-6952295868487656571 terminating");
+  cr_expect_str_eq(ds.examples[2].text,
+                   "BLOCK* NameSystem.addStoredBlock: blockMap updated: 10.251.73.220:50010 is "
+                   "added to blk_7128370237687728475 size 67108864");
+  cr_expect_eq(ds.examples[2].labels[0], 1);
+  cr_expect_eq(ds.examples[6].labels[0], 2);
+  cr_expect_eq(ds.examples[7].labels[0], 0);
+  cr_expect_eq(ds.examples[7].line, 9);
   o.label_column = "Severity";
   bertd_dataset_free(&ds);
   cr_expect_eq(bertd_dataset_read_csv(&ds, path, &o, err, sizeof err), -1);
@@ -390,6 +388,44 @@ Test(dataset, jsonl_errors_name_the_line) {
     bertd_dataset_free(&ds);
   }
   remove_tmp();
+}
+
+/* tests/fixtures/datasets/records.jsonl */
+Test(dataset, jsonl_fixture) {
+  bertd_dataset ds = {0};
+  bertd_jsonl_opts o = {.text_field = "text", .text_pair_field = "q", .label_field = "label"};
+  cr_assert_eq(bertd_dataset_read_jsonl(&ds, DATASETS "/records.jsonl", &o, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_eq(ds.n, 4);
+  cr_expect_str_eq(ds.examples[0].text, "where is my order");
+  cr_expect_str_eq(ds.examples[0].text_pair, "A-10293");
+  expect_ids(ds.examples[0].labels, ds.examples[0].n_labels, (int32_t[]){0}, 1);
+  cr_expect_str_eq(ds.examples[1].text, "refund for the crème brûlée kit");
+  cr_expect_str_eq(ds.examples[1].text_pair, "");
+  cr_expect_str_eq(ds.labels.names[ds.examples[1].labels[0]], "7");
+  /* the blank line 3 is skipped, line numbers stay the file's */
+  cr_expect_str_eq(ds.examples[2].text, "nel\xC2\x85inside");
+  cr_expect_eq(ds.examples[2].line, 4);
+  expect_ids(ds.examples[2].labels, ds.examples[2].n_labels, (int32_t[]){2, 0}, 2);
+  cr_expect_str_eq(ds.examples[3].text, "東京  delivery 😀");
+  cr_expect_eq(ds.examples[3].labels[0], 0);
+  cr_expect_eq(ds.labels.n, 3);
+  cr_expect_str_eq(ds.labels.names[2], "refund");
+  bertd_dataset_free(&ds);
+}
+
+/* tests/fixtures/datasets/corpus.txt */
+Test(dataset, corpus_fixture) {
+  bertd_corpus c = {0};
+  cr_assert_eq(bertd_corpus_read(&c, DATASETS "/corpus.txt", err, sizeof err), 0, "%s", err);
+  cr_expect_eq(c.n_documents, 3);
+  cr_expect_eq(c.n_sentences, 6);
+  cr_expect_str_eq(c.sentences[0], "The parcel left the warehouse on Monday.");
+  cr_expect_str_eq(c.sentences[2], "Café orders spike on Fridays.");
+  cr_expect_str_eq(c.sentences[5], "Trains run every few minutes.");
+  size_t want[] = {0, 2, 3, 6};
+  for (int i = 0; i < 4; i++) cr_expect_eq(c.document_start[i], want[i]);
+  bertd_corpus_free(&c);
 }
 
 /* ---- corpus ---- */

@@ -29,7 +29,9 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
+# customer-service utterances written by tools/reference/make_texts.py (seeded; some with
+# accents, CJK or emoji): the records' texts
+UTTERANCES = os.path.join(ROOT, "tests", "fixtures", "texts", "utterances.jsonl")
 BROKER = os.path.join(ROOT, "tests", "kafka", "broker.sh")
 SCHEMA = os.path.join(ROOT, "schemas", "utterance.avsc")
 MODEL = os.path.join(ROOT, "tests", "fixtures", "models", "joint")
@@ -317,21 +319,12 @@ def utterance_schema(text_type):
 
 
 def utterances(n):
-    """n records from ATIS and SNIPS (test sets first, then dev and train), ids unique."""
-    recs = []
-    for ds in ("atis", "snips"):
-        for split in ("test", "dev", "train"):
-            with open(os.path.join(SHARED, ds, split, "seq.in"), encoding="utf-8") as fh:
-                for i, line in enumerate(fh):
-                    recs.append((ds, split, i, " ".join(line.split())))
-    recs.sort(key=lambda r: ({"test": 0, "dev": 1, "train": 2}[r[1]]))
-    out = []
-    while len(out) < n:
-        for ds, split, i, text in recs:
-            if len(out) == n:
-                break
-            out.append({"id": "%s-%s-%d-%d" % (ds, split, i, len(out)), "text": text})
-    return out
+    """n records, the texts of tests/fixtures/texts/utterances.jsonl in order (again from the
+    start when n is larger), ids unique."""
+    with open(UTTERANCES, encoding="ascii") as fh:
+        texts = [json.loads(line)["text"] for line in fh if line.strip()]
+    return [{"id": "u-%d-%d" % (i % len(texts), i), "text": texts[i % len(texts)]}
+            for i in range(n)]
 
 
 def cli_joint(h, recs):

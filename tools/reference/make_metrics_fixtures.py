@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the metrics fixtures into tests/fixtures/metrics/: inputs and the numbers seqeval and
-scikit-learn give for them, which tests/model/test_metrics.c must reproduce to 1e-9. Run from the
+scikit-learn give for them, which tests/model/test_metrics.c (and data_metrics.c, on ATIS) must reproduce to 1e-9. Run from the
 repository root with the reference environment:
 
-    .venv-ref/bin/python tools/reference/make_metrics_fixtures.py [--data ../shared/data]
+    .venv-ref/bin/python tools/reference/make_metrics_fixtures.py [--data DIR]   (default $BERTD_DATA_DIR)
 
 Everything is generated from fixed seeds; never edit the outputs by hand. What it writes:
 
@@ -19,7 +19,7 @@ Everything is generated from fixed seeds; never edit the outputs by hand. What i
   atis_test.json  expected numbers only (the data stays where it is, read at test time): the
                 real ATIS test gold (intents and slot tags, labels missing from the label lists
                 mapped to UNK as JointBERT does) against a deterministic corruption of it
-                (corrupt_intent / corrupt_slot below; test_metrics.c applies the same rule):
+                (corrupt_intent / corrupt_slot below; data_metrics.c applies the same rule):
                 intent accuracy and class report, slot seqeval report, sentence accuracy.
 """
 import argparse
@@ -119,7 +119,7 @@ def class_case(name, n_classes, gold, pred):
                          "averages": avg, "confusion": cm.tolist()}}
 
 
-# ---- ATIS: the corruption rule, mirrored in tests/model/test_metrics.c ----
+# ---- ATIS: the corruption rule, mirrored in tests/model/data_metrics.c ----
 
 def corrupt_intent(i, gold, n_intents):
     if i % 17 == 0:
@@ -172,7 +172,9 @@ def atis_case(data):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap.add_argument("--data", default=os.environ.get("BERTD_DATA_DIR"),
+                    help="folder holding atis/ (default: $BERTD_DATA_DIR); without it "
+                         "atis_test.json is left as it is")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
 
@@ -196,9 +198,12 @@ def main():
         json.dump({"cases": spans}, f, indent=None, separators=(",", ":"))
     with open(os.path.join(OUT, "classes.json"), "w") as f:
         json.dump({"cases": classes}, f, indent=None, separators=(",", ":"))
-    with open(os.path.join(OUT, "atis_test.json"), "w") as f:
-        json.dump(atis_case(args.data), f, indent=1)
-    for name in ("spans.json", "classes.json", "atis_test.json"):
+    names = ["spans.json", "classes.json"]
+    if args.data:
+        with open(os.path.join(OUT, "atis_test.json"), "w") as f:
+            json.dump(atis_case(args.data), f, indent=1)
+        names.append("atis_test.json")
+    for name in names:
         print(name, os.path.getsize(os.path.join(OUT, name)), "bytes")
 
 
