@@ -31,8 +31,9 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
   const char *config = NULL;
   bertd_daemon_opts o = {.stop = stop};
   optind = 1;
+  opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
-  while ((c = getopt_long(argc, argv, "c:p:m:s:d:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":c:p:m:s:d:h", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
     case 'c': config = optarg; break;
@@ -41,12 +42,23 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
     case 's': o.stats_interval_ms = (int)strtol(optarg, &end, 10); break;
     case 'd': o.drain_timeout_ms = (int)strtol(optarg, &end, 10); break;
     case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
-    }
-    if (end && *end) {
-      fprintf(stderr, "bertd run: '%s' is not a number\n", optarg);
+    case ':':
+      fprintf(stderr, "bertd run: %s needs a value\n", argv[optind - 1]);
+      return 2;
+    default:
+      fprintf(stderr, "bertd run: unknown option '%s' (bertd run --help lists them)\n",
+              argv[optind - 1]);
       return 2;
     }
+    if (end && (end == optarg || *end || optarg[0] == '-')) {
+      fprintf(stderr, "bertd run: %s: '%s' is not a non-negative number\n", argv[optind - 2],
+              optarg);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "bertd run: unexpected argument '%s'\n", argv[optind]);
+    return 2;
   }
   if (!config) {
     fprintf(stderr, "bertd run: -c CONFIG.yaml is required\n");
