@@ -3,7 +3,8 @@
 
     python3 tests/cli/cli_train_test.py --build BUILD_DIR
 
-classify (JSONL) and joint (JointBERT layout) fine-tune the tiny encoder checkpoint
+mlm-nsp pre-trains the tiny BertForPreTraining checkpoint on a small corpus and the result
+serves fill-mask and nsp. classify (JSONL) and joint (JointBERT layout) fine-tune the tiny encoder checkpoint
 (tests/fixtures/models/base_f16) for two epochs: the summary line carries its fields, the
 output directory loads in the inference commands, and `bertd eval` reports, on the test split,
 the accuracy / F1 that the served predictions (`bertd classify` / `bertd joint` on the same
@@ -172,6 +173,39 @@ def test_joint(exe, tmp):
           "eval joint: intent accuracy %s = the served predictions' %.2f" % (m.get("intent_acc"), acc))
 
 
+def test_mlm_nsp(exe, tmp):
+    """Continued pre-training on a tiny corpus: the summary's counts, and the checkpoint serves
+    fill-mask and nsp."""
+    sents = ["the flight to boston is cheap", "show me flights from denver",
+             "play music by the artist", "the weather is rain today", "book a table at the restaurant"]
+    corpus = os.path.join(tmp, "corpus.txt")
+    with open(corpus, "w") as f:
+        for d in range(6):
+            f.write("".join(sents[(d + i) % len(sents)] + "\n" for i in range(4)) + "\n")
+    out = os.path.join(tmp, "pt-out")
+    rc, so, se = run(exe, "train", "--task", "mlm-nsp", "--model",
+                     os.path.join(ROOT, "tests", "fixtures", "models", "pretraining"), "--data", corpus,
+                     "--out", out, "--epochs", "1", "--batch-size", "4", "--threads", "1", "--heldout", "4")
+    s = json.loads(so.splitlines()[-1]) if rc == 0 else {}
+    check(rc == 0 and s.get("task") == "mlm-nsp" and s.get("heldout_pairs") == 4
+          and s.get("train_pairs", 0) > 0 and 0 <= s.get("heldout_nsp_acc", -1) <= 100
+          and len(s.get("epochs_detail", [])) == 1,
+          "train mlm-nsp: summary fields (%s)" % {k: s.get(k) for k in ("train_pairs", "heldout_pairs")})
+    rc, so, se = run(exe, "fill-mask", "--model", out, "--top-k", "3",
+                     stdin=json.dumps({"text": "show me [MASK] from denver"}) + "\n")
+    m = json.loads(so)["masks"] if rc == 0 else []
+    check(len(m) == 1 and m[0]["position"] == 3 and len(m[0]["fills"]) == 3
+          and m[0]["fills"][0]["score"] >= m[0]["fills"][1]["score"] >= m[0]["fills"][2]["score"],
+          "fill-mask --model OUT: the pre-trained checkpoint serves, 3 fills best first")
+    rc, so, se = run(exe, "nsp", "--model", out,
+                     stdin=json.dumps({"text": "show me flights", "text_pair": "from denver"}) + "\n")
+    check(rc == 0 and 0 <= json.loads(so)["is_next"] <= 1, "nsp --model OUT: serves")
+    rc, so, se = run(exe, "train", "--task", "mlm-nsp", "--model", BASE, "--data",
+                     os.path.join(tmp, "no-corpus.txt"), "--out", out)
+    check(rc == 2 and se.count("\n") == 1 and "--data" in se and "no-corpus.txt" in se,
+          "train mlm-nsp without its corpus: one line, exit 2")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -180,6 +214,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bertd-cli-train-")
     test_classify(exe, tmp)
     test_joint(exe, tmp)
+    test_mlm_nsp(exe, tmp)
     print("%d failed" % len(failures) if failures else "all passed")
     sys.exit(1 if failures else 0)
 
