@@ -264,6 +264,12 @@ static int queue_line(pending *p, const cli_opts *o, const char *line, size_t le
     json_decref(obj);
     return 1;
   }
+  if (o->e.task == BERTD_ENRICH_QA && !json_is_string(tp)) {
+    snprintf(err, errsz, "field '%s' is missing: qa reads the question from '%s' and the context "
+             "from '%s'", o->pair_field, o->text_field, o->pair_field);
+    json_decref(obj);
+    return 1;
+  }
   /* the good lines are packed at the front of texts/pairs, in queue order */
   int k = 0;
   for (int j = 0; j < i; j++) k += p->objs[j] != NULL;
@@ -333,9 +339,11 @@ int cli_infer_main(int argc, char **argv) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
     if (len == 0) continue;
     int bad = queue_line(&p, &o, line, (size_t)len, line_no);
-    /* --strict: the good lines before the bad one are still answered, then the run stops */
+    /* --strict: the good lines before the bad one are still answered, then the run stops. A
+     * record the model refuses (too long, ...) is only known once its batch has run: --strict
+     * stops after that batch. */
     if (p.n == p.cap || (bad && o.strict)) flush(en, &p, &st, stdout);
-    if (bad && o.strict) break;
+    if (o.strict && st.bad) break;
   }
   flush(en, &p, &st, stdout);
   int read_failed = ferror(in);
