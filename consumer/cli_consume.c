@@ -59,7 +59,8 @@ static int parse(int argc, char **argv, consume_opts *o) {
   optind = 1;
   int c;
   long long v;
-  while ((c = getopt_long(argc, argv, CLI_KAFKA_SHORTOPTS "h", longopts, NULL)) != -1) {
+  opterr = 0; /* getopt's own messages do not name the command; ours below do */
+  while ((c = getopt_long(argc, argv, ":" CLI_KAFKA_SHORTOPTS "h", longopts, NULL)) != -1) {
     int r = cli_kafka_option(&o->k, c, optarg, "consume");
     if (r < 0) return -1;
     if (r > 0) continue;
@@ -79,7 +80,13 @@ static int parse(int argc, char **argv, consume_opts *o) {
       o->timeout_ms = (long)v;
       break;
     case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
+    case ':':
+      fprintf(stderr, "bertd consume: %s needs a value\n", argv[optind - 1]);
+      return -1;
+    default:
+      fprintf(stderr, "bertd consume: unknown option '%s' (bertd consume --help lists them)\n",
+              argv[optind - 1]);
+      return -1;
     }
   }
   if (optind < argc) {

@@ -1,6 +1,7 @@
 /* cli_kafka.c: options and set-up shared by `bertd produce` and `bertd consume`. */
 #include "cli_kafka.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,13 @@ int cli_kafka_check(const cli_kafka_opts *o, const char *cmd) {
     fprintf(stderr, "bertd %s: give --registry or --schema-id, not both\n", cmd);
     return -1;
   }
+  /* a mistyped schema path is a bad argument, said before any broker is contacted */
+  FILE *f = o->schema && !o->raw ? fopen(o->schema, "r") : NULL;
+  if (o->schema && !o->raw && !f) {
+    fprintf(stderr, "bertd %s: --schema %s: %s\n", cmd, o->schema, strerror(errno));
+    return -1;
+  }
+  if (f) fclose(f);
   return 0;
 }
 

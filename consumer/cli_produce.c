@@ -1,20 +1,25 @@
 /* cli_produce.c: `bertd produce`: each JSONL line is a record of --schema (Avro JSON encoding;
  * plain values for unambiguous unions), encoded and produced with its key taken from
- * --key-field. Every line is converted before anything is sent, so a bad line produces nothing;
- * then the idempotent producer sends them and every delivery report is waited for. */
+ * --key-field. Every line is converted before anything is sent: a bad line is reported
+ * (FILE:LINE: why) and skipped, the good ones are sent and the exit status is 1; with --strict
+ * a bad line stops the run before anything is sent. The idempotent producer sends them and
+ * every delivery report is waited for. */
 #include "cli_produce.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_jsonl.h"
 #include "cli_kafka.h"
 
 typedef struct produce_opts {
   cli_kafka_opts k;
   const char *key_field, *input;
+  int strict; /* a bad line stops the run (nothing is sent) instead of being skipped */
 } produce_opts;
 
 typedef struct pending {
@@ -32,13 +37,14 @@ typedef struct delivery {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: bertd produce --brokers HOST:PORT --topic T --schema FILE.avsc\n"
-          "       [--key-field NAME] [--input FILE.jsonl] [-X prop=val ...]\n"
+          "       [--key-field NAME] [--input FILE.jsonl] [--strict] [-X prop=val ...]\n"
           "       [--confluent (--registry URL | --schema-id N)]\n"
           "Reads JSONL records of the schema (Avro JSON encoding; a union may also be given as a\n"
           "plain value when one branch fits), produces them as Avro with the field --key-field as\n"
           "the key, waits for every delivery, and prints how many were delivered. --confluent\n"
           "frames them as Confluent's wire format with the schema registered under T-value at\n"
-          "--registry, or with the fixed --schema-id.\n"
+          "--registry, or with the fixed --schema-id. A bad line is reported as FILE:LINE and\n"
+          "skipped (the exit status is then 1); --strict stops at it before anything is sent.\n"
           "--raw (no --schema): each line is {\"key\": ..., \"value_hex\": ...} and the value's\n"
           "bytes are produced as they are (for replaying dead letters and testing bad input).\n");
 }
@@ -48,11 +54,13 @@ static int parse(int argc, char **argv, produce_opts *o) {
                                            {"key-field", required_argument, 0, 'k'},
                                            {"input", required_argument, 0, 'i'},
                                            {"raw", no_argument, 0, 'r'},
+                                           {"strict", no_argument, 0, 'S'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   optind = 1;
+  opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
-  while ((c = getopt_long(argc, argv, CLI_KAFKA_SHORTOPTS "k:i:rh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":" CLI_KAFKA_SHORTOPTS "k:i:rSh", longopts, NULL)) != -1) {
     int r = cli_kafka_option(&o->k, c, optarg, "produce");
     if (r < 0) return -1;
     if (r > 0) continue;
@@ -60,8 +68,15 @@ static int parse(int argc, char **argv, produce_opts *o) {
     case 'k': o->key_field = optarg; break;
     case 'i': o->input = optarg; break;
     case 'r': o->k.raw = 1; break;
+    case 'S': o->strict = 1; break;
     case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
+    case ':':
+      fprintf(stderr, "bertd produce: %s needs a value\n", argv[optind - 1]);
+      return -1;
+    default:
+      fprintf(stderr, "bertd produce: unknown option '%s' (bertd produce --help lists them)\n",
+              argv[optind - 1]);
+      return -1;
     }
   }
   if (optind < argc) {
@@ -138,9 +153,10 @@ static int raw_record(const json_t *obj, pending *r, char *errstr, size_t errstr
   return key_of(obj, "key", &r->key, &r->key_len, errstr, errstr_size);
 }
 
-/* Reads and converts every line. Returns 0, or 1 after printing FILE:LINE: message. */
+/* Reads and converts every line; a bad one is reported as FILE:LINE: message and counted in
+ * *bad (with --strict, reading stops there). Returns 0, or 1 when reading itself failed. */
 static int read_records(bertd_codec *codec, const produce_opts *o, FILE *in, const char *src,
-                        pending **out, long *n_out) {
+                        pending **out, long *n_out, long *bad) {
   pending *p = NULL;
   long n = 0, cap = 0, line_no = 0;
   char *line = NULL, err[512];
@@ -151,19 +167,18 @@ static int read_records(bertd_codec *codec, const produce_opts *o, FILE *in, con
     line_no++;
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
     if (len == 0) continue;
-    json_error_t je;
-    json_t *obj = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
-    if (!obj || !json_is_object(obj)) {
-      fprintf(stderr, "%s:%ld: %s\n", src, line_no, obj ? "expected a JSON object" : je.text);
-      json_decref(obj);
-      rc = 1;
-      break;
+    json_t *obj = cli_jsonl_parse(line, (size_t)len, err, sizeof err);
+    if (!obj) {
+      fprintf(stderr, "bertd produce: %s:%ld: %s\n", src, line_no, err);
+      ++*bad;
+      if (o->strict) break;
+      continue;
     }
     if (n == cap) {
       cap = cap ? cap * 2 : 256;
       pending *np = realloc(p, sizeof(*p) * (size_t)cap);
       if (!np) {
-        fprintf(stderr, "%s:%ld: out of memory\n", src, line_no);
+        fprintf(stderr, "bertd produce: %s:%ld: out of memory\n", src, line_no);
         json_decref(obj);
         rc = 1;
         break;
@@ -176,18 +191,19 @@ static int read_records(bertd_codec *codec, const produce_opts *o, FILE *in, con
                  : ((o->key_field && key_of(obj, o->key_field, &r->key, &r->key_len, err,
                                             sizeof err)) ||
                     bertd_codec_encode_input(codec, obj, &r->value, &r->len, err, sizeof err))) {
-      fprintf(stderr, "%s:%ld: %s\n", src, line_no, err);
+      fprintf(stderr, "bertd produce: %s:%ld: %s\n", src, line_no, err);
       free(r->key);
       json_decref(obj);
-      rc = 1;
-      break;
+      ++*bad;
+      if (o->strict) break;
+      continue;
     }
     n++;
     json_decref(obj);
   }
   free(line);
   if (rc == 0 && ferror(in)) {
-    fprintf(stderr, "%s: read error\n", src);
+    fprintf(stderr, "bertd produce: %s: read error after line %ld\n", src, line_no);
     rc = 1;
   }
   *out = p;
@@ -234,14 +250,15 @@ int cli_produce_main(int argc, char **argv) {
   FILE *in = stdin;
   const char *src = o.input ? o.input : "<stdin>";
   if (o.input && !(in = fopen(o.input, "r"))) {
-    fprintf(stderr, "%s: cannot open\n", o.input);
+    fprintf(stderr, "bertd produce: --input %s: %s\n", o.input, strerror(errno));
     bertd_codec_free(codec);
     bertd_registry_free(reg);
-    return 1;
+    return 2;
   }
   pending *p = NULL;
-  long n = 0;
-  int rc = read_records(codec, &o, in, src, &p, &n);
+  long n = 0, bad = 0;
+  int rc = read_records(codec, &o, in, src, &p, &n, &bad);
+  if (bad && o.strict) rc = 1; /* --strict: nothing is sent */
   if (in != stdin) fclose(in);
   bertd_codec_free(codec);
   bertd_registry_free(reg);
@@ -278,6 +295,11 @@ int cli_produce_main(int argc, char **argv) {
     rc = 1;
   }
   if (rk) printf("%ld\n", d.delivered);
+  if (bad) {
+    fprintf(stderr, "bertd produce: %ld bad line%s %s\n", bad, bad == 1 ? "" : "s",
+            o.strict ? "(--strict: nothing sent)" : "skipped");
+    rc = 1;
+  }
   for (long i = 0; i < n; i++) {
     free(p[i].value);
     free(p[i].key);

@@ -36,8 +36,9 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
   long broker_wait_ms = -1; /* -1: the file's */
   bertd_daemon_opts o = {.stop = stop};
   optind = 1;
+  opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
-  while ((c = getopt_long(argc, argv, "c:p:m:s:d:w:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":c:p:m:s:d:w:h", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
     case 'c': config = optarg; break;
@@ -53,12 +54,23 @@ int cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
       }
       break;
     case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
-    }
-    if (end && *end) {
-      fprintf(stderr, "bertd run: '%s' is not a number\n", optarg);
+    case ':':
+      fprintf(stderr, "bertd run: %s needs a value\n", argv[optind - 1]);
+      return 2;
+    default:
+      fprintf(stderr, "bertd run: unknown option '%s' (bertd run --help lists them)\n",
+              argv[optind - 1]);
       return 2;
     }
+    if (end && (end == optarg || *end || optarg[0] == '-')) {
+      fprintf(stderr, "bertd run: %s: '%s' is not a non-negative number\n", argv[optind - 2],
+              optarg);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "bertd run: unexpected argument '%s'\n", argv[optind]);
+    return 2;
   }
   if (!config) {
     fprintf(stderr, "bertd run: -c CONFIG.yaml is required\n");

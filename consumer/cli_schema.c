@@ -21,7 +21,7 @@ int cli_schema_main(int argc, char **argv) {
       bertd_avro_schema_enrich(in, &en, err, sizeof err)) {
     fprintf(stderr, "bertd schema: %s\n", err);
     bertd_avro_schema_free(in);
-    return 1;
+    return 2; /* the schema file given is unusable: a bad argument */
   }
   char *text = bertd_avro_schema_dump(en, 1);
   int rc = text && printf("%s\n", text) > 0 ? 0 : 1;

@@ -3,11 +3,13 @@
 #include "cli_train.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "eval_checkpoint.h"
 #include "progress.h"
@@ -57,6 +59,22 @@ typedef struct cli_args {
   bertd_data_args d;
 } cli_args;
 
+/* A path option that must exist (a directory when dir): 0, or -1 after one line naming the
+ * option and the path, so that a mistyped path is a bad argument (exit 2), not a failed run. */
+static int existing(const char *cmd, const char *opt, const char *path, int dir) {
+  struct stat sb;
+  if (!path) return 0;
+  if (stat(path, &sb)) {
+    fprintf(stderr, "bertd %s: --%s %s: %s\n", cmd, opt, path, strerror(errno));
+    return -1;
+  }
+  if (dir && !S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "bertd %s: --%s %s: not a directory\n", cmd, opt, path);
+    return -1;
+  }
+  return 0;
+}
+
 static int number(const char *cmd, const char *opt, const char *s, double lo, double hi,
                   double *out) {
   char *end;
@@ -99,9 +117,10 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *cmd = argv[0];
   optind = 1;
+  opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
   double v;
-  while ((c = getopt_long(argc, argv, "T:m:d:o:f:e:r:b:l:s:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":T:m:d:o:f:e:r:b:l:s:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'T': a->task = optarg; break;
     case 'm': a->t.model_dir = optarg; break;
@@ -131,7 +150,13 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       }
       break;
     case 'h': usage(stdout, train); return 1;
-    case '?': usage(stderr, train); return -1;
+    case ':':
+      fprintf(stderr, "bertd %s: %s needs a value\n", cmd, argv[optind - 1]);
+      return -1;
+    case '?':
+      fprintf(stderr, "bertd %s: unknown option '%s' (bertd %s --help lists them)\n", cmd,
+              argv[optind - 1], cmd);
+      return -1;
     default: {
       const char *name = "?";
       for (const struct option *o = longopts; o->name; o++)
@@ -184,6 +209,9 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
             "--max-length >= 3, --lr > 0\n", cmd);
     return -1;
   }
+  if (existing(cmd, "model", a->t.model_dir, 1) || existing(cmd, "data", a->d.data, 0) ||
+      existing(cmd, "dev", a->d.dev_path, 0) || existing(cmd, "test", a->d.test_path, 0))
+    return -1;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /* test_cli_kafka.c: what `bertd produce` / `bertd consume` decide before touching a broker:
- * a bad JSONL line is reported as FILE:LINE: message with exit status 1 and nothing sent;
- * option errors exit 2. (Round trips against a real broker: produce_consume_roundtrip.sh.) */
+ * with --strict, a bad JSONL line is reported as FILE:LINE: message with exit status 1 and
+ * nothing sent (without it the good lines would be sent: produce_consume tests/cli/); option
+ * errors exit 2. (Round trips against a real broker: produce_consume_roundtrip.sh.) */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -27,11 +28,13 @@ Test(cli_produce, bad_line_is_file_colon_line, .init = cr_redirect_stderr) {
   write_file(path, "{\"id\":\"a\",\"text\":\"ok\"}\n\n{\"id\":\"b\",\"text\":7}\n");
   /* the broker address is never used: every line is converted before connecting */
   const char *argv[] = {"produce", "--brokers", "127.0.0.1:1", "--topic", "t", "--schema", SCHEMA,
-                        "--input", path};
-  cr_assert_eq(run(cli_produce_main, 9, argv), 1);
+                        "--input", path, "--strict"};
+  cr_assert_eq(run(cli_produce_main, 10, argv), 1);
   fflush(stderr);
   char want[512];
-  snprintf(want, sizeof want, "%s:3: text: expected string, got an integer\n", path);
+  snprintf(want, sizeof want,
+           "bertd produce: %s:3: text: expected string, got an integer\n"
+           "bertd produce: 1 bad line (--strict: nothing sent)\n", path);
   cr_assert_stderr_eq_str(want);
   remove(path);
 }
@@ -40,11 +43,11 @@ Test(cli_produce, not_json_is_file_colon_line, .init = cr_redirect_stderr) {
   const char *path = BERTD_BINARY_DIR "/test_cli_produce_notjson.jsonl";
   write_file(path, "{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\":\n");
   const char *argv[] = {"produce", "--brokers", "127.0.0.1:1", "--topic", "t", "--schema", SCHEMA,
-                        "--input", path, "--key-field", "id"};
-  cr_assert_eq(run(cli_produce_main, 11, argv), 1);
+                        "--input", path, "--key-field", "id", "--strict"};
+  cr_assert_eq(run(cli_produce_main, 12, argv), 1);
   fflush(stderr);
   char want[512];
-  snprintf(want, sizeof want, "%s:2: ", path);
+  snprintf(want, sizeof want, "bertd produce: %s:2: ", path);
   FILE *f = cr_get_redirected_stderr();
   char got[512] = "";
   fgets(got, sizeof got, f);
@@ -61,7 +64,7 @@ Test(cli_produce, option_errors_exit_2, .init = cr_redirect_stderr) {
                       "--registry", "http://r:8081"};
   cr_assert_eq(run(cli_produce_main, 9, a3), 2); /* --registry without --confluent */
   const char *a4[] = {"produce", "--brokers", "b:1", "--topic", "t", "--schema", "missing.avsc"};
-  cr_assert_eq(run(cli_produce_main, 7, a4), 1);
+  cr_assert_eq(run(cli_produce_main, 7, a4), 2);
   fflush(stderr);
   FILE *f = cr_get_redirected_stderr();
   char all[4096] = "";
@@ -69,7 +72,7 @@ Test(cli_produce, option_errors_exit_2, .init = cr_redirect_stderr) {
   all[n] = 0;
   cr_assert(strstr(all, "--brokers HOST:PORT is required"), "%s", all);
   cr_assert(strstr(all, "-X nonsense: expected name=value"), "%s", all);
-  cr_assert(strstr(all, "missing.avsc: cannot open"), "%s", all);
+  cr_assert(strstr(all, "--schema missing.avsc: No such file or directory"), "%s", all);
 }
 
 Test(cli_consume, option_errors_exit_2, .init = cr_redirect_stderr) {
