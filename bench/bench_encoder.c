@@ -7,7 +7,7 @@
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
  * GFLOP/s. --bert-base builds a BERT-Base-shaped (12/768/12/3072) model with random weights.
  * Threads: OPENBLAS_NUM_THREADS (else the cores), used as a session uses them: a batch of
- * several sequences is split across that many threads (bertd_encoder_forward_threads), a
+ * several sequences is split across that many threads (bertd_session_forward_ids), a
  * single sequence runs on OpenBLAS's threads.
  * bench/run_peers.py runs ONNX Runtime and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
@@ -18,21 +18,11 @@
 #include <time.h>
 
 #include "bertd.h"
-#include "encoder.h"
-#include "weights.h"
 
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static unsigned long long rng = 0x9E3779B97F4A7C15ULL;
-static float frand(void) { /* xorshift; uniform in [-0.05, 0.05) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return ((float)(rng >> 40) / (float)(1ULL << 24) - 0.5f) * 0.1f;
 }
 
 /* FLOPs of one forward of B sequences of T tokens (multiply-add = 2). */
@@ -73,25 +63,11 @@ int main(int argc, char **argv) {
   }
   char err[512];
   bertd_model *m = NULL;
-  bertd_config base_cfg = {0};
-  bertd_weights base_w = {0};
-  const bertd_config *cfg;
-  const bertd_weights *w;
-  const char *name;
   if (bert_base) {
-    base_cfg = (bertd_config){.vocab_size = 30522, .hidden_size = 768, .num_hidden_layers = 12,
-                              .num_attention_heads = 12, .intermediate_size = 3072,
-                              .hidden_act = BERTD_ACT_GELU, .max_position_embeddings = 512,
-                              .type_vocab_size = 2, .layer_norm_eps = 1e-12f,
-                              .arch = BERTD_ARCH_BASE};
-    if (bertd_weights_alloc(&base_cfg, &base_w, err, sizeof err)) {
+    if (bertd_model_random(12, 768, 12, 3072, 42, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
-    for (size_t i = 0; i < base_w.num_floats; i++) base_w.memory[i] = frand();
-    cfg = &base_cfg;
-    w = &base_w;
-    name = "bert-base-random";
   } else {
     if (!model_dir) model_dir = getenv("BERTD_MODEL_DIR");
     if (!model_dir) {
@@ -102,12 +78,14 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
-    cfg = bertd_model_config(m);
-    w = bertd_model_weights(m);
-    name = bertd_model_name(m);
   }
-  bertd_acts a = {0};
-  const int threads = openblas_get_num_threads();
+  const bertd_config *cfg = bertd_model_config(m);
+  const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
+  bertd_session *sess = NULL;
+  if (bertd_session_create(m, &sess, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    return 1;
+  }
   if (!json) printf("%-18s %5s %5s %12s %9s\n", "model", "batch", "len", "sentences/s", "GFLOP/s");
   for (int bi = 0; bi < nb; bi++) {
     for (int li = 0; li < nl; li++) {
@@ -117,15 +95,14 @@ int main(int argc, char **argv) {
       int32_t *types = calloc((size_t)B * T, sizeof(int32_t));
       for (int b = 0; b < B; b++) lens[b] = T;
       for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int32_t)((unsigned)(i * 7919) % 20000u);
-      if (bertd_encoder_forward_threads(cfg, w, &a, B, lens, ids, types, threads, err,
-                                        sizeof err)) {
+      if (bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err)) {
         fprintf(stderr, "bench_encoder: %s\n", err);
         return 1;
       }
       int iters = 0;
       double t0 = now(), t;
       do {
-        bertd_encoder_forward_threads(cfg, w, &a, B, lens, ids, types, threads, err, sizeof err);
+        bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err);
         iters++;
         t = now() - t0;
       } while (t < seconds);
@@ -141,8 +118,7 @@ int main(int argc, char **argv) {
       free(types);
     }
   }
-  bertd_acts_free(&a);
+  bertd_session_free(sess);
   bertd_model_free(m);
-  if (bert_base) bertd_weights_free(&base_w);
   return 0;
 }

@@ -32,7 +32,7 @@ static int is_name_char(char c, int first) {
            (!first && c >= '0' && c <= '9');
 }
 
-int config_expand(const char *in, char **out, char *why, size_t why_size) {
+int bertd_dconf_expand(const char *in, char **out, char *why, size_t why_size) {
     struct buffer b = { NULL, 0, 0 };
     const char *p = in;
     if (buffer_add(&b, "", 0) != 0) goto oom;

@@ -7,17 +7,17 @@
 #include "bertd_config.h"
 
 // Writes "FILE:LINE:COLUMN: PATH: message" into errstr, at the key (at_value == 0) or the value
-// (at_value == 1) recorded for path. Returns -1, so callers can `return config_fail(...)`.
-int config_fail(const struct bertd_daemon_config *cfg, const char *path, int at_value,
+// (at_value == 1) recorded for path. Returns -1, so callers can `return bertd_dconf_fail(...)`.
+int bertd_dconf_fail(const struct bertd_daemon_config *cfg, const char *path, int at_value,
                 char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 // Replaces ${NAME} and ${NAME:-default} with environment variables and $$ with $. On success
 // *out is a new string; on error (unset variable, unterminated ${) -1 and a message in why.
-int config_expand(const char *in, char **out, char *why, size_t why_size);
+int bertd_dconf_expand(const char *in, char **out, char *why, size_t why_size);
 
 // The checks that need the whole file read: files exist, names unique, topics do not clash,
 // values agree with one another.
-int config_validate(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size);
+int bertd_dconf_validate(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size);
 
 #endif

@@ -35,10 +35,10 @@ static int legal_name(const char *s) {
 
 static int check_topic_name(struct check *c, const char *path, const char *topic) {
     if (!legal_name(topic))
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "topic '%s' may only contain letters, digits, '.', '_' and '-'", topic);
     if (strlen(topic) > MAX_TOPIC_LENGTH || !strcmp(topic, ".") || !strcmp(topic, ".."))
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "'%.40s' is not a legal Kafka topic name", topic);
     return 0;
 }
@@ -48,14 +48,14 @@ static int check_names(struct check *c, size_t i) {
     char path[128];
     at(path, sizeof path, i, "name");
     if (!legal_name(pl->name))
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "pipeline name '%s' may only contain letters, digits, '.', '_' and '-'",
                            pl->name);
     for (size_t j = 0; j < i; j++) {
         if (strcmp(c->cfg->pipelines[j].name, pl->name) != 0) continue;
         char first[128];
         const struct bertd_dconf_key *k = bertd_dconf_where(c->cfg, at(first, sizeof first, j, "name"));
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "duplicate pipeline name '%s' (first at line %d)", pl->name, k ? k->value.line : 0);
     }
     return 0;
@@ -70,7 +70,7 @@ static int check_topics(struct check *c, size_t i) {
         if (check_topic_name(c, path, pl->input.topics[t]) != 0) return -1;
         for (size_t u = 0; u < t; u++)
             if (!strcmp(pl->input.topics[u], pl->input.topics[t]))
-                return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+                return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                                    "topic '%s' is listed twice", pl->input.topics[t]);
     }
     if (check_topic_name(c, at(path, sizeof path, i, "output.topic"), pl->output.topic) != 0 ||
@@ -96,21 +96,21 @@ static int check_clashes(struct check *c, size_t i) {
     const char *reader;
     at(path, sizeof path, i, "output.topic");
     if ((reader = reader_of(cfg, pl->output.topic)))
-        return config_fail(cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(cfg, path, 1, c->errstr, c->errstr_size,
                            "output topic '%s' is also an input topic of pipeline '%s'", pl->output.topic, reader);
     for (size_t j = 0; j < i; j++)
         if (!strcmp(cfg->pipelines[j].output.topic, pl->output.topic))
-            return config_fail(cfg, path, 1, c->errstr, c->errstr_size,
+            return bertd_dconf_fail(cfg, path, 1, c->errstr, c->errstr_size,
                                "output topic '%s' is already the output of pipeline '%s'",
                                pl->output.topic, cfg->pipelines[j].name);
     at(path, sizeof path, i, "dead_letter.topic");
     if ((reader = reader_of(cfg, pl->dead_letter.topic)))
-        return config_fail(cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(cfg, path, 1, c->errstr, c->errstr_size,
                            "dead-letter topic '%s' is also an input topic of pipeline '%s'",
                            pl->dead_letter.topic, reader);
     for (size_t j = 0; j < cfg->pipeline_count; j++)
         if (!strcmp(cfg->pipelines[j].output.topic, pl->dead_letter.topic))
-            return config_fail(cfg, path, 1, c->errstr, c->errstr_size,
+            return bertd_dconf_fail(cfg, path, 1, c->errstr, c->errstr_size,
                                "dead-letter topic '%s' is also the output topic of pipeline '%s'",
                                pl->dead_letter.topic, cfg->pipelines[j].name);
     return 0;
@@ -122,21 +122,21 @@ static int check_files(struct check *c, size_t i) {
     struct stat st;
     at(path, sizeof path, i, "input.schema");
     if (stat(pl->input.schema_path, &st) != 0)
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "schema file not found: '%s'",
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "schema file not found: '%s'",
                            pl->input.schema);
     if (!S_ISREG(st.st_mode))
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "schema '%s' is not a file",
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "schema '%s' is not a file",
                            pl->input.schema);
     at(path, sizeof path, i, "model.dir");
     if (stat(pl->model.dir_path, &st) != 0)
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "model directory not found: '%s'",
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "model directory not found: '%s'",
                            pl->model.dir);
     if (!S_ISDIR(st.st_mode))
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "model '%s' is not a directory",
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "model '%s' is not a directory",
                            pl->model.dir);
     snprintf(json, sizeof json, "%s/config.json", pl->model.dir_path);
     if (stat(json, &st) != 0)
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "model directory '%s' has no config.json (expected a Hugging Face checkpoint)",
                            pl->model.dir);
     return 0;
@@ -146,11 +146,11 @@ static int check_model_and_batching(struct check *c, size_t i) {
     const struct bertd_pipeline_config *pl = &c->cfg->pipelines[i];
     char path[128], item[64];
     if (pl->model.task == BERTD_CONFIG_TASK_QA && !pl->input.text_pair_field)
-        return config_fail(c->cfg, at(path, sizeof path, i, "model.task"), 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, at(path, sizeof path, i, "model.task"), 1, c->errstr, c->errstr_size,
                            "task qa needs input.text_pair_field (the context; text_field is the question)");
     if (pl->model.has_threshold && pl->model.task != BERTD_CONFIG_TASK_JOINT &&
         pl->model.task != BERTD_CONFIG_TASK_CLASSIFY)
-        return config_fail(c->cfg, at(path, sizeof path, i, "model.threshold"), 1, c->errstr,
+        return bertd_dconf_fail(c->cfg, at(path, sizeof path, i, "model.threshold"), 1, c->errstr,
                            c->errstr_size, "threshold applies to tasks joint and classify only");
     // Buckets as written (finish_buckets may have appended max_length after them).
     for (size_t b = 0; b < pl->batching.bucket_count; b++) {
@@ -158,18 +158,18 @@ static int check_model_and_batching(struct check *c, size_t i) {
         at(path, sizeof path, i, item);
         if (!bertd_dconf_where(c->cfg, path)) break;
         if (pl->batching.buckets[b] > pl->model.max_length)
-            return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+            return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                                "bucket %d is longer than model.max_length %d", pl->batching.buckets[b],
                                pl->model.max_length);
         if (b > 0 && pl->batching.buckets[b] <= pl->batching.buckets[b - 1])
-            return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+            return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                                "buckets must increase: %d follows %d", pl->batching.buckets[b],
                                pl->batching.buckets[b - 1]);
     }
     if (pl->batching.max_batch_tokens < pl->model.max_length) {
         at(path, sizeof path, i, "batching.max_batch_tokens");
         if (!bertd_dconf_where(c->cfg, path)) at(path, sizeof path, i, "model.max_length");
-        return config_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
+        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "batching.max_batch_tokens %d is smaller than one record of model.max_length %d",
                            pl->batching.max_batch_tokens, pl->model.max_length);
     }
@@ -181,11 +181,11 @@ static int check_model_and_batching(struct check *c, size_t i) {
 static int check_schema_registry(struct check *c) {
     const char *url = c->cfg->schema_registry.url;
     if (!url || !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) return 0;
-    return config_fail(c->cfg, "schema_registry.url", 1, c->errstr, c->errstr_size,
+    return bertd_dconf_fail(c->cfg, "schema_registry.url", 1, c->errstr, c->errstr_size,
                        "'%.60s' is not an http:// or https:// URL", url);
 }
 
-int config_validate(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_dconf_validate(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size) {
     struct check c = { cfg, errstr, errstr_size };
     if (check_schema_registry(&c) != 0) return -1;
     for (size_t i = 0; i < cfg->pipeline_count; i++)

@@ -3,7 +3,7 @@
 // libyaml's document API gives a tree of nodes with their positions; this file walks it along
 // the schema in config/README.md, one function per section, rejecting unknown and duplicate
 // keys, missing required keys and values of the wrong type as it goes, and recording where every
-// key was written. The checks that need the whole file read live in config_validate.c.
+// key was written. The checks that need the whole file read live in bertd_dconf_validate.c.
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -67,7 +67,7 @@ static int fail_node(struct reader *r, const yaml_node_t *node, const char *fmt,
     return -1;
 }
 
-int config_fail(const struct bertd_daemon_config *cfg, const char *path, int at_value,
+int bertd_dconf_fail(const struct bertd_daemon_config *cfg, const char *path, int at_value,
                 char *errstr, size_t errstr_size, const char *fmt, ...) {
     char msg[384];
     va_list ap;
@@ -206,7 +206,7 @@ static int check_mapping(struct reader *r, yaml_node_t *node, const char *const 
 // A scalar's text with ${NAME} expanded; a new string in *out.
 static int expanded(struct reader *r, yaml_node_t *node, char **out) {
     char why[256];
-    if (config_expand(scalar(node), out, why, sizeof why) != 0) return fail_node(r, node, "%s", why);
+    if (bertd_dconf_expand(scalar(node), out, why, sizeof why) != 0) return fail_node(r, node, "%s", why);
     return 0;
 }
 
@@ -594,7 +594,7 @@ int bertd_dconf_parse(const char *text, size_t len, const char *name, const char
     yaml_document_delete(&extra);
 
     struct reader r = { .doc = &doc, .cfg = cfg, .errstr = errstr, .errstr_size = errstr_size };
-    if (read_root(&r, root) != 0 || config_validate(cfg, errstr, errstr_size) != 0) goto done;
+    if (read_root(&r, root) != 0 || bertd_dconf_validate(cfg, errstr, errstr_size) != 0) goto done;
     rc = 0;
 done:
     yaml_document_delete(&doc);

@@ -7,7 +7,7 @@
  * Each delivery report acknowledges one job; when an entry's last job is acknowledged, the
  * offset tracker may move the partition's watermark, and the new watermark is stored for
  * librdkafka's auto-commit. */
-#include "daemon.h"
+#include "bertd_daemon.h"
 
 #include <cblas.h>
 #undef I /* cblas.h brings complex.h's I */
@@ -25,8 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "codec.h"
-#include "log.h"
+#include "bertd_avro.h"
+#include "bertd_log.h"
 #include "offsets.h"
 #include "plugin_host.h"
 

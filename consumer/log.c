@@ -1,6 +1,6 @@
 /* log.c: one line per event, UTC timestamps, written with a single write so lines from the
  * daemon's threads (librdkafka callbacks) never interleave. */
-#include "log.h"
+#include "bertd_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

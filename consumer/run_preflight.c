@@ -2,11 +2,11 @@
  * what the config layer can see: the config layer knows YAML, not Avro, so a schema that does
  * not parse, or a text field the schema lacks, is found here and reported as a config error
  * (file:line:column of the key, exit 2) instead of at pipeline start after Kafka was reached. */
-#include "run_preflight.h"
+#include "bertd_daemon.h"
 
 #include <stdio.h>
 
-#include "codec.h"
+#include "bertd_avro.h"
 
 static void located(const struct bertd_daemon_config *cfg, size_t i, const char *key,
                     const char *why, char *errstr, size_t errstr_size) {

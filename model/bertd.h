@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "tokenizer.h"
+#include "bertd_checkpoint.h"
+#include "bertd_tokenizer.h"
 
 #define BERTD_VERSION "0.1.0"
 
@@ -42,6 +42,10 @@ typedef enum {
 } bertd_task;
 
 int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size);
+/* A BertModel of the given shape with weights drawn uniformly from [-0.05, 0.05) (seeded), no
+ * tokenizer and no heads: for benchmarks of shapes no checkpoint at hand has (BERT-base). */
+int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint64_t seed,
+                       bertd_model **out, char *errstr, size_t errstr_size);
 void bertd_model_free(bertd_model *m);
 const bertd_config *bertd_model_config(const bertd_model *m);
 const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m);
@@ -60,6 +64,12 @@ void bertd_session_free(bertd_session *s);
  * A batch of several sequences is cut into that many groups of about equal work, each run on
  * its own thread with OpenBLAS single-threaded; a single sequence uses OpenBLAS's threads. */
 void bertd_session_set_threads(bertd_session *s, int threads);
+
+/* The encoder alone on B sequences of token ids, packed: lens (B), ids and type_ids (sum of
+ * lens). No heads; the hidden states are read with bertd_session_hidden. For benchmarks and
+ * for hosts that tokenize elsewhere. */
+int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const int32_t *ids,
+                              const int32_t *type_ids, char *errstr, size_t errstr_size);
 
 /* Runs the encoder and the model's heads on B encodings (any lengths; packed internally). The
  * encodings must stay alive until the results are read. */
@@ -174,5 +184,10 @@ int bertd_result_is_next(const bertd_session *s, int b, float *prob, char *errst
 
 /* Byte offset -> code point offset of a UTF-8 string (for callers converting spans). */
 int bertd_utf8_char_index(const char *text, size_t byte_offset);
+
+/* Sentence embedding out (H) of one sequence x (T,H): mean over its tokens, its [CLS] row, or
+ * the max, per mode; L2-normalised when normalize is set (sentence-transformers' Normalize). */
+void bertd_pool_sequence(const float *x, int T, int H, bertd_pooling_mode mode, int normalize,
+                         float *out);
 
 #endif

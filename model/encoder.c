@@ -74,18 +74,18 @@ static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw
   const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
   const float eps = cfg->layer_norm_eps;
   /* q, k, v (N,H) = x (N,H) @ W^T + b */
-  linear_forward(a->q, a->x, lw->q_w, lw->q_b, N, H, H);
-  linear_forward(a->k, a->x, lw->k_w, lw->k_b, N, H, H);
-  linear_forward(a->v, a->x, lw->v_w, lw->v_b, N, H, H);
-  attention_forward(a->ctx, a->q, a->k, a->v, a->scores, lens, B, H, NH);
+  bertd_linear_forward(a->q, a->x, lw->q_w, lw->q_b, N, H, H);
+  bertd_linear_forward(a->k, a->x, lw->k_w, lw->k_b, N, H, H);
+  bertd_linear_forward(a->v, a->x, lw->v_w, lw->v_b, N, H, H);
+  bertd_attention_forward(a->ctx, a->q, a->k, a->v, a->scores, lens, B, H, NH);
   /* x = LayerNorm(ctx @ Wo^T + bo + x) */
-  linear_forward_residual(a->x, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
-  layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
+  bertd_linear_forward_residual(a->x, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
+  bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
   /* feed-forward: inter (N,I) = act(x @ Wi^T + bi); x = LayerNorm(inter @ Wout^T + bout + x) */
-  linear_forward(a->inter, a->x, lw->inter_w, lw->inter_b, N, H, I);
-  activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
-  linear_forward_residual(a->x, a->inter, lw->out_w, lw->out_b, N, I, H);
-  layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
+  bertd_linear_forward(a->inter, a->x, lw->inter_w, lw->inter_b, N, H, I);
+  bertd_activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
+  bertd_linear_forward_residual(a->x, a->inter, lw->out_w, lw->out_b, N, I, H);
+  bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
 int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int32_t *ids,
@@ -136,13 +136,13 @@ static void slice_run(encoder_slice *sl) {
   const bertd_config *cfg = sl->cfg;
   const bertd_weights *w = sl->w;
   bertd_acts *a = &sl->view;
-  embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
+  bertd_embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
                      w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
                      cfg->layer_norm_eps);
   for (int l = 0; l < cfg->num_hidden_layers; l++)
     layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
   if (w->pooler_w)
-    pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
+    bertd_pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
                    a->cls);
 }
 

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "weights.h"
+#include "bertd_checkpoint.h"
+#include "bertd_weights.h"
 
 /* Activation buffers, allocated for a capacity and reused across batches. */
 typedef struct bertd_acts {

@@ -34,7 +34,7 @@ static inline float erf_rational(float x) {
   return r;
 }
 
-float gelu_erf(float x) { return erf_rational(x); }
+float bertd_gelu_erf(float x) { return erf_rational(x); }
 
 BERTD_VEC_CLONES void gelu_forward(float *x, size_t n) {
   const float s = 0.70710678118654752f; /* 1 / sqrt 2 */

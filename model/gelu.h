@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /* erf(x) for one float, max |error| 4.2e-7 against double erf (tests/model/test_gelu.c). */
-float gelu_erf(float x);
+float bertd_gelu_erf(float x);
 
 /* In place over x (n): x = x Phi(x). */
 void gelu_forward(float *x, size_t n);

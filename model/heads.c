@@ -18,14 +18,14 @@ int bertd_head_seq_cls(const bertd_config *cfg, const bertd_weights *w, const be
   if (need(w->cls_w, "classifier", errstr, errstr_size) ||
       need(w->pooler_w, "pooler (bert.pooler.dense)", errstr, errstr_size))
     return -1;
-  linear_forward(logits, a->pooled, w->cls_w, w->cls_b, a->B, cfg->hidden_size, cfg->num_labels);
+  bertd_linear_forward(logits, a->pooled, w->cls_w, w->cls_b, a->B, cfg->hidden_size, cfg->num_labels);
   return 0;
 }
 
 int bertd_head_token_cls(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
                          float *logits, char *errstr, size_t errstr_size) {
   if (need(w->cls_w, "classifier", errstr, errstr_size)) return -1;
-  linear_forward(logits, a->x, w->cls_w, w->cls_b, a->N, cfg->hidden_size, cfg->num_labels);
+  bertd_linear_forward(logits, a->x, w->cls_w, w->cls_b, a->N, cfg->hidden_size, cfg->num_labels);
   return 0;
 }
 
@@ -62,10 +62,10 @@ int bertd_head_mlm(const bertd_config *cfg, const bertd_weights *w, const bertd_
   float *g = scratch + (size_t)M * H;
   for (int m = 0; m < M; m++)
     memcpy(g + (size_t)m * H, a->x + (size_t)rows[m] * H, sizeof(float) * (size_t)H);
-  linear_forward(scratch, g, w->mlm_dense_w, w->mlm_dense_b, M, H, H);
-  activation_forward(scratch, (size_t)M * H, cfg->hidden_act);
-  layernorm_forward(scratch, w->mlm_ln_g, w->mlm_ln_b, M, H, cfg->layer_norm_eps);
-  linear_forward(logits, scratch, w->mlm_decoder_w, w->mlm_bias, M, H, cfg->vocab_size);
+  bertd_linear_forward(scratch, g, w->mlm_dense_w, w->mlm_dense_b, M, H, H);
+  bertd_activation_forward(scratch, (size_t)M * H, cfg->hidden_act);
+  bertd_layernorm_forward(scratch, w->mlm_ln_g, w->mlm_ln_b, M, H, cfg->layer_norm_eps);
+  bertd_linear_forward(logits, scratch, w->mlm_decoder_w, w->mlm_bias, M, H, cfg->vocab_size);
   return 0;
 }
 
@@ -74,7 +74,7 @@ int bertd_head_nsp(const bertd_config *cfg, const bertd_weights *w, const bertd_
   if (need(w->nsp_w, "next-sentence (cls.seq_relationship)", errstr, errstr_size) ||
       need(w->pooler_w, "pooler (bert.pooler.dense)", errstr, errstr_size))
     return -1;
-  linear_forward(logits, a->pooled, w->nsp_w, w->nsp_b, a->B, cfg->hidden_size, 2);
+  bertd_linear_forward(logits, a->pooled, w->nsp_w, w->nsp_b, a->B, cfg->hidden_size, 2);
   return 0;
 }
 
@@ -84,9 +84,9 @@ int bertd_head_joint(const bertd_config *cfg, const bertd_weights *w, const bert
       need(w->slot_w, "slot (slot_classifier.linear)", errstr, errstr_size) ||
       need(w->pooler_w, "pooler (bert.pooler.dense)", errstr, errstr_size))
     return -1;
-  linear_forward(intent_logits, a->pooled, w->intent_w, w->intent_b, a->B, cfg->hidden_size,
+  bertd_linear_forward(intent_logits, a->pooled, w->intent_w, w->intent_b, a->B, cfg->hidden_size,
                  cfg->num_intents);
-  linear_forward(slot_logits, a->x, w->slot_w, w->slot_b, a->N, cfg->hidden_size, cfg->num_slots);
+  bertd_linear_forward(slot_logits, a->x, w->slot_w, w->slot_b, a->N, cfg->hidden_size, cfg->num_slots);
   return 0;
 }
 

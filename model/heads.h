@@ -4,9 +4,9 @@
 #define BERTD_HEADS_H
 
 #include <stddef.h>
-#include "config.h"
+#include "bertd_checkpoint.h"
 #include "encoder.h"
-#include "weights.h"
+#include "bertd_weights.h"
 
 /* Sequence classification: logits (B,NL) = pooled (B,H) @ classifier^T + b. */
 int bertd_head_seq_cls(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
@@ -34,9 +34,5 @@ int bertd_head_nsp(const bertd_config *cfg, const bertd_weights *w, const bertd_
 int bertd_head_joint(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
                      float *intent_logits, float *slot_logits, char *errstr, size_t errstr_size);
 
-/* Sentence embedding out (H) of one sequence x (T,H): mean over its tokens, its [CLS] row, or
- * the max, per mode; L2-normalised when normalize is set (sentence-transformers' Normalize). */
-void bertd_pool_sequence(const float *x, int T, int H, bertd_pooling_mode mode, int normalize,
-                         float *out);
 
 #endif

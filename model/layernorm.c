@@ -29,7 +29,7 @@ static double row_sum(const float *x, int C, double m, int k) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps) {
+void bertd_layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps) {
   /* in place, without the statistics the backward pass needs */
   layernorm_forward_train(x, NULL, NULL, x, gamma, beta, N, C, eps);
 }

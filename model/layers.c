@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "gelu.h"
-#include "rng.h"
+#include "bertd_rng.h"
 
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
+void bertd_linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
   /* out (N,OC) = bias broadcast over rows, then += inp (N,C) @ weight^T (C,OC) in one sgemm
    * with beta 1: OpenBLAS then skips its own pass over out (beta 0 clears it first), and the
@@ -20,7 +20,7 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
               bias ? 1.0f : 0.0f, out, OC);
 }
 
-void linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
+void bertd_linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
                              int N, int C, int OC) {
   /* x (N,OC) += bias, then += inp (N,C) @ weight^T in the sgemm itself (beta 1): the residual
    * add needs no buffer and no pass of its own */
@@ -34,7 +34,7 @@ void linear_forward_residual(float *x, const float *inp, const float *weight, co
               x, OC);
 }
 
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+void bertd_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC) {
   /* dinp (N,C) += dout (N,OC) @ weight (OC,C) */
   if (dinp)
@@ -51,7 +51,7 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
   }
 }
 
-void activation_forward(float *x, size_t n, bertd_activation act) {
+void bertd_activation_forward(float *x, size_t n, bertd_activation act) {
   switch (act) {
   case BERTD_ACT_GELU:
     /* gelu(x) = x/2 (1 + erf(x/sqrt(2))), transformers' "gelu" (gelu.c) */
@@ -72,7 +72,7 @@ void activation_forward(float *x, size_t n, bertd_activation act) {
   }
 }
 
-void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
+void bertd_activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          bertd_activation act) {
   switch (act) {
   case BERTD_ACT_GELU:
@@ -96,7 +96,7 @@ void activation_backward(float *dinp, const float *dout, const float *inp, size_
   }
 }
 
-void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
+void bertd_embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
                         const int *lens, int B, const float *word_emb, const float *pos_emb,
                         const float *type_emb, const float *ln_g, const float *ln_b, int H,
                         float eps) {
@@ -111,10 +111,10 @@ void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
       for (int i = 0; i < H; i++) o[i] = (we[i] + te[i]) + pe[i];
     }
   }
-  layernorm_forward(out, ln_g, ln_b, (int)n, H, eps);
+  bertd_layernorm_forward(out, ln_g, ln_b, (int)n, H, eps);
 }
 
-void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
+void bertd_embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
                     int B, const float *word_emb, const float *pos_emb, const float *type_emb,
                     int H) {
   size_t n = 0;
@@ -129,7 +129,7 @@ void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, con
   }
 }
 
-void embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
+void bertd_embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
                          const int32_t *ids, const int32_t *type_ids, const int *lens, int B,
                          int H, int padding_idx) {
   size_t n = 0;
@@ -149,7 +149,7 @@ void embeddings_backward(float *dword, float *dpos, float *dtype, const float *d
   }
 }
 
-void attention_forward(float *ctx, const float *q, const float *k, const float *v,
+void bertd_attention_forward(float *ctx, const float *q, const float *k, const float *v,
                        float *scores, const int *lens, int B, int H, int NH) {
   const int D = H / NH;
   const float scale = 1.0f / sqrtf((float)D);
@@ -175,13 +175,13 @@ void attention_forward(float *ctx, const float *q, const float *k, const float *
   }
 }
 
-size_t attention_probs_size(const int *lens, int B, int NH) {
+size_t bertd_attention_probs_size(const int *lens, int B, int NH) {
   size_t s = 0;
   for (int b = 0; b < B; b++) s += (size_t)lens[b] * (size_t)lens[b];
   return s * (size_t)NH;
 }
 
-void attention_forward_train(float *ctx, float *att, const float *q, const float *k,
+void bertd_attention_forward_train(float *ctx, float *att, const float *q, const float *k,
                              const float *v, float *scratch, const int *lens, int B, int H,
                              int NH, float p, uint64_t key, size_t att_first) {
   const int D = H / NH;
@@ -217,7 +217,7 @@ void attention_forward_train(float *ctx, float *att, const float *q, const float
   }
 }
 
-void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
+void bertd_attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
                         const float *q, const float *k, const float *v, float *scratch,
                         const int *lens, int B, int H, int NH, float p, uint64_t key,
                         size_t att_first) {
@@ -270,7 +270,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
   }
 }
 
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first) {
+void bertd_dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first) {
   if (p <= 0.0f) {
     if (out != inp) memcpy(out, inp, n * sizeof(float));
     return;
@@ -281,13 +281,13 @@ void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t k
     out[i] = bertd_dropout_bits(key, first + i) >= threshold ? inp[i] * scale : 0.0f;
 }
 
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
+void bertd_dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
                       size_t first) {
   /* the same mask and scale: dropout is linear in its input */
-  dropout_forward(dinp, dout, n, p, key, first);
+  bertd_dropout_forward(dinp, dout, n, p, key, first);
 }
 
-void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
+void bertd_pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
                     const float *b, int C, float *scratch) {
   /* gather the first token ([CLS]) of each sequence into scratch (B,C) */
   size_t start = 0;
@@ -295,29 +295,29 @@ void pooler_forward(float *out, const float *x, const int *lens, int B, const fl
     memcpy(scratch + (size_t)i * C, x + start * C, sizeof(float) * (size_t)C);
     start += (size_t)lens[i];
   }
-  linear_forward(out, scratch, w, b, B, C, C);
+  bertd_linear_forward(out, scratch, w, b, B, C, C);
   for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
 }
 
-void pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,
+void bertd_pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,
                           const float *w, const float *b, int C) {
   size_t start = 0;
   for (int i = 0; i < B; i++) {
     memcpy(cls + (size_t)i * C, x + start * C, sizeof(float) * (size_t)C);
     start += (size_t)lens[i];
   }
-  linear_forward(pooled, cls, w, b, B, C, C);
+  bertd_linear_forward(pooled, cls, w, b, B, C, C);
   for (size_t i = 0; i < (size_t)B * C; i++) pooled[i] = tanhf(pooled[i]);
 }
 
-void pooler_backward(float *dx, float *dw, float *db, const float *dpooled, const float *pooled,
+void bertd_pooler_backward(float *dx, float *dw, float *db, const float *dpooled, const float *pooled,
                      const float *cls, const float *w, const int *lens, int B, int C,
                      float *scratch) {
   /* through tanh: dpre = dpooled * (1 - pooled^2); scratch (B,C) */
   float *dpre = scratch;
   for (size_t i = 0; i < (size_t)B * C; i++) dpre[i] = dpooled[i] * (1.0f - pooled[i] * pooled[i]);
   /* dcls_i (C) = dpre_i @ w goes straight into the first row of sequence i in dx */
-  linear_backward(NULL, dw, db, dpre, cls, w, B, C, C);
+  bertd_linear_backward(NULL, dw, db, dpre, cls, w, B, C, C);
   size_t start = 0;
   for (int i = 0; i < B; i++) {
     cblas_sgemv(CblasRowMajor, CblasTrans, C, C, 1.0f, w, C, dpre + (size_t)i * C, 1, 1.0f,

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
+#include "bertd_checkpoint.h"
 
 /* Training: the *_forward_train variants keep what the backward needs. Backward functions
  * ACCUMULATE (+=) into parameter gradients and, unless said otherwise, into input gradients,
@@ -15,25 +15,25 @@
  * one OpenBLAS sgemm. */
 
 /* out (N,OC) = inp (N,C) @ weight(OC,C)^T + bias(OC); bias may be NULL. */
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
+void bertd_linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC);
 
 /* x (N,OC) += inp (N,C) @ weight(OC,C)^T + bias(OC): a dense layer and its residual add in one
  * sgemm. bias may be NULL; inp must not overlap x. */
-void linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
+void bertd_linear_forward_residual(float *x, const float *inp, const float *weight, const float *bias,
                              int N, int C, int OC);
 
 /* dinp (N,C) += dout (N,OC) @ weight (OC,C); dweight (OC,C) += dout^T @ inp (N,C);
  * dbias (OC) += column sums of dout. dinp or dbias may be NULL. */
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+void bertd_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC);
 
 /* In place over x (N,C): LayerNorm with biased variance, as torch.nn.LayerNorm. */
-void layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps);
+void bertd_layernorm_forward(float *x, const float *gamma, const float *beta, int N, int C, float eps);
 
 /* out (N,C) = LayerNorm(inp (N,C)) with gamma, beta (C); keeps mean, rstd (N) for the backward
  * (NULL: not kept).
- * Same arithmetic as layernorm_forward. out may equal inp. */
+ * Same arithmetic as bertd_layernorm_forward. out may equal inp. */
 void layernorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
                              const float *gamma, const float *beta, int N, int C, float eps);
 /* dinp (N,C) +=, dgamma, dbeta (C) += from dout (N,C); inp, mean, rstd as in the forward. */
@@ -42,28 +42,28 @@ void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *rstd, int N, int C);
 
 /* In place over x (n): GELU (erf), GELU (tanh) or ReLU, per config's hidden_act. */
-void activation_forward(float *x, size_t n, bertd_activation act);
+void bertd_activation_forward(float *x, size_t n, bertd_activation act);
 
 /* dinp (n) = dout (n) * act'(inp (n)), inp being the activation's input. Writes (=);
  * dinp may equal dout. */
-void activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
+void bertd_activation_backward(float *dinp, const float *dout, const float *inp, size_t n,
                          bertd_activation act);
 
 /* out (N,H) = LayerNorm(word_emb[ids] + pos_emb[position] + type_emb[type_ids]); positions
  * restart at 0 for each of the B sequences of lengths lens. */
-void embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
+void bertd_embeddings_forward(float *out, const int32_t *ids, const int32_t *type_ids,
                         const int *lens, int B, const float *word_emb, const float *pos_emb,
                         const float *type_emb, const float *ln_g, const float *ln_b, int H,
                         float eps);
 
 /* sum (N,H) = word_emb[ids] + type_emb[type_ids] + pos_emb[position]: the LayerNorm input. */
-void embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
+void bertd_embeddings_sum(float *sum, const int32_t *ids, const int32_t *type_ids, const int *lens,
                     int B, const float *word_emb, const float *pos_emb, const float *type_emb,
                     int H);
 /* Scatter-add of dsum (N,H) into dword (V,H), dpos (P,H), dtype (TV,H). Rows of token id
  * padding_idx get nothing (nn.Embedding(padding_idx=pad_token_id) never updates that row);
  * padding_idx < 0: none skipped. */
-void embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
+void bertd_embeddings_backward(float *dword, float *dpos, float *dtype, const float *dsum,
                          const int32_t *ids, const int32_t *type_ids, const int *lens, int B,
                          int H, int padding_idx);
 
@@ -75,21 +75,21 @@ void softmax_rows(float *x, int N, int C);
  * ctx (N,H) = softmax(q k^T / sqrt(D)) v per sequence and head; each token attends only to
  * tokens of its own sequence, which equals transformers' additive padding mask.
  * scores is scratch of at least NH*Tmax*Tmax floats. */
-void attention_forward(float *ctx, const float *q, const float *k, const float *v,
+void bertd_attention_forward(float *ctx, const float *q, const float *k, const float *v,
                        float *scores, const int *lens, int B, int H, int NH);
 
 /* Floats of the attention-probability buffer for this batch: NH * sum_b lens[b]^2. */
-size_t attention_probs_size(const int *lens, int B, int NH);
-/* As attention_forward, keeping the softmax probabilities before dropout in att (packed:
+size_t bertd_attention_probs_size(const int *lens, int B, int NH);
+/* As bertd_attention_forward, keeping the softmax probabilities before dropout in att (packed:
  * sequence b, head h is a (T,T) block at NH*sum_{b'<b} T_b'^2 + h*T*T) and applying dropout p
  * to them with key (mask index = att_first + position in att; att_first > 0 when the batch is
  * a slice of a larger one). scratch: at least Tmax*Tmax floats. */
-void attention_forward_train(float *ctx, float *att, const float *q, const float *k,
+void bertd_attention_forward_train(float *ctx, float *att, const float *q, const float *k,
                              const float *v, float *scratch, const int *lens, int B, int H,
                              int NH, float p, uint64_t key, size_t att_first);
 /* dq, dk, dv (N,H) = (written, not accumulated) gradients of q, k, v from dctx (N,H).
  * scratch: at least 2*Tmax*Tmax floats. */
-void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
+void bertd_attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *att,
                         const float *q, const float *k, const float *v, float *scratch,
                         const int *lens, int B, int H, int NH, float p, uint64_t key,
                         size_t att_first);
@@ -97,21 +97,21 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dctx, cons
 /* out (n) = inp (n) * keep_i / (1 - p), keep_i = bertd_dropout_bits(key, first + i) >= p * 2^24
  * (inverted dropout, as torch). first: the index of inp[0] in the whole tensor's mask, so that
  * a slice of a batch gets the mask the whole batch would. out may equal inp; p == 0 copies. */
-void dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first);
+void bertd_dropout_forward(float *out, const float *inp, size_t n, float p, uint64_t key, size_t first);
 /* dinp (n) = dout (n) * keep_i / (1 - p), the same mask. Writes (=); dinp may equal dout. */
-void dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
+void bertd_dropout_backward(float *dinp, const float *dout, size_t n, float p, uint64_t key,
                       size_t first);
 
 /* out (B,C) = tanh(x[first token of each sequence] (B,C) @ w^T + b): BERT's pooler. */
-void pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
+void bertd_pooler_forward(float *out, const float *x, const int *lens, int B, const float *w,
                     const float *b, int C, float *scratch);
 
 /* The pooler keeping its input: cls (B,C) = x[first token of each sequence], pooled (B,C) =
  * tanh(cls @ w^T + b). */
-void pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,
+void bertd_pooler_forward_train(float *pooled, float *cls, const float *x, const int *lens, int B,
                           const float *w, const float *b, int C);
 /* dx (N,C) += at each sequence's first row; dw, db +=. scratch: B*C floats. */
-void pooler_backward(float *dx, float *dw, float *db, const float *dpooled, const float *pooled,
+void bertd_pooler_backward(float *dx, float *dw, float *db, const float *dpooled, const float *pooled,
                      const float *cls, const float *w, const int *lens, int B, int C,
                      float *scratch);
 

@@ -68,6 +68,40 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
   return 0;
 }
 
+int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint64_t seed,
+                       bertd_model **out, char *errstr, size_t errstr_size) {
+  *out = NULL;
+  if (layers < 1 || hidden < 1 || heads < 1 || hidden % heads || intermediate < 1) {
+    snprintf(errstr, errstr_size, "random model: bad shape %d layers, hidden %d, %d heads", layers,
+             hidden, heads);
+    return -1;
+  }
+  bertd_model *m = calloc(1, sizeof(*m));
+  if (!m) {
+    snprintf(errstr, errstr_size, "random model: out of memory");
+    return -1;
+  }
+  m->cfg = (bertd_config){.vocab_size = 30522, .hidden_size = hidden,
+                          .num_hidden_layers = layers, .num_attention_heads = heads,
+                          .intermediate_size = intermediate, .hidden_act = BERTD_ACT_GELU,
+                          .max_position_embeddings = 512, .type_vocab_size = 2,
+                          .layer_norm_eps = 1e-12f, .arch = BERTD_ARCH_BASE};
+  if (bertd_weights_alloc(&m->cfg, &m->w, errstr, errstr_size)) {
+    free(m);
+    return -1;
+  }
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1; /* xorshift64*: reproducible, no global state */
+  for (size_t i = 0; i < m->w.num_floats; i++) {
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    m->w.memory[i] = (float)((x * 0x2545F4914F6CDD1DULL) >> 40) / 16777216.0f * 0.1f - 0.05f;
+  }
+  m->tasks = BERTD_TASK_EMBED;
+  snprintf(m->name, sizeof m->name, "random-%dx%d", layers, hidden);
+  weights_checksum(&m->w, m->checksum);
+  *out = m;
+  return 0;
+}
+
 void bertd_model_free(bertd_model *m) {
   if (!m) return;
   bertd_tokenizer_free(m->tok);

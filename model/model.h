@@ -4,7 +4,7 @@
 
 #include "bertd.h"
 #include "encoder.h"
-#include "weights.h"
+#include "bertd_weights.h"
 
 struct bertd_model {
   bertd_config cfg;

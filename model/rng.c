@@ -1,5 +1,5 @@
 /* rng.c: splitmix64 stream and Box-Muller normals (see rng.h). */
-#include "rng.h"
+#include "bertd_rng.h"
 
 #include <math.h>
 

@@ -79,6 +79,16 @@ static int reserve(bertd_session *s, int B, int N, int M) {
   return 0;
 }
 
+int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const int32_t *ids,
+                              const int32_t *type_ids, char *errstr, size_t errstr_size) {
+  s->encs = NULL;
+  s->B = 0;
+  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, &s->a, B, lens, ids, type_ids,
+                                    s->threads, errstr, errstr_size))
+    return -1;
+  return 0;
+}
+
 int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, int B,
                           char *errstr, size_t errstr_size) {
   const bertd_model *m = s->m;

@@ -29,7 +29,7 @@ struct batcher {
 
 static entry *at(const bucket *q, int i) { return &q->ring[(q->head + i) % q->cap]; }
 
-int batcher_create(const batcher_opts *o, batcher **out, char *errstr, size_t errstr_size) {
+int bertd_batcher_create(const batcher_opts *o, batcher **out, char *errstr, size_t errstr_size) {
   *out = NULL;
   if (o->n_edges < 0 || o->n_edges > BATCHER_MAX_EDGES || (o->n_edges && !o->edges)) {
     snprintf(errstr, errstr_size, "buckets: between 0 and %d edges", BATCHER_MAX_EDGES);
@@ -60,16 +60,16 @@ int batcher_create(const batcher_opts *o, batcher **out, char *errstr, size_t er
   return 0;
 }
 
-void batcher_free(batcher *b) {
+void bertd_batcher_free(batcher *b) {
   if (!b) return;
   for (int i = 0; i < b->nb; i++) free(b->b[i].ring);
   free(b->b);
   free(b);
 }
 
-int batcher_bucket_count(const batcher *b) { return b->nb; }
+int bertd_batcher_bucket_count(const batcher *b) { return b->nb; }
 
-int batcher_bucket_for(const batcher *b, int token_len) {
+int bertd_batcher_bucket_for(const batcher *b, int token_len) {
   /* few edges: a linear scan reads plainer than a binary search and is as fast */
   for (int i = 0; i < b->o.n_edges; i++)
     if (token_len <= b->edges[i]) return i;
@@ -88,8 +88,8 @@ static int grow(bucket *q) {
   return 0;
 }
 
-int batcher_insert(batcher *b, int token_len, int64_t now_us, void *item) {
-  int k = batcher_bucket_for(b, token_len);
+int bertd_batcher_insert(batcher *b, int token_len, int64_t now_us, void *item) {
+  int k = bertd_batcher_bucket_for(b, token_len);
   bucket *q = &b->b[k];
   if (q->count == q->cap && grow(q)) return -1;
   *at(q, q->count) = (entry){item, token_len, now_us};
@@ -109,7 +109,7 @@ static batcher_reason bucket_reason(const batcher *b, const bucket *q, int64_t n
   return flush_all ? BATCHER_DUE_FLUSH : BATCHER_NOT_DUE;
 }
 
-batcher_reason batcher_due(const batcher *b, int64_t now_us, int flush_all, int *bucket_out) {
+batcher_reason bertd_batcher_due(const batcher *b, int64_t now_us, int flush_all, int *bucket_out) {
   batcher_reason best = BATCHER_NOT_DUE;
   int64_t best_t = INT64_MAX;
   *bucket_out = -1;
@@ -125,7 +125,7 @@ batcher_reason batcher_due(const batcher *b, int64_t now_us, int flush_all, int 
   return best;
 }
 
-int64_t batcher_next_deadline(const batcher *b) {
+int64_t bertd_batcher_next_deadline(const batcher *b) {
   int64_t d = INT64_MAX;
   for (int i = 0; i < b->nb; i++) {
     const bucket *q = &b->b[i];
@@ -134,7 +134,7 @@ int64_t batcher_next_deadline(const batcher *b) {
   return d;
 }
 
-int batcher_take(batcher *b, int k, void **items, int cap) {
+int bertd_batcher_take(batcher *b, int k, void **items, int cap) {
   if (k < 0 || k >= b->nb || cap < 1) return 0;
   bucket *q = &b->b[k];
   int limit = cap < b->o.max_batch_records ? cap : b->o.max_batch_records;
@@ -155,15 +155,15 @@ int batcher_take(batcher *b, int k, void **items, int cap) {
   return n;
 }
 
-int batcher_queued(const batcher *b, int k) { return k >= 0 && k < b->nb ? b->b[k].count : 0; }
+int bertd_batcher_queued(const batcher *b, int k) { return k >= 0 && k < b->nb ? b->b[k].count : 0; }
 
-int batcher_total(const batcher *b) { return b->total; }
+int bertd_batcher_total(const batcher *b) { return b->total; }
 
-int64_t batcher_padded_tokens(const batcher *b, int k) {
+int64_t bertd_batcher_padded_tokens(const batcher *b, int k) {
   return k >= 0 && k < b->nb ? (int64_t)b->b[k].count * b->b[k].longest : 0;
 }
 
-const char *batcher_reason_name(batcher_reason r) {
+const char *bertd_batcher_reason_name(batcher_reason r) {
   switch (r) {
   case BATCHER_NOT_DUE: return "not due";
   case BATCHER_DUE_TOKENS: return "max_batch_tokens";

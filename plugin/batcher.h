@@ -35,35 +35,35 @@ typedef enum {
   BATCHER_DUE_FLUSH     /* the caller asked for every non-empty bucket to run */
 } batcher_reason;
 
-int batcher_create(const batcher_opts *o, batcher **out, char *errstr, size_t errstr_size);
+int bertd_batcher_create(const batcher_opts *o, batcher **out, char *errstr, size_t errstr_size);
 /* Frees the queues; the items themselves belong to the caller (take them out first). */
-void batcher_free(batcher *b);
+void bertd_batcher_free(batcher *b);
 
-int batcher_bucket_count(const batcher *b); /* n_edges + 1 */
+int bertd_batcher_bucket_count(const batcher *b); /* n_edges + 1 */
 /* The bucket a record of token_len tokens goes to. */
-int batcher_bucket_for(const batcher *b, int token_len);
+int bertd_batcher_bucket_for(const batcher *b, int token_len);
 
 /* Queues item at the back of its bucket; returns the bucket, or -1 when out of memory. */
-int batcher_insert(batcher *b, int token_len, int64_t now_us, void *item);
+int bertd_batcher_insert(batcher *b, int token_len, int64_t now_us, void *item);
 
 /* Which bucket should run now (*bucket), and why. With flush_all, any non-empty bucket is due.
  * When several are due, the one whose oldest record has waited longest goes first, so a busy
  * bucket cannot starve a quiet one. */
-batcher_reason batcher_due(const batcher *b, int64_t now_us, int flush_all, int *bucket);
+batcher_reason bertd_batcher_due(const batcher *b, int64_t now_us, int flush_all, int *bucket);
 
 /* The earliest time a bucket becomes due by waiting; INT64_MAX when nothing is queued. */
-int64_t batcher_next_deadline(const batcher *b);
+int64_t bertd_batcher_next_deadline(const batcher *b);
 
 /* Removes one batch from the front of the bucket into items (at most cap): the longest prefix
  * within max_batch_records and max_batch_tokens, but always at least one record. Returns the
  * number taken. */
-int batcher_take(batcher *b, int bucket, void **items, int cap);
+int bertd_batcher_take(batcher *b, int bucket, void **items, int cap);
 
-int batcher_queued(const batcher *b, int bucket); /* records in one bucket */
-int batcher_total(const batcher *b);              /* records in all buckets */
+int bertd_batcher_queued(const batcher *b, int bucket); /* records in one bucket */
+int bertd_batcher_total(const batcher *b);              /* records in all buckets */
 /* Padded cost of everything queued in the bucket: records x longest. */
-int64_t batcher_padded_tokens(const batcher *b, int bucket);
+int64_t bertd_batcher_padded_tokens(const batcher *b, int bucket);
 
-const char *batcher_reason_name(batcher_reason r);
+const char *bertd_batcher_reason_name(batcher_reason r);
 
 #endif

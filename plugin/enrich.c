@@ -1,5 +1,6 @@
 /* enrich.c: tokenize, run the model, and turn head outputs into JSON results (see enrich.h). */
-#include "enrich.h"
+#include "bertd_enrich.h"
+#include "window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,7 +335,7 @@ int bertd_enricher_run_windows(bertd_enricher *e, int B, const bertd_encoding *c
     }
   }
   for (int i = 0; accs && i < B; i++)
-    if (accs[i]) window_acc_take(accs[i], e->s, i, encs[i], win[i], e->o.max_answer_tokens);
+    if (accs[i]) bertd_window_acc_take(accs[i], e->s, i, encs[i], win[i], e->o.max_answer_tokens);
   return 0;
 }
 
@@ -364,20 +365,20 @@ int bertd_enricher_encode_windows(const bertd_enricher *e, const char *text, siz
 
 window_acc *bertd_enricher_window_acc(const bertd_enricher *e, const bertd_windows *w,
                                       char *errstr, size_t errstr_size) {
-  return window_acc_new(e->m, (int)e->o.task, e->o.window_combine, w, errstr, errstr_size);
+  return bertd_window_acc_new(e->m, (int)e->o.task, e->o.window_combine, w, errstr, errstr_size);
 }
 
 json_t *bertd_enricher_window_result(const bertd_enricher *e, const window_acc *a,
                                      const char *text, const char *pair, char *errstr,
                                      size_t errstr_size) {
-  const char *why = window_acc_error(a);
+  const char *why = bertd_window_acc_error(a);
   if (why) {
     snprintf(errstr, errstr_size, "%s", why);
     return NULL;
   }
   json_t *r = NULL;
   int n;
-  const float *l = window_acc_logits(a, &n);
+  const float *l = bertd_window_acc_logits(a, &n);
   switch (e->o.task) {
   case BERTD_ENRICH_CLASSIFY: {
     bertd_label_score ls[256];
@@ -395,12 +396,12 @@ json_t *bertd_enricher_window_result(const bertd_enricher *e, const window_acc *
       if (ni < 1) return NULL;
     }
     const bertd_encoding *meta;
-    const float *rows = window_acc_rows(a, &meta);
+    const float *rows = bertd_window_acc_rows(a, &meta);
     r = tags_json(e, meta, rows, ls, ni, text, errstr, errstr_size);
     break;
   }
   case BERTD_ENRICH_QA: {
-    const bertd_answer *ans = window_acc_answer(a);
+    const bertd_answer *ans = bertd_window_acc_answer(a);
     if (!ans) snprintf(errstr, errstr_size, "qa: no window gave an answer");
     else r = answer_json(ans, pair);
     break;
@@ -408,7 +409,7 @@ json_t *bertd_enricher_window_result(const bertd_enricher *e, const window_acc *
   case BERTD_ENRICH_EMBED: {
     const int H = bertd_model_config(e->m)->hidden_size;
     float *v = malloc(sizeof(float) * (size_t)H);
-    if (!v || window_acc_embedding(a, v, H)) {
+    if (!v || bertd_window_acc_embedding(a, v, H)) {
       snprintf(errstr, errstr_size, "embed: %s", v ? "no window tokens" : "out of memory");
       free(v);
     } else {
@@ -420,7 +421,7 @@ json_t *bertd_enricher_window_result(const bertd_enricher *e, const window_acc *
     snprintf(errstr, errstr_size, "on_too_long: window: task %s cannot be windowed",
              bertd_enrich_task_name(e->o.task));
   }
-  if (r && json_object_set_new(r, "windows", json_integer(window_acc_windows(a)))) {
+  if (r && json_object_set_new(r, "windows", json_integer(bertd_window_acc_windows(a)))) {
     json_decref(r);
     r = NULL;
     snprintf(errstr, errstr_size, "enrich: out of memory");
@@ -500,7 +501,7 @@ static int run_windowed(bertd_enricher *e, int B, const char *const *texts, cons
                                                   sizeof errors[i]);
   }
 done:
-  for (int i = 0; i < B; i++) window_acc_free(rec_acc[i]);
+  for (int i = 0; i < B; i++) bertd_window_acc_free(rec_acc[i]);
   free(rec_acc);
   free(encs);
   free(ts);

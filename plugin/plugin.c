@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "plugin_internal.h"
+#include "window.h"
 
 BERTD_PLUGIN_EXPORT int bertd_plugin_abi_version(void) { return BERTD_PLUGIN_ABI_VERSION; }
 
@@ -34,20 +35,20 @@ BERTD_PLUGIN_EXPORT const char *bertd_plugin_reason_name(int reason) {
 static void plugin_free(bertd_plugin *p, int sync_ready) {
   if (p->batcher) {
     void *items[64];
-    for (int k = 0; k < batcher_bucket_count(p->batcher); k++) {
+    for (int k = 0; k < bertd_batcher_bucket_count(p->batcher); k++) {
       int n;
-      while ((n = batcher_take(p->batcher, k, items, 64)) > 0)
+      while ((n = bertd_batcher_take(p->batcher, k, items, 64)) > 0)
         for (int i = 0; i < n; i++) {
           record *r = items[i], *parent = r->parent;
-          record_free(r);
+          bertd_record_free(r);
           /* a text with windows still queued: freed with the last of them */
-          if (parent && --parent->pending == 0) record_free(parent);
+          if (parent && --parent->pending == 0) bertd_record_free(parent);
         }
     }
-    batcher_free(p->batcher);
+    bertd_batcher_free(p->batcher);
   }
-  record_queue_free_all(&p->ready);
-  for (int i = 0; i < p->n_handed; i++) record_free(p->handed[i]);
+  bertd_record_queue_free_all(&p->ready);
+  for (int i = 0; i < p->n_handed; i++) bertd_record_free(p->handed[i]);
   free(p->handed);
   if (sync_ready) {
     pthread_cond_destroy(&p->done);
@@ -58,7 +59,7 @@ static void plugin_free(bertd_plugin *p, int sync_ready) {
   bertd_windows_free(&p->wins);
   bertd_enricher_free(p->enricher);
   bertd_model_free(p->model);
-  plugin_config_free(&p->cfg);
+  bertd_plugin_config_free(&p->cfg);
   free(p);
 }
 
@@ -96,7 +97,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     snprintf(errstr, errstr_size, "plugin: out of memory");
     return -1;
   }
-  if (plugin_config_parse(config_json, &p->cfg, errstr, errstr_size)) {
+  if (bertd_plugin_config_parse(config_json, &p->cfg, errstr, errstr_size)) {
     free(p);
     return -1;
   }
@@ -117,7 +118,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
                       : p->cfg.enrich.max_length;
   batcher_opts bo = {p->cfg.buckets, p->cfg.n_buckets, p->cfg.max_batch_tokens,
                      p->cfg.max_batch_records, (int64_t)p->cfg.max_wait_ms * 1000};
-  if (batcher_create(&bo, &p->batcher, errstr, errstr_size) ||
+  if (bertd_batcher_create(&bo, &p->batcher, errstr, errstr_size) ||
       bertd_enricher_warm_up(p->enricher, p->cfg.max_batch_records, p->cfg.max_batch_tokens,
                              errstr, errstr_size)) {
     plugin_free(p, 0);
@@ -127,7 +128,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     plugin_free(p, 0);
     return -1;
   }
-  if (worker_start(p, errstr, errstr_size)) {
+  if (bertd_worker_start(p, errstr, errstr_size)) {
     plugin_free(p, 1);
     return -1;
   }
@@ -137,7 +138,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
 
 BERTD_PLUGIN_EXPORT void bertd_plugin_destroy(bertd_plugin *p) {
   if (!p) return;
-  worker_stop(p);
+  bertd_worker_stop(p);
   plugin_free(p, 1);
 }
 
@@ -146,10 +147,10 @@ static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, con
   r->reason = reason;
   r->tokens = tokens;
   snprintf(r->error, sizeof r->error, "%s", why);
-  r->done_us = r->started_us = record_now_us();
-  record_drop_input(r);
+  r->done_us = r->started_us = bertd_record_now_us();
+  bertd_record_drop_input(r);
   pthread_mutex_lock(&p->mu);
-  record_queue_push(&p->ready, r);
+  bertd_record_queue_push(&p->ready, r);
   pthread_cond_broadcast(&p->done);
   pthread_mutex_unlock(&p->mu);
 }
@@ -158,10 +159,10 @@ static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, con
  * decide: a bucket that just became due, or a first record whose deadline may be sooner than
  * the one it sleeps to. Called with p->mu held. -1 when out of memory. */
 static int enqueue_locked(bertd_plugin *p, record *r) {
-  int k = batcher_insert(p->batcher, r->enc.n, r->submitted_us, r);
+  int k = bertd_batcher_insert(p->batcher, r->enc.n, r->submitted_us, r);
   int dummy;
-  if (k >= 0 && (batcher_queued(p->batcher, k) == 1 ||
-                 batcher_due(p->batcher, r->submitted_us, 0, &dummy) != BATCHER_NOT_DUE))
+  if (k >= 0 && (bertd_batcher_queued(p->batcher, k) == 1 ||
+                 bertd_batcher_due(p->batcher, r->submitted_us, 0, &dummy) != BATCHER_NOT_DUE))
     pthread_cond_signal(&p->work);
   return k < 0 ? -1 : 0;
 }
@@ -176,8 +177,8 @@ static int submit_windows(bertd_plugin *p, record *r, char *errstr, size_t errst
   r->pending = n;
   r->tokens = 0;
   for (int k = 0; k < n; k++) {
-    if (!(kids[k] = record_new_window(r, k, r->submitted_us)) ||
-        record_set_encoding(kids[k], &p->wins.w[k]))
+    if (!(kids[k] = bertd_record_new_window(r, k, r->submitted_us)) ||
+        bertd_record_set_encoding(kids[k], &p->wins.w[k]))
       goto oom;
     kids[k]->tokens = kids[k]->enc.n;
     r->tokens += kids[k]->enc.n;
@@ -192,15 +193,15 @@ static int submit_windows(bertd_plugin *p, record *r, char *errstr, size_t errst
       pthread_mutex_unlock(&p->mu);
       goto oom;
     }
-    window_acc_fail(r->acc, "plugin: out of memory queueing windows");
+    bertd_window_acc_fail(r->acc, "plugin: out of memory queueing windows");
     r->pending = k;
-    for (int j = k; j < n; j++) record_free(kids[j]);
+    for (int j = k; j < n; j++) bertd_record_free(kids[j]);
   }
   pthread_mutex_unlock(&p->mu);
   free(kids);
   return 0;
 oom:
-  for (int j = 0; kids && j < n; j++) record_free(kids[j]);
+  for (int j = 0; kids && j < n; j++) bertd_record_free(kids[j]);
   free(kids);
   snprintf(errstr, errstr_size, "plugin: out of memory");
   return -1;
@@ -213,7 +214,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
     snprintf(errstr, errstr_size, "bertd_plugin_submit: invalid argument");
     return -1;
   }
-  record *r = record_new(text ? text : "", len, text_pair, pair_len, ref, record_now_us());
+  record *r = bertd_record_new(text ? text : "", len, text_pair, pair_len, ref, bertd_record_now_us());
   if (!r) {
     snprintf(errstr, errstr_size, "plugin: out of memory");
     return -1;
@@ -247,12 +248,12 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
                  "qa needs a question (text) and a context (text_pair)");
   } else if (windowed) {
     if (submit_windows(p, r, errstr, errstr_size)) {
-      record_free(r);
+      bertd_record_free(r);
       return -1;
     }
   } else {
-    if (record_set_encoding(r, enc)) {
-      record_free(r);
+    if (bertd_record_set_encoding(r, enc)) {
+      bertd_record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;
     }
@@ -261,7 +262,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
     int rc = enqueue_locked(p, r);
     pthread_mutex_unlock(&p->mu);
     if (rc) {
-      record_free(r);
+      bertd_record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;
     }
@@ -271,7 +272,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
 }
 
 static int64_t deadline_after_ms(int timeout_ms) {
-  return record_now_us() + (int64_t)timeout_ms * 1000;
+  return bertd_record_now_us() + (int64_t)timeout_ms * 1000;
 }
 
 /* Waits on p->done until the deadline; returns ETIMEDOUT once it has passed. */
@@ -291,7 +292,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
                                                 int timeout_ms) {
   if (!p || !out || max < 1) return 0;
   /* what the previous poll handed out is the host's no longer */
-  for (int i = 0; i < p->n_handed; i++) record_free(p->handed[i]);
+  for (int i = 0; i < p->n_handed; i++) bertd_record_free(p->handed[i]);
   p->n_handed = 0;
   if (p->in_flight == 0) return 0;
   if (max > p->cap_handed) {
@@ -306,7 +307,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
     if (wait_done(p, timeout_ms, deadline) == ETIMEDOUT) break;
   int n = 0;
   record *r;
-  while (n < max && (r = record_queue_pop(&p->ready))) p->handed[n++] = r;
+  while (n < max && (r = bertd_record_queue_pop(&p->ready))) p->handed[n++] = r;
   pthread_mutex_unlock(&p->mu);
   p->n_handed = n;
   p->in_flight -= n;
@@ -337,7 +338,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_flush(bertd_plugin *p, int timeout_ms) {
   pthread_mutex_lock(&p->mu);
   p->flushing = 1;
   pthread_cond_signal(&p->work);
-  while (batcher_total(p->batcher) > 0 || p->running > 0)
+  while (bertd_batcher_total(p->batcher) > 0 || p->running > 0)
     if (wait_done(p, timeout_ms, deadline) == ETIMEDOUT) {
       rc = -1;
       break;

@@ -185,7 +185,7 @@ static int parse_batching(json_t *b, plugin_config *c, char *errstr, size_t errs
   return 0;
 }
 
-int plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
+int bertd_plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
                         size_t errstr_size) {
   set_defaults(c);
   if (!json_text) {
@@ -228,11 +228,11 @@ int plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
       if (rc) break;
     }
   json_decref(root);
-  if (rc) plugin_config_free(c);
+  if (rc) bertd_plugin_config_free(c);
   return rc;
 }
 
-void plugin_config_free(plugin_config *c) {
+void bertd_plugin_config_free(plugin_config *c) {
   free(c->model_dir);
   c->model_dir = NULL;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "batcher.h"
-#include "enrich.h"
+#include "bertd_enrich.h"
 
 typedef struct plugin_config {
   char *model_dir;             /* owned */
@@ -20,8 +20,8 @@ typedef struct plugin_config {
 } plugin_config;
 
 /* Fills c from JSON text; on error c holds nothing to free. */
-int plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
+int bertd_plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
                         size_t errstr_size);
-void plugin_config_free(plugin_config *c);
+void bertd_plugin_config_free(plugin_config *c);
 
 #endif

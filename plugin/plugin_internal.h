@@ -9,7 +9,7 @@
 #include "batcher.h"
 #include "bertd.h"
 #include "bertd_plugin.h"
-#include "enrich.h"
+#include "bertd_enrich.h"
 #include "plugin_config.h"
 #include "record.h"
 
@@ -24,7 +24,7 @@ struct bertd_plugin {
    * writes the session's activations, runs on the worker alone. */
   bertd_enricher *enricher;
 
-  /* worker thread only: batch buffers of max_batch_records each, allocated by worker_start */
+  /* worker thread only: batch buffers of max_batch_records each, allocated by bertd_worker_start */
   record **batch;
   const bertd_encoding **batch_encs;
   const char **batch_texts, **batch_pairs;
@@ -55,9 +55,9 @@ struct bertd_plugin {
 };
 
 /* worker.c */
-int worker_start(bertd_plugin *p, char *errstr, size_t errstr_size);
+int bertd_worker_start(bertd_plugin *p, char *errstr, size_t errstr_size);
 /* Asks the worker to stop and joins it (after its current batch); queued records stay in the
- * batcher. Frees the batch buffers; safe to call when worker_start failed or never ran. */
-void worker_stop(bertd_plugin *p);
+ * batcher. Frees the batch buffers; safe to call when bertd_worker_start failed or never ran. */
+void bertd_worker_stop(bertd_plugin *p);
 
 #endif

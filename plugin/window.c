@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enrich.h"
-#include "heads.h"
+#include "bertd_enrich.h"
 
 struct window_acc {
   const bertd_model *m;
@@ -28,7 +27,7 @@ struct window_acc {
   char error[256];
 };
 
-window_acc *window_acc_new(const bertd_model *m, int task, window_combine combine,
+window_acc *bertd_window_acc_new(const bertd_model *m, int task, window_combine combine,
                            const bertd_windows *w, char *errstr, size_t errstr_size) {
   const bertd_config *c = bertd_model_config(m);
   window_acc *a = calloc(1, sizeof *a);
@@ -75,12 +74,12 @@ window_acc *window_acc_new(const bertd_model *m, int task, window_combine combin
     goto oom;
   return a;
 oom:
-  window_acc_free(a);
+  bertd_window_acc_free(a);
   snprintf(errstr, errstr_size, "windows: out of memory");
   return NULL;
 }
 
-void window_acc_free(window_acc *a) {
+void bertd_window_acc_free(window_acc *a) {
   if (!a) return;
   free(a->logits);
   free(a->rows);
@@ -89,13 +88,13 @@ void window_acc_free(window_acc *a) {
   free(a);
 }
 
-int window_acc_windows(const window_acc *a) { return a->n_windows; }
+int bertd_window_acc_windows(const window_acc *a) { return a->n_windows; }
 
-void window_acc_fail(window_acc *a, const char *why) {
+void bertd_window_acc_fail(window_acc *a, const char *why) {
   if (!a->error[0]) snprintf(a->error, sizeof a->error, "%s", why);
 }
 
-const char *window_acc_error(const window_acc *a) { return a->error[0] ? a->error : NULL; }
+const char *bertd_window_acc_error(const window_acc *a) { return a->error[0] ? a->error : NULL; }
 
 static void take_logits(window_acc *a, const float *l) {
   for (int i = 0; i < a->n_logits; i++) {
@@ -116,7 +115,7 @@ static void take_rows(window_acc *a, const float *l, int k) {
              sizeof(float) * (size_t)a->NL);
 }
 
-int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_encoding *enc,
+int bertd_window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_encoding *enc,
                     int k, int max_answer_tokens) {
   char why[256];
   int n;
@@ -128,7 +127,7 @@ int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_en
     const float *r = a->task == BERTD_ENRICH_JOINT ? bertd_session_logits(s, b, "slots", &n)
                                                    : NULL;
     if (!l || (a->task == BERTD_ENRICH_JOINT && !r)) {
-      window_acc_fail(a, "windows: the model gave no logits for a window");
+      bertd_window_acc_fail(a, "windows: the model gave no logits for a window");
       break;
     }
     take_logits(a, l);
@@ -137,14 +136,14 @@ int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_en
   }
   case BERTD_ENRICH_TAG: {
     const float *r = bertd_session_logits(s, b, "tag", &n);
-    if (!r) window_acc_fail(a, "windows: the model gave no tag logits for a window");
+    if (!r) bertd_window_acc_fail(a, "windows: the model gave no tag logits for a window");
     else take_rows(a, r, k);
     break;
   }
   case BERTD_ENRICH_QA: {
     bertd_answer ans;
     if (bertd_result_answer(s, b, max_answer_tokens, &ans, why, sizeof why)) {
-      window_acc_fail(a, why);
+      bertd_window_acc_fail(a, why);
     } else if (!a->have_answer || ans.score > a->best.score ||
                (ans.score == a->best.score && k < a->best_k)) {
       /* windows are taken in any order (they run in different batches): on an equal score
@@ -162,7 +161,7 @@ int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_en
     float *v = malloc(sizeof(float) * (size_t)c->hidden_size);
     if (!x || !v) {
       free(v);
-      window_acc_fail(a, "windows: out of memory");
+      bertd_window_acc_fail(a, "windows: out of memory");
       break;
     }
     bertd_pool_sequence(x, T, c->hidden_size, c->pooling, 0, v);
@@ -174,7 +173,7 @@ int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_en
     break;
   }
   default:
-    window_acc_fail(a, "windows: task cannot be windowed");
+    bertd_window_acc_fail(a, "windows: task cannot be windowed");
   }
   a->taken++;
   if (a->taken < a->n_windows) return 0;
@@ -183,21 +182,21 @@ int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_en
   return 1;
 }
 
-const float *window_acc_logits(const window_acc *a, int *n) {
+const float *bertd_window_acc_logits(const window_acc *a, int *n) {
   *n = a->n_logits;
   return a->logits;
 }
 
-const float *window_acc_rows(const window_acc *a, const bertd_encoding **meta) {
+const float *bertd_window_acc_rows(const window_acc *a, const bertd_encoding **meta) {
   *meta = &a->meta;
   return a->rows;
 }
 
-const bertd_answer *window_acc_answer(const window_acc *a) {
+const bertd_answer *bertd_window_acc_answer(const window_acc *a) {
   return a->have_answer ? &a->best : NULL;
 }
 
-int window_acc_embedding(const window_acc *a, float *out, int H) {
+int bertd_window_acc_embedding(const window_acc *a, float *out, int H) {
   if (a->weight <= 0) return -1;
   double norm = 0;
   for (int i = 0; i < H; i++) {

@@ -15,31 +15,28 @@
 
 #include <stddef.h>
 
-#include "bertd.h"
+#include "bertd_enrich.h"
 
-typedef struct window_acc window_acc;
-
-typedef enum { WINDOW_COMBINE_MEAN = 0, WINDOW_COMBINE_MAX = 1 } window_combine;
 
 /* task: what to keep (bertd_enrich_task's value); w: the windows as cut, for their geometry and
  * the windowed tokens' offsets. */
-window_acc *window_acc_new(const bertd_model *m, int task, window_combine combine,
+window_acc *bertd_window_acc_new(const bertd_model *m, int task, window_combine combine,
                            const bertd_windows *w, char *errstr, size_t errstr_size);
-void window_acc_free(window_acc *a);
-int window_acc_windows(const window_acc *a);
+void bertd_window_acc_free(window_acc *a);
+int bertd_window_acc_windows(const window_acc *a);
 
 /* Takes window k's outputs (its encoding enc) from sequence b of the session's last forward. Never fails the
- * batch: a failure is kept in a (window_acc_error). Returns 1 once every window is in. */
-int window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_encoding *enc,
+ * batch: a failure is kept in a (bertd_window_acc_error). Returns 1 once every window is in. */
+int bertd_window_acc_take(window_acc *a, const bertd_session *s, int b, const bertd_encoding *enc,
                     int k, int max_answer_tokens);
-void window_acc_fail(window_acc *a, const char *why);
-const char *window_acc_error(const window_acc *a); /* NULL unless a window failed */
+void bertd_window_acc_fail(window_acc *a, const char *why);
+const char *bertd_window_acc_error(const window_acc *a); /* NULL unless a window failed */
 
 /* The combined outputs, once every window is in. */
-const float *window_acc_logits(const window_acc *a, int *n);
+const float *bertd_window_acc_logits(const window_acc *a, int *n);
 /* Per-token rows of the windowed sequence (meta->n tokens, seq 0, original offsets). */
-const float *window_acc_rows(const window_acc *a, const bertd_encoding **meta);
-const bertd_answer *window_acc_answer(const window_acc *a);
-int window_acc_embedding(const window_acc *a, float *out, int H);
+const float *bertd_window_acc_rows(const window_acc *a, const bertd_encoding **meta);
+const bertd_answer *bertd_window_acc_answer(const window_acc *a);
+int bertd_window_acc_embedding(const window_acc *a, float *out, int H);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "plugin_internal.h"
+#include "window.h"
 
 /* The same JSON text `bertd <task>` prints for a record. */
 #define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
@@ -28,7 +29,7 @@ static void set_result(record *r, json_t *result) {
 
 static void fail(record *r, const char *why) {
   if (r->parent) { /* a window: its text fails as a whole */
-    window_acc_fail(r->parent->acc, why);
+    bertd_window_acc_fail(r->parent->acc, why);
     return;
   }
   r->reason = BERTD_PLUGIN_INFERENCE;
@@ -77,9 +78,9 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&p->mu);
   while (!p->stopping) {
     int k;
-    int64_t now = record_now_us();
-    if (batcher_due(p->batcher, now, p->flushing, &k) == BATCHER_NOT_DUE) {
-      int64_t deadline = batcher_next_deadline(p->batcher);
+    int64_t now = bertd_record_now_us();
+    if (bertd_batcher_due(p->batcher, now, p->flushing, &k) == BATCHER_NOT_DUE) {
+      int64_t deadline = bertd_batcher_next_deadline(p->batcher);
       if (deadline == INT64_MAX) {
         pthread_cond_wait(&p->work, &p->mu);
       } else {
@@ -88,33 +89,33 @@ static void *worker_main(void *arg) {
       }
       continue; /* woken or timed out: look again, whatever the reason */
     }
-    int n = batcher_take(p->batcher, k, (void **)rs, p->cfg.max_batch_records);
+    int n = bertd_batcher_take(p->batcher, k, (void **)rs, p->cfg.max_batch_records);
     p->running = n;
     pthread_mutex_unlock(&p->mu);
 
-    const int64_t started = record_now_us();
+    const int64_t started = bertd_record_now_us();
     run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_accs,
               p->batch_win, p->batch_results);
-    int64_t done = record_now_us();
+    int64_t done = bertd_record_now_us();
     int n_finished = 0;
     for (int i = 0; i < n; i++) {
       rs[i]->started_us = started;
       rs[i]->done_us = done;
-      record_drop_input(rs[i]);
+      bertd_record_drop_input(rs[i]);
     }
 
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < n; i++) {
       record *parent = rs[i]->parent;
       if (!parent) {
-        record_queue_push(&p->ready, rs[i]);
+        bertd_record_queue_push(&p->ready, rs[i]);
         continue;
       }
       /* a windowed text's queue time ends when its first window's batch begins */
       if (!parent->started_us) parent->started_us = rs[i]->started_us;
       /* under the lock: submit() may lower pending when it could not queue every window */
       if (--parent->pending == 0) p->finished[n_finished++] = parent;
-      record_free(rs[i]);
+      bertd_record_free(rs[i]);
     }
     pthread_mutex_unlock(&p->mu);
     /* texts whose last window just ran: combine outside the lock (running still holds flush) */
@@ -129,13 +130,13 @@ static void *worker_main(void *arg) {
       } else {
         set_result(r, res);
       }
-      r->done_us = record_now_us();
-      record_drop_input(r);
-      window_acc_free(r->acc);
+      r->done_us = bertd_record_now_us();
+      bertd_record_drop_input(r);
+      bertd_window_acc_free(r->acc);
       r->acc = NULL;
     }
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < n_finished; i++) record_queue_push(&p->ready, p->finished[i]);
+    for (int i = 0; i < n_finished; i++) bertd_record_queue_push(&p->ready, p->finished[i]);
     p->running = 0;
     pthread_cond_broadcast(&p->done);
   }
@@ -161,7 +162,7 @@ static void free_buffers(bertd_plugin *p) {
   p->batch_results = NULL;
 }
 
-int worker_start(bertd_plugin *p, char *errstr, size_t errstr_size) {
+int bertd_worker_start(bertd_plugin *p, char *errstr, size_t errstr_size) {
   /* allocated here, before the thread exists, so running out of memory fails create() */
   size_t cap = (size_t)p->cfg.max_batch_records;
   p->batch = malloc(sizeof(*p->batch) * cap);
@@ -188,7 +189,7 @@ int worker_start(bertd_plugin *p, char *errstr, size_t errstr_size) {
   return 0;
 }
 
-void worker_stop(bertd_plugin *p) {
+void bertd_worker_stop(bertd_plugin *p) {
   if (p->thread_started) {
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;

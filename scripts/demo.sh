@@ -54,7 +54,7 @@ if ! { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake -
   tail -n 30 "$WORK/build.log" >&2
   die 1 "building bertd failed (the end of cmake's output is above)"
 fi
-BERTD="$ROOT/build/consumer/bertd"
+BERTD="$ROOT/build/cli/bertd"
 [ -x "$BERTD" ] || die 1 "the build finished but $BERTD is not there"
 
 if [ -n "${BERTD_DEMO_MODEL:-}" ]; then

@@ -12,7 +12,7 @@
 # OPENBLAS_NUM_THREADS or every core).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BERTD="${BERTD:-$ROOT/build/consumer/bertd}"
+BERTD="${BERTD:-$ROOT/build/cli/bertd}"
 OUT="${1:-$ROOT/.models/atis-joint-minilm}"
 THREADS=()
 if [ -n "${BERTD_THREADS:-}" ]; then THREADS=(--threads "$BERTD_THREADS"); fi

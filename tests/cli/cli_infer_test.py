@@ -40,7 +40,7 @@ def close(a, b, tol):
 
 class Bertd:
     def __init__(self, build):
-        self.exe = os.path.join(build, "consumer", "bertd")
+        self.exe = os.path.join(build, "cli", "bertd")
         self.tmp = tempfile.mkdtemp(prefix="bertd-cli-")
 
     def run(self, *args, stdin=None):

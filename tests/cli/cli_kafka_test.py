@@ -174,7 +174,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--no-broker", action="store_true", help="only what needs no broker")
     a = ap.parse_args()
-    exe = os.path.join(a.build, "consumer", "bertd")
+    exe = os.path.join(a.build, "cli", "bertd")
     tmp = __import__("tempfile").mkdtemp(prefix="bertd-cli-kafka-")
     test_schema(exe, tmp)
     test_flags(exe)

@@ -210,7 +210,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     a = ap.parse_args()
-    exe = os.path.join(a.build, "consumer", "bertd")
+    exe = os.path.join(a.build, "cli", "bertd")
     tmp = tempfile.mkdtemp(prefix="bertd-cli-train-")
     test_classify(exe, tmp)
     test_joint(exe, tmp)

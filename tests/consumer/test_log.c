@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "bertd_log.h"
 
 Test(log, syslog_levels_map_to_bertd_levels) {
   /* librdkafka uses syslog's: 0 emerg, 1 alert, 2 crit, 3 err, 4 warning, 5 notice, 6 info,

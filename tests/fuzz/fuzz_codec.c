@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
+#include "bertd_avro.h"
 
 static const char UTTERANCE[] =
     "{\"type\":\"record\",\"name\":\"Utterance\",\"namespace\":\"bertd.example\",\"fields\":["

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "bertd_tokenizer.h"
 
 static bertd_tokenizer *toks[2]; /* harness state: loaded once per process, read-only after */
 static bertd_encoding enc;       /* reused across inputs, as the daemon reuses it */

@@ -48,7 +48,7 @@ def check(cond, what):
 class Harness:
     def __init__(self, build, name):
         self.build = build
-        self.bertd = os.path.join(build, "consumer", "bertd")
+        self.bertd = os.path.join(build, "cli", "bertd")
         self.tmp = tempfile.mkdtemp(prefix="bertd-%s-" % name)
         self.env = dict(os.environ, BERTD_KAFKA_STATE=os.path.join(self.tmp, "kafka"),
                         BERTD_KAFKA_OWNER_PID=str(os.getpid()))
@@ -651,7 +651,7 @@ def case_bad_config(a):
     env = dict(os.environ, BERTD_MODELS=os.path.join(fixtures, "models"))
     env.pop("BERTD_KAFKA_BOOTSTRAP", None)
     n = 0
-    bertd = os.path.join(a.build, "consumer", "bertd")
+    bertd = os.path.join(a.build, "cli", "bertd")
     for path in sorted(os.path.join(fixtures, d, f) for d in ("bad", "bad_run")
                        for f in os.listdir(os.path.join(fixtures, d))):
         name = os.path.relpath(path, fixtures)
@@ -675,7 +675,7 @@ def registry_sources(a):
     else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from the registry: the
     daemon registers the enriched schema under "<output topic>-value" as it starts (before it
     needs a broker, so none runs here)."""
-    bertd = os.path.join(a.build, "consumer", "bertd")
+    bertd = os.path.join(a.build, "cli", "bertd")
     tmp = tempfile.mkdtemp(prefix="bertd-registry-")
     used, unused = Registry(), Registry()
     try:

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "bertd.h"
-#include "trainer.h"
+#include "bertd_trainer.h"
 
 #define NSEQ 3
 static const int lens[NSEQ] = {6, 9, 4};

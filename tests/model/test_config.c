@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "config.h"
+#include "bertd_checkpoint.h"
 #include "loader_fixtures.h"
 
 static bertd_config cfg;

@@ -23,14 +23,14 @@ Test(gelu, erf_within_its_fitted_bound) {
   double worst = 0.0;
   for (double v = -12.0; v <= 12.0; v += 3e-5) {
     const float x = (float)v;
-    const double e = fabs((double)gelu_erf(x) - erf((double)x));
+    const double e = fabs((double)bertd_gelu_erf(x) - erf((double)x));
     worst = e > worst ? e : worst;
   }
   cr_expect_lt(worst, 4.5e-7, "max |erf error| %.3g", worst);
-  cr_expect_eq(gelu_erf(0.0f), 0.0f);
-  cr_expect_eq(gelu_erf(4.0f), 1.0f, "erf(4) rounds to 1 in float");
-  cr_expect_eq(gelu_erf(-100.0f), -1.0f, "clamped below");
-  cr_expect(isnan(gelu_erf(NAN)), "NaN passes through");
+  cr_expect_eq(bertd_gelu_erf(0.0f), 0.0f);
+  cr_expect_eq(bertd_gelu_erf(4.0f), 1.0f, "erf(4) rounds to 1 in float");
+  cr_expect_eq(bertd_gelu_erf(-100.0f), -1.0f, "clamped below");
+  cr_expect(isnan(bertd_gelu_erf(NAN)), "NaN passes through");
 }
 
 Test(gelu, forward_matches_exact_gelu) {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "bertd_tokenizer.h"
 #include "tokenizer_testutil.h"
 
 #define UNCASED BERTD_FIXTURES "/tokenizer/uncased"

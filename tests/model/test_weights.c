@@ -8,10 +8,10 @@
  *  - the real all-MiniLM-L6-v2 (BERTD_MODEL_DIR) loads with exact values. */
 #include <criterion/criterion.h>
 
-#include "config.h"
+#include "bertd_checkpoint.h"
 #include "loader_fixtures.h"
 #include "safetensors.h"
-#include "weights.h"
+#include "bertd_weights.h"
 
 static bertd_config cfg;
 static bertd_weights w, w2;

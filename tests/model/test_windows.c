@@ -2,7 +2,7 @@
  * Encoding::truncate: windows start every width - stride tokens, the last one ends at n. */
 #include <criterion/criterion.h>
 
-#include "tokenizer.h"
+#include "bertd_tokenizer.h"
 
 Test(windows, a_sequence_that_fits_is_one_window) {
   int s, e;

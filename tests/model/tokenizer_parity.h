@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "bertd_tokenizer.h"
 #include "tokenizer_testutil.h"
 
 #define TP_MAX_REPORTS 20

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "bertd_tokenizer.h"
 
 #define TU_FNV_OFFSET 0xcbf29ce484222325ULL
 #define TU_FNV_PRIME 0x100000001b3ULL

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bertd.h"
-#include "enrich.h"
+#include "bertd_enrich.h"
 
 /* make_model_fixtures.py's TEXTS[0], the golden file's inputs[0] */
 static const char TEXT[] = "show me the cheapest flights from boston to denver";

@@ -21,7 +21,7 @@
 
 #include "bertd.h"
 #include "bertd_plugin.h"
-#include "enrich.h"
+#include "bertd_enrich.h"
 
 #define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
 #define REF(i) ((void *)(intptr_t)((i) + 1)) /* never NULL */

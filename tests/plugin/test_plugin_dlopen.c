@@ -73,7 +73,7 @@ Test(plugin_dlopen, exports_only_the_abi) {
   cr_assert_not_null(dlsym(so, "bertd_plugin_abi_version"));
   cr_assert_null(dlsym(so, "bertd_model_load"), "the model library leaks out of the .so");
   cr_assert_null(dlsym(so, "bertd_enricher_run"), "enrich.c leaks out of the .so");
-  cr_assert_null(dlsym(so, "batcher_insert"), "batcher.c leaks out of the .so");
+  cr_assert_null(dlsym(so, "bertd_batcher_insert"), "batcher.c leaks out of the .so");
   int (*version)(void) = (int (*)(void))dlsym(so, "bertd_plugin_abi_version");
   cr_assert_eq(version(), BERTD_PLUGIN_ABI_VERSION);
 }

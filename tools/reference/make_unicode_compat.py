@@ -119,12 +119,12 @@ def main():
                 % (tokenizers.__version__, lib.utf8proc_version().decode(),
                    lib.utf8proc_unicode_version().decode()))
         f.write('#include "tokenizer_internal.h"\n\n')
-        f.write(c_array("compat_classes", "compat_class_entry",
+        f.write(c_array("bertd_compat_classes", "compat_class_entry",
                         ["{0x%X, %s}" % (c, NAMES[t]) for c, t in classes]))
-        f.write(c_array("compat_strip", "compat_map_entry",
+        f.write(c_array("bertd_compat_strip", "compat_map_entry",
                         ["{0x%X, %d, %s}" % (c, len(s), c_chars(s) if s else "{0}")
                          for c, s in strips]))
-        f.write(c_array("compat_lower", "compat_map_entry",
+        f.write(c_array("bertd_compat_lower", "compat_map_entry",
                         ["{0x%X, %d, %s}" % (c, len(s), c_chars(s)) for c, s in lowers]).rstrip("\n") + "\n")
     print("%s: %d classes, %d strip, %d lower" % (os.path.relpath(OUT, ROOT), len(classes),
                                                    len(strips), len(lowers)))

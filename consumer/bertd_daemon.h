@@ -1,0 +1,40 @@
+/* daemon.h: `bertd run`: Kafka -> Avro -> plugin (length buckets -> BERT) -> enriched Avro.
+ *
+ * Delivery is at-least-once: an input offset is stored for commit only when every record at or
+ * below it in its partition has been delivered to the output or the dead-letter topic
+ * (offsets.h). Output keeps each input record's key and headers, and each input partition's
+ * order (records are produced in offset order per partition; with as many output partitions as
+ * input partitions, record p of input partition i goes to output partition i). Anything that
+ * goes wrong with one record sends it to the dead-letter topic with its reason; the partition
+ * keeps moving and the daemon keeps running. */
+#ifndef BERTD_DAEMON_H
+#define BERTD_DAEMON_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "bertd_config.h"
+
+typedef struct bertd_daemon_opts {
+  const char *plugin_path;        /* NULL: found next to the executable or $BERTD_PLUGIN */
+  size_t max_in_flight;           /* pause fetching when this many records are in flight,
+                                   * resume when half as many are (0: 20000) */
+  int stats_interval_ms;          /* a stats log line this often (0: 10000; <0: never) */
+  int drain_timeout_ms;           /* bound for draining on revoke and on shutdown (0: 30000) */
+  volatile sig_atomic_t *stop;    /* set by the signal handler: drain, commit, return */
+} bertd_daemon_opts;
+
+/* Runs until *opts->stop is set. Returns 0 after a clean drain, -1 with errstr when start-up
+ * failed (bad Kafka property, model, schema, plugin) or the drain could not finish. */
+int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
+                     char *errstr, size_t errstr_size);
+
+/* ---- run_preflight ---- */
+/* run_preflight.h: config checks that need the Avro schemas (see run_preflight.c). */
+#include <stddef.h>
+
+
+/* 0, or -1 with "file:line:column: key: message" in errstr. */
+int bertd_run_preflight(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size);
+
+#endif
