@@ -27,6 +27,11 @@
 
 #define BERTD_VERSION "0.1.0"
 
+/* Every function of bertd that can fail returns non-zero and fills errstr (errstr_size bytes,
+ * one line). This fills it printf-style and returns -1, for `return bertd_set_error(...)`. */
+int bertd_set_error(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 typedef struct bertd_model bertd_model;
 typedef struct bertd_session bertd_session;
 

@@ -33,21 +33,21 @@ static int open_shards(const char *dir, bertd_checkpoint *ck, char *errstr, size
   ck->weight_map = index;
   json_t *map = json_object_get(index, "weight_map");
   if (!json_is_object(map) || json_object_size(map) == 0)
-    return bertd_cfgjson_error(errstr, errstr_size, INDEX ": weight_map: expected a non-empty object");
+    return bertd_set_error(errstr, errstr_size, INDEX ": weight_map: expected a non-empty object");
   ck->files = calloc(json_object_size(map), sizeof *ck->files);
-  if (!ck->files) return bertd_cfgjson_error(errstr, errstr_size, INDEX ": out of memory");
+  if (!ck->files) return bertd_set_error(errstr, errstr_size, INDEX ": out of memory");
   const char *key;
   json_t *value;
   json_object_foreach(map, key, value) {
     const char *shard = json_string_value(value);
     if (!shard || !shard[0] || strchr(shard, '/') || strcmp(shard, "..") == 0)
-      return bertd_cfgjson_error(errstr, errstr_size,
+      return bertd_set_error(errstr, errstr_size,
                                  INDEX ": weight_map: '%s': expected a file name in the same directory", key);
     int seen = 0;
     for (int i = 0; i < ck->num_files && !seen; i++) seen = strcmp(ck->files[i].label, shard) == 0;
     if (seen) continue;
     if (strlen(shard) >= sizeof ck->files[0].label)
-      return bertd_cfgjson_error(errstr, errstr_size, INDEX ": shard name '%s' too long", shard);
+      return bertd_set_error(errstr, errstr_size, INDEX ": shard name '%s' too long", shard);
     if (open_file(dir, shard, &ck->files[ck->num_files], errstr, errstr_size) != 0) return -1;
     ck->num_files++;
   }
@@ -60,14 +60,14 @@ int bertd_checkpoint_open(const char *dir, bertd_checkpoint *ck, char *errstr, s
   if (exists(dir, SINGLE)) {
     snprintf(ck->label, sizeof ck->label, SINGLE);
     ck->files = calloc(1, sizeof *ck->files);
-    if (!ck->files) return bertd_cfgjson_error(errstr, errstr_size, SINGLE ": out of memory");
+    if (!ck->files) return bertd_set_error(errstr, errstr_size, SINGLE ": out of memory");
     rc = open_file(dir, SINGLE, &ck->files[0], errstr, errstr_size);
     if (rc == 0) ck->num_files = 1;
   } else if (exists(dir, INDEX)) {
     snprintf(ck->label, sizeof ck->label, INDEX);
     rc = open_shards(dir, ck, errstr, errstr_size);
   } else {
-    rc = bertd_cfgjson_error(errstr, errstr_size, "no " SINGLE " or " INDEX " in the checkpoint directory%s",
+    rc = bertd_set_error(errstr, errstr_size, "no " SINGLE " or " INDEX " in the checkpoint directory%s",
                              exists(dir, "pytorch_model.bin")
                                  ? " (pytorch_model.bin is not read: convert it with safetensors)"
                                  : "");
@@ -99,7 +99,7 @@ int bertd_checkpoint_find(const bertd_checkpoint *ck, const char *name, bertd_ch
     if (out->tensor) return 1;
     break;
   }
-  return bertd_cfgjson_error(errstr, errstr_size, "%s: tensor '%s': listed in " INDEX " but not in the file",
+  return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': listed in " INDEX " but not in the file",
                              shard, name);
 }
 

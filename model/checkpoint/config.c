@@ -30,13 +30,13 @@ void bertd_config_free(bertd_config *cfg) {
 /* "LABEL_0", "LABEL_1", ...: what PretrainedConfig invents when only num_labels is given. */
 static int default_labels(bertd_config *cfg, int n, char *errstr, size_t errstr_size) {
   char **labels = calloc((size_t)n, sizeof *labels);
-  if (!labels) return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+  if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
   for (int i = 0; i < n; i++) {
     char buf[32];
     snprintf(buf, sizeof buf, "LABEL_%d", i);
     if (!(labels[i] = strdup(buf))) {
       bertd_config_free_strings(labels, i);
-      return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+      return bertd_set_error(errstr, errstr_size, "config: out of memory");
     }
   }
   bertd_config_free_strings(cfg->id2label, cfg->num_labels);
@@ -88,23 +88,23 @@ int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_s
   };
   for (size_t i = 0; i < sizeof positive / sizeof positive[0]; i++)
     if (positive[i].value < 1)
-      return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": %s: expected an integer >= 1",
+      return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": %s: expected an integer >= 1",
                                  positive[i].key);
   if (cfg->hidden_size % cfg->num_attention_heads != 0)
-    return bertd_cfgjson_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                                CONFIG_JSON ": num_attention_heads: %d does not divide hidden_size %d",
                                cfg->num_attention_heads, cfg->hidden_size);
   if (!(cfg->layer_norm_eps > 0))
-    return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": layer_norm_eps: expected a positive number");
+    return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": layer_norm_eps: expected a positive number");
   if (cfg->pad_token_id >= cfg->vocab_size)
-    return bertd_cfgjson_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                                CONFIG_JSON ": pad_token_id: %d is not below vocab_size %d",
                                cfg->pad_token_id, cfg->vocab_size);
   if ((cfg->arch == BERTD_ARCH_SEQ_CLS || cfg->arch == BERTD_ARCH_TOKEN_CLS) && cfg->num_labels < 1)
-    return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": %s needs at least one label",
+    return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": %s needs at least one label",
                                bertd_arch_name(cfg->arch));
   if (cfg->arch == BERTD_ARCH_JOINT && (cfg->num_intents < 1 || cfg->num_slots < 1))
-    return bertd_cfgjson_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                                "JointBERT needs intent_label.txt and slot_label.txt (got %d intents, %d slots)",
                                cfg->num_intents, cfg->num_slots);
   return 0;
@@ -114,7 +114,7 @@ int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_s
 static int read_id2label(const json_t *obj, bertd_config *cfg, char *errstr, size_t errstr_size) {
   int n = (int)json_object_size(obj);
   char **labels = calloc(n ? (size_t)n : 1, sizeof *labels);
-  if (!labels) return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+  if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
   const char *key;
   json_t *value;
   json_object_foreach((json_t *)obj, key, value) {
@@ -123,20 +123,20 @@ static int read_id2label(const json_t *obj, bertd_config *cfg, char *errstr, siz
     long id = strtol(key, &end, 10);
     if (errno || end == key || *end || id < 0 || id >= n) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size,
+      return bertd_set_error(errstr, errstr_size,
                                  CONFIG_JSON ": id2label: key '%s' is not an id in 0..%d", key, n - 1);
     }
     if (!json_is_string(value)) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": id2label: '%s': expected a string", key);
+      return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": id2label: '%s': expected a string", key);
     }
     if (labels[id]) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": id2label: id %ld appears twice", id);
+      return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": id2label: id %ld appears twice", id);
     }
     if (!(labels[id] = strdup(json_string_value(value)))) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+      return bertd_set_error(errstr, errstr_size, "config: out of memory");
     }
   }
   bertd_config_free_strings(cfg->id2label, cfg->num_labels);
@@ -149,7 +149,7 @@ static int read_id2label(const json_t *obj, bertd_config *cfg, char *errstr, siz
 static int read_label2id(const json_t *obj, bertd_config *cfg, char *errstr, size_t errstr_size) {
   int n = (int)json_object_size(obj);
   char **labels = calloc(n ? (size_t)n : 1, sizeof *labels);
-  if (!labels) return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+  if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
   const char *key;
   json_t *value;
   json_object_foreach((json_t *)obj, key, value) {
@@ -157,12 +157,12 @@ static int read_label2id(const json_t *obj, bertd_config *cfg, char *errstr, siz
     int id = d >= 0 && d < n ? (int)d : -1;
     if (id < 0 || d != id || labels[id]) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size,
+      return bertd_set_error(errstr, errstr_size,
                                  CONFIG_JSON ": label2id: '%s': expected a distinct id in 0..%d", key, n - 1);
     }
     if (!(labels[id] = strdup(key))) {
       bertd_config_free_strings(labels, n);
-      return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+      return bertd_set_error(errstr, errstr_size, "config: out of memory");
     }
   }
   bertd_config_free_strings(cfg->id2label, cfg->num_labels);
@@ -193,7 +193,7 @@ static int read_labels(const json_t *root, bertd_config *cfg, char *errstr, size
   else if (strcmp(pt, "multi_label_classification") == 0) cfg->problem_type = BERTD_PROBLEM_MULTI_LABEL;
   else if (strcmp(pt, "regression") == 0) cfg->problem_type = BERTD_PROBLEM_REGRESSION;
   else
-    return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": problem_type: unknown '%s'", pt);
+    return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": problem_type: unknown '%s'", pt);
   return 0;
 }
 
@@ -203,10 +203,10 @@ static int read_arch(const char *dir, const json_t *root, bertd_config *cfg, cha
   const char *name = NULL;
   if (json_is_array(archs) && json_array_size(archs) > 0) {
     if (!json_is_string(json_array_get(archs, 0)))
-      return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": architectures[0]: expected a string");
+      return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": architectures[0]: expected a string");
     name = json_string_value(json_array_get(archs, 0));
   } else if (archs && !json_is_null(archs) && !json_is_array(archs)) {
-    return bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": architectures: expected an array");
+    return bertd_set_error(errstr, errstr_size, CONFIG_JSON ": architectures: expected an array");
   }
   if (name) {
     snprintf(cfg->architecture, sizeof cfg->architecture, "%s", name);
@@ -217,7 +217,7 @@ static int read_arch(const char *dir, const json_t *root, bertd_config *cfg, cha
   bertd_arch guess;
   if (bertd_config_arch_from_tensors(dir, &guess, errstr, errstr_size) != 0) return -1;
   if (name && guess != BERTD_ARCH_JOINT)
-    return bertd_cfgjson_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                                CONFIG_JSON ": architectures[0]: '%s' is not a BERT architecture bertd knows",
                                name);
   cfg->arch = guess;
@@ -229,7 +229,7 @@ static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, si
   if (bertd_cfgjson_load(dir, CONFIG_JSON, 1, &root, errstr, errstr_size) != 0) return -1;
   int rc = -1;
   if (!json_is_object(root)) {
-    bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": expected a JSON object");
+    bertd_set_error(errstr, errstr_size, CONFIG_JSON ": expected a JSON object");
     goto done;
   }
   const struct { const char *key; int *out; int min; } ints[] = {
@@ -258,12 +258,12 @@ static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, si
     if (bertd_cfgjson_float(root, CONFIG_JSON, probs[i].key, probs[i].out, errstr, errstr_size) != 0) goto done;
     if (probs[i].out != &cfg->initializer_range && probs[i].out != &cfg->classifier_dropout &&
         !(*probs[i].out >= 0.0f && *probs[i].out < 1.0f)) {
-      bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": %s: expected a probability in [0, 1)", probs[i].key);
+      bertd_set_error(errstr, errstr_size, CONFIG_JSON ": %s: expected a probability in [0, 1)", probs[i].key);
       goto done;
     }
   }
   if (cfg->classifier_dropout >= 1.0f) {
-    bertd_cfgjson_error(errstr, errstr_size, CONFIG_JSON ": classifier_dropout: expected a probability in [0, 1)");
+    bertd_set_error(errstr, errstr_size, CONFIG_JSON ": classifier_dropout: expected a probability in [0, 1)");
     goto done;
   }
 
@@ -273,7 +273,7 @@ static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, si
   else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0) cfg->hidden_act = BERTD_ACT_GELU_NEW;
   else if (strcmp(act, "relu") == 0) cfg->hidden_act = BERTD_ACT_RELU;
   else {
-    bertd_cfgjson_error(errstr, errstr_size,
+    bertd_set_error(errstr, errstr_size,
                         CONFIG_JSON ": hidden_act: '%s' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", act);
     goto done;
   }
@@ -281,7 +281,7 @@ static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, si
   const char *pet;
   if (bertd_cfgjson_string(root, CONFIG_JSON, "position_embedding_type", &pet, errstr, errstr_size) != 0) goto done;
   if (pet && strcmp(pet, "absolute") != 0) {
-    bertd_cfgjson_error(errstr, errstr_size,
+    bertd_set_error(errstr, errstr_size,
                         CONFIG_JSON ": position_embedding_type: '%s' is not supported (absolute only)", pet);
     goto done;
   }

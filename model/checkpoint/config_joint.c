@@ -16,7 +16,7 @@ static int read_label_file(const char *dir, const char *name, char ***out, int *
   char path[4096];
   if (bertd_cfgjson_path(path, sizeof path, dir, name, errstr, errstr_size) != 0) return -1;
   FILE *f = fopen(path, "r");
-  if (!f) return bertd_cfgjson_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
+  if (!f) return bertd_set_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
   char **labels = NULL;
   int n = 0, cap = 0, rc = -1;
   char *line = NULL;
@@ -27,7 +27,7 @@ static int read_label_file(const char *dir, const char *name, char ***out, int *
     while (s < e && isspace((unsigned char)*s)) s++;
     while (e > s && isspace((unsigned char)e[-1])) e--;
     if (s == e) {
-      bertd_cfgjson_error(errstr, errstr_size, "%s: line %d: empty label", name, n + 1);
+      bertd_set_error(errstr, errstr_size, "%s: line %d: empty label", name, n + 1);
       goto done;
     }
     if (n == cap) {
@@ -41,7 +41,7 @@ static int read_label_file(const char *dir, const char *name, char ***out, int *
     n++;
   }
   if (n == 0) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: no labels", name);
+    bertd_set_error(errstr, errstr_size, "%s: no labels", name);
     goto done;
   }
   *out = labels;
@@ -50,7 +50,7 @@ static int read_label_file(const char *dir, const char *name, char ***out, int *
   rc = 0;
   goto done;
 oom:
-  bertd_cfgjson_error(errstr, errstr_size, "%s: out of memory", name);
+  bertd_set_error(errstr, errstr_size, "%s: out of memory", name);
 done:
   free(line);
   fclose(f);

@@ -9,21 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int bertd_cfgjson_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (errstr && errstr_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 int bertd_cfgjson_path(char *buf, size_t size, const char *dir, const char *name, char *errstr,
                        size_t errstr_size) {
   int n = snprintf(buf, size, "%s/%s", dir, name);
   if (n < 0 || (size_t)n >= size)
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: path too long", name);
+    return bertd_set_error(errstr, errstr_size, "%s: path too long", name);
   return 0;
 }
 
@@ -35,12 +25,12 @@ int bertd_cfgjson_load(const char *dir, const char *name, int required, json_t *
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (errno == ENOENT && !required) return 0;
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
+    return bertd_set_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
   }
   json_error_t jerr;
   json_t *root = json_load_file(path, JSON_DECODE_INT_AS_REAL, &jerr);
   if (!root)
-    return bertd_cfgjson_error(errstr, errstr_size, "%s:%d:%d: %s", name, jerr.line, jerr.column,
+    return bertd_set_error(errstr, errstr_size, "%s:%d:%d: %s", name, jerr.line, jerr.column,
                                jerr.text);
   *out = root;
   return 0;
@@ -57,7 +47,7 @@ int bertd_cfgjson_int(const json_t *obj, const char *file, const char *key, int 
   if (!v) return 0;
   double d = json_is_number(v) ? json_number_value(v) : NAN;
   if (!(d >= min && d <= INT_MAX) || d != floor(d))
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: expected an integer >= %d", file, key, min);
+    return bertd_set_error(errstr, errstr_size, "%s: %s: expected an integer >= %d", file, key, min);
   *out = (int)d;
   return 0;
 }
@@ -67,7 +57,7 @@ int bertd_cfgjson_bool(const json_t *obj, const char *file, const char *key, int
   const json_t *v = get(obj, key);
   if (!v) return 0;
   if (!json_is_boolean(v))
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: expected true or false", file, key);
+    return bertd_set_error(errstr, errstr_size, "%s: %s: expected true or false", file, key);
   *out = json_is_true(v);
   return 0;
 }
@@ -77,7 +67,7 @@ int bertd_cfgjson_float(const json_t *obj, const char *file, const char *key, fl
   const json_t *v = get(obj, key);
   if (!v) return 0;
   if (!json_is_number(v))
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: expected a number", file, key);
+    return bertd_set_error(errstr, errstr_size, "%s: %s: expected a number", file, key);
   *out = (float)json_number_value(v);
   return 0;
 }
@@ -88,7 +78,7 @@ int bertd_cfgjson_string(const json_t *obj, const char *file, const char *key, c
   *out = NULL;
   if (!v) return 0;
   if (!json_is_string(v))
-    return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: expected a string", file, key);
+    return bertd_set_error(errstr, errstr_size, "%s: %s: expected a string", file, key);
   *out = json_string_value(v);
   return 0;
 }

@@ -7,9 +7,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* printf into errstr; returns -1 so callers can `return bertd_cfgjson_error(...)`. */
-int bertd_cfgjson_error(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "bertd.h"
+
 
 /* dir + "/" + name into buf; -1 (with message) when it does not fit. */
 int bertd_cfgjson_path(char *buf, size_t size, const char *dir, const char *name, char *errstr,

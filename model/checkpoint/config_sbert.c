@@ -21,7 +21,7 @@ static int read_pooling(const char *dir, const char *sub, bertd_config *cfg, cha
                         size_t errstr_size) {
   char name[512];
   if (snprintf(name, sizeof name, "%s/config.json", sub) >= (int)sizeof name)
-    return bertd_cfgjson_error(errstr, errstr_size, "modules.json: pooling path too long");
+    return bertd_set_error(errstr, errstr_size, "modules.json: pooling path too long");
   json_t *root;
   if (bertd_cfgjson_load(dir, name, 1, &root, errstr, errstr_size) != 0) return -1;
   int rc = -1;
@@ -38,12 +38,12 @@ static int read_pooling(const char *dir, const char *sub, bertd_config *cfg, cha
   };
   int dim = cfg->hidden_size;
   if (!json_is_object(root)) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: expected a JSON object", name);
+    bertd_set_error(errstr, errstr_size, "%s: expected a JSON object", name);
     goto done;
   }
   if (bertd_cfgjson_int(root, name, "word_embedding_dimension", 1, &dim, errstr, errstr_size) != 0) goto done;
   if (dim != cfg->hidden_size) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: word_embedding_dimension: %d but config.json says hidden_size %d",
+    bertd_set_error(errstr, errstr_size, "%s: word_embedding_dimension: %d but config.json says hidden_size %d",
                         name, dim, cfg->hidden_size);
     goto done;
   }
@@ -54,7 +54,7 @@ static int read_pooling(const char *dir, const char *sub, bertd_config *cfg, cha
     if (bertd_cfgjson_bool(root, name, modes[i].key, &on, errstr, errstr_size) != 0) goto done;
     if (!on) continue;
     if (modes[i].mode == BERTD_POOL_NONE) {
-      bertd_cfgjson_error(errstr, errstr_size, "%s: %s is not supported (cls, mean or max only)", name,
+      bertd_set_error(errstr, errstr_size, "%s: %s is not supported (cls, mean or max only)", name,
                           modes[i].key);
       goto done;
     }
@@ -62,7 +62,7 @@ static int read_pooling(const char *dir, const char *sub, bertd_config *cfg, cha
     count++;
   }
   if (count != 1) {
-    bertd_cfgjson_error(errstr, errstr_size,
+    bertd_set_error(errstr, errstr_size,
                         "%s: expected exactly one pooling mode, found %d (concatenated poolings are not supported)",
                         name, count);
     goto done;
@@ -80,7 +80,7 @@ static int read_modules(const char *dir, bertd_config *cfg, char *errstr, size_t
   if (!root) return 0;
   int rc = -1;
   if (!json_is_array(root)) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: expected a JSON array", MJ);
+    bertd_set_error(errstr, errstr_size, "%s: expected a JSON array", MJ);
     goto done;
   }
   size_t i;
@@ -89,7 +89,7 @@ static int read_modules(const char *dir, bertd_config *cfg, char *errstr, size_t
     const char *type = json_string_value(json_object_get(m, "type"));
     const char *path = json_string_value(json_object_get(m, "path"));
     if (!type || !path) {
-      bertd_cfgjson_error(errstr, errstr_size, "%s: [%zu]: expected {\"type\": string, \"path\": string}", MJ, i);
+      bertd_set_error(errstr, errstr_size, "%s: [%zu]: expected {\"type\": string, \"path\": string}", MJ, i);
       goto done;
     }
     if (ends_with(type, ".Transformer") && i == 0 && path[0] == '\0') continue;
@@ -101,7 +101,7 @@ static int read_modules(const char *dir, bertd_config *cfg, char *errstr, size_t
       cfg->normalize = 1; /* no files: 2_Normalize/ may not even exist */
       continue;
     }
-    bertd_cfgjson_error(errstr, errstr_size, "%s: [%zu]: module '%s' at '%s' is not supported here", MJ, i,
+    bertd_set_error(errstr, errstr_size, "%s: [%zu]: module '%s' at '%s' is not supported here", MJ, i,
                         type, path);
     goto done;
   }
@@ -119,7 +119,7 @@ int bertd_config_read_sbert(const char *dir, bertd_config *cfg, char *errstr, si
   if (!root) return 0;
   int rc = -1;
   if (!json_is_object(root)) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: expected a JSON object", SB);
+    bertd_set_error(errstr, errstr_size, "%s: expected a JSON object", SB);
   } else if (bertd_cfgjson_int(root, SB, "max_seq_length", 1, &cfg->st_max_seq_length, errstr, errstr_size) == 0 &&
              bertd_cfgjson_bool(root, SB, "do_lower_case", &cfg->st_do_lower_case, errstr, errstr_size) == 0) {
     rc = 0;

@@ -35,14 +35,14 @@ static int read_tokens(const json_t *root, const char *file, bertd_config *cfg, 
     if (!v || json_is_null(v)) continue;
     if (json_is_object(v)) v = json_object_get(v, "content");
     if (!json_is_string(v))
-      return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: expected a string or {\"content\": string}",
+      return bertd_set_error(errstr, errstr_size, "%s: %s: expected a string or {\"content\": string}",
                                  file, token_keys[i].key);
     char *dst = (char *)cfg + token_keys[i].offset;
     size_t cap = sizeof cfg->unk_token;
     if (json_string_length(v) == 0)
-      return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: empty", file, token_keys[i].key);
+      return bertd_set_error(errstr, errstr_size, "%s: %s: empty", file, token_keys[i].key);
     if (json_string_length(v) >= cap || strlen(json_string_value(v)) != json_string_length(v))
-      return bertd_cfgjson_error(errstr, errstr_size, "%s: %s: longer than %zu bytes", file,
+      return bertd_set_error(errstr, errstr_size, "%s: %s: longer than %zu bytes", file,
                                  token_keys[i].key, cap - 1);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
   }
@@ -56,11 +56,11 @@ int bertd_config_read_tokenizer(const char *dir, bertd_config *cfg, char *errstr
   if (bertd_cfgjson_load(dir, TC, 0, &tc, errstr, errstr_size) != 0) goto done;
   if (bertd_cfgjson_load(dir, SM, 0, &sm, errstr, errstr_size) != 0) goto done;
   if (tc && !json_is_object(tc)) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: expected a JSON object", TC);
+    bertd_set_error(errstr, errstr_size, "%s: expected a JSON object", TC);
     goto done;
   }
   if (sm && !json_is_object(sm)) {
-    bertd_cfgjson_error(errstr, errstr_size, "%s: expected a JSON object", SM);
+    bertd_set_error(errstr, errstr_size, "%s: expected a JSON object", SM);
     goto done;
   }
 
@@ -72,14 +72,14 @@ int bertd_config_read_tokenizer(const char *dir, bertd_config *cfg, char *errstr
       goto done;
     const json_t *sa = json_object_get(tc, "strip_accents");
     if (sa && !json_is_null(sa) && !json_is_boolean(sa)) {
-      bertd_cfgjson_error(errstr, errstr_size, "%s: strip_accents: expected true, false or null", TC);
+      bertd_set_error(errstr, errstr_size, "%s: strip_accents: expected true, false or null", TC);
       goto done;
     }
     cfg->strip_accents = json_is_boolean(sa) ? json_is_true(sa) : -1;
     const json_t *ml = json_object_get(tc, "model_max_length");
     if (ml && !json_is_null(ml)) {
       if (!json_is_number(ml) || json_number_value(ml) < 1) {
-        bertd_cfgjson_error(errstr, errstr_size, "%s: model_max_length: expected a positive integer", TC);
+        bertd_set_error(errstr, errstr_size, "%s: model_max_length: expected a positive integer", TC);
         goto done;
       }
       max_len = json_number_value(ml);

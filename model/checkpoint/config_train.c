@@ -10,13 +10,13 @@
 static int copy_labels(int n, const char *const *names, const char *prefix, char ***out,
                        char *errstr, size_t errstr_size) {
   char **list = calloc((size_t)n, sizeof *list);
-  if (!list) return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+  if (!list) return bertd_set_error(errstr, errstr_size, "config: out of memory");
   for (int i = 0; i < n; i++) {
     char buf[32];
     snprintf(buf, sizeof buf, "%s%d", prefix, i);
     if (!(list[i] = strdup(names && names[i] ? names[i] : buf))) {
       bertd_config_free_strings(list, i);
-      return bertd_cfgjson_error(errstr, errstr_size, "config: out of memory");
+      return bertd_set_error(errstr, errstr_size, "config: out of memory");
     }
   }
   *out = list;
@@ -26,14 +26,14 @@ static int copy_labels(int n, const char *const *names, const char *prefix, char
 int bertd_config_set_task(bertd_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
                           int n, const char *const *names, char *errstr, size_t errstr_size) {
   if (arch == BERTD_ARCH_SEQ_CLS || arch == BERTD_ARCH_TOKEN_CLS) {
-    if (n < 1) return bertd_cfgjson_error(errstr, errstr_size, "config: %s needs at least one label", bertd_arch_name(arch));
+    if (n < 1) return bertd_set_error(errstr, errstr_size, "config: %s needs at least one label", bertd_arch_name(arch));
     char **labels;
     if (copy_labels(n, names, "LABEL_", &labels, errstr, errstr_size)) return -1;
     bertd_config_free_strings(cfg->id2label, cfg->num_labels);
     cfg->id2label = labels;
     cfg->num_labels = n;
   } else if (arch == BERTD_ARCH_JOINT) {
-    return bertd_cfgjson_error(errstr, errstr_size, "config: use bertd_config_set_joint for JointBERT");
+    return bertd_set_error(errstr, errstr_size, "config: use bertd_config_set_joint for JointBERT");
   }
   cfg->arch = arch;
   cfg->problem_type = problem_type;
@@ -45,7 +45,7 @@ int bertd_config_set_joint(bertd_config *cfg, int num_intents, const char *const
                            int num_slots, const char *const *slots, char *errstr,
                            size_t errstr_size) {
   if (num_intents < 1 || num_slots < 1)
-    return bertd_cfgjson_error(errstr, errstr_size, "config: JointBERT needs intents and slots");
+    return bertd_set_error(errstr, errstr_size, "config: JointBERT needs intents and slots");
   char **il, **sl;
   if (copy_labels(num_intents, intents, "INTENT_", &il, errstr, errstr_size)) return -1;
   if (copy_labels(num_slots, slots, "SLOT_", &sl, errstr, errstr_size)) {

@@ -6,6 +6,7 @@
  * product(shape) * dtype size, and no two tensors may share bytes. One difference: gaps between
  * tensors are accepted (the reference rejects them); we only ever read the ranges the header names,
  * so a gap is harmless. */
+#include "bertd.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -22,16 +23,6 @@
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c copies F32/F64 data as is: little-endian hosts only"
 #endif
-
-static int set_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (errstr && errstr_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 static const struct {
   const char *name;
@@ -85,27 +76,27 @@ static int get_u64(const json_t *v, uint64_t *out) {
 static int parse_tensor(const char *label, const char *name, const json_t *entry, uint64_t data_size,
                         bertd_st_tensor *t, char *errstr, size_t errstr_size) {
   if (!json_is_object(entry))
-    return set_error(errstr, errstr_size, "%s: tensor '%s': expected an object", label, name);
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': expected an object", label, name);
 
   const json_t *dt = json_object_get(entry, "dtype");
   if (!json_is_string(dt))
-    return set_error(errstr, errstr_size, "%s: tensor '%s': dtype: expected a string", label, name);
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': dtype: expected a string", label, name);
   if (dtype_from_name(json_string_value(dt), &t->dtype) != 0)
-    return set_error(errstr, errstr_size, "%s: tensor '%s': unknown dtype '%s'", label, name,
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': unknown dtype '%s'", label, name,
                      json_string_value(dt));
 
   const json_t *shape = json_object_get(entry, "shape");
   if (!json_is_array(shape))
-    return set_error(errstr, errstr_size, "%s: tensor '%s': shape: expected an array", label, name);
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': shape: expected an array", label, name);
   if (json_array_size(shape) > BERTD_ST_MAX_DIMS)
-    return set_error(errstr, errstr_size, "%s: tensor '%s': shape has %zu dimensions, at most %d",
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': shape has %zu dimensions, at most %d",
                      label, name, json_array_size(shape), BERTD_ST_MAX_DIMS);
   t->ndim = (int)json_array_size(shape);
   int has_zero = 0;
   for (int i = 0; i < t->ndim; i++) {
     uint64_t d;
     if (get_u64(json_array_get(shape, (size_t)i), &d) != 0)
-      return set_error(errstr, errstr_size,
+      return bertd_set_error(errstr, errstr_size,
                        "%s: tensor '%s': shape[%d]: expected a non-negative integer", label, name, i);
     t->shape[i] = (int64_t)d;
     if (d == 0) has_zero = 1;
@@ -125,14 +116,14 @@ static int parse_tensor(const char *label, const char *name, const json_t *entry
   if (!json_is_array(offs) || json_array_size(offs) != 2 ||
       get_u64(json_array_get(offs, 0), &t->begin) != 0 ||
       get_u64(json_array_get(offs, 1), &t->end) != 0)
-    return set_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                      "%s: tensor '%s': data_offsets: expected [begin, end], non-negative integers",
                      label, name);
   if (t->begin > t->end)
-    return set_error(errstr, errstr_size, "%s: tensor '%s': data_offsets [%llu, %llu): begin after end",
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': data_offsets [%llu, %llu): begin after end",
                      label, name, (unsigned long long)t->begin, (unsigned long long)t->end);
   if (t->end > data_size)
-    return set_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                      "%s: tensor '%s': data_offsets [%llu, %llu) past end of data (%llu bytes)", label,
                      name, (unsigned long long)t->begin, (unsigned long long)t->end,
                      (unsigned long long)data_size);
@@ -143,8 +134,8 @@ static int parse_tensor(const char *label, const char *name, const json_t *entry
     char sh[128];
     format_shape(sh, sizeof sh, t->shape, t->ndim);
     if (too_large)
-      return set_error(errstr, errstr_size, "%s: tensor '%s': shape %s is too large", label, name, sh);
-    return set_error(errstr, errstr_size,
+      return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': shape %s is too large", label, name, sh);
+    return bertd_set_error(errstr, errstr_size,
                      "%s: tensor '%s': data_offsets [%llu, %llu) hold %llu bytes but shape %s of %s "
                      "needs %llu",
                      label, name, (unsigned long long)t->begin, (unsigned long long)t->end,
@@ -166,7 +157,7 @@ static int cmp_by_begin(const void *a, const void *b) {
 static int check_overlaps(const bertd_safetensors *st, char *errstr, size_t errstr_size) {
   if (st->num_tensors < 2) return 0;
   const bertd_st_tensor **order = malloc((size_t)st->num_tensors * sizeof *order);
-  if (!order) return set_error(errstr, errstr_size, "%s: out of memory", st->label);
+  if (!order) return bertd_set_error(errstr, errstr_size, "%s: out of memory", st->label);
   for (int i = 0; i < st->num_tensors; i++) order[i] = &st->tensors[i];
   qsort(order, (size_t)st->num_tensors, sizeof *order, cmp_by_begin);
   const bertd_st_tensor *furthest = NULL;
@@ -175,7 +166,7 @@ static int check_overlaps(const bertd_safetensors *st, char *errstr, size_t errs
     const bertd_st_tensor *t = order[i];
     if (t->begin == t->end) continue;
     if (furthest && t->begin < furthest->end) {
-      rc = set_error(errstr, errstr_size,
+      rc = bertd_set_error(errstr, errstr_size,
                      "%s: tensor '%s': data_offsets [%llu, %llu) overlap tensor '%s' [%llu, %llu)",
                      st->label, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
                      furthest->name, (unsigned long long)furthest->begin,
@@ -205,25 +196,25 @@ int bertd_st_parse(const void *buf, size_t size, const char *label, bertd_safete
   set_label(st, label);
   const uint8_t *p = buf;
   if (size < 8)
-    return set_error(errstr, errstr_size,
+    return bertd_set_error(errstr, errstr_size,
                      "%s: truncated: %zu bytes, shorter than the 8-byte header length", st->label, size);
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
   if (n > BERTD_ST_MAX_HEADER)
-    return set_error(errstr, errstr_size, "%s: header length %llu exceeds the %u-byte limit",
+    return bertd_set_error(errstr, errstr_size, "%s: header length %llu exceeds the %u-byte limit",
                      st->label, (unsigned long long)n, BERTD_ST_MAX_HEADER);
   if (n > size - 8)
-    return set_error(errstr, errstr_size, "%s: header length %llu past end of file (%zu bytes follow it)",
+    return bertd_set_error(errstr, errstr_size, "%s: header length %llu past end of file (%zu bytes follow it)",
                      st->label, (unsigned long long)n, size - 8);
 
   json_error_t jerr;
   json_t *root = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
-    return set_error(errstr, errstr_size, "%s: header JSON: %s at line %d column %d", st->label,
+    return bertd_set_error(errstr, errstr_size, "%s: header JSON: %s at line %d column %d", st->label,
                      jerr.text, jerr.line, jerr.column);
   int rc = 0;
   if (!json_is_object(root)) {
-    rc = set_error(errstr, errstr_size, "%s: header JSON is not an object", st->label);
+    rc = bertd_set_error(errstr, errstr_size, "%s: header JSON is not an object", st->label);
     goto done;
   }
   st->data = p + 8 + n;
@@ -232,7 +223,7 @@ int bertd_st_parse(const void *buf, size_t size, const char *label, bertd_safete
   size_t count = json_object_size(root);
   st->tensors = calloc(count ? count : 1, sizeof *st->tensors);
   if (!st->tensors) {
-    rc = set_error(errstr, errstr_size, "%s: out of memory", st->label);
+    rc = bertd_set_error(errstr, errstr_size, "%s: out of memory", st->label);
     goto done;
   }
   const char *key;
@@ -243,12 +234,12 @@ int bertd_st_parse(const void *buf, size_t size, const char *label, bertd_safete
       const char *mk;
       json_t *mv;
       if (!json_is_object(value)) {
-        rc = set_error(errstr, errstr_size, "%s: __metadata__: expected an object", st->label);
+        rc = bertd_set_error(errstr, errstr_size, "%s: __metadata__: expected an object", st->label);
         goto done;
       }
       json_object_foreach(value, mk, mv) {
         if (!json_is_string(mv)) {
-          rc = set_error(errstr, errstr_size, "%s: __metadata__: '%s': expected a string", st->label, mk);
+          rc = bertd_set_error(errstr, errstr_size, "%s: __metadata__: '%s': expected a string", st->label, mk);
           goto done;
         }
       }
@@ -257,7 +248,7 @@ int bertd_st_parse(const void *buf, size_t size, const char *label, bertd_safete
     bertd_st_tensor *t = &st->tensors[st->num_tensors];
     t->name = strdup(key);
     if (!t->name) {
-      rc = set_error(errstr, errstr_size, "%s: out of memory", st->label);
+      rc = bertd_set_error(errstr, errstr_size, "%s: out of memory", st->label);
       goto done;
     }
     st->num_tensors++;
@@ -282,16 +273,16 @@ int bertd_st_open(const char *path, bertd_safetensors *st, char *errstr, size_t 
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return set_error(errstr, errstr_size, "%s: %s", base, strerror(errno));
+  if (fd < 0) return bertd_set_error(errstr, errstr_size, "%s: %s", base, strerror(errno));
   struct stat sb;
   if (fstat(fd, &sb) != 0) {
     int e = errno;
     close(fd);
-    return set_error(errstr, errstr_size, "%s: %s", base, strerror(e));
+    return bertd_set_error(errstr, errstr_size, "%s: %s", base, strerror(e));
   }
   if (!S_ISREG(sb.st_mode)) {
     close(fd);
-    return set_error(errstr, errstr_size, "%s: not a regular file", base);
+    return bertd_set_error(errstr, errstr_size, "%s: not a regular file", base);
   }
   size_t size = (size_t)sb.st_size;
   void *map = NULL;
@@ -300,7 +291,7 @@ int bertd_st_open(const char *path, bertd_safetensors *st, char *errstr, size_t 
     if (map == MAP_FAILED) {
       int e = errno;
       close(fd);
-      return set_error(errstr, errstr_size, "%s: mmap: %s", base, strerror(e));
+      return bertd_set_error(errstr, errstr_size, "%s: mmap: %s", base, strerror(e));
     }
   }
   close(fd); /* the mapping keeps the file alive */
@@ -388,7 +379,7 @@ int bertd_st_read_f32(const bertd_safetensors *st, const bertd_st_tensor *t, flo
     }
     return 0;
   default:
-    return set_error(errstr, errstr_size, "%s: tensor '%s': dtype %s does not convert to float",
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': dtype %s does not convert to float",
                      st->label, t->name, bertd_st_dtype_name(t->dtype));
   }
 }

@@ -4,6 +4,7 @@
  * its canonical Hugging Face name ("bert." prefix on the encoder, none on the heads). Offsets are
  * in floats into w->memory; a gradient or AdamW moment buffer of w->num_floats floats has the
  * same layout, so optimizer code never needs the names. */
+#include "bertd.h"
 #include "bertd_weights.h"
 
 #include <stdarg.h>
@@ -12,16 +13,6 @@
 #include <string.h>
 
 #include "weights_internal.h"
-
-static int set_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (errstr && errstr_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 int bertd_weights_needs_pooler(bertd_arch arch) {
   return arch == BERTD_ARCH_SEQ_CLS || arch == BERTD_ARCH_NSP || arch == BERTD_ARCH_PRETRAINING ||
@@ -193,7 +184,7 @@ int bertd_weights_layout(const bertd_config *cfg, bertd_weights_layout_opts opts
   }
   if (t.failed) {
     bertd_weights_free(w);
-    return set_error(errstr, errstr_size, "weights: out of memory for the parameter table");
+    return bertd_set_error(errstr, errstr_size, "weights: out of memory for the parameter table");
   }
 
   w->num_floats = t.next_offset;
@@ -202,7 +193,7 @@ int bertd_weights_layout(const bertd_config *cfg, bertd_weights_layout_opts opts
   if (!w->memory || !w->layers) {
     size_t mb = w->num_floats * sizeof(float) >> 20;
     bertd_weights_free(w);
-    return set_error(errstr, errstr_size, "weights: out of memory for %zu MB of parameters", mb);
+    return bertd_set_error(errstr, errstr_size, "weights: out of memory for %zu MB of parameters", mb);
   }
   bind(w, cfg->num_hidden_layers);
   return 0;
@@ -239,7 +230,7 @@ int bertd_weights_view(const bertd_weights *w, float *memory, bertd_weights *v, 
   *v = *w;
   v->memory = memory;
   v->layers = calloc(L ? (size_t)L : 1, sizeof *v->layers);
-  if (!v->layers) return set_error(errstr, errstr_size, "weights: out of memory for a view");
+  if (!v->layers) return bertd_set_error(errstr, errstr_size, "weights: out of memory for a view");
 #define R(f) v->f = rebase(w, memory, w->f)
   R(word_emb); R(pos_emb); R(type_emb); R(emb_ln_g); R(emb_ln_b);
   R(pooler_w); R(pooler_b); R(cls_w); R(cls_b); R(qa_w); R(qa_b);

@@ -13,19 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertd.h"
 #include "checkpoint.h"
 #include "bertd_weights.h"
 #include "weights_internal.h"
-
-static int set_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (errstr && errstr_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* Looks canonical up under the names checkpoints use for it. 1 found, 0 absent, -1 error. */
 static int find_tensor(const bertd_checkpoint *ck, const char *canonical, bertd_checkpoint_tensor *out,
@@ -78,7 +69,7 @@ static int load_param(const bertd_checkpoint *ck, bertd_weights *w, const bertd_
   bertd_checkpoint_tensor ct;
   int found = find_tensor(ck, p->name, &ct, errstr, errstr_size);
   if (found < 0) return -1;
-  if (found == 0) return set_error(errstr, errstr_size, "%s: missing tensor '%s'", ck->label, p->name);
+  if (found == 0) return bertd_set_error(errstr, errstr_size, "%s: missing tensor '%s'", ck->label, p->name);
   const bertd_st_tensor *t = ct.tensor;
   int same = t->ndim == p->ndim;
   for (int i = 0; same && i < p->ndim; i++) same = t->shape[i] == p->shape[i];
@@ -87,7 +78,7 @@ static int load_param(const bertd_checkpoint *ck, bertd_weights *w, const bertd_
     int64_t pd[2] = {p->shape[0], p->shape[1]};
     format_dims(have, sizeof have, t->shape, t->ndim);
     format_dims(want, sizeof want, pd, p->ndim);
-    return set_error(errstr, errstr_size, "%s: tensor '%s': shape %s but %s says %s", ct.file->label, t->name,
+    return bertd_set_error(errstr, errstr_size, "%s: tensor '%s': shape %s but %s says %s", ct.file->label, t->name,
                      have, shape_source(p->name), want);
   }
   return bertd_st_read_f32(ct.file, t, w->memory + p->offset, errstr, errstr_size);
@@ -110,7 +101,7 @@ int bertd_weights_load(const char *dir, const bertd_config *cfg, bertd_weights *
   if ((found = has_tensor(&ck, "bert.pooler.dense.weight", errstr, errstr_size)) < 0) goto done;
   opts.pooler = found;
   if (!opts.pooler && bertd_weights_needs_pooler(cfg->arch)) {
-    set_error(errstr, errstr_size, "%s: missing tensor 'bert.pooler.dense.weight' (%s uses the pooler)",
+    bertd_set_error(errstr, errstr_size, "%s: missing tensor 'bert.pooler.dense.weight' (%s uses the pooler)",
               ck.label, bertd_arch_name(cfg->arch));
     goto done;
   }
@@ -122,7 +113,7 @@ int bertd_weights_load(const char *dir, const bertd_config *cfg, bertd_weights *
     int crf = 0;
     bertd_checkpoint_names(&ck, see_crf, &crf);
     if (crf) {
-      set_error(errstr, errstr_size, "%s: JointBERT with a CRF (crf.* tensors) is not supported", ck.label);
+      bertd_set_error(errstr, errstr_size, "%s: JointBERT with a CRF (crf.* tensors) is not supported", ck.label);
       goto done;
     }
   }

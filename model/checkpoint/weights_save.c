@@ -16,17 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bertd.h"
 #include "bertd_weights.h"
-
-static int set_error(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  if (errstr && errstr_size) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 static int cmp_param_name(const void *a, const void *b) {
   return strcmp((*(const bertd_param *const *)a)->name, (*(const bertd_param *const *)b)->name);
@@ -65,7 +56,7 @@ static int build_header(const bertd_param **sorted, int n, char **out, size_t *o
 
 int bertd_weights_save(const bertd_weights *w, const char *path, char *errstr, size_t errstr_size) {
   const bertd_param **sorted = malloc((w->num_params ? (size_t)w->num_params : 1) * sizeof *sorted);
-  if (!sorted) return set_error(errstr, errstr_size, "%s: out of memory", path);
+  if (!sorted) return bertd_set_error(errstr, errstr_size, "%s: out of memory", path);
   for (int i = 0; i < w->num_params; i++) sorted[i] = &w->params[i];
   qsort(sorted, (size_t)w->num_params, sizeof *sorted, cmp_param_name);
 
@@ -75,15 +66,15 @@ int bertd_weights_save(const bertd_weights *w, const char *path, char *errstr, s
   FILE *f = NULL;
   int rc = -1;
   if (build_header(sorted, w->num_params, &header, &header_len) != 0) {
-    set_error(errstr, errstr_size, "%s: out of memory building the header", path);
+    bertd_set_error(errstr, errstr_size, "%s: out of memory building the header", path);
     goto done;
   }
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-    set_error(errstr, errstr_size, "%s: path too long", path);
+    bertd_set_error(errstr, errstr_size, "%s: path too long", path);
     goto done;
   }
   if (!(f = fopen(tmp, "wb"))) {
-    set_error(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
+    bertd_set_error(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
     goto done;
   }
   uint8_t len_le[8];
@@ -94,12 +85,12 @@ int bertd_weights_save(const bertd_weights *w, const char *path, char *errstr, s
   int close_rc = fclose(f);
   f = NULL;
   if (!ok || close_rc != 0) {
-    set_error(errstr, errstr_size, "%s: write: %s", tmp, strerror(errno));
+    bertd_set_error(errstr, errstr_size, "%s: write: %s", tmp, strerror(errno));
     remove(tmp);
     goto done;
   }
   if (rename(tmp, path) != 0) {
-    set_error(errstr, errstr_size, "%s: rename: %s", path, strerror(errno));
+    bertd_set_error(errstr, errstr_size, "%s: rename: %s", path, strerror(errno));
     remove(tmp);
     goto done;
   }
