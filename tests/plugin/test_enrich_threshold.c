@@ -61,7 +61,7 @@ static int reference(const char *model, const char *logits_key, int multi, char 
   } else {
     json_t *id2label = json_object_get(g, "id2label");
     for (int i = 0; i < n; i++) {
-      char id[8];
+      char id[16];
       snprintf(id, sizeof id, "%d", i);
       snprintf(names[i], 64, "%s", json_string_value(json_object_get(id2label, id)));
     }
