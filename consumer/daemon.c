@@ -906,7 +906,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     goto out;
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
-  if (kafka_create(d, errstr, errstr_size)) goto out;
+  /* before the models load, so that a wrong broker address fails in seconds */
+  if (kafka_create(d, errstr, errstr_size) || wait_for_broker(d, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -921,10 +922,6 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
       d->npl++; /* tear down the half-made one too */
       goto out;
     }
-  /* After the pipelines: their start-up checks that need no broker (models, the schema registry,
-   * which registers the enriched schema) answer first; a tiny or small model loads in well
-   * under a second, so a wrong broker address still fails within broker_wait_ms and little more. */
-  if (wait_for_broker(d, errstr, errstr_size)) goto out;
   /* subscribe to every input topic once */
   rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
   for (size_t i = 0; i < cfg->pipeline_count; i++)
