@@ -771,8 +771,10 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p, int threa
   return s;
 }
 
-static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
-                           int threads, char *errstr, size_t errstr_size) {
+/* A pipeline's first half, which needs no broker: the input schema, the Schema Registry (which
+ * registers the enriched schema) and the codec. */
+static int pipeline_codec_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
+                                 char *errstr, size_t errstr_size) {
   pl->cfg = pc;
   pl->task = task_name(pc->model.task);
   char err[512];
@@ -814,12 +816,21 @@ static int pipeline_create(daemon *d, pipeline *pl, const struct bertd_pipeline_
     snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
     return -1;
   }
+  return 0;
+}
+
+/* Its second half, once a broker answers: the model (through the plugin) and the partition
+ * layout of its topics. */
+static int pipeline_start(daemon *d, pipeline *pl, int threads, char *errstr,
+                          size_t errstr_size) {
+  const struct bertd_pipeline_config *pc = pl->cfg;
+  char err[512];
   char *json = plugin_config_json(pc, threads);
   if (!json) {
     snprintf(errstr, errstr_size, "pipeline %s: out of memory", pc->name);
     return -1;
   }
-  rc = d->host.api->create(json, &pl->plugin, err, sizeof err);
+  int rc = d->host.api->create(json, &pl->plugin, err, sizeof err);
   free(json);
   if (rc) {
     snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
@@ -906,8 +917,15 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     goto out;
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
-  /* before the models load, so that a wrong broker address fails in seconds */
-  if (kafka_create(d, errstr, errstr_size) || wait_for_broker(d, errstr, errstr_size)) goto out;
+  if (kafka_create(d, errstr, errstr_size)) goto out;
+  for (size_t i = 0; i < cfg->pipeline_count; i++, d->npl++)
+    if (pipeline_codec_create(d, &d->pl[i], &cfg->pipelines[i], errstr, errstr_size)) {
+      d->npl++; /* tear down the half-made one too */
+      goto out;
+    }
+  /* Schema and registry errors answer above without a broker; the wait comes before the models
+   * load, so that a wrong broker address fails within broker_wait_ms. */
+  if (wait_for_broker(d, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -917,11 +935,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     if (share < 1) share = 1;
     openblas_set_num_threads(1);
   }
-  for (size_t i = 0; i < cfg->pipeline_count; i++, d->npl++)
-    if (pipeline_create(d, &d->pl[i], &cfg->pipelines[i], share, errstr, errstr_size)) {
-      d->npl++; /* tear down the half-made one too */
-      goto out;
-    }
+  for (size_t i = 0; i < d->npl; i++)
+    if (pipeline_start(d, &d->pl[i], share, errstr, errstr_size)) goto out;
   /* subscribe to every input topic once */
   rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
   for (size_t i = 0; i < cfg->pipeline_count; i++)
