@@ -1,4 +1,4 @@
-/* codec.h: Avro records in and out of Kafka.
+/* bertd_avro.h: Avro records in and out of Kafka.
  *
  *   input bytes ──decode──▶ bertd_record (the input record + its text / text_pair)
  *   bertd_record + enrichment JSON ──encode──▶ enriched bytes (input fields + one `bertd` field)
@@ -8,7 +8,7 @@
  *
  * Framing: plain Avro binary (the datum alone, written with the local schema), or Confluent's wire
  * format: magic byte 0, 4-byte big-endian schema id, datum. With Confluent framing the ids come
- * either from a Schema Registry (registry.h: writer schemas fetched by id and resolved to the
+ * either from a Schema Registry (bertd_avro.h: writer schemas fetched by id and resolved to the
  * local schema; the enriched schema registered under the output subject) or, without one, from
  * fixed configured ids.
  *
@@ -18,21 +18,17 @@
  *
  * Threads: a codec is read-only after creation except for its cache of writer schemas, which is
  * locked; decode and encode may run on different threads. Records belong to the caller. */
-#ifndef BERTD_CODEC_H
-#define BERTD_CODEC_H
+#ifndef BERTD_AVRO_H
+#define BERTD_AVRO_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-
-/* ---- registry ---- */
-/* registry.h: a Confluent Schema Registry client, just what the codec needs: a schema by id,
+/* registry.c: a Confluent Schema Registry client, just what the codec needs: a schema by id,
  * and registering a schema under a subject. Plain HTTP(S) through libcurl; no auth yet
  * (basic auth and TLS options are a TODO: URLs with user:password@ work through libcurl).
  * Caching by id is the codec's (it caches the parsed schema, which is what is expensive). */
-#include <stddef.h>
-#include <stdint.h>
 
 typedef struct bertd_registry bertd_registry;
 

@@ -1,4 +1,4 @@
-/* codec.c: a codec's life: schemas and framing set up at creation (see codec.h), and the cache of
+/* codec.c: a codec's life: schemas and framing set up at creation (see bertd_avro.h), and the cache of
  * writer schemas that Confluent-framed records name by id. */
 #include <stdio.h>
 #include <stdlib.h>

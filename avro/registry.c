@@ -1,4 +1,4 @@
-/* registry.c: the Schema Registry's REST calls over libcurl (see registry.h). A new easy handle
+/* registry.c: the Schema Registry's REST calls over libcurl (see bertd_avro.h). A new easy handle
  * per call: calls happen once per unknown schema id, so connection reuse is not worth the
  * locking a shared handle would need. */
 #include "bertd_avro.h"

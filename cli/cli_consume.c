@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli_kafka.h"
+#include "cli_options.h"
 
 typedef struct consume_opts {
   cli_kafka_opts k;
@@ -80,12 +81,8 @@ static int parse(int argc, char **argv, consume_opts *o) {
       o->timeout_ms = (long)v;
       break;
     case 'h': usage(stdout); return 1;
-    case ':':
-      fprintf(stderr, "bertd consume: %s needs a value\n", argv[optind - 1]);
-      return -1;
-    default:
-      fprintf(stderr, "bertd consume: unknown option '%s' (bertd consume --help lists them)\n",
-              argv[optind - 1]);
+    default: /* ':' or '?' */
+      bertd_cli_option_error("consume", c, argv, optind);
       return -1;
     }
   }

@@ -16,6 +16,7 @@
 #include "bertd.h"
 #include "cli_jsonl.h"
 #include "bertd_enrich.h"
+#include "cli_options.h"
 
 typedef struct cli_opts {
   const char *model, *input, *text_field, *pair_field;
@@ -139,12 +140,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
       o->e.window_combine = !strcmp(optarg, "max") ? WINDOW_COMBINE_MAX : WINDOW_COMBINE_MEAN;
       break;
     case 'h': usage(stdout, cmd); return 1;
-    case ':':
-      fprintf(stderr, "bertd %s: %s needs a value\n", cmd, argv[optind - 1]);
-      return -1;
-    default:
-      fprintf(stderr, "bertd %s: unknown option '%s' (bertd %s --help lists them)\n", cmd,
-              argv[optind - 1], cmd);
+    default: /* ':' or '?' */
+      bertd_cli_option_error(cmd, c, argv, optind);
       return -1;
     }
   }

@@ -15,6 +15,7 @@
 
 #include "cli_jsonl.h"
 #include "cli_kafka.h"
+#include "cli_options.h"
 
 typedef struct produce_opts {
   cli_kafka_opts k;
@@ -70,12 +71,8 @@ static int parse(int argc, char **argv, produce_opts *o) {
     case 'r': o->k.raw = 1; break;
     case 'S': o->strict = 1; break;
     case 'h': usage(stdout); return 1;
-    case ':':
-      fprintf(stderr, "bertd produce: %s needs a value\n", argv[optind - 1]);
-      return -1;
-    default:
-      fprintf(stderr, "bertd produce: unknown option '%s' (bertd produce --help lists them)\n",
-              argv[optind - 1]);
+    default: /* ':' or '?' */
+      bertd_cli_option_error("produce", c, argv, optind);
       return -1;
     }
   }

@@ -10,6 +10,7 @@
 #include "bertd_config.h"
 #include "bertd_daemon.h"
 #include "bertd_log.h"
+#include "cli_options.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -53,12 +54,8 @@ int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
       }
       break;
     case 'h': usage(stdout); return 0;
-    case ':':
-      fprintf(stderr, "bertd run: %s needs a value\n", argv[optind - 1]);
-      return 2;
-    default:
-      fprintf(stderr, "bertd run: unknown option '%s' (bertd run --help lists them)\n",
-              argv[optind - 1]);
+    default: /* ':' or '?' */
+      bertd_cli_option_error("run", c, argv, optind);
       return 2;
     }
     if (end && (end == optarg || *end || optarg[0] == '-')) {

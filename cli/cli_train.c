@@ -13,6 +13,7 @@
 
 #include "bertd_eval.h"
 #include "bertd_train.h"
+#include "cli_options.h"
 
 static void usage(FILE *f, int train) {
   if (train)
@@ -148,11 +149,8 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       break;
     case 'h': usage(stdout, train); return 1;
     case ':':
-      fprintf(stderr, "bertd %s: %s needs a value\n", cmd, argv[optind - 1]);
-      return -1;
     case '?':
-      fprintf(stderr, "bertd %s: unknown option '%s' (bertd %s --help lists them)\n", cmd,
-              argv[optind - 1], cmd);
+      bertd_cli_option_error(cmd, c, argv, optind);
       return -1;
     default: {
       const char *name = "?";

@@ -1,4 +1,4 @@
-/* daemon.h: `bertd run`: Kafka -> Avro -> plugin (length buckets -> BERT) -> enriched Avro.
+/* bertd_daemon.h: `bertd run`: Kafka -> Avro -> plugin (length buckets -> BERT) -> enriched Avro.
  *
  * Delivery is at-least-once: an input offset is stored for commit only when every record at or
  * below it in its partition has been delivered to the output or the dead-letter topic
@@ -29,10 +29,7 @@ typedef struct bertd_daemon_opts {
 int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
                      char *errstr, size_t errstr_size);
 
-/* ---- run_preflight ---- */
-/* run_preflight.h: config checks that need the Avro schemas (see run_preflight.c). */
-#include <stddef.h>
-
+/* run_preflight.c: config checks that need the Avro schemas (see run_preflight.c). */
 
 /* 0, or -1 with "file:line:column: key: message" in errstr. */
 int bertd_run_preflight(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size);

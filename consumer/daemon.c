@@ -1,4 +1,4 @@
-/* daemon.c: the consumer loop (see daemon.h).
+/* daemon.c: the consumer loop (see bertd_daemon.h).
  *
  * One input message becomes an `entry` in its partition's FIFO (partq) with one `job` per
  * pipeline that reads its topic. A job is decoded by the pipeline's codec and submitted to its

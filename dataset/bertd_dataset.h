@@ -1,4 +1,4 @@
-/* dataset.h: training and evaluation data in memory, read from the formats people ship it in.
+/* bertd_dataset.h: training and evaluation data in memory, read from the formats people ship it in.
  * One example is a text (and optional text pair) with its label id(s) and, for tagging, one
  * label id per whitespace-separated word of the text. Readers append to a dataset; label names
  * live in the dataset's label lists (index = id), so the ids mean the same thing across splits

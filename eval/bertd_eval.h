@@ -1,4 +1,4 @@
-/* evaluate.h: a fine-tuned model's metrics on a labelled split, from its logits.
+/* bertd_eval.h: a fine-tuned model's metrics on a labelled split, from its logits.
  *
  * The evaluator takes one sequence at a time (its logits and which word each token starts), so
  * it serves the trainer's packed eval batches, a checkpoint run through a session (`bertd eval`)
@@ -8,8 +8,8 @@
  *   joint     intent accuracy, slot span P/R/F1 (conlleval), sentence accuracy
  *   classify  accuracy, macro / micro / weighted F1
  *   tag       span P/R/F1 (conlleval), token-word accuracy */
-#ifndef BERTD_EVALUATE_H
-#define BERTD_EVALUATE_H
+#ifndef BERTD_EVAL_H
+#define BERTD_EVAL_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -64,12 +64,9 @@ int bertd_eval_metrics_json(const bertd_eval_metrics *m, const char *prefix, jso
 /* One line for a log: "intent_acc 97.65 slot_f1 95.80 sentence_acc 87.91 (893)". */
 void bertd_eval_metrics_format(const bertd_eval_metrics *m, char *buf, size_t size);
 
-/* ---- eval_checkpoint ---- */
-/* eval_checkpoint.h: a saved checkpoint's metrics on a labelled split, through the inference
+/* eval_checkpoint.c: a saved checkpoint's metrics on a labelled split, through the inference
  * path (bertd_model_load + a session), so what is measured is what `bertd run` would serve.
  * `bertd eval` and the end of `bertd train` (the best checkpoint on the test split) use it. */
-#include <stddef.h>
-
 
 /* ds's label (and tag) lists must be the model's, name for name (read the data with the
  * model's lists preloaded, or from the JointBERT label files the model was trained with). */

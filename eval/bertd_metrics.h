@@ -1,4 +1,4 @@
-/* metrics.h: evaluation arithmetic for classification and tagging, shared by training and the
+/* bertd_metrics.h: evaluation arithmetic for classification and tagging, shared by training and the
  * replay evaluation. Accumulators take one example at a time (a replay streams its records);
  * reports turn the counts into precision / recall / F1.
  *   - Classes follow scikit-learn: per-class precision/recall/F1 from a confusion matrix, macro

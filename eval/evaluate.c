@@ -1,4 +1,4 @@
-/* evaluate.c: logits -> predictions -> the task's metrics (metrics.h does the counting). */
+/* evaluate.c: logits -> predictions -> the task's metrics (bertd_metrics.h does the counting). */
 #include "bertd_eval.h"
 
 #include <stdio.h>

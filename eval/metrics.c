@@ -1,4 +1,4 @@
-/* metrics.c: confusion matrices, conlleval spans and the reports built from them (metrics.h). */
+/* metrics.c: confusion matrices, conlleval spans and the reports built from them (bertd_metrics.h). */
 #include "bertd_metrics.h"
 
 #include <stdio.h>

@@ -59,7 +59,7 @@ const char *bertd_model_name(const bertd_model *m);     /* the directory's base 
 const char *bertd_model_checksum(const bertd_model *m); /* hex FNV-1a 64 of the weight files */
 /* Sentence-transformers' max_seq_length when the checkpoint has one, else model_max_length. */
 int bertd_model_max_length(const bertd_model *m);
-/* The weights as loaded (weights.h), for benchmarks and training. */
+/* The weights as loaded (bertd_weights.h), for benchmarks and training. */
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
 
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,

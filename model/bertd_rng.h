@@ -1,4 +1,4 @@
-/* rng.h: the random numbers of training, all from a seed and held by their owner (no global
+/* bertd_rng.h: the random numbers of training, all from a seed and held by their owner (no global
  * state): a splitmix64 stream for weight initialisation and a counter-based hash for dropout,
  * so that a dropout mask is a pure function of (key, element index) and the backward pass
  * regenerates it instead of storing it. Same seed => same run, bit for bit. */

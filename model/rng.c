@@ -1,4 +1,4 @@
-/* rng.c: splitmix64 stream and Box-Muller normals (see rng.h). */
+/* rng.c: splitmix64 stream and Box-Muller normals (see bertd_rng.h). */
 #include "bertd_rng.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* enrich.h: one batch of texts -> task results as JSON objects. The CLI and the daemon both
+/* bertd_enrich.h: one batch of texts -> task results as JSON objects. The CLI and the daemon both
  * enrich through here, so a record enriched by `bertd run` equals what the CLI prints. */
 #ifndef BERTD_ENRICH_H
 #define BERTD_ENRICH_H

@@ -1,4 +1,4 @@
-/* enrich.c: tokenize, run the model, and turn head outputs into JSON results (see enrich.h). */
+/* enrich.c: tokenize, run the model, and turn head outputs into JSON results (see bertd_enrich.h). */
 #include "bertd_enrich.h"
 #include "window.h"
 

@@ -1,10 +1,10 @@
-/* train_loop.h: fine-tuning a pre-trained encoder on a labelled dataset: epochs of bucketed
+/* bertd_train.h: fine-tuning a pre-trained encoder on a labelled dataset: epochs of bucketed
  * batches, the dev split evaluated after each epoch, the best checkpoint (by the task's main
  * metric, evaluate.h) kept in the output directory, and the best checkpoint evaluated on the
  * test split at the end. The result is a JSON summary (metrics, hyperparameters, wall time,
  * training tokens/s). */
-#ifndef BERTD_TRAIN_LOOP_H
-#define BERTD_TRAIN_LOOP_H
+#ifndef BERTD_TRAIN_H
+#define BERTD_TRAIN_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -13,16 +13,15 @@
 
 #include "bertd.h"
 #include "bertd_dataset.h"
+#include "bertd_rng.h"
+#include "bertd_tokenizer.h"
+#include "bertd_trainer.h"
 
-/* ---- progress ---- */
-/* progress.h: training progress on stderr. On a terminal one line is rewritten in place
+/* progress.c: training progress on stderr. On a terminal one line is rewritten in place
  * ("\r": step/total, loss, lr, tokens/s, ETA); otherwise (a log file, CI) a plain line every
  * few steps, so logs stay readable and greppable. */
-#include <stddef.h>
-#include <stdio.h>
 
-/* ---- train_data ---- */
-/* train_data.h: a dataset tokenized once for training and evaluation, and the order its
+/* train_data.c: a dataset tokenized once for training and evaluation, and the order its
  * sequences are batched in.
  *
  * Every example becomes one packed sequence ([CLS] text [SEP] (pair [SEP])) whose ids, type ids,
@@ -31,13 +30,6 @@
  * length and cut into batches, and the batches shuffled. Sequences of one batch then have
  * similar lengths, which keeps batches of one epoch similar in cost (the trainer packs tokens, so
  * there is no padding to save, but a batch of long outliers is a slow, noisy step). */
-#include <stddef.h>
-#include <stdint.h>
-
-#include "bertd_rng.h"
-#include "bertd_tokenizer.h"
-#include "bertd_trainer.h"
-
 
 typedef struct bertd_train_seq {
   size_t off;      /* into the token arrays */
@@ -146,8 +138,7 @@ typedef struct bertd_train_splits {
 int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, json_t **summary,
                     char *errstr, size_t errstr_size);
 
-/* ---- train_splits ---- */
-/* train_splits.h: the train / dev / test splits of `bertd train` and `bertd eval`, read from
+/* train_splits.c: the train / dev / test splits of `bertd train` and `bertd eval`, read from
  * what the user points --data at:
  *   jointbert  a directory with train/, dev/, test/ (dev and test used when present)
  *   jsonl      --data is train; --dev FILE and --test FILE the others
@@ -156,9 +147,6 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
  * Label ids mean the same in every split: JointBERT's label files, or train's lists (sorted by
  * name for classification, as run_glue does) copied and frozen before dev and test are read.
  * For evaluating a checkpoint the model's own lists are loaded first instead. */
-#include <stddef.h>
-#include <stdint.h>
-
 
 #define BERTD_MAX_TEXT_COLUMNS 8
 
@@ -185,17 +173,13 @@ int bertd_splits_load(const bertd_data_args *a, bertd_ft_task task, const char *
                       bertd_splits *sp, char *errstr, size_t errstr_size);
 void bertd_splits_free(bertd_splits *sp);
 
-/* ---- train_pretrain ---- */
-/* train_pretrain.h: `bertd train --task mlm-nsp`: continued pre-training (masked language
+/* train_pretrain.c: `bertd train --task mlm-nsp`: continued pre-training (masked language
  * modelling + next-sentence prediction, BertForPreTraining) on a plain-text corpus (one
  * sentence a line, blank lines between documents). NSP pairs are built once from the corpus
- * (masking.h, after create_pretraining_data); the last --heldout pairs are kept for
+ * (bertd_masking.h, after create_pretraining_data); the last --heldout pairs are kept for
  * evaluation with fixed masks, the rest are masked afresh every epoch (dynamic masking, as
  * RoBERTa and transformers' DataCollatorForLanguageModeling do). The checkpoint with the best
  * held-out MLM accuracy is kept. */
-#include <jansson.h>
-#include <stddef.h>
-
 
 /* heldout: pairs held out (0: 5 %, at least 1). */
 int bertd_pretrain_run(const bertd_train_opts *o, const char *corpus_path, long heldout,

@@ -1,7 +1,7 @@
-/* config.h: a checkpoint's config.json, tokenizer_config.json, special_tokens_map.json and the
+/* bertd_checkpoint.h: a checkpoint's config.json, tokenizer_config.json, special_tokens_map.json and the
  * sentence-transformers pooling config, parsed into plain structs. */
-#ifndef BERTD_CONFIG_H
-#define BERTD_CONFIG_H
+#ifndef BERTD_CHECKPOINT_CONFIG_H
+#define BERTD_CHECKPOINT_CONFIG_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-/* weights.h: every parameter of a BERT checkpoint in one contiguous float buffer (llm.c style),
+/* bertd_weights.h: every parameter of a BERT checkpoint in one contiguous float buffer (llm.c style),
  * with a table naming each tensor as Hugging Face names it, and typed pointers into the buffer.
  * One buffer makes AdamW and gradient buffers trivial: grads share the same layout. */
 #ifndef BERTD_WEIGHTS_H
@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
 #include "bertd_checkpoint.h"
 
 /* One tensor. name is the canonical Hugging Face name as BertFor* models save it

@@ -1,4 +1,4 @@
-/* checkpoint_save.c: a trained model as a Hugging Face checkpoint directory (see trainer.h). */
+/* checkpoint_save.c: a trained model as a Hugging Face checkpoint directory (see bertd_trainer.h). */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* config_internal.h: the pieces bertd_config_load puts together, one file each.
  * Internal to model/. Each reads its optional files from dir into cfg; 0 ok, -1 with errstr. */
-#ifndef BERTD_CONFIG_INTERNAL_H
-#define BERTD_CONFIG_INTERNAL_H
+#ifndef BERTD_CHECKPOINT_CONFIG_INTERNAL_H
+#define BERTD_CHECKPOINT_CONFIG_INTERNAL_H
 
 #include <stddef.h>
 #include "bertd_checkpoint.h"

@@ -1,4 +1,4 @@
-/* tokenizer.h: BERT WordPiece tokenization, identical to transformers' BertTokenizerFast
+/* bertd_tokenizer.h: BERT WordPiece tokenization, identical to transformers' BertTokenizerFast
  * (ids, token_type_ids, attention mask, offset_mapping), with pairs and truncation. */
 #ifndef BERTD_TOKENIZER_H
 #define BERTD_TOKENIZER_H

@@ -81,6 +81,19 @@ oom:
   return -1;
 }
 
+/* The word pieces of text (sequence 0) and, when pair is not NULL, of pair (sequence 1) into s:
+ * what every encoding, one sequence or windows, starts from. */
+static int tokenize_text_and_pair(const bertd_tokenizer *tok, scratch *s, const char *text,
+                                  size_t text_len, const char *pair, size_t pair_len,
+                                  char *errstr, size_t errstr_size) {
+  if (tokenize_sequence(tok, s, 0, text ? text : "", text_len, "text", errstr, errstr_size) != 0)
+    return -1;
+  s->npieces[1] = 0;
+  if (pair && tokenize_sequence(tok, s, 1, pair, pair_len, "pair", errstr, errstr_size) != 0)
+    return -1;
+  return 0;
+}
+
 /* How many pieces of A (*ka) and B (*kb) survive, following tokenizers' truncate_encodings with
  * max_length already reduced by the special tokens. */
 static int truncate_lengths(size_t na, size_t nb, int has_pair, size_t ml, bertd_truncation trunc,
@@ -172,10 +185,8 @@ int bertd_tokenizer_encode(const bertd_tokenizer *tok, const char *text, size_t 
   }
   scratch *s = enc->scratch;
   int has_pair = pair != NULL && pair_len > 0;
-  if (tokenize_sequence(tok, s, 0, text ? text : "", text_len, "text", errstr, errstr_size) != 0)
-    return -1;
-  s->npieces[1] = 0;
-  if (has_pair && tokenize_sequence(tok, s, 1, pair, pair_len, "pair", errstr, errstr_size) != 0)
+  if (tokenize_text_and_pair(tok, s, text, text_len, has_pair ? pair : NULL, pair_len, errstr,
+                             errstr_size))
     return -1;
 
   size_t na = s->npieces[0], nb = s->npieces[1], ka = na, kb = nb;
@@ -278,10 +289,8 @@ int bertd_tokenizer_encode_windows(const bertd_tokenizer *tok, const char *text,
   if (!w0->scratch && !(w0->scratch = calloc(1, sizeof(scratch)))) goto oom;
   scratch *s = w0->scratch;
   int has_pair = pair != NULL && pair_len > 0;
-  if (tokenize_sequence(tok, s, 0, text ? text : "", text_len, "text", errstr, errstr_size) != 0)
-    return -1;
-  s->npieces[1] = 0;
-  if (has_pair && tokenize_sequence(tok, s, 1, pair, pair_len, "pair", errstr, errstr_size) != 0)
+  if (tokenize_text_and_pair(tok, s, text, text_len, has_pair ? pair : NULL, pair_len, errstr,
+                             errstr_size))
     return -1;
   int limit = max_length == 0 || max_length > tok->model_max_length ? tok->model_max_length
                                                                      : max_length;

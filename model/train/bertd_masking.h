@@ -1,4 +1,4 @@
-/* masking.h: BERT's pre-training data. MLM masking of token ids and next-sentence-prediction
+/* bertd_masking.h: BERT's pre-training data. MLM masking of token ids and next-sentence-prediction
  * pairs built from a corpus of documents, after Google's create_pretraining_data.py (the
  * differences are listed at each function). Everything random draws from a bertd_rng the caller
  * seeds, so the same seed gives the same masks and pairs. */

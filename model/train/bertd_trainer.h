@@ -1,6 +1,6 @@
-/* trainer.h: fine-tuning and pre-training BERT in C -- the public training API.
+/* bertd_trainer.h: fine-tuning and pre-training BERT in C -- the public training API.
  *
- * A trainer borrows a config and a weights buffer (weights.h: every parameter in one
+ * A trainer borrows a config and a weights buffer (bertd_weights.h: every parameter in one
  * contiguous float array), owns a gradient buffer of the same layout, the AdamW moments, and
  * the activations of one batch (allocated once for the largest batch seen, grown on demand).
  * The loss follows the architecture (train_batch.h: bertd_train_task):
@@ -44,10 +44,8 @@
 #include "bertd_checkpoint.h"
 #include "bertd_weights.h"
 
-/* ---- train_batch ---- */
-/* train_batch.h: what one training step reads: a batch of packed sequences and the labels of
- * the model's task. Part of the trainer's public API (trainer.h includes it). */
-#include <stdint.h>
+/* what one training step reads: a batch of packed sequences and the labels of
+ * the model's task. Part of the trainer's public API. */
 
 /* The loss a model trains with, from its architecture (and problem_type): */
 typedef enum {

@@ -6,7 +6,7 @@
  * Dropout sits where transformers' BertModel applies it: on the embeddings' output
  * (hidden_dropout_prob), on the attention probabilities (attention_probs_dropout_prob), and
  * after the attention-output and FFN-output dense layers, before their residual add
- * (hidden_dropout_prob). Masks come from a counter-based generator (rng.h) keyed by
+ * (hidden_dropout_prob). Masks come from a counter-based generator (bertd_rng.h) keyed by
  * (seed, pass, site), so the backward regenerates them instead of storing them. */
 #ifndef BERTD_ENCODER_TRAIN_H
 #define BERTD_ENCODER_TRAIN_H

@@ -1,4 +1,4 @@
-/* masking.c: MLM masks and NSP pairs for BERT pre-training (see masking.h for how this follows
+/* masking.c: MLM masks and NSP pairs for BERT pre-training (see bertd_masking.h for how this follows
  * and where it leaves Google's create_pretraining_data.py). */
 #include "bertd_masking.h"
 

@@ -1,5 +1,5 @@
 /* trainer.c: forward, loss, backward, clipping, AdamW and the lr schedule behind one handle
- * (see trainer.h).
+ * (see bertd_trainer.h).
  *
  * Threads: at fine-tuning sizes (MiniLM, batch 8, ~15 tokens a sequence) OpenBLAS splitting
  * each small matmul between threads gains little, so with opts.threads > 1 a batch is cut into
