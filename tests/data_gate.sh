@@ -12,7 +12,7 @@ sets="$1"
 shift
 for s in $sets; do
   if ! out="$(bash "$ROOT/scripts/fetch-data.sh" "$s" 2>&1)"; then
-    echo "skipped: dataset '$s' is not available: $(printf '%s\n' "$out" | tail -n 1)"
+    echo "skipped: $(printf '%s\n' "$out" | tail -n 1)"
     exit 77
   fi
   var="BERTD_DATA_$(printf '%s' "$s" | tr '[:lower:]' '[:upper:]')"
