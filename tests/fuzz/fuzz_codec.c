@@ -71,7 +71,8 @@ static harness *get(void) {
 static void enrich_and_reread(harness *h, bertd_record *r, const json_t *result,
                               int must_encode) {
   char err[512];
-  bertd_enrichment e = {"m", "0123", "joint", 1.5, result};
+  bertd_enrichment e = {.model = "m", .model_checksum = "0123", .task = "joint", .queue_ms = 1.5,
+                       .result = result};
   void *out = NULL;
   size_t out_len = 0;
   if (bertd_codec_encode(h->plain, r, &e, &out, &out_len, err, sizeof err)) {
