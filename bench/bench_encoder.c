@@ -26,7 +26,7 @@ static double now(void) {
 }
 
 /* FLOPs of one forward of B sequences of T tokens (multiply-add = 2). */
-static double encoder_flops(const bertd_config *c, int B, int T) {
+static double encoder_flops(const bertd_checkpoint_config *c, int B, int T) {
   double N = (double)B * T, H = c->hidden_size, I = c->intermediate_size;
   double per_layer = 2 * N * H * H * 4     /* q, k, v, attention output */
                      + 2 * N * H * I * 2   /* feed-forward in and out */
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  const bertd_config *cfg = bertd_model_config(m);
+  const bertd_checkpoint_config *cfg = bertd_model_config(m);
   const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
   bertd_session *sess = NULL;
   if (bertd_session_create(m, &sess, err, sizeof err)) {

@@ -8,7 +8,7 @@
 #include "bertd.h"
 
 /* The model's label names for the task: sequence labels and token tags. */
-static void model_lists(const bertd_config *c, bertd_ft_task task, char ***labels, int *nl,
+static void model_lists(const bertd_checkpoint_config *c, bertd_ft_task task, char ***labels, int *nl,
                         char ***tags, int *nt) {
   *labels = NULL, *tags = NULL, *nl = 0, *nt = 0;
   if (task == BERTD_FT_JOINT) {
@@ -49,7 +49,7 @@ static int fill_list(bertd_label_list *l, char **names, int n, char *errstr,
 
 int bertd_eval_preload_labels(const char *model_dir, bertd_ft_task task, bertd_dataset *ds,
                               char *errstr, size_t errstr_size) {
-  bertd_config cfg;
+  bertd_checkpoint_config cfg;
   if (bertd_config_load(model_dir, &cfg, errstr, errstr_size)) return -1;
   char **labels, **tags;
   int nl, nt;
@@ -76,7 +76,7 @@ int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd
     goto done;
   }
   if (bertd_model_load(model_dir, &m, errstr, errstr_size)) goto done;
-  const bertd_config *cfg = bertd_model_config(m);
+  const bertd_checkpoint_config *cfg = bertd_model_config(m);
   char **labels, **tags;
   int nl, nt;
   model_lists(cfg, task, &labels, &nl, &tags, &nt);

@@ -52,7 +52,7 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
 int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint64_t seed,
                        bertd_model **out, char *errstr, size_t errstr_size);
 void bertd_model_free(bertd_model *m);
-const bertd_config *bertd_model_config(const bertd_model *m);
+const bertd_checkpoint_config *bertd_model_config(const bertd_model *m);
 const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m);
 unsigned bertd_model_tasks(const bertd_model *m);       /* bitwise OR of bertd_task */
 const char *bertd_model_name(const bertd_model *m);     /* the directory's base name */

@@ -20,7 +20,7 @@ static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
   return 0;
 }
 
-int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
+int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int tokens, int max_len, int batch,
                        int slices, char *errstr, size_t errstr_size) {
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t NH = (size_t)cfg->num_attention_heads;
@@ -69,7 +69,7 @@ void bertd_acts_free(bertd_acts *a) {
 }
 
 /* One transformer layer, in place on x (N,H). */
-static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw, bertd_acts *a,
+static void layer_forward(const bertd_checkpoint_config *cfg, const bertd_layer_weights *lw, bertd_acts *a,
                           int B, const int *lens, int N) {
   const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
   const float eps = cfg->layer_norm_eps;
@@ -88,7 +88,7 @@ static void layer_forward(const bertd_config *cfg, const bertd_layer_weights *lw
   bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
-int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int32_t *ids,
+int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens, const int32_t *ids,
                       const int32_t *type_ids, int *N_out, int *T_out, const char *who,
                       char *errstr, size_t errstr_size) {
   if (B < 1) {
@@ -126,14 +126,14 @@ int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int
 /* The encoder on sequences [b0, b1) of the packed batch: every per-token buffer is the batch's
  * own, offset to the slice's first row, so slices write disjoint rows and nothing is copied. */
 typedef struct {
-  const bertd_config *cfg;
+  const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
   const int32_t *ids, *type_ids; /* the slice's tokens */
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
 } encoder_slice;
 
 static void slice_run(encoder_slice *sl) {
-  const bertd_config *cfg = sl->cfg;
+  const bertd_checkpoint_config *cfg = sl->cfg;
   const bertd_weights *w = sl->w;
   bertd_acts *a = &sl->view;
   bertd_embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
@@ -150,12 +150,12 @@ static void slice_task(void *arg) { slice_run(arg); }
 
 /* A sequence's share of the encoder's work, in multiply-adds per layer: the projections and
  * feed-forward (8H^2 + 4HI per token) and attention's scores and context (4TH per token). */
-static double sequence_cost(const bertd_config *cfg, int len) {
+static double sequence_cost(const bertd_checkpoint_config *cfg, int len) {
   const double H = cfg->hidden_size, I = cfg->intermediate_size;
   return len * (8.0 * H * H + 4.0 * H * I + 4.0 * len * H);
 }
 
-void bertd_plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut) {
+void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int B, int P, int *cut) {
   double total = 0.0;
   for (int b = 0; b < B; b++) total += sequence_cost(cfg, lens[b]);
   double acc = 0.0;
@@ -171,7 +171,7 @@ void bertd_plan_slices(const bertd_config *cfg, const int *lens, int B, int P, i
   cut[P] = B;
 }
 
-int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a,
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
                                   int B, const int *lens, const int32_t *ids,
                                   const int32_t *type_ids, int threads, char *errstr,
                                   size_t errstr_size) {
@@ -236,7 +236,7 @@ int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *
   return 0;
 }
 
-int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size) {
   return bertd_encoder_forward_threads(cfg, w, a, B, lens, ids, type_ids, 1, errstr,

@@ -31,26 +31,26 @@ typedef struct bertd_acts {
 
 /* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
  * shrinks). */
-int bertd_acts_reserve(bertd_acts *a, const bertd_config *cfg, int tokens, int max_len, int batch,
+int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int tokens, int max_len, int batch,
                        int slices, char *errstr, size_t errstr_size);
 void bertd_acts_free(bertd_acts *a);
 
 /* Checks a packed batch against the config (1 <= lens[b] <= max_position_embeddings, ids below
  * vocab_size, type ids below type_vocab_size) and sets *N (tokens) and *T (longest). who
  * starts the message ("encoder", "train"). Inference and training share it. */
-int bertd_batch_check(const bertd_config *cfg, int B, const int *lens, const int32_t *ids,
+int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens, const int32_t *ids,
                       const int32_t *type_ids, int *N, int *T, const char *who, char *errstr,
                       size_t errstr_size);
 
 /* Cuts B sequences of lengths lens into P (1 <= P <= B) contiguous groups of about equal work
  * (dense layers and attention): group p is sequences [cut[p], cut[p+1]), none empty; cut has
  * P + 1 entries. The threaded encoder and the threaded trainer share it. */
-void bertd_plan_slices(const bertd_config *cfg, const int *lens, int B, int P, int *cut);
+void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int B, int P, int *cut);
 
 /* Runs embeddings, the L layers and (when the weights have one) the pooler.
  * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
  * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */
-int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size);
 
@@ -60,7 +60,7 @@ int bertd_encoder_forward(const bertd_config *cfg, const bertd_weights *w, bertd
  * thread waits for another between layers, which is why this scales better on small matrices
  * than OpenBLAS splitting each matmul. OpenBLAS is set single-threaded while the groups run,
  * and restored. threads <= 1 or B == 1: the plain pass. */
-int bertd_encoder_forward_threads(const bertd_config *cfg, const bertd_weights *w, bertd_acts *a,
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
                                   int B, const int *lens, const int32_t *ids,
                                   const int32_t *type_ids, int threads, char *errstr,
                                   size_t errstr_size);

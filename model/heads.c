@@ -13,7 +13,7 @@ static int need(const void *p, const char *what, char *errstr, size_t errstr_siz
   return -1;
 }
 
-int bertd_head_seq_cls(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_seq_cls(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                        float *logits, char *errstr, size_t errstr_size) {
   if (need(w->cls_w, "classifier", errstr, errstr_size) ||
       need(w->pooler_w, "pooler (bert.pooler.dense)", errstr, errstr_size))
@@ -22,14 +22,14 @@ int bertd_head_seq_cls(const bertd_config *cfg, const bertd_weights *w, const be
   return 0;
 }
 
-int bertd_head_token_cls(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_token_cls(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                          float *logits, char *errstr, size_t errstr_size) {
   if (need(w->cls_w, "classifier", errstr, errstr_size)) return -1;
   bertd_linear_forward(logits, a->x, w->cls_w, w->cls_b, a->N, cfg->hidden_size, cfg->num_labels);
   return 0;
 }
 
-int bertd_head_qa(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_qa(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                   float *start, float *end, char *errstr, size_t errstr_size) {
   if (need(w->qa_w, "question-answering (qa_outputs)", errstr, errstr_size)) return -1;
   const int H = cfg->hidden_size;
@@ -47,7 +47,7 @@ int bertd_head_qa(const bertd_config *cfg, const bertd_weights *w, const bertd_a
   return 0;
 }
 
-int bertd_head_mlm(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_mlm(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                    const int *rows, int M, float *logits, float *scratch,
                    char *errstr, size_t errstr_size) {
   if (need(w->mlm_dense_w, "masked-LM (cls.predictions)", errstr, errstr_size)) return -1;
@@ -69,7 +69,7 @@ int bertd_head_mlm(const bertd_config *cfg, const bertd_weights *w, const bertd_
   return 0;
 }
 
-int bertd_head_nsp(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_nsp(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                    float *logits, char *errstr, size_t errstr_size) {
   if (need(w->nsp_w, "next-sentence (cls.seq_relationship)", errstr, errstr_size) ||
       need(w->pooler_w, "pooler (bert.pooler.dense)", errstr, errstr_size))
@@ -78,7 +78,7 @@ int bertd_head_nsp(const bertd_config *cfg, const bertd_weights *w, const bertd_
   return 0;
 }
 
-int bertd_head_joint(const bertd_config *cfg, const bertd_weights *w, const bertd_acts *a,
+int bertd_head_joint(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_acts *a,
                      float *intent_logits, float *slot_logits, char *errstr, size_t errstr_size) {
   if (need(w->intent_w, "intent (intent_classifier.linear)", errstr, errstr_size) ||
       need(w->slot_w, "slot (slot_classifier.linear)", errstr, errstr_size) ||

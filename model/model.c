@@ -81,7 +81,7 @@ int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint
     snprintf(errstr, errstr_size, "random model: out of memory");
     return -1;
   }
-  m->cfg = (bertd_config){.vocab_size = 30522, .hidden_size = hidden,
+  m->cfg = (bertd_checkpoint_config){.vocab_size = 30522, .hidden_size = hidden,
                           .num_hidden_layers = layers, .num_attention_heads = heads,
                           .intermediate_size = intermediate, .hidden_act = BERTD_ACT_GELU,
                           .max_position_embeddings = 512, .type_vocab_size = 2,
@@ -110,7 +110,7 @@ void bertd_model_free(bertd_model *m) {
   free(m);
 }
 
-const bertd_config *bertd_model_config(const bertd_model *m) { return &m->cfg; }
+const bertd_checkpoint_config *bertd_model_config(const bertd_model *m) { return &m->cfg; }
 const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m) { return m->tok; }
 unsigned bertd_model_tasks(const bertd_model *m) { return m->tasks; }
 const char *bertd_model_name(const bertd_model *m) { return m->name; }

@@ -7,7 +7,7 @@
 #include "bertd_weights.h"
 
 struct bertd_model {
-  bertd_config cfg;
+  bertd_checkpoint_config cfg;
   bertd_weights w;
   bertd_tokenizer *tok;
   unsigned tasks;

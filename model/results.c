@@ -62,7 +62,7 @@ int bertd_result_labels(const bertd_session *s, int b, int k, bertd_label_score 
 int bertd_labels_from_logits(const bertd_model *m, int intents, const float *logits, int k,
                              bertd_label_score *out, int out_cap, char *errstr,
                              size_t errstr_size) {
-  const bertd_config *c = &m->cfg;
+  const bertd_checkpoint_config *c = &m->cfg;
   int r = intents ? top_labels(logits, c->num_intents, 0, c->intent_labels, k, out, out_cap)
                   : top_labels(logits, c->num_labels, c->problem_type == BERTD_PROBLEM_MULTI_LABEL,
                                c->id2label, k, out, out_cap);
@@ -101,7 +101,7 @@ int bertd_result_word_tags(const bertd_session *s, int b, int joint, bertd_tag_d
 int bertd_word_tags_from_logits(const bertd_model *m, int joint, const bertd_encoding *e,
                                 const float *l, bertd_tag_decoding mode, bertd_word_tag *out,
                                 int out_cap, char *errstr, size_t errstr_size) {
-  const bertd_config *c = &m->cfg;
+  const bertd_checkpoint_config *c = &m->cfg;
   const int NL = joint ? c->num_slots : c->num_labels;
   char **names = joint ? c->slot_labels : c->id2label;
   /* rows (words,NL): the logits of each word's first sub-token, which carries the word's label

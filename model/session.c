@@ -45,7 +45,7 @@ static int fgrow(float **p, size_t n) {
 
 /* Sizes every per-batch buffer for B sequences of N tokens in all (M of them [MASK]). */
 static int reserve(bertd_session *s, int B, int N, int M) {
-  const bertd_config *c = &s->m->cfg;
+  const bertd_checkpoint_config *c = &s->m->cfg;
   const bertd_weights *w = &s->m->w;
   if (N > s->cap_tokens) {
     int32_t *a = realloc(s->ids, sizeof(int32_t) * (size_t)N);
@@ -92,7 +92,7 @@ int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const in
 int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, int B,
                           char *errstr, size_t errstr_size) {
   const bertd_model *m = s->m;
-  const bertd_config *c = &m->cfg;
+  const bertd_checkpoint_config *c = &m->cfg;
   const bertd_weights *w = &m->w;
   s->encs = NULL;
   s->B = 0;
@@ -170,7 +170,7 @@ const float *bertd_session_pooled(const bertd_session *s, int b) {
 
 const float *bertd_session_logits(const bertd_session *s, int b, const char *which, int *n) {
   if (b < 0 || b >= s->B) return NULL;
-  const bertd_config *c = &s->m->cfg;
+  const bertd_checkpoint_config *c = &s->m->cfg;
   const bertd_weights *w = &s->m->w;
   const int len = s->a.lens[b], start = s->a.starts[b];
   *n = 0;

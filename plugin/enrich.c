@@ -228,7 +228,7 @@ static json_t *embedding_json(float *v, int H) {
 /* One record's result after a forward pass (sequence b of the batch). */
 static json_t *result_json(bertd_enricher *e, int b, const bertd_encoding *enc, const char *text,
                            const char *pair, char *errstr, size_t errstr_size) {
-  const bertd_config *c = bertd_model_config(e->m);
+  const bertd_checkpoint_config *c = bertd_model_config(e->m);
   bertd_session *s = e->s;
   switch (e->o.task) {
   case BERTD_ENRICH_TOKENIZE:

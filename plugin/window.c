@@ -29,7 +29,7 @@ struct window_acc {
 
 window_acc *bertd_window_acc_new(const bertd_model *m, int task, window_combine combine,
                            const bertd_windows *w, char *errstr, size_t errstr_size) {
-  const bertd_config *c = bertd_model_config(m);
+  const bertd_checkpoint_config *c = bertd_model_config(m);
   window_acc *a = calloc(1, sizeof *a);
   if (!a) goto oom;
   a->m = m;
@@ -155,7 +155,7 @@ int bertd_window_acc_take(window_acc *a, const bertd_session *s, int b, const be
     break;
   }
   case BERTD_ENRICH_EMBED: {
-    const bertd_config *c = bertd_model_config(a->m);
+    const bertd_checkpoint_config *c = bertd_model_config(a->m);
     int T;
     const float *x = bertd_session_hidden(s, b, &T);
     float *v = malloc(sizeof(float) * (size_t)c->hidden_size);

@@ -28,7 +28,7 @@ void bertd_train_opts_default(bertd_train_opts *o) {
 }
 
 /* The pre-trained config re-targeted at the task, with the training data's label lists. */
-static int task_config(const bertd_train_opts *o, const bertd_dataset *ds, bertd_config *cfg,
+static int task_config(const bertd_train_opts *o, const bertd_dataset *ds, bertd_checkpoint_config *cfg,
                        char *errstr, size_t errstr_size) {
   if (bertd_config_load(o->model_dir, cfg, errstr, errstr_size)) return -1;
   const char *const *labels = (const char *const *)ds->labels.names;
@@ -119,7 +119,7 @@ static void put_hparams(json_t *s, const bertd_train_opts *o, long steps, int wa
 int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, json_t **summary,
                     char *errstr, size_t errstr_size) {
   double t_start = bertd_progress_now();
-  bertd_config cfg;
+  bertd_checkpoint_config cfg;
   bertd_weights w;
   memset(&w, 0, sizeof w);
   bertd_trainer *t = NULL;

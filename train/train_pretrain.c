@@ -114,7 +114,7 @@ static int pt_eval(bertd_trainer *t, const bertd_nsp_set *set, const size_t *ord
 int bertd_pretrain_run(const bertd_train_opts *o, const char *corpus_path, long heldout,
                        json_t **summary, char *errstr, size_t errstr_size) {
   double t_start = bertd_progress_now();
-  bertd_config cfg;
+  bertd_checkpoint_config cfg;
   bertd_weights w;
   memset(&w, 0, sizeof w);
   bertd_trainer *t = NULL;

@@ -30,7 +30,7 @@ typedef enum {
 
 typedef enum { BERTD_POOL_NONE = 0, BERTD_POOL_MEAN, BERTD_POOL_CLS, BERTD_POOL_MAX } bertd_pooling_mode;
 
-typedef struct bertd_config {
+typedef struct bertd_checkpoint_config {
   /* config.json */
   int vocab_size;
   int hidden_size;              /* H */
@@ -75,21 +75,21 @@ typedef struct bertd_config {
   float classifier_dropout;           /* before BertFor{Sequence,Token}Classification's
                                          classifier; < 0 (null) = hidden_dropout_prob */
   float initializer_range;            /* 0.02: std of the normal init of new weights */
-} bertd_config;
+} bertd_checkpoint_config;
 
 /* Reads DIR/config.json and, where present, tokenizer_config.json, special_tokens_map.json,
  * modules.json and its pooling config, intent_label.txt and slot_label.txt.
  * Errors name the file and the field: "config.json: hidden_size: expected a positive integer". */
-int bertd_config_load(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size);
-void bertd_config_free(bertd_config *cfg);
+int bertd_config_load(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size);
+void bertd_config_free(bertd_checkpoint_config *cfg);
 
 /* transformers' BertConfig() defaults (BERT-Base uncased, BertModel, 2 labels LABEL_0/LABEL_1,
  * BERT's special tokens), with no files read. For tests and for building a config in code. */
-int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size);
+int bertd_config_defaults(bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size);
 
 /* Checks the fields that must agree with each other (H % NH, positive sizes, label counts);
  * bertd_config_load calls it, code that fills a config by hand should too. */
-int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_size);
+int bertd_config_validate(const bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size);
 
 const char *bertd_arch_name(bertd_arch arch); /* "BertForSequenceClassification", ... */
 
@@ -97,12 +97,12 @@ const char *bertd_arch_name(bertd_arch arch); /* "BertForSequenceClassification"
  * BertModel, as a classifier): sets arch, problem_type and, for SEQ_CLS / TOKEN_CLS, the
  * n labels (names NULL: "LABEL_0", ...). For MLM, NSP and PRETRAINING n is ignored.
  * bertd_weights_init_from then builds the new head. */
-int bertd_config_set_task(bertd_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
+int bertd_config_set_task(bertd_checkpoint_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
                           int n, const char *const *names, char *errstr, size_t errstr_size);
 /* JointBERT: arch JOINT with the intent and slot label lists (line i of intent_label.txt and
  * slot_label.txt = id i; JointBERT puts "UNK" first in intents and "PAD", "UNK" first in
  * slots). */
-int bertd_config_set_joint(bertd_config *cfg, int num_intents, const char *const *intents,
+int bertd_config_set_joint(bertd_checkpoint_config *cfg, int num_intents, const char *const *intents,
                            int num_slots, const char *const *slots, char *errstr,
                            size_t errstr_size);
 

@@ -60,12 +60,12 @@ typedef struct bertd_weights {
  * converting F16/BF16 to F32. Tensor names are accepted with or without the "bert." prefix.
  * Which heads are loaded follows cfg->arch; a missing required tensor or a shape that disagrees
  * with the config is an error naming the file and the tensor. */
-int bertd_weights_load(const char *dir, const bertd_config *cfg, bertd_weights *w,
+int bertd_weights_load(const char *dir, const bertd_checkpoint_config *cfg, bertd_weights *w,
                        char *errstr, size_t errstr_size);
 
 /* Allocates the layout for cfg->arch with no file (for tests and for new heads in training);
  * values are zero. */
-int bertd_weights_alloc(const bertd_config *cfg, bertd_weights *w, char *errstr, size_t errstr_size);
+int bertd_weights_alloc(const bertd_checkpoint_config *cfg, bertd_weights *w, char *errstr, size_t errstr_size);
 
 /* Finds a parameter by canonical name, NULL if absent. */
 bertd_param *bertd_weights_find(bertd_weights *w, const char *name);
@@ -78,7 +78,7 @@ void bertd_weights_free(bertd_weights *w);
 /* Fresh weights for cfg->arch, initialised as transformers' BertPreTrainedModel._init_weights:
  * Linear and Embedding weights ~ N(0, cfg->initializer_range), biases 0, the word-embedding row
  * of pad_token_id 0, LayerNorm weight 1 and bias 0. Seeded: same seed, same weights. */
-int bertd_weights_init_random(const bertd_config *cfg, uint64_t seed, bertd_weights *w,
+int bertd_weights_init_random(const bertd_checkpoint_config *cfg, uint64_t seed, bertd_weights *w,
                               char *errstr, size_t errstr_size);
 
 /* Weights for cfg->arch whose tensors come from the checkpoint in dir where it has them (by
@@ -86,7 +86,7 @@ int bertd_weights_init_random(const bertd_config *cfg, uint64_t seed, bertd_weig
  * bertd_weights_init_random for the rest (a new classifier head; a pooler the checkpoint
  * lacks), the way from_pretrained builds a head. A tensor present with another shape is an
  * error. *num_new (may be NULL) receives the number of tensors initialised. */
-int bertd_weights_init_from(const char *dir, const bertd_config *cfg, uint64_t seed,
+int bertd_weights_init_from(const char *dir, const bertd_checkpoint_config *cfg, uint64_t seed,
                             bertd_weights *w, int *num_new, char *errstr, size_t errstr_size);
 
 /* A view of w's layout over another buffer of w->num_floats floats (gradients, optimizer

@@ -38,7 +38,7 @@ static const char *act_name(bertd_activation a) {
   return "gelu";
 }
 
-static json_t *config_json(const bertd_config *c) {
+static json_t *config_json(const bertd_checkpoint_config *c) {
   json_t *o = json_object();
   const char *arch = c->arch == BERTD_ARCH_JOINT ? "JointBERT" : bertd_arch_name(c->arch);
   json_object_set_new(o, "architectures", json_pack("[s]", arch));
@@ -115,7 +115,7 @@ static int copy_optional(const char *src_dir, const char *dir, const char *name,
   return 0;
 }
 
-int bertd_checkpoint_save(const char *dir, const bertd_config *cfg, const bertd_weights *w,
+int bertd_checkpoint_save(const char *dir, const bertd_checkpoint_config *cfg, const bertd_weights *w,
                           const char *tokenizer_dir, char *errstr, size_t errstr_size) {
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fail(errstr, errstr_size, "mkdir", dir);
   char path[4096];

@@ -1,4 +1,4 @@
-/* config.c: config.json into bertd_config, with transformers' BertConfig defaults for every
+/* config.c: config.json into bertd_checkpoint_config, with transformers' BertConfig defaults for every
  * missing field, then the tokenizer, sentence-transformers and JointBERT files (config_*.c). */
 #include "bertd_checkpoint.h"
 
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "config_json.h"
 
 #define CONFIG_JSON "config.json"
@@ -18,7 +18,7 @@ void bertd_config_free_strings(char **list, int n) {
   free(list);
 }
 
-void bertd_config_free(bertd_config *cfg) {
+void bertd_config_free(bertd_checkpoint_config *cfg) {
   if (!cfg) return;
   bertd_config_free_strings(cfg->id2label, cfg->num_labels);
   bertd_config_free_strings(cfg->intent_labels, cfg->num_intents);
@@ -28,7 +28,7 @@ void bertd_config_free(bertd_config *cfg) {
 }
 
 /* "LABEL_0", "LABEL_1", ...: what PretrainedConfig invents when only num_labels is given. */
-static int default_labels(bertd_config *cfg, int n, char *errstr, size_t errstr_size) {
+static int default_labels(bertd_checkpoint_config *cfg, int n, char *errstr, size_t errstr_size) {
   char **labels = calloc((size_t)n, sizeof *labels);
   if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
   for (int i = 0; i < n; i++) {
@@ -45,7 +45,7 @@ static int default_labels(bertd_config *cfg, int n, char *errstr, size_t errstr_
   return 0;
 }
 
-int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_defaults(bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   memset(cfg, 0, sizeof *cfg);
   cfg->vocab_size = 30522;
   cfg->hidden_size = 768;
@@ -76,7 +76,7 @@ int bertd_config_defaults(bertd_config *cfg, char *errstr, size_t errstr_size) {
   return default_labels(cfg, 2, errstr, errstr_size);
 }
 
-int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_validate(const bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   const struct { const char *key; int value; } positive[] = {
       {"vocab_size", cfg->vocab_size},
       {"hidden_size", cfg->hidden_size},
@@ -111,7 +111,7 @@ int bertd_config_validate(const bertd_config *cfg, char *errstr, size_t errstr_s
 }
 
 /* id2label {"0": "NEG", "1": "POS"}: the keys are JSON strings holding the ids 0..n-1. */
-static int read_id2label(const json_t *obj, bertd_config *cfg, char *errstr, size_t errstr_size) {
+static int read_id2label(const json_t *obj, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   int n = (int)json_object_size(obj);
   char **labels = calloc(n ? (size_t)n : 1, sizeof *labels);
   if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
@@ -146,7 +146,7 @@ static int read_id2label(const json_t *obj, bertd_config *cfg, char *errstr, siz
 }
 
 /* label2id {"NEG": 0, "POS": 1}: used only when id2label is absent. */
-static int read_label2id(const json_t *obj, bertd_config *cfg, char *errstr, size_t errstr_size) {
+static int read_label2id(const json_t *obj, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   int n = (int)json_object_size(obj);
   char **labels = calloc(n ? (size_t)n : 1, sizeof *labels);
   if (!labels) return bertd_set_error(errstr, errstr_size, "config: out of memory");
@@ -171,7 +171,7 @@ static int read_label2id(const json_t *obj, bertd_config *cfg, char *errstr, siz
   return 0;
 }
 
-static int read_labels(const json_t *root, bertd_config *cfg, char *errstr, size_t errstr_size) {
+static int read_labels(const json_t *root, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   const json_t *id2label = json_object_get(root, "id2label");
   const json_t *label2id = json_object_get(root, "label2id");
   if (json_is_object(id2label) && json_object_size(id2label) > 0) {
@@ -197,7 +197,7 @@ static int read_labels(const json_t *root, bertd_config *cfg, char *errstr, size
   return 0;
 }
 
-static int read_arch(const char *dir, const json_t *root, bertd_config *cfg, char *errstr,
+static int read_arch(const char *dir, const json_t *root, bertd_checkpoint_config *cfg, char *errstr,
                      size_t errstr_size) {
   const json_t *archs = json_object_get(root, "architectures");
   const char *name = NULL;
@@ -224,7 +224,7 @@ static int read_arch(const char *dir, const json_t *root, bertd_config *cfg, cha
   return 0;
 }
 
-static int read_config_json(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+static int read_config_json(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   json_t *root;
   if (bertd_cfgjson_load(dir, CONFIG_JSON, 1, &root, errstr, errstr_size) != 0) return -1;
   int rc = -1;
@@ -294,7 +294,7 @@ done:
   return rc;
 }
 
-int bertd_config_load(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_load(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   if (bertd_config_defaults(cfg, errstr, errstr_size) != 0) return -1;
   if (read_config_json(dir, cfg, errstr, errstr_size) != 0 ||
       (cfg->arch == BERTD_ARCH_JOINT && bertd_config_read_joint_labels(dir, cfg, errstr, errstr_size) != 0) ||

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "checkpoint.h"
 
 static const struct {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "config_json.h"
 
 static int read_label_file(const char *dir, const char *name, char ***out, int *count, char *errstr,
@@ -58,7 +58,7 @@ done:
   return rc;
 }
 
-int bertd_config_read_joint_labels(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_read_joint_labels(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   if (read_label_file(dir, "intent_label.txt", &cfg->intent_labels, &cfg->num_intents, errstr,
                       errstr_size) != 0)
     return -1;

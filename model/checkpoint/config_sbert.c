@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "config_json.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -17,7 +17,7 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int read_pooling(const char *dir, const char *sub, bertd_config *cfg, char *errstr,
+static int read_pooling(const char *dir, const char *sub, bertd_checkpoint_config *cfg, char *errstr,
                         size_t errstr_size) {
   char name[512];
   if (snprintf(name, sizeof name, "%s/config.json", sub) >= (int)sizeof name)
@@ -73,7 +73,7 @@ done:
   return rc;
 }
 
-static int read_modules(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+static int read_modules(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   static const char *MJ = "modules.json";
   json_t *root;
   if (bertd_cfgjson_load(dir, MJ, 0, &root, errstr, errstr_size) != 0) return -1;
@@ -111,7 +111,7 @@ done:
   return rc;
 }
 
-int bertd_config_read_sbert(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_read_sbert(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   if (read_modules(dir, cfg, errstr, errstr_size) != 0) return -1;
   static const char *SB = "sentence_bert_config.json";
   json_t *root;

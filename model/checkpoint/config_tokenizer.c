@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "config_json.h"
 
 /* Anything at or past this is one of transformers' "unset" sentinels, not a real length. */
@@ -21,14 +21,14 @@ static const struct {
   const char *key;
   size_t offset;
 } token_keys[] = {
-    {"unk_token", offsetof(bertd_config, unk_token)},
-    {"cls_token", offsetof(bertd_config, cls_token)},
-    {"sep_token", offsetof(bertd_config, sep_token)},
-    {"pad_token", offsetof(bertd_config, pad_token)},
-    {"mask_token", offsetof(bertd_config, mask_token)},
+    {"unk_token", offsetof(bertd_checkpoint_config, unk_token)},
+    {"cls_token", offsetof(bertd_checkpoint_config, cls_token)},
+    {"sep_token", offsetof(bertd_checkpoint_config, sep_token)},
+    {"pad_token", offsetof(bertd_checkpoint_config, pad_token)},
+    {"mask_token", offsetof(bertd_checkpoint_config, mask_token)},
 };
 
-static int read_tokens(const json_t *root, const char *file, bertd_config *cfg, char *errstr,
+static int read_tokens(const json_t *root, const char *file, bertd_checkpoint_config *cfg, char *errstr,
                        size_t errstr_size) {
   for (size_t i = 0; i < sizeof token_keys / sizeof token_keys[0]; i++) {
     const json_t *v = json_object_get(root, token_keys[i].key);
@@ -49,7 +49,7 @@ static int read_tokens(const json_t *root, const char *file, bertd_config *cfg, 
   return 0;
 }
 
-int bertd_config_read_tokenizer(const char *dir, bertd_config *cfg, char *errstr, size_t errstr_size) {
+int bertd_config_read_tokenizer(const char *dir, bertd_checkpoint_config *cfg, char *errstr, size_t errstr_size) {
   static const char *TC = "tokenizer_config.json", *SM = "special_tokens_map.json";
   json_t *tc = NULL, *sm = NULL;
   int rc = -1;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bertd_checkpoint.h"
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 #include "config_json.h"
 
 static int copy_labels(int n, const char *const *names, const char *prefix, char ***out,
@@ -23,7 +23,7 @@ static int copy_labels(int n, const char *const *names, const char *prefix, char
   return 0;
 }
 
-int bertd_config_set_task(bertd_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
+int bertd_config_set_task(bertd_checkpoint_config *cfg, bertd_arch arch, bertd_problem_type problem_type,
                           int n, const char *const *names, char *errstr, size_t errstr_size) {
   if (arch == BERTD_ARCH_SEQ_CLS || arch == BERTD_ARCH_TOKEN_CLS) {
     if (n < 1) return bertd_set_error(errstr, errstr_size, "config: %s needs at least one label", bertd_arch_name(arch));
@@ -41,7 +41,7 @@ int bertd_config_set_task(bertd_config *cfg, bertd_arch arch, bertd_problem_type
   return 0;
 }
 
-int bertd_config_set_joint(bertd_config *cfg, int num_intents, const char *const *intents,
+int bertd_config_set_joint(bertd_checkpoint_config *cfg, int num_intents, const char *const *intents,
                            int num_slots, const char *const *slots, char *errstr,
                            size_t errstr_size) {
   if (num_intents < 1 || num_slots < 1)

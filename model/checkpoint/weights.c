@@ -130,7 +130,7 @@ static void bind(bertd_weights *w, int num_layers) {
   w->slot_b = ptr(w, "slot_classifier.linear.bias");
 }
 
-int bertd_weights_layout(const bertd_config *cfg, bertd_weights_layout_opts opts, bertd_weights *w,
+int bertd_weights_layout(const bertd_checkpoint_config *cfg, bertd_weights_layout_opts opts, bertd_weights *w,
                          char *errstr, size_t errstr_size) {
   memset(w, 0, sizeof *w);
   if (bertd_config_validate(cfg, errstr, errstr_size) != 0) return -1;
@@ -199,7 +199,7 @@ int bertd_weights_layout(const bertd_config *cfg, bertd_weights_layout_opts opts
   return 0;
 }
 
-int bertd_weights_alloc(const bertd_config *cfg, bertd_weights *w, char *errstr, size_t errstr_size) {
+int bertd_weights_alloc(const bertd_checkpoint_config *cfg, bertd_weights *w, char *errstr, size_t errstr_size) {
   return bertd_weights_layout(cfg, bertd_weights_default_opts(cfg->arch), w, errstr, errstr_size);
 }
 

@@ -13,7 +13,7 @@ static int ends_with(const char *s, const char *suffix) {
 
 /* transformers' _init_weights for one tensor: Linear/Embedding weight N(0, range), bias 0,
  * LayerNorm weight 1 / bias 0, the padding embedding row 0. */
-static void init_param(bertd_weights *w, const bertd_param *p, const bertd_config *cfg,
+static void init_param(bertd_weights *w, const bertd_param *p, const bertd_checkpoint_config *cfg,
                        bertd_rng *r) {
   float *x = w->memory + p->offset;
   if (ends_with(p->name, ".bias")) {
@@ -29,7 +29,7 @@ static void init_param(bertd_weights *w, const bertd_param *p, const bertd_confi
   }
 }
 
-int bertd_weights_init_random(const bertd_config *cfg, uint64_t seed, bertd_weights *w,
+int bertd_weights_init_random(const bertd_checkpoint_config *cfg, uint64_t seed, bertd_weights *w,
                               char *errstr, size_t errstr_size) {
   if (bertd_weights_alloc(cfg, w, errstr, errstr_size)) return -1;
   bertd_rng r;
@@ -38,10 +38,10 @@ int bertd_weights_init_random(const bertd_config *cfg, uint64_t seed, bertd_weig
   return 0;
 }
 
-int bertd_weights_init_from(const char *dir, const bertd_config *cfg, uint64_t seed,
+int bertd_weights_init_from(const char *dir, const bertd_checkpoint_config *cfg, uint64_t seed,
                             bertd_weights *w, int *num_new, char *errstr, size_t errstr_size) {
   memset(w, 0, sizeof *w);
-  bertd_config src;
+  bertd_checkpoint_config src;
   bertd_weights sw;
   if (bertd_config_load(dir, &src, errstr, errstr_size)) return -1;
   if (bertd_weights_load(dir, &src, &sw, errstr, errstr_size)) {

@@ -19,7 +19,7 @@ bertd_weights_layout_opts bertd_weights_default_opts(bertd_arch arch);
 int bertd_weights_needs_pooler(bertd_arch arch);
 
 /* Builds the parameter table for cfg->arch, allocates the zeroed buffer, sets the pointers. */
-int bertd_weights_layout(const bertd_config *cfg, bertd_weights_layout_opts opts, bertd_weights *w,
+int bertd_weights_layout(const bertd_checkpoint_config *cfg, bertd_weights_layout_opts opts, bertd_weights *w,
                          char *errstr, size_t errstr_size);
 
 #endif

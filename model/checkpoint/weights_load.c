@@ -89,7 +89,7 @@ static void see_crf(const char *name, void *arg) {
   if (strncmp(name, "crf.", 4) == 0) *(int *)arg = 1;
 }
 
-int bertd_weights_load(const char *dir, const bertd_config *cfg, bertd_weights *w, char *errstr,
+int bertd_weights_load(const char *dir, const bertd_checkpoint_config *cfg, bertd_weights *w, char *errstr,
                        size_t errstr_size) {
   memset(w, 0, sizeof *w);
   bertd_checkpoint ck;

@@ -45,8 +45,8 @@ int bertd_tokenizer_load(const char *dir, bertd_tokenizer **out, char *errstr, s
 
 /* The same, with the tokenizer files already read into cfg (bertd_config_load does): only
  * DIR/vocab.txt is read. */
-struct bertd_config;
-int bertd_tokenizer_from_config(const char *dir, const struct bertd_config *cfg,
+struct bertd_checkpoint_config;
+int bertd_tokenizer_from_config(const char *dir, const struct bertd_checkpoint_config *cfg,
                                 bertd_tokenizer **out, char *errstr, size_t errstr_size);
 
 /* Reads one vocab.txt with explicit options. */

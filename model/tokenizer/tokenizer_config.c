@@ -1,7 +1,7 @@
 /* tokenizer_config.c: a tokenizer for a checkpoint directory: DIR/vocab.txt with the options of
  * its tokenizer_config.json and special_tokens_map.json. Those files are read in one place,
  * config_tokenizer.c (transformers' defaults and precedence rules); a model load has them in its
- * bertd_config already and passes that, a tokenizer-only load reads them here. tokenizer.json is
+ * bertd_checkpoint_config already and passes that, a tokenizer-only load reads them here. tokenizer.json is
  * not read: for BERT it is derived from these files. */
 #include "tokenizer_internal.h"
 
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_internal.h"
+#include "checkpoint_config_internal.h"
 
-int bertd_tokenizer_from_config(const char *dir, const bertd_config *cfg, bertd_tokenizer **out,
+int bertd_tokenizer_from_config(const char *dir, const bertd_checkpoint_config *cfg, bertd_tokenizer **out,
                                 char *errstr, size_t errstr_size) {
   *out = NULL;
   const bertd_tokenizer_opts o = {
@@ -39,7 +39,7 @@ int bertd_tokenizer_from_config(const char *dir, const bertd_config *cfg, bertd_
 
 int bertd_tokenizer_load(const char *dir, bertd_tokenizer **out, char *errstr, size_t errstr_size) {
   *out = NULL;
-  bertd_config cfg; /* BERT's defaults (max_position_embeddings 512), then the tokenizer files */
+  bertd_checkpoint_config cfg; /* BERT's defaults (max_position_embeddings 512), then the tokenizer files */
   if (bertd_config_defaults(&cfg, errstr, errstr_size) != 0) return -1;
   int rc = bertd_config_read_tokenizer(dir, &cfg, errstr, errstr_size);
   if (rc == 0) rc = bertd_tokenizer_from_config(dir, &cfg, out, errstr, errstr_size);

@@ -5,7 +5,7 @@
  * the activations of one batch (allocated once for the largest batch seen, grown on demand).
  * The loss follows the architecture (train_batch.h: bertd_train_task):
  *
- *   bertd_config cfg; bertd_weights w; bertd_trainer *t; char err[512];
+ *   bertd_checkpoint_config cfg; bertd_weights w; bertd_trainer *t; char err[512];
  *   bertd_config_load("all-MiniLM-L6-v2", &cfg, err, sizeof err);
  *   // make it a 3-label sequence classifier: new head, initialised as transformers does
  *   bertd_config_set_task(&cfg, BERTD_ARCH_SEQ_CLS, BERTD_PROBLEM_SINGLE_LABEL, 3, names,
@@ -117,7 +117,7 @@ void bertd_trainer_opts_default(bertd_trainer_opts *o);
 
 /* cfg and w stay owned by the caller and must outlive the trainer; w is updated in place.
  * The task comes from cfg->arch and cfg->problem_type (bertd_train_task_of). */
-int bertd_trainer_create(const bertd_config *cfg, bertd_weights *w, const bertd_trainer_opts *o,
+int bertd_trainer_create(const bertd_checkpoint_config *cfg, bertd_weights *w, const bertd_trainer_opts *o,
                          bertd_trainer **out, char *errstr, size_t errstr_size);
 void bertd_trainer_free(bertd_trainer *t);
 
@@ -171,7 +171,7 @@ double bertd_trainer_grad_norm(const bertd_trainer *t);/* norm before clipping, 
  * tokenizer_config.json, special_tokens_map.json, tokenizer.json; those present; NULL: none),
  * and for JointBERT intent_label.txt and slot_label.txt (architectures ["JointBERT"]).
  * Creates dir when missing; files are replaced. */
-int bertd_checkpoint_save(const char *dir, const bertd_config *cfg, const bertd_weights *w,
+int bertd_checkpoint_save(const char *dir, const bertd_checkpoint_config *cfg, const bertd_weights *w,
                           const char *tokenizer_dir, char *errstr, size_t errstr_size);
 
 #endif

@@ -19,7 +19,7 @@
 #include "layers.h"
 #include "bertd_rng.h"
 
-static size_t block_floats(const bertd_config *cfg, int N, int B, int T, size_t att) {
+static size_t block_floats(const bertd_checkpoint_config *cfg, int N, int B, int T, size_t att) {
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t L = (size_t)cfg->num_hidden_layers, n = (size_t)N, b = (size_t)B;
   size_t per_layer = 7 * n * H + att + 4 * n + 2 * n * I;
@@ -28,7 +28,7 @@ static size_t block_floats(const bertd_config *cfg, int N, int B, int T, size_t 
 }
 
 /* Points every buffer into a->mem for the current capacities. */
-static void carve(bertd_train_acts *a, const bertd_config *cfg) {
+static void carve(bertd_train_acts *a, const bertd_checkpoint_config *cfg) {
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t n = (size_t)a->cap_tokens, b = (size_t)a->cap_batch, T = (size_t)a->cap_len;
   float *p = a->mem;
@@ -58,7 +58,7 @@ static void carve(bertd_train_acts *a, const bertd_config *cfg) {
 #undef TAKE
 }
 
-int bertd_train_acts_reserve(bertd_train_acts *a, const bertd_config *cfg, int tokens,
+int bertd_train_acts_reserve(bertd_train_acts *a, const bertd_checkpoint_config *cfg, int tokens,
                              int max_len, int batch, size_t att, char *errstr,
                              size_t errstr_size) {
   if (tokens < 1) tokens = 1;
@@ -117,7 +117,7 @@ static uint64_t site_key(const bertd_dropout *d, uint64_t site) {
   return bertd_dropout_key(d->seed, d->pass, site);
 }
 
-static void layer_forward_train(const bertd_config *cfg, const bertd_layer_weights *lw,
+static void layer_forward_train(const bertd_checkpoint_config *cfg, const bertd_layer_weights *lw,
                                 bertd_train_acts *a, int l) {
   const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
   const int N = a->N;
@@ -148,7 +148,7 @@ static void layer_forward_train(const bertd_config *cfg, const bertd_layer_weigh
   layernorm_forward_train(out, la->mean2, la->rstd2, la->res2, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
-int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
+int bertd_encoder_train_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                 bertd_train_acts *a, int B, const int *lens, const int32_t *ids,
                                 const int32_t *type_ids, const bertd_dropout *drop,
                                 char *errstr, size_t errstr_size) {
@@ -184,7 +184,7 @@ int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
 
 /* Layer l backward: in a->dh = d hs[l+1]; out a->dh = d hs[l]. Buffers: g_res (N,H) the
  * LayerNorm input gradients, g_fch (N,I), g_ctx, g_q, g_k, g_v (N,H). */
-static void layer_backward(const bertd_config *cfg, const bertd_layer_weights *lw,
+static void layer_backward(const bertd_checkpoint_config *cfg, const bertd_layer_weights *lw,
                            bertd_layer_weights *gw, bertd_train_acts *a, int l) {
   const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
   const int N = a->N;
@@ -222,7 +222,7 @@ static void layer_backward(const bertd_config *cfg, const bertd_layer_weights *l
   bertd_linear_backward(dh, gw->v_w, gw->v_b, a->g_v, x, lw->v_w, N, H, H);
 }
 
-void bertd_encoder_train_backward(const bertd_config *cfg, const bertd_weights *w,
+void bertd_encoder_train_backward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                   bertd_weights *grads, bertd_train_acts *a) {
   const int H = cfg->hidden_size, L = cfg->num_hidden_layers, N = a->N;
   if (w->pooler_w)

@@ -82,7 +82,7 @@ typedef struct bertd_train_acts {
 
 /* Grows the buffers for a batch of `tokens` tokens, `batch` sequences, the longest `max_len`,
  * attention probabilities of `att` floats per layer (bertd_attention_probs_size). Never shrinks. */
-int bertd_train_acts_reserve(bertd_train_acts *a, const bertd_config *cfg, int tokens,
+int bertd_train_acts_reserve(bertd_train_acts *a, const bertd_checkpoint_config *cfg, int tokens,
                              int max_len, int batch, size_t att, char *errstr,
                              size_t errstr_size);
 void bertd_train_acts_free(bertd_train_acts *a);
@@ -94,7 +94,7 @@ float *bertd_train_acts_hidden(const bertd_train_acts *a, int l);
  * ids, type_ids: (N) packed; lens: (B). Checks ids, type ids and lengths against the config.
  * ids and type_ids must stay alive until bertd_encoder_train_backward. Zeroes dh and dpooled
  * for the heads to accumulate into. */
-int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
+int bertd_encoder_train_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                 bertd_train_acts *a, int B, const int *lens, const int32_t *ids,
                                 const int32_t *type_ids, const bertd_dropout *drop,
                                 char *errstr, size_t errstr_size);
@@ -102,7 +102,7 @@ int bertd_encoder_train_forward(const bertd_config *cfg, const bertd_weights *w,
 /* From a->dh (d loss / d hs[L], (N,H)) and a->dpooled (B,H), accumulates every encoder
  * parameter's gradient into grads (a bertd_weights_view of the gradient buffer).
  * padding_idx: the word-embedding row that receives no gradient (cfg->pad_token_id). */
-void bertd_encoder_train_backward(const bertd_config *cfg, const bertd_weights *w,
+void bertd_encoder_train_backward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                   bertd_weights *grads, bertd_train_acts *a);
 
 #endif

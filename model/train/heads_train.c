@@ -33,7 +33,7 @@ void bertd_head_acts_free(bertd_head_acts *h) {
   memset(h, 0, sizeof *h);
 }
 
-int bertd_train_task_of(const bertd_config *cfg, bertd_train_task *task, char *errstr,
+int bertd_train_task_of(const bertd_checkpoint_config *cfg, bertd_train_task *task, char *errstr,
                         size_t errstr_size) {
   switch (cfg->arch) {
   case BERTD_ARCH_SEQ_CLS:
@@ -53,7 +53,7 @@ int bertd_train_task_of(const bertd_config *cfg, bertd_train_task *task, char *e
   return -1;
 }
 
-static int reserve(bertd_head_acts *h, const bertd_config *cfg, int N, int B, char *errstr,
+static int reserve(bertd_head_acts *h, const bertd_checkpoint_config *cfg, int N, int B, char *errstr,
                    size_t errstr_size) {
   if (h->mem && N <= h->cap_tokens && B <= h->cap_batch) return 0;
   if (N < h->cap_tokens) N = h->cap_tokens;
@@ -82,7 +82,7 @@ static int reserve(bertd_head_acts *h, const bertd_config *cfg, int N, int B, ch
   return 0;
 }
 
-static int reserve_mlm(bertd_head_acts *h, const bertd_config *cfg, int M, char *errstr,
+static int reserve_mlm(bertd_head_acts *h, const bertd_checkpoint_config *cfg, int M, char *errstr,
                        size_t errstr_size) {
   if (M < 1) M = 1;
   if (h->mlm_in && M <= h->cap_rows) return 0;
@@ -127,7 +127,7 @@ static uint64_t head_key(const bertd_dropout *d, int site) {
 }
 
 /* MLM head forward at the rows whose label is not -100 (all rows' logits are not needed). */
-static int mlm_forward(const bertd_config *cfg, const bertd_weights *w, const bertd_train_acts *a,
+static int mlm_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, const bertd_train_acts *a,
                        bertd_head_acts *h, const int32_t *mlm_labels, float grad_scale,
                        double *loss, char *errstr, size_t errstr_size) {
   const int H = cfg->hidden_size, V = cfg->vocab_size, N = a->N;
@@ -185,7 +185,7 @@ void bertd_heads_loss_rows(bertd_train_task task, const bertd_train_labels *y,
   }
 }
 
-int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
+int bertd_heads_train_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                               bertd_train_task task, const bertd_train_acts *a,
                               bertd_head_acts *h, const bertd_train_labels *y,
                               int slot_ignore_index, float slot_loss_coef,
@@ -293,7 +293,7 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
   return 0;
 }
 
-void bertd_heads_train_backward(const bertd_config *cfg, const bertd_weights *w,
+void bertd_heads_train_backward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                 bertd_weights *grads, bertd_train_task task,
                                 bertd_train_acts *a, bertd_head_acts *h) {
   const int H = cfg->hidden_size, B = a->B, N = a->N;

@@ -45,7 +45,7 @@ void bertd_head_acts_free(bertd_head_acts *h);
 /* The task of a model: SEQ_CLS (or MULTI_LABEL by problem_type), TOKEN_CLS, JOINT, MLM, NSP,
  * PRETRAINING; -1 for architectures that have no training loss here (BertModel, QA,
  * regression). */
-int bertd_train_task_of(const bertd_config *cfg, bertd_train_task *task, char *errstr,
+int bertd_train_task_of(const bertd_checkpoint_config *cfg, bertd_train_task *task, char *errstr,
                         size_t errstr_size);
 
 /* A slice's part in each of the task's losses, for a batch cut into slices that run on their
@@ -69,7 +69,7 @@ void bertd_heads_loss_rows(bertd_train_task task, const bertd_train_labels *y,
  * gradient for evaluation). slot_ignore_index and slot_loss_coef: JointBERT's. share: this
  * batch's part in a larger batch's losses (losses and gradients scaled by it); NULL: the
  * whole batch. For MLM without labels, logits are computed at no row (M = 0). */
-int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
+int bertd_heads_train_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                               bertd_train_task task, const bertd_train_acts *a,
                               bertd_head_acts *h, const bertd_train_labels *y,
                               int slot_ignore_index, float slot_loss_coef,
@@ -78,7 +78,7 @@ int bertd_heads_train_forward(const bertd_config *cfg, const bertd_weights *w,
 
 /* Accumulates the head parameters' gradients into grads and the encoder output gradients
  * into a->dh (N,H) and a->dpooled (B,H). */
-void bertd_heads_train_backward(const bertd_config *cfg, const bertd_weights *w,
+void bertd_heads_train_backward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                 bertd_weights *grads, bertd_train_task task,
                                 bertd_train_acts *a, bertd_head_acts *h);
 

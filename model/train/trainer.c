@@ -31,7 +31,7 @@ enum { MAX_SLICES = 64 };
 /* One group of a batch's sequences, run on one thread. Slice 0 uses the trainer's own
  * activations and gradients; the others have theirs in bertd_trainer.extra. */
 typedef struct train_slice {
-  const bertd_config *cfg;
+  const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
   bertd_train_task task;
   bertd_train_acts *acts;
@@ -59,7 +59,7 @@ typedef struct slice_state {
 } slice_state;
 
 struct bertd_trainer {
-  const bertd_config *cfg;
+  const bertd_checkpoint_config *cfg;
   bertd_weights *w;
   bertd_trainer_opts o;
   bertd_train_task task;
@@ -96,7 +96,7 @@ void bertd_trainer_opts_default(bertd_trainer_opts *o) {
   o->slot_loss_coef = 1.0f;
 }
 
-int bertd_trainer_create(const bertd_config *cfg, bertd_weights *w, const bertd_trainer_opts *o,
+int bertd_trainer_create(const bertd_checkpoint_config *cfg, bertd_weights *w, const bertd_trainer_opts *o,
                          bertd_trainer **out, char *errstr, size_t errstr_size) {
   *out = NULL;
   bertd_train_task task;
@@ -269,7 +269,7 @@ static void reduce_range(bertd_trainer *t, float *const *src, int nsrc, size_t a
 static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
                                    const bertd_dropout *drop, float grad_scale, int P,
                                    double *loss, char *errstr, size_t errstr_size) {
-  const bertd_config *cfg = t->cfg;
+  const bertd_checkpoint_config *cfg = t->cfg;
   const int H = cfg->hidden_size, NH = cfg->num_attention_heads;
   const int32_t *types = type_ids_of(t, b, errstr, errstr_size);
   int N, T;
@@ -372,7 +372,7 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
 int bertd_trainer_forward_backward(bertd_trainer *t, const bertd_train_batch *b,
                                    float grad_scale, float *loss, char *errstr,
                                    size_t errstr_size) {
-  const bertd_config *cfg = t->cfg;
+  const bertd_checkpoint_config *cfg = t->cfg;
   bertd_dropout drop = {0};
   if (t->o.dropout) {
     drop.hidden = cfg->hidden_dropout_prob;
@@ -476,7 +476,7 @@ int bertd_trainer_eval(bertd_trainer *t, const bertd_train_batch *b, float *loss
 
 const float *bertd_trainer_logits(const bertd_trainer *t, const char *which, int *rows,
                                   int *cols) {
-  const bertd_config *c = t->cfg;
+  const bertd_checkpoint_config *c = t->cfg;
   const bertd_head_acts *h = &t->heads;
   const int B = t->acts.B, N = t->acts.N;
   int r = 0, k = 0;

@@ -76,7 +76,7 @@ static double compare(const bertd_session *s, const char *session_name, const fl
 static void round_trip(const char *name, bertd_arch arch, bertd_problem_type pt) {
   char err[512], vocab_dir[1024], out[1024];
   snprintf(vocab_dir, sizeof vocab_dir, "%s/models/seq_cls", BERTD_FIXTURES);
-  bertd_config c;
+  bertd_checkpoint_config c;
   cr_assert_eq(bertd_config_load(vocab_dir, &c, err, sizeof err), 0, "%s", err);
   if (arch == BERTD_ARCH_JOINT) {
     const char *intents[] = {"UNK", "atis_flight", "atis_airfare"};

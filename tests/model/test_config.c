@@ -7,7 +7,7 @@
 #include "bertd_checkpoint.h"
 #include "loader_fixtures.h"
 
-static bertd_config cfg;
+static bertd_checkpoint_config cfg;
 static char err[512];
 static char dir[1024];
 

@@ -13,7 +13,7 @@
 #include "safetensors.h"
 #include "bertd_weights.h"
 
-static bertd_config cfg;
+static bertd_checkpoint_config cfg;
 static bertd_weights w, w2;
 static char err[512];
 static char dir[1024];

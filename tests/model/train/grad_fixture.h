@@ -17,7 +17,7 @@
 typedef struct grad_fixture {
   char dir[1024];
   json_t *golden;
-  bertd_config cfg;
+  bertd_checkpoint_config cfg;
   bertd_weights w;
   int B, N;
   int lens[16];

@@ -29,7 +29,7 @@ static double now(void) {
 Test(train_minilm, new_head_and_steps) {
   const char *dir = model_dir();
   char err[512];
-  bertd_config base, c;
+  bertd_checkpoint_config base, c;
   bertd_weights pre, w, w2;
   cr_assert_eq(bertd_config_load(dir, &base, err, sizeof err), 0, "%s", err);
   cr_assert_eq(bertd_weights_load(dir, &base, &pre, err, sizeof err), 0, "%s", err);

@@ -50,7 +50,7 @@ static void make_toy(toy *d) {
   }
 }
 
-static void tiny_config(bertd_config *c, bertd_arch arch) {
+static void tiny_config(bertd_checkpoint_config *c, bertd_arch arch) {
   char err[256];
   cr_assert_eq(bertd_config_defaults(c, err, sizeof err), 0, "%s", err);
   c->vocab_size = 32;
@@ -67,7 +67,7 @@ static void tiny_config(bertd_config *c, bertd_arch arch) {
 static float train(bertd_arch arch, int steps, double *acc) {
   toy d;
   make_toy(&d);
-  bertd_config c;
+  bertd_checkpoint_config c;
   bertd_weights w;
   char err[512];
   tiny_config(&c, arch);
@@ -133,7 +133,7 @@ Test(train_smoke, tag_token_and_follower) {
 Test(train_smoke, gradient_accumulation) {
   toy d;
   make_toy(&d);
-  bertd_config c;
+  bertd_checkpoint_config c;
   bertd_weights w;
   char err[512];
   tiny_config(&c, BERTD_ARCH_SEQ_CLS);
