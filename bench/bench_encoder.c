@@ -1,11 +1,12 @@
 /* bench_encoder.c: encoder throughput of bertd.
  *
  *   bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] [--lengths 16,64,128]
- *                 [--seconds S] [--json]
+ *                 [--seconds S] [--json] [--precision fp32|bf16|int8]
  *
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
- * GFLOP/s. --bert-base builds a BERT-Base-shaped (12/768/12/3072) model with random weights.
+ * GFLOP/s. --precision runs the encoder's linear layers in bf16 or int8 on the kernel cpuid picks
+ * (named in every row); a CPU without the instructions gets one line and exit 2. --bert-base builds a BERT-Base-shaped (12/768/12/3072) model with random weights.
  * Threads: OPENBLAS_NUM_THREADS (else the cores), used as a session uses them: a batch of
  * several sequences is split across that many threads (bertd_session_forward_ids), a
  * single sequence runs on OpenBLAS's threads.
@@ -46,18 +47,21 @@ static int parse_list(const char *s, int *out, int cap) {
 int main(int argc, char **argv) {
   const char *model_dir = NULL;
   int bert_base = 0, json = 0;
+  bertd_precision precision = BERTD_PRECISION_FP32;
   double seconds = 2.0;
   int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_dir = argv[++i];
     else if (!strcmp(argv[i], "--bert-base")) bert_base = 1;
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+             !bertd_precision_parse(argv[i + 1], &precision)) i++;
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--batches") && i + 1 < argc) nb = parse_list(argv[++i], batches, 8);
     else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) nl = parse_list(argv[++i], lengths, 8);
     else {
       fprintf(stderr, "usage: bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] "
-                      "[--lengths 16,64,128] [--seconds S] [--json]\n");
+                      "[--lengths 16,64,128] [--seconds S] [--json] [--precision fp32|bf16|int8]\n");
       return 2;
     }
   }
@@ -79,6 +83,13 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (bertd_model_set_precision(m, precision, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    bertd_model_free(m);
+    return 2;
+  }
+  const char *kernel = bertd_model_kernel(m);
+  const char *prec = bertd_precision_name(precision);
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
   bertd_session *sess = NULL;
@@ -86,7 +97,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_encoder: %s\n", err);
     return 1;
   }
-  if (!json) printf("%-18s %5s %5s %12s %9s\n", "model", "batch", "len", "sentences/s", "GFLOP/s");
+  if (!json)
+    printf("%-18s %-5s %5s %5s %12s %9s  kernel\n", "model", "prec", "batch", "len",
+           "sentences/s", "GFLOP/s");
   for (int bi = 0; bi < nb; bi++) {
     for (int li = 0; li < nl; li++) {
       const int B = batches[bi], T = lengths[li];
@@ -108,10 +121,12 @@ int main(int argc, char **argv) {
       } while (t < seconds);
       double sps = (double)iters * B / t, gflops = encoder_flops(cfg, B, T) * iters / t / 1e9;
       if (json)
-        printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"batch\":%d,\"length\":%d,"
-               "\"sentences_per_s\":%.3f,\"gflops\":%.3f}\n", name, B, T, sps, gflops);
+        printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"precision\":\"%s\","
+               "\"kernel\":\"%s\",\"batch\":%d,\"length\":%d,"
+               "\"sentences_per_s\":%.3f,\"gflops\":%.3f}\n", name, prec, kernel, B, T, sps,
+               gflops);
       else
-        printf("%-18s %5d %5d %12.1f %9.2f\n", name, B, T, sps, gflops);
+        printf("%-18s %-5s %5d %5d %12.1f %9.2f  %s\n", name, prec, B, T, sps, gflops, kernel);
       fflush(stdout);
       free(lens);
       free(ids);

@@ -9,6 +9,7 @@
 
 #include "encoder_pool.h"
 #include "layers.h"
+#include "lowp.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
   float *q = realloc(*p, n * sizeof(float));
@@ -64,27 +65,39 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
 void bertd_acts_free(bertd_acts *a) {
   free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->inter);
   free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  free(a->lowp_scratch);
   bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
 }
 
-/* One transformer layer, in place on x (N,H). */
-static void layer_forward(const bertd_checkpoint_config *cfg, const bertd_layer_weights *lw, bertd_acts *a,
-                          int B, const int *lens, int N) {
+/* out (N,OC) = inp (N,C) @ W^T + b, or += with residual: fp32 sgemm, or the bf16 / int8 copy
+ * of W when the model runs in one (ql not NULL). */
+static void dense(float *out, const float *inp, const float *W, const float *b,
+                  const bertd_lowp_linear *ql, void *scratch, int N, int C, int OC, int residual) {
+  if (ql) bertd_lowp_linear_forward(ql, out, inp, N, residual, scratch);
+  else if (residual) bertd_linear_forward_residual(out, inp, W, b, N, C, OC);
+  else bertd_linear_forward(out, inp, W, b, N, C, OC);
+}
+
+/* One transformer layer, in place on x (N,H). ll: its bf16 / int8 linear layers, or NULL. */
+static void layer_forward(const bertd_checkpoint_config *cfg, const bertd_layer_weights *lw,
+                          const bertd_lowp_layer *ll, bertd_acts *a, int B, const int *lens,
+                          int N) {
   const int H = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_attention_heads;
   const float eps = cfg->layer_norm_eps;
+  void *s = a->lowp_scratch;
   /* q, k, v (N,H) = x (N,H) @ W^T + b */
-  bertd_linear_forward(a->q, a->x, lw->q_w, lw->q_b, N, H, H);
-  bertd_linear_forward(a->k, a->x, lw->k_w, lw->k_b, N, H, H);
-  bertd_linear_forward(a->v, a->x, lw->v_w, lw->v_b, N, H, H);
+  dense(a->q, a->x, lw->q_w, lw->q_b, ll ? &ll->q : NULL, s, N, H, H, 0);
+  dense(a->k, a->x, lw->k_w, lw->k_b, ll ? &ll->k : NULL, s, N, H, H, 0);
+  dense(a->v, a->x, lw->v_w, lw->v_b, ll ? &ll->v : NULL, s, N, H, H, 0);
   bertd_attention_forward(a->ctx, a->q, a->k, a->v, a->scores, lens, B, H, NH);
   /* x = LayerNorm(ctx @ Wo^T + bo + x) */
-  bertd_linear_forward_residual(a->x, a->ctx, lw->attn_out_w, lw->attn_out_b, N, H, H);
+  dense(a->x, a->ctx, lw->attn_out_w, lw->attn_out_b, ll ? &ll->attn_out : NULL, s, N, H, H, 1);
   bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
   /* feed-forward: inter (N,I) = act(x @ Wi^T + bi); x = LayerNorm(inter @ Wout^T + bout + x) */
-  bertd_linear_forward(a->inter, a->x, lw->inter_w, lw->inter_b, N, H, I);
+  dense(a->inter, a->x, lw->inter_w, lw->inter_b, ll ? &ll->inter : NULL, s, N, H, I, 0);
   bertd_activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
-  bertd_linear_forward_residual(a->x, a->inter, lw->out_w, lw->out_b, N, I, H);
+  dense(a->x, a->inter, lw->out_w, lw->out_b, ll ? &ll->out : NULL, s, N, I, H, 1);
   bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
@@ -128,6 +141,7 @@ int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens
 typedef struct {
   const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
+  const bertd_lowp_model *lp;    /* NULL: fp32 */
   const int32_t *ids, *type_ids; /* the slice's tokens */
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
 } encoder_slice;
@@ -140,7 +154,8 @@ static void slice_run(encoder_slice *sl) {
                      w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
                      cfg->layer_norm_eps);
   for (int l = 0; l < cfg->num_hidden_layers; l++)
-    layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
+    layer_forward(cfg, &w->layers[l], sl->lp ? &sl->lp->layers[l] : NULL, a, a->B, a->lens,
+                  a->N);
   if (w->pooler_w)
     bertd_pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
                    a->cls);
@@ -171,7 +186,8 @@ void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int 
   cut[P] = B;
 }
 
-int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                                  const bertd_lowp_model *lp, bertd_acts *a,
                                   int B, const int *lens, const int32_t *ids,
                                   const int32_t *type_ids, int threads, char *errstr,
                                   size_t errstr_size) {
@@ -183,6 +199,21 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   if (P > MAX_SLICES) P = MAX_SLICES;
   if (P < 1) P = 1;
   if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
+  if (lp) {
+    /* each slice's rows at most N, inputs at most max(H, I): one 64-byte aligned block each */
+    const int C = cfg->hidden_size > cfg->intermediate_size ? cfg->hidden_size
+                                                            : cfg->intermediate_size;
+    const size_t block = (bertd_lowp_scratch_bytes(N, C) + 63) / 64 * 64;
+    if (block * (size_t)P > a->lowp_cap) {
+      free(a->lowp_scratch);
+      a->lowp_scratch = aligned_alloc(64, block * (size_t)P);
+      a->lowp_cap = a->lowp_scratch ? block * (size_t)P : 0;
+      if (!a->lowp_scratch)
+        return bertd_set_error(errstr, errstr_size, "encoder: out of memory for %zu bytes",
+                               block * (size_t)P);
+    }
+    a->lowp_block = block;
+  }
   a->B = B;
   a->N = N;
   for (int b = 0, s = 0; b < B; b++) {
@@ -204,6 +235,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     encoder_slice *s = &sl[used];
     s->cfg = cfg;
     s->w = w;
+    s->lp = lp;
     s->ids = ids + n0;
     s->type_ids = type_ids + n0;
     s->view = *a;
@@ -220,6 +252,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.scores = a->scores + (size_t)used * score_block;
     s->view.pooled = a->pooled + (size_t)b0 * H;
     s->view.cls = a->cls + (size_t)b0 * H;
+    s->view.lowp_scratch = lp ? a->lowp_scratch + (size_t)used * a->lowp_block : NULL;
     used++;
   }
   if (used == 1) {
@@ -236,9 +269,10 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   return 0;
 }
 
-int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                          const bertd_lowp_model *lp, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size) {
-  return bertd_encoder_forward_threads(cfg, w, a, B, lens, ids, type_ids, 1, errstr,
+  return bertd_encoder_forward_threads(cfg, w, lp, a, B, lens, ids, type_ids, 1, errstr,
                                        errstr_size);
 }

@@ -9,6 +9,8 @@
 #include "bertd_checkpoint.h"
 #include "bertd_weights.h"
 
+struct bertd_lowp_model;
+
 /* Activation buffers, allocated for a capacity and reused across batches. */
 typedef struct bertd_acts {
   int cap_tokens;   /* N capacity */
@@ -27,6 +29,9 @@ typedef struct bertd_acts {
   int *lens;        /* (B) */
   int *starts;      /* (B) index of each sequence's first token in the packed rows */
   struct bertd_encoder_pool *pool; /* threads for split batches (encoder_pool.h), or NULL */
+  /* bf16 / int8 models: one block per slice for the rounded or quantised activations (lowp.h) */
+  unsigned char *lowp_scratch;
+  size_t lowp_block, lowp_cap; /* bytes per slice, bytes allocated */
 } bertd_acts;
 
 /* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
@@ -47,10 +52,12 @@ int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens
  * P + 1 entries. The threaded encoder and the threaded trainer share it. */
 void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int B, int P, int *cut);
 
-/* Runs embeddings, the L layers and (when the weights have one) the pooler.
+/* Runs embeddings, the L layers and (when the weights have one) the pooler. lp: the encoder's
+ * linear layers in bf16 or int8 (lowp.h), or NULL for fp32.
  * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
  * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */
-int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
+int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                          const struct bertd_lowp_model *lp, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size);
 
@@ -60,7 +67,8 @@ int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weight
  * thread waits for another between layers, which is why this scales better on small matrices
  * than OpenBLAS splitting each matmul. OpenBLAS is set single-threaded while the groups run,
  * and restored. threads <= 1 or B == 1: the plain pass. */
-int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                                  const struct bertd_lowp_model *lp, bertd_acts *a,
                                   int B, const int *lens, const int32_t *ids,
                                   const int32_t *type_ids, int threads, char *errstr,
                                   size_t errstr_size);

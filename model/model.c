@@ -104,6 +104,7 @@ int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint
 
 void bertd_model_free(bertd_model *m) {
   if (!m) return;
+  bertd_lowp_model_free(m->lowp);
   bertd_tokenizer_free(m->tok);
   bertd_weights_free(&m->w);
   bertd_config_free(&m->cfg);

@@ -5,6 +5,7 @@
 #include "bertd.h"
 #include "encoder.h"
 #include "bertd_weights.h"
+#include "lowp.h"
 
 struct bertd_model {
   bertd_checkpoint_config cfg;
@@ -13,6 +14,8 @@ struct bertd_model {
   unsigned tasks;
   char name[256];
   char checksum[17];
+  bertd_precision precision;
+  bertd_lowp_model *lowp; /* bf16 / int8 linear weights; NULL in fp32 */
 };
 
 struct bertd_session {

@@ -83,7 +83,7 @@ int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const in
                               const int32_t *type_ids, char *errstr, size_t errstr_size) {
   s->encs = NULL;
   s->B = 0;
-  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, &s->a, B, lens, ids, type_ids,
+  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, s->m->lowp, &s->a, B, lens, ids, type_ids,
                                     s->threads, errstr, errstr_size))
     return -1;
   return 0;
@@ -129,7 +129,7 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
     for (int r = 0; r < N; r++)
       if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
   }
-  if (bertd_encoder_forward_threads(c, w, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
+  if (bertd_encoder_forward_threads(c, w, m->lowp, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
                                     errstr, errstr_size))
     return -1;
   if (w->cls_w) {
