@@ -69,11 +69,15 @@ typedef struct bertd_lowp_linear {
   float *w_scale;       /* int8: (OC) */
   int32_t *w_corr;      /* int8 with act_offset: (OC) */
   const float *bias;    /* the model's fp32 bias (OC), or NULL */
+  float *a_mul;         /* int8 smoothing: (C) 1/s_c applied to activations before quantising,
+                           W's columns were multiplied by s_c; NULL: none */
 } bertd_lowp_linear;
 
-/* Packs W (OC,C) for kernel k. bias is kept by reference. */
+/* Packs W (OC,C) for kernel k. bias is kept by reference. int8: ln_g, ln_b (C), when the
+ * layer's input is a LayerNorm's output, smooth it (below); NULL: not. */
 int bertd_lowp_linear_init(bertd_lowp_linear *l, const bertd_lowp_kernel *k, const float *W,
-                           const float *bias, int C, int OC, char *errstr, size_t errstr_size);
+                           const float *bias, int C, int OC, const float *ln_g,
+                           const float *ln_b, char *errstr, size_t errstr_size);
 void bertd_lowp_linear_free(bertd_lowp_linear *l);
 /* Bytes of packed weights (and scales) l holds. */
 size_t bertd_lowp_linear_bytes(const bertd_lowp_linear *l);
@@ -122,5 +126,14 @@ static inline float bertd_bf16_to_float(uint16_t h) {
  * in [-127, 127] (never -128: the AVX2 kernel's sign trick needs it). Returns the scale (0 for
  * an all-zero row). The kernels' tests quantise with this too. */
 float bertd_quantize_row(const float *x, int n, int8_t *q);
+/* The same of x[i] * mul[i] (mul NULL: of x). */
+float bertd_quantize_row_mul(const float *x, const float *mul, int n, int8_t *q);
+
+/* int8 smoothing (SmoothQuant, without calibration data): a LayerNorm's output has a few columns
+ * far larger than the rest (large |gamma| or |beta|), and one scale per token would spend the
+ * int8 range on them. Column c of the activations is divided by
+ *   s_c = sqrt(xmax_c / wmax_c),  xmax_c = 4 |gamma_c| + |beta_c|  (the column's typical range),
+ * and column c of W multiplied by it, so that both sides share the range (alpha = 0.5); the
+ * product is unchanged. */
 
 #endif

@@ -45,10 +45,21 @@ static inline float round_even(float v) {
 }
 
 float bertd_quantize_row(const float *x, int n, int8_t *q) {
+  return bertd_quantize_row_mul(x, NULL, n, q);
+}
+
+float bertd_quantize_row_mul(const float *x, const float *mul, int n, int8_t *q) {
   float amax = 0.0f;
-  for (int i = 0; i < n; i++) {
-    float a = fabsf(x[i]);
-    amax = a > amax ? a : amax;
+  if (mul) {
+    for (int i = 0; i < n; i++) {
+      float a = fabsf(x[i] * mul[i]);
+      amax = a > amax ? a : amax;
+    }
+  } else {
+    for (int i = 0; i < n; i++) {
+      float a = fabsf(x[i]);
+      amax = a > amax ? a : amax;
+    }
   }
   if (!(amax > 0.0f) || !isfinite(amax)) {
     memset(q, 0, (size_t)n);
@@ -56,7 +67,7 @@ float bertd_quantize_row(const float *x, int n, int8_t *q) {
   }
   const float inv = 127.0f / amax;
   for (int i = 0; i < n; i++) {
-    float v = round_even(x[i] * inv);
+    float v = round_even((mul ? x[i] * mul[i] : x[i]) * inv);
     v = v > 127.0f ? 127.0f : v;
     v = v < -127.0f ? -127.0f : v;
     q[i] = (int8_t)(int)v;
@@ -67,7 +78,8 @@ float bertd_quantize_row(const float *x, int n, int8_t *q) {
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 int bertd_lowp_linear_init(bertd_lowp_linear *l, const bertd_lowp_kernel *k, const float *W,
-                           const float *bias, int C, int OC, char *errstr, size_t errstr_size) {
+                           const float *bias, int C, int OC, const float *ln_g,
+                           const float *ln_b, char *errstr, size_t errstr_size) {
   memset(l, 0, sizeof(*l));
   l->k = k;
   l->C = C;
@@ -95,14 +107,28 @@ int bertd_lowp_linear_init(bertd_lowp_linear *l, const bertd_lowp_kernel *k, con
   }
   int8_t *w = l->w;
   int8_t *row = malloc((size_t)C);
+  float *smooth = ln_g ? malloc(sizeof(float) * (size_t)C) : NULL;
+  l->a_mul = ln_g ? malloc(sizeof(float) * (size_t)C) : NULL;
   l->w_scale = malloc(sizeof(float) * (size_t)OC);
   l->w_corr = k->act_offset ? malloc(sizeof(int32_t) * (size_t)OC) : NULL;
-  if (!row || !l->w_scale || (k->act_offset && !l->w_corr)) {
+  if (!row || !l->w_scale || (k->act_offset && !l->w_corr) || (ln_g && (!smooth || !l->a_mul))) {
     free(row);
+    free(smooth);
     goto oom;
   }
+  if (ln_g) {
+    for (int c = 0; c < C; c++) {
+      float wmax = 0.0f;
+      for (int oc = 0; oc < OC; oc++) wmax = fmaxf(wmax, fabsf(W[(size_t)oc * C + c]));
+      const float xmax = 4.0f * fabsf(ln_g[c]) + (ln_b ? fabsf(ln_b[c]) : 0.0f);
+      const float sc = xmax > 0.0f && wmax > 0.0f ? sqrtf(xmax / wmax) : 1.0f;
+      smooth[c] = sc;
+      l->a_mul[c] = 1.0f / sc;
+    }
+  }
   for (int oc = 0; oc < OC; oc++) {
-    l->w_scale[oc] = bertd_quantize_row(W + (size_t)oc * C, C, row);
+    const float *wr = W + (size_t)oc * C;
+    l->w_scale[oc] = bertd_quantize_row_mul(wr, smooth, C, row); /* W[oc][c] * s_c */
     int32_t sum = 0;
     const size_t p = (size_t)oc / (size_t)k->panel, j = (size_t)oc % (size_t)k->panel;
     for (int c = 0; c < C; c++) {
@@ -113,6 +139,7 @@ int bertd_lowp_linear_init(bertd_lowp_linear *l, const bertd_lowp_kernel *k, con
     if (l->w_corr) l->w_corr[oc] = 128 * sum;
   }
   free(row);
+  free(smooth);
   return 0;
 oom:
   bertd_lowp_linear_free(l);
@@ -122,6 +149,7 @@ oom:
 
 void bertd_lowp_linear_free(bertd_lowp_linear *l) {
   free(l->w);
+  free(l->a_mul);
   free(l->w_scale);
   free(l->w_corr);
   memset(l, 0, sizeof(*l));
@@ -167,7 +195,7 @@ void bertd_lowp_linear_forward(const bertd_lowp_linear *l, float *out, const flo
     const unsigned char zero = k->act_offset ? 0x80 : 0;
     for (int n = 0; n < N; n++) {
       unsigned char *row = a + (size_t)n * Kp;
-      a_scale[n] = bertd_quantize_row(inp + (size_t)n * C, C, (int8_t *)row);
+      a_scale[n] = bertd_quantize_row_mul(inp + (size_t)n * C, l->a_mul, C, (int8_t *)row);
       if (k->act_offset)
         for (int c = 0; c < C; c++) row[c] ^= 0x80;
       memset(row + C, zero, (size_t)(Kp - C));
@@ -192,14 +220,24 @@ int bertd_lowp_model_create(const bertd_checkpoint_config *cfg, const bertd_weig
   for (int i = 0; i < L; i++) {
     const bertd_layer_weights *lw = &w->layers[i];
     bertd_lowp_layer *ll = &m->layers[i];
-    if (bertd_lowp_linear_init(&ll->q, k, lw->q_w, lw->q_b, H, H, errstr, errstr_size) ||
-        bertd_lowp_linear_init(&ll->k, k, lw->k_w, lw->k_b, H, H, errstr, errstr_size) ||
-        bertd_lowp_linear_init(&ll->v, k, lw->v_w, lw->v_b, H, H, errstr, errstr_size) ||
-        bertd_lowp_linear_init(&ll->attn_out, k, lw->attn_out_w, lw->attn_out_b, H, H, errstr,
+    /* q, k, v read the previous LayerNorm's output (the embeddings' for layer 0), the
+     * feed-forward's first layer this layer's attention LayerNorm's: int8 smooths them */
+    const int smooth = k->prec == BERTD_PRECISION_INT8;
+    const float *g_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_g : w->emb_ln_g;
+    const float *b_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_b : w->emb_ln_b;
+    const float *g_mid = smooth ? lw->ln1_g : NULL, *b_mid = smooth ? lw->ln1_b : NULL;
+    if (bertd_lowp_linear_init(&ll->q, k, lw->q_w, lw->q_b, H, H, g_in, b_in, errstr,
                                errstr_size) ||
-        bertd_lowp_linear_init(&ll->inter, k, lw->inter_w, lw->inter_b, H, I, errstr,
+        bertd_lowp_linear_init(&ll->k, k, lw->k_w, lw->k_b, H, H, g_in, b_in, errstr,
                                errstr_size) ||
-        bertd_lowp_linear_init(&ll->out, k, lw->out_w, lw->out_b, I, H, errstr, errstr_size)) {
+        bertd_lowp_linear_init(&ll->v, k, lw->v_w, lw->v_b, H, H, g_in, b_in, errstr,
+                               errstr_size) ||
+        bertd_lowp_linear_init(&ll->attn_out, k, lw->attn_out_w, lw->attn_out_b, H, H, NULL,
+                               NULL, errstr, errstr_size) ||
+        bertd_lowp_linear_init(&ll->inter, k, lw->inter_w, lw->inter_b, H, I, g_mid, b_mid,
+                               errstr, errstr_size) ||
+        bertd_lowp_linear_init(&ll->out, k, lw->out_w, lw->out_b, I, H, NULL, NULL, errstr,
+                               errstr_size)) {
       bertd_lowp_model_free(m);
       return -1;
     }
