@@ -45,6 +45,13 @@ enum bertd_dconf_tag_decoding {
     BERTD_CONFIG_TAG_DECODE_ARGMAX, // each word's best tag alone, as transformers outputs
 };
 
+// The numeric precision of the model's encoder (the model library's bertd_precision).
+enum bertd_dconf_precision {
+    BERTD_CONFIG_PRECISION_FP32,
+    BERTD_CONFIG_PRECISION_BF16,    // AVX512-BF16 (or AMX) needed; the daemon refuses elsewhere
+    BERTD_CONFIG_PRECISION_INT8,    // dynamic int8: AVX512-VNNI, else AVX2
+};
+
 // How input record values are framed on the topic.
 enum bertd_dconf_framing {
     BERTD_CONFIG_FRAMING_PLAIN,     // plain Avro binary written with input.schema
@@ -101,6 +108,7 @@ struct bertd_pipeline_config {
         int window_combine_max; // on_too_long: window: classify / intent logits by max, not mean
         enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
         int threads; // threads this pipeline's model may use; 0: not set (the daemon decides)
+        enum bertd_dconf_precision precision; // fp32 (default), bf16 or int8
     } model;
     struct {
         int max_batch_tokens;

@@ -29,6 +29,7 @@ static const char *const too_long_names[] = { "truncate", "dead_letter", "window
 static const char *const window_combine_names[] = { "mean", "max" };
 static const char *const tag_decoding_names[] = { "bio", "argmax" };
 static const char *const framing_names[] = { "plain", "confluent" };
+static const char *const precision_names[] = { "fp32", "bf16", "int8" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct reader {
@@ -404,7 +405,7 @@ static int read_topic_section(struct reader *r, yaml_node_t *node, char **topic)
 }
 
 static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "window_stride", "window_combine", "tag_decoding", "threads", NULL };
+    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "window_stride", "window_combine", "tag_decoding", "threads", "precision", NULL };
     static const char *const required[] = { "dir", "task", NULL };
     int task = 0, too_long = BERTD_CONFIG_TOO_LONG_TRUNCATE, decoding = BERTD_CONFIG_TAG_DECODE_BIO;
     if (check_mapping(r, node, allowed, required) != 0) return -1;
@@ -427,6 +428,10 @@ static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline
                                              COUNT(tag_decoding_names), &decoding));
     pl->model.tag_decoding = (enum bertd_dconf_tag_decoding)decoding;
     FIELD(r, node, "threads", read_int(r, VALUE, 1, &pl->model.threads));
+    int precision = BERTD_CONFIG_PRECISION_FP32;
+    FIELD(r, node, "precision", read_enum(r, VALUE, "precision", precision_names,
+                                          COUNT(precision_names), &precision));
+    pl->model.precision = (enum bertd_dconf_precision)precision;
     pl->model.task = (enum bertd_dconf_task)task;
     pl->model.on_too_long = (enum bertd_dconf_too_long)too_long;
     return 0;

@@ -746,11 +746,14 @@ static char *plugin_config_json(const struct bertd_pipeline_config *p, int threa
   for (size_t i = 0; i < p->batching.bucket_count; i++)
     json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
   json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
+      "{s:{s:s, s:s, s:i, s:i, s:s, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
       p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
       "top_k", p->model.top_k, "on_too_long",
       bertd_dconf_too_long_name(p->model.on_too_long),
       "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
+      "precision", p->model.precision == BERTD_CONFIG_PRECISION_BF16   ? "bf16"
+                   : p->model.precision == BERTD_CONFIG_PRECISION_INT8 ? "int8"
+                                                                       : "fp32",
       "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
       p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
   /* no key when the file has none: the plugin's "unset" is not threshold 0 */

@@ -120,6 +120,10 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *                                     argmax (each word's best tag, as transformers outputs)
  *       "threads": 2,                 threads a batch of several records is split across;
  *                                     absent: OpenBLAS's thread count
+ *       "precision": "fp32",          fp32 | bf16 | int8: the encoder's linear layers in bf16
+ *                                     (AVX512-BF16) or dynamic int8 (AVX512-VNNI, else AVX2),
+ *                                     kernel picked from cpuid; a CPU without the
+ *                                     instructions fails create with one line
  *       "on_too_long": "truncate",    truncate: cut to max_length and enrich (the result
  *                                     says "truncated_tokens": how many were cut);
  *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG;

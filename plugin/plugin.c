@@ -108,6 +108,13 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     plugin_free(p, 0);
     return -1;
   }
+  if (bertd_model_set_precision(p->model, p->cfg.precision, why, sizeof why)) {
+    /* a CPU without the instructions: one line, and the pipeline does not start */
+    snprintf(errstr, errstr_size, "model.precision %s: %s",
+             bertd_precision_name(p->cfg.precision), why);
+    plugin_free(p, 0);
+    return -1;
+  }
   if (bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
     plugin_free(p, 0);
     return -1;

@@ -113,6 +113,11 @@ static int parse_model(json_t *m, plugin_config *c, char *errstr, size_t errstr_
       int d = (int)c->enrich.tag_decoding;
       rc = get_choice(v, path, TAG_DECODING, 2, &d, errstr, errstr_size);
       c->enrich.tag_decoding = d == 1 ? BERTD_TAG_DECODE_ARGMAX : BERTD_TAG_DECODE_BIO;
+    } else if (!strcmp(key, "precision")) {
+      if (!json_is_string(v) || bertd_precision_parse(json_string_value(v), &c->precision)) {
+        snprintf(errstr, errstr_size, "%s: expected fp32, bf16 or int8", path);
+        return -1;
+      }
     } else if (!strcmp(key, "threads")) {
       rc = get_int(v, path, 1, &c->enrich.threads, errstr, errstr_size);
     } else if (!strcmp(key, "on_too_long")) {

@@ -12,6 +12,7 @@ typedef struct plugin_config {
   char *model_dir;             /* owned */
   bertd_enrich_opts enrich;    /* too_long_is_error stays 0: the plugin checks length itself */
   int too_long_dead_letter;    /* on_too_long: dead_letter */
+  bertd_precision precision;   /* the encoder's: fp32 (default), bf16, int8 */
   int max_batch_tokens;
   int max_batch_records;
   int max_wait_ms;
