@@ -87,6 +87,12 @@ const char *bertd_model_kernel(const bertd_model *m);
 /* Bytes of encoder linear weights held in m's precision (packed), 0 in fp32. */
 size_t bertd_model_lowp_bytes(const bertd_model *m);
 
+/* The process's compute threads: OpenBLAS's thread pool, shared by every session, trainer and
+ * plugin in the process (OPENBLAS_NUM_THREADS, else every core, until set). model/threads.c is
+ * its one owner; nothing else in bertd sets it. */
+int bertd_threads(void);
+void bertd_threads_set(int n);
+
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size);
 void bertd_session_free(bertd_session *s);
