@@ -61,6 +61,10 @@ const char *bertd_model_checksum(const bertd_model *m); /* hex FNV-1a 64 of the 
 int bertd_model_max_length(const bertd_model *m);
 /* The weights as loaded (bertd_weights.h), for benchmarks and training. */
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
+/* The fp32 encoder kernel picked at load from what this CPU has: "avx512", "avx2", "generic",
+ * or "openblas" when BERTD_GEMM=blas kept OpenBLAS on the unpacked weights. BERTD_GEMM=avx2 or
+ * generic caps the choice (for comparing kernels). */
+const char *bertd_model_kernel(const bertd_model *m);
 
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "encoder_pool.h"
+#include "gemm.h"
 #include "layers.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
@@ -30,11 +31,12 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
   if (slices < 1) slices = 1;
   if (tokens > a->cap_tokens) {
     size_t n = (size_t)tokens;
-    if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, n * H, errstr, errstr_size) ||
-        grow(&a->k, n * H, errstr, errstr_size) || grow(&a->v, n * H, errstr, errstr_size) ||
+    if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, 3 * n * H, errstr, errstr_size) ||
         grow(&a->ctx, n * H, errstr, errstr_size) ||
         grow(&a->inter, n * I, errstr, errstr_size))
       return -1;
+    a->k = a->q + n * H;
+    a->v = a->k + n * H;
     a->cap_tokens = tokens;
   }
   if (max_len > a->cap_len || slices > a->cap_slices) {
@@ -62,8 +64,8 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
 }
 
 void bertd_acts_free(bertd_acts *a) {
-  free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->inter);
-  free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  free(a->x); free(a->q); free(a->ctx); free(a->inter);
+  free(a->scores); free(a->attn_scratch); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
   bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
 }
@@ -128,9 +130,95 @@ int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens
 typedef struct {
   const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
+  const bertd_packed_encoder *pe; /* or NULL: OpenBLAS on w */
   const int32_t *ids, *type_ids; /* the slice's tokens */
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
+  int threads;                   /* > 1: this slice splits its work across the pool */
+  bertd_encoder_pool **pool;
+  float *attn_scratch;           /* threads blocks of (D+1)*Tmax floats */
 } encoder_slice;
+
+/* One thread's share of a packed product: panels [p0, p1). */
+typedef struct {
+  const bertd_gemm_args *g;
+  int p0, p1;
+} gemm_part;
+
+static void gemm_part_task(void *arg) {
+  const gemm_part *gp = arg;
+  gp->g->w->kern->run(gp->g, gp->p0, gp->p1);
+}
+
+/* out (M, w->N) row stride ldo (epi) inp (M, w->K) row stride ldi @ W^T + bias: on this thread,
+ * or with the output panels cut into sl->threads contiguous runs across the pool */
+static void packed_linear(encoder_slice *sl, float *out, int ldo, const float *inp, int ldi,
+                          const bertd_packed *w, int M, bertd_gemm_epilogue epi) {
+  const bertd_gemm_args g = {.out = out, .inp = inp, .w = w, .M = M, .ldo = ldo, .ldi = ldi,
+                             .epi = epi};
+  enum { MAX_PARTS = 64 };
+  int P = sl->threads < w->panels ? sl->threads : w->panels;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  if (P <= 1) {
+    bertd_gemm_run(&g);
+    return;
+  }
+  gemm_part parts[MAX_PARTS];
+  for (int i = 0; i < P; i++)
+    parts[i] = (gemm_part){&g, w->panels * i / P, w->panels * (i + 1) / P};
+  bertd_encoder_pool_run(sl->pool, P, gemm_part_task, parts, sizeof parts[0]);
+}
+
+typedef struct {
+  encoder_slice *sl;
+  const float *qkv;
+  int part, parts;
+} attn_part;
+
+static void attn_part_task(void *arg) {
+  const attn_part *ap = arg;
+  const encoder_slice *sl = ap->sl;
+  const bertd_checkpoint_config *cfg = sl->cfg;
+  const int D = cfg->hidden_size / cfg->num_attention_heads;
+  int Tmax = 0;
+  for (int b = 0; b < sl->view.B; b++) Tmax = sl->view.lens[b] > Tmax ? sl->view.lens[b] : Tmax;
+  bertd_attention_rows(sl->view.ctx, ap->qkv, sl->view.lens, sl->view.B, cfg->hidden_size,
+                       cfg->num_attention_heads,
+                       sl->attn_scratch + (size_t)ap->part * (size_t)(D + 1) * Tmax, ap->part,
+                       ap->parts);
+}
+
+/* One transformer layer on packed weights, in place on x (N,H):
+ * qkv (N,3H) = x @ Wqkv^T + b; ctx = attention; x += ctx @ Wo^T + bo; x = LN(x);
+ * inter (N,I) = gelu(x @ Wi^T + bi); x += inter @ Wout^T + bout; x = LN(x). Bias, GELU and
+ * the residual add happen in the kernel's epilogue, on the tile still in registers. */
+static void layer_forward_packed(encoder_slice *sl, const bertd_packed_layer *pl) {
+  const bertd_checkpoint_config *cfg = sl->cfg;
+  const bertd_layer_weights *lw = &sl->w->layers[pl - sl->pe->layers];
+  bertd_acts *a = &sl->view;
+  const int H = cfg->hidden_size, I = cfg->intermediate_size, N = a->N;
+  const float eps = cfg->layer_norm_eps;
+  float *qkv = a->q;
+  packed_linear(sl, qkv, 3 * H, a->x, H, &pl->qkv, N, BERTD_EPI_BIAS);
+  enum { MAX_PARTS = 64 };
+  attn_part parts[MAX_PARTS];
+  int P = sl->threads < a->B * cfg->num_attention_heads ? sl->threads
+                                                        : a->B * cfg->num_attention_heads;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  if (P < 1) P = 1;
+  for (int i = 0; i < P; i++) parts[i] = (attn_part){sl, qkv, i, P};
+  if (P == 1) attn_part_task(&parts[0]);
+  else bertd_encoder_pool_run(sl->pool, P, attn_part_task, parts, sizeof parts[0]);
+  packed_linear(sl, a->x, H, a->ctx, H, &pl->attn_out, N, BERTD_EPI_RESIDUAL);
+  bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
+  if (cfg->hidden_act == BERTD_ACT_GELU) {
+    packed_linear(sl, a->inter, I, a->x, H, &pl->inter, N, BERTD_EPI_BIAS_GELU);
+  } else {
+    packed_linear(sl, a->inter, I, a->x, H, &pl->inter, N, BERTD_EPI_BIAS);
+    bertd_activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
+  }
+  packed_linear(sl, a->x, H, a->inter, I, &pl->out, N, BERTD_EPI_RESIDUAL);
+  bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
+}
 
 static void slice_run(encoder_slice *sl) {
   const bertd_checkpoint_config *cfg = sl->cfg;
@@ -139,8 +227,10 @@ static void slice_run(encoder_slice *sl) {
   bertd_embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
                      w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
                      cfg->layer_norm_eps);
-  for (int l = 0; l < cfg->num_hidden_layers; l++)
-    layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
+  for (int l = 0; l < cfg->num_hidden_layers; l++) {
+    if (sl->pe) layer_forward_packed(sl, &sl->pe->layers[l]);
+    else layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
+  }
   if (w->pooler_w)
     bertd_pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
                    a->cls);
@@ -171,10 +261,10 @@ void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int 
   cut[P] = B;
 }
 
-int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
-                                  int B, const int *lens, const int32_t *ids,
-                                  const int32_t *type_ids, int threads, char *errstr,
-                                  size_t errstr_size) {
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                                  const bertd_packed_encoder *pe, bertd_acts *a, int B,
+                                  const int *lens, const int32_t *ids, const int32_t *type_ids,
+                                  int threads, char *errstr, size_t errstr_size) {
   int N, T;
   if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
     return -1;
@@ -183,6 +273,16 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   if (P > MAX_SLICES) P = MAX_SLICES;
   if (P < 1) P = 1;
   if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
+  /* a single group on several threads splits its layers across them (packed path only) */
+  const int inner = P == 1 && pe && threads > 1 ? (threads < MAX_SLICES ? threads : MAX_SLICES) : 1;
+  if (pe) {
+    const size_t D = (size_t)(cfg->hidden_size / cfg->num_attention_heads);
+    const size_t need = (size_t)(inner > P ? inner : P) * (D + 1) * (size_t)T;
+    if (need > a->cap_attn_scratch) {
+      if (grow(&a->attn_scratch, need, errstr, errstr_size)) return -1;
+      a->cap_attn_scratch = need;
+    }
+  }
   a->B = B;
   a->N = N;
   for (int b = 0, s = 0; b < B; b++) {
@@ -204,6 +304,10 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     encoder_slice *s = &sl[used];
     s->cfg = cfg;
     s->w = w;
+    s->pe = pe;
+    s->threads = inner;
+    s->pool = &a->pool;
+    s->attn_scratch = a->attn_scratch ? a->attn_scratch + (size_t)used * (a->cap_attn_scratch / (size_t)P) : NULL;
     s->ids = ids + n0;
     s->type_ids = type_ids + n0;
     s->view = *a;
@@ -212,7 +316,8 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.lens = a->lens + b0;
     s->view.starts = NULL; /* not read by the layers */
     s->view.x = a->x + n0 * H;
-    s->view.q = a->q + n0 * H;
+    /* q, k, v (N,H) each for OpenBLAS; qkv (N,3H) at q for the packed kernels */
+    s->view.q = a->q + (pe ? 3 * n0 * H : n0 * H);
     s->view.k = a->k + n0 * H;
     s->view.v = a->v + n0 * H;
     s->view.ctx = a->ctx + n0 * H;
@@ -239,6 +344,6 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
 int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size) {
-  return bertd_encoder_forward_threads(cfg, w, a, B, lens, ids, type_ids, 1, errstr,
+  return bertd_encoder_forward_threads(cfg, w, NULL, a, B, lens, ids, type_ids, 1, errstr,
                                        errstr_size);
 }

@@ -9,6 +9,8 @@
 struct bertd_model {
   bertd_checkpoint_config cfg;
   bertd_weights w;
+  bertd_packed_encoder pe; /* w's encoder layers packed for the fp32 kernels; layers NULL when
+                              BERTD_GEMM=blas asks for OpenBLAS on w itself */
   bertd_tokenizer *tok;
   unsigned tasks;
   char name[256];

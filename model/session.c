@@ -36,6 +36,11 @@ void bertd_session_free(bertd_session *s) {
   free(s);
 }
 
+/* the model's packed encoder weights, or NULL for OpenBLAS on its own */
+static const bertd_packed_encoder *packed(const bertd_model *m) {
+  return m->pe.layers ? &m->pe : NULL;
+}
+
 static int fgrow(float **p, size_t n) {
   float *q = realloc(*p, (n ? n : 1) * sizeof(float));
   if (!q) return -1;
@@ -83,7 +88,7 @@ int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const in
                               const int32_t *type_ids, char *errstr, size_t errstr_size) {
   s->encs = NULL;
   s->B = 0;
-  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, &s->a, B, lens, ids, type_ids,
+  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, packed(s->m), &s->a, B, lens, ids, type_ids,
                                     s->threads, errstr, errstr_size))
     return -1;
   return 0;
@@ -129,7 +134,7 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
     for (int r = 0; r < N; r++)
       if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
   }
-  if (bertd_encoder_forward_threads(c, w, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
+  if (bertd_encoder_forward_threads(c, w, packed(m), &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
                                     errstr, errstr_size))
     return -1;
   if (w->cls_w) {
