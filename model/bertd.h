@@ -61,9 +61,14 @@ const char *bertd_model_checksum(const bertd_model *m); /* hex FNV-1a 64 of the 
 int bertd_model_max_length(const bertd_model *m);
 /* The weights as loaded (bertd_weights.h), for benchmarks and training. */
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
+/* The fp32 encoder kernel picked at load from what this CPU has: "avx512", "avx2", "generic",
+ * or "openblas" when BERTD_GEMM=blas kept OpenBLAS on the unpacked weights. BERTD_GEMM=avx2 or
+ * generic caps the choice (for comparing kernels). After bertd_model_set_precision bf16 / int8:
+ * that precision's kernel, "bf16 avx512-bf16", "int8 avx512-vnni" or "int8 avx2". */
+const char *bertd_model_kernel(const bertd_model *m);
 
-/* Numeric precision of the encoder's linear layers. fp32: OpenBLAS sgemm. bf16: weights rounded
- * to bf16 once, activations per call, fp32 accumulation (AVX512-BF16). int8: weights quantised per
+/* Numeric precision of the encoder's linear layers. fp32: the fp32 kernels (gemm.h). bf16:
+ * weights rounded to bf16 once, activations per call, fp32 accumulation (AVX512-BF16). int8: weights quantised per
  * output channel once, activations per token per call, exact int32 sums, fp32 dequantisation and
  * bias (AVX512-VNNI, else AVX2). LayerNorm, softmax, GELU, attention and the heads stay fp32. */
 typedef enum bertd_precision {
@@ -81,9 +86,6 @@ const char *bertd_precision_name(bertd_precision p);
 int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
                               size_t errstr_size);
 bertd_precision bertd_model_precision(const bertd_model *m);
-/* The kernel m's linear layers run on: "fp32 openblas", "bf16 avx512-bf16", "int8
- * avx512-vnni", "int8 avx2". */
-const char *bertd_model_kernel(const bertd_model *m);
 /* Bytes of encoder linear weights held in m's precision (packed), 0 in fp32. */
 size_t bertd_model_lowp_bytes(const bertd_model *m);
 

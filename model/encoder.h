@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "bertd_checkpoint.h"
 #include "bertd_weights.h"
+#include "encoder_packed.h"
 
 struct bertd_lowp_model;
 
@@ -18,12 +19,15 @@ typedef struct bertd_acts {
   int cap_batch;    /* B capacity */
   int cap_slices;   /* scores blocks: one per thread a batch is split across */
   float *x;         /* (N,H) residual stream; after forward: last hidden state */
-  float *q, *k, *v; /* (N,H) each */
+  float *q, *k, *v; /* (N,H) each, in one allocation at q; the packed path uses the same memory
+                       as qkv (N,3H), each token's q, k, v side by side */
   float *ctx;       /* (N,H) attention output before its dense layer */
   float *inter;     /* (N,I) feed-forward inner activations */
   float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
   float *cls;       /* (B,H) scratch: the [CLS] rows */
+  float *attn_scratch;      /* (parts, D+1, T) bertd_attention_rows' scratch, one per thread */
+  size_t cap_attn_scratch;  /* floats */
   /* the batch last run */
   int B, N;
   int *lens;        /* (B) */
@@ -52,12 +56,10 @@ int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens
  * P + 1 entries. The threaded encoder and the threaded trainer share it. */
 void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int B, int P, int *cut);
 
-/* Runs embeddings, the L layers and (when the weights have one) the pooler. lp: the encoder's
- * linear layers in bf16 or int8 (lowp.h), or NULL for fp32.
+/* Runs embeddings, the L layers and (when the weights have one) the pooler.
  * ids, type_ids: (N) packed token ids; lens: (B). Leaves the last hidden state (N,H) in a->x and
  * the pooled output (B,H) in a->pooled. Checks ids, type ids and lengths against the config. */
-int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                          const struct bertd_lowp_model *lp, bertd_acts *a, int B,
+int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size);
 
@@ -66,11 +68,16 @@ int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weight
  * own thread (a's pool), into its own rows of a's buffers. Sequences never interact, so no
  * thread waits for another between layers, which is why this scales better on small matrices
  * than OpenBLAS splitting each matmul. OpenBLAS is set single-threaded while the groups run,
- * and restored. threads <= 1 or B == 1: the plain pass. */
+ * and restored. threads <= 1 or B == 1: one group.
+ * pe: the weights packed for the fp32 kernels (encoder_packed.h), or NULL for OpenBLAS on w's
+ * own matrices (training, tests). With pe, a single group on several threads splits each dense
+ * layer's output columns (panels) and attention's (sequence, head) pairs across a's pool.
+ * lp: the linear layers in bf16 or int8 (lowp.h, bertd_model_set_precision), or NULL; when set
+ * it runs them in place of pe's, in the same layer flow. */
 int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                                  const struct bertd_lowp_model *lp, bertd_acts *a,
-                                  int B, const int *lens, const int32_t *ids,
-                                  const int32_t *type_ids, int threads, char *errstr,
-                                  size_t errstr_size);
+                                  const bertd_packed_encoder *pe,
+                                  const struct bertd_lowp_model *lp, bertd_acts *a, int B,
+                                  const int *lens, const int32_t *ids, const int32_t *type_ids,
+                                  int threads, char *errstr, size_t errstr_size);
 
 #endif

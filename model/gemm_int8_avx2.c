@@ -78,11 +78,11 @@ static void tile(const bertd_lowp_gemm_args *g, int n0, int p0, int np) {
     for (int j = 0; j < np; j++) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
 }
 
-static void gemm(const bertd_lowp_gemm_args *g) {
-  const int P = (g->OC + PANEL - 1) / PANEL;
-  for (int p0 = 0; p0 < P; p0 += NP) {
-    const int np = P - p0 < NP ? P - p0 : NP;
-    for (int n0 = 0; n0 < g->N; n0 += MR) tile(g, n0, p0, np);
+/* panels [p0, p1), NP at a time */
+static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
+  for (int p = p0; p < p1; p += NP) {
+    const int np = p1 - p < NP ? p1 - p : NP;
+    for (int n0 = 0; n0 < g->N; n0 += MR) tile(g, n0, p, np);
   }
 }
 

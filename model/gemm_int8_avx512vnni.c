@@ -68,13 +68,14 @@ static void tile_one(const bertd_lowp_gemm_args *g, int n0, int p) {
   for (int r = 0; r < rows; r++) store(g, n0 + r, p * PANEL, c[r]);
 }
 
-static void gemm(const bertd_lowp_gemm_args *g) {
-  const int P = (g->OC + PANEL - 1) / PANEL;
-  int p0 = 0;
-  for (; p0 + NP <= P; p0 += NP)
-    for (int n0 = 0; n0 < g->N; n0 += MR) tile_full(g, n0, p0);
-  for (; p0 < P; p0++)
-    for (int n0 = 0; n0 < g->N; n0 += MR) tile_one(g, n0, p0);
+/* panels [p0, p1): blocks of NP panels while they last, then one at a time. For each block
+ * every row tile runs over it, so the block's weights stay in L2. */
+static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
+  int p = p0;
+  for (; p + NP <= p1; p += NP)
+    for (int n0 = 0; n0 < g->N; n0 += MR) tile_full(g, n0, p);
+  for (; p < p1; p++)
+    for (int n0 = 0; n0 < g->N; n0 += MR) tile_one(g, n0, p);
 }
 
 const bertd_lowp_kernel bertd_kernel_int8_avx512vnni = {

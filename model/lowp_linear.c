@@ -177,14 +177,22 @@ size_t bertd_lowp_scratch_bytes(int N, int Cmax) {
 
 void bertd_lowp_linear_forward(const bertd_lowp_linear *l, float *out, const float *inp, int N,
                                int accumulate, void *scratch) {
+  bertd_lowp_gemm_args g;
+  bertd_lowp_prepare(l, &g, out, l->OC, inp, N, accumulate, scratch);
+  l->k->gemm(&g, 0, bertd_lowp_panels(l));
+}
+
+void bertd_lowp_prepare(const bertd_lowp_linear *l, bertd_lowp_gemm_args *gp, float *out,
+                        int ldo, const float *inp, int N, int accumulate, void *scratch) {
   const bertd_lowp_kernel *k = l->k;
   const int C = l->C, Kp = l->Kp;
   const int Np = (int)round_up((size_t)N, (size_t)k->mr);
   float *a_scale = scratch;
   unsigned char *a = (unsigned char *)scratch + round_up(scratch_rows(N) * sizeof(float), 64);
-  bertd_lowp_gemm_args g = {.a = a, .a_scale = a_scale, .N = N, .Np = Np, .Kp = Kp, .w = l->w,
-                            .w_scale = l->w_scale, .w_corr = l->w_corr, .OC = l->OC,
-                            .bias = l->bias, .out = out, .ldo = l->OC, .accumulate = accumulate};
+  *gp = (bertd_lowp_gemm_args){.a = a, .a_scale = a_scale, .N = N, .Np = Np, .Kp = Kp,
+                               .w = l->w, .w_scale = l->w_scale, .w_corr = l->w_corr,
+                               .OC = l->OC, .bias = l->bias, .out = out, .ldo = ldo,
+                               .accumulate = accumulate};
   if (k->prec == BERTD_PRECISION_BF16) {
     uint16_t *a16 = (uint16_t *)a;
     k->to_bf16(inp, N, C, a16, Kp);
@@ -202,7 +210,6 @@ void bertd_lowp_linear_forward(const bertd_lowp_linear *l, float *out, const flo
     }
     memset(a + (size_t)N * Kp, zero, (size_t)(Np - N) * Kp);
   }
-  k->gemm(&g);
 }
 
 int bertd_lowp_model_create(const bertd_checkpoint_config *cfg, const bertd_weights *w,

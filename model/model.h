@@ -10,6 +10,8 @@
 struct bertd_model {
   bertd_checkpoint_config cfg;
   bertd_weights w;
+  bertd_packed_encoder pe; /* w's encoder layers packed for the fp32 kernels; layers NULL when
+                              BERTD_GEMM=blas asks for OpenBLAS on w itself */
   bertd_tokenizer *tok;
   unsigned tasks;
   char name[256];
@@ -17,6 +19,9 @@ struct bertd_model {
   bertd_precision precision;
   bertd_lowp_model *lowp; /* bf16 / int8 linear weights; NULL in fp32 */
 };
+
+/* Packs m's encoder for the best fp32 kernel (model.c; BERTD_GEMM=blas: none, OpenBLAS). */
+int bertd_model_pack_encoder(bertd_model *m, char *errstr, size_t errstr_size);
 
 struct bertd_session {
   const bertd_model *m;

@@ -34,6 +34,13 @@ int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
         bertd_lowp_model_create(&m->cfg, &m->w, k, &lp, errstr, errstr_size))
       return -1;
   }
+  if (p == BERTD_PRECISION_FP32) {
+    if (bertd_model_pack_encoder(m, errstr, errstr_size)) return -1;
+  } else {
+    /* the bf16 / int8 copy replaces the fp32 panels: one packed copy of the weights held */
+    bertd_packed_encoder_free(&m->pe);
+    memset(&m->pe, 0, sizeof m->pe);
+  }
   bertd_lowp_model_free(m->lowp);
   m->lowp = lp;
   m->precision = p;
@@ -41,9 +48,5 @@ int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
 }
 
 bertd_precision bertd_model_precision(const bertd_model *m) { return m->precision; }
-
-const char *bertd_model_kernel(const bertd_model *m) {
-  return m->lowp ? m->lowp->kernel->name : "fp32 openblas";
-}
 
 size_t bertd_model_lowp_bytes(const bertd_model *m) { return m->lowp ? m->lowp->bytes : 0; }

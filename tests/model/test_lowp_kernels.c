@@ -189,9 +189,11 @@ Test(lowp_kernels, bf16_refused_without_the_instructions) {
   /* the model stays fp32 */
   bertd_model *m;
   cr_assert_eq(bertd_model_random(1, 32, 2, 64, 1, &m, err, sizeof err), 0, "%s", err);
+  char before[64];
+  snprintf(before, sizeof before, "%s", bertd_model_kernel(m));
   cr_assert_eq(bertd_model_set_precision(m, BERTD_PRECISION_BF16, err, sizeof err), -1);
   cr_assert_eq(bertd_model_precision(m), BERTD_PRECISION_FP32);
-  cr_assert_str_eq(bertd_model_kernel(m), "fp32 openblas");
+  cr_assert_str_eq(bertd_model_kernel(m), before);
   bertd_model_free(m);
 }
 
