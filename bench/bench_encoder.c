@@ -17,8 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bertd.h"
+
+/* The process's resident memory now (not its peak), MiB: after load, what a model holds. */
+static double rss_mib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0.0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
 
 static double now(void) {
   struct timespec ts;
@@ -78,7 +89,12 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_encoder: --model DIR or --bert-base\n");
       return 2;
     }
-    if (bertd_model_load(model_dir, &m, err, sizeof err)) {
+    if (bertd_precision_check(precision, err, sizeof err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err);
+      return 2;
+    }
+    /* a checkpoint in bf16 / int8 holds its encoder once, in that precision */
+    if (bertd_model_load_precision(model_dir, precision, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
@@ -123,8 +139,8 @@ int main(int argc, char **argv) {
       if (json)
         printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"precision\":\"%s\","
                "\"kernel\":\"%s\",\"batch\":%d,\"length\":%d,"
-               "\"sentences_per_s\":%.3f,\"gflops\":%.3f}\n", name, prec, kernel, B, T, sps,
-               gflops);
+               "\"sentences_per_s\":%.3f,\"gflops\":%.3f,\"rss_mib\":%.1f}\n", name, prec,
+               kernel, B, T, sps, gflops, rss_mib());
       else
         printf("%-18s %-5s %5d %5d %12.1f %9.2f  %s\n", name, prec, B, T, sps, gflops, kernel);
       fflush(stdout);

@@ -340,14 +340,14 @@ int bertd_cli_infer_main(int argc, char **argv) {
   bertd_model *m = NULL;
   bertd_enricher *en = NULL;
   int rc = 2; /* a model that cannot be loaded, or cannot do the task, is a bad --model */
-  if (bertd_model_load(o.model, &m, err, sizeof err)) {
-    fprintf(stderr, "bertd %s: --model %s: %s\n", cmd, o.model, err);
+  if (bertd_precision_check(o.precision, err, sizeof err)) {
+    /* the CPU lacks the instructions: one line, exit 2, never a slow emulation ("bertd
+     * embed: --precision bf16: this CPU has neither ...") */
+    fprintf(stderr, "bertd %s: --%s\n", cmd, err);
     goto done;
   }
-  if (bertd_model_set_precision(m, o.precision, err, sizeof err)) {
-    /* the CPU lacks the instructions: one line, exit 2, never a slow emulation */
-    fprintf(stderr, "bertd %s: --precision %s: %s\n", cmd, bertd_precision_name(o.precision),
-            err);
+  if (bertd_model_load_precision(o.model, o.precision, &m, err, sizeof err)) {
+    fprintf(stderr, "bertd %s: --model %s: %s\n", cmd, o.model, err);
     goto done;
   }
   const int model_max = bertd_model_max_length(m);

@@ -76,8 +76,8 @@ int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd
     snprintf(errstr, errstr_size, "out of memory");
     goto done;
   }
-  if (bertd_model_load(model_dir, &m, errstr, errstr_size) ||
-      bertd_model_set_precision(m, precision, errstr, errstr_size))
+  if (bertd_precision_check(precision, errstr, errstr_size) ||
+      bertd_model_load_precision(model_dir, precision, &m, errstr, errstr_size))
     goto done;
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   char **labels, **tags;

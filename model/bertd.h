@@ -85,6 +85,15 @@ const char *bertd_precision_name(bertd_precision p);
  * without AVX512-BF16 or AMX; int8 without AVX2). Call before any session of m runs a batch. */
 int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
                               size_t errstr_size);
+/* 0 when this CPU runs precision p; else -1 and the one line bertd_model_set_precision would
+ * give ("precision bf16: this CPU has neither AMX-BF16 nor AVX512-BF16 (it has: ...); ..."). */
+int bertd_precision_check(bertd_precision p, char *errstr, size_t errstr_size);
+/* bertd_model_load, then the precision: bf16 / int8 are packed straight from the loaded fp32
+ * (never beside the fp32 panels), and the fp32 copy of the encoder's linear matrices is then
+ * released (its pages given back: bertd_model_weights' matrices read as zeros), so the model
+ * holds those weights once, in its precision. Such a model cannot go back to fp32. */
+int bertd_model_load_precision(const char *dir, bertd_precision p, bertd_model **out,
+                               char *errstr, size_t errstr_size);
 bertd_precision bertd_model_precision(const bertd_model *m);
 /* Bytes of encoder linear weights held in m's precision (packed), 0 in fp32. */
 size_t bertd_model_lowp_bytes(const bertd_model *m);

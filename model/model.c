@@ -46,6 +46,11 @@ static unsigned tasks_of(const bertd_weights *w) {
 }
 
 int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size) {
+  return bertd_model_load_precision(dir, BERTD_PRECISION_FP32, out, errstr, errstr_size);
+}
+
+int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd_model **out,
+                               char *errstr, size_t errstr_size) {
   *out = NULL;
   bertd_model *m = calloc(1, sizeof(*m));
   if (!m) {
@@ -61,13 +66,20 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
     free(m);
     return -1;
   }
+  /* of the weights as loaded, before any precision releases part of them */
+  weights_checksum(&m->w, m->checksum);
   if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size)) {
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
     free(m);
     return -1;
   }
-  if (bertd_model_pack_encoder(m, errstr, errstr_size)) {
+  /* bf16 / int8: packed from the loaded fp32 once (no fp32 panels on the way), whose encoder
+   * matrices are then released (precision.c) */
+  if (precision == BERTD_PRECISION_FP32 ? bertd_model_pack_encoder(m, errstr, errstr_size)
+                                        : bertd_model_set_precision(m, precision, errstr,
+                                                                    errstr_size)) {
+    bertd_lowp_model_free(m->lowp);
     bertd_tokenizer_free(m->tok);
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
@@ -79,7 +91,7 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
     m->tasks |= BERTD_TASK_CLASSIFY;
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_TOKEN_CLS) m->tasks |= BERTD_TASK_TAG;
   name_from_dir(dir, m->name, sizeof(m->name));
-  weights_checksum(&m->w, m->checksum);
+  if (m->lowp) bertd_model_release_fp32(m);
   *out = m;
   return 0;
 }

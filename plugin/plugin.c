@@ -102,18 +102,19 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     return -1;
   }
   char why[512];
-  if (bertd_model_load(p->cfg.model_dir, &p->model, why, sizeof why)) {
-    /* the loader names the file inside the directory; the host's log needs the directory */
-    snprintf(errstr, errstr_size, "model.dir %s: %s", p->cfg.model_dir, why);
-    plugin_free(p, 0);
-    return -1;
-  }
-  if (bertd_model_set_precision(p->model, p->cfg.precision, why, sizeof why)) {
-    /* a CPU without the instructions: one line, and the pipeline does not start */
-    /* "model.precision: bf16: this CPU has neither ...": the key first, for the host's
+  if (bertd_precision_check(p->cfg.precision, why, sizeof why)) {
+    /* a CPU without the instructions: one line, and the pipeline does not start.
+     * "model.precision: bf16: this CPU has neither ...": the key first, for the host's
      * pointer at its line (why starts "precision bf16: ") */
     snprintf(errstr, errstr_size, "model.precision: %s",
              strncmp(why, "precision ", 10) ? why : why + 10);
+    plugin_free(p, 0);
+    return -1;
+  }
+  if (bertd_model_load_precision(p->cfg.model_dir, p->cfg.precision, &p->model, why,
+                                 sizeof why)) {
+    /* the loader names the file inside the directory; the host's log needs the directory */
+    snprintf(errstr, errstr_size, "model.dir %s: %s", p->cfg.model_dir, why);
     plugin_free(p, 0);
     return -1;
   }

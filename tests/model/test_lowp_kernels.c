@@ -234,3 +234,54 @@ Test(lowp_kernels, precision_names) {
   cr_assert_eq(bertd_precision_parse("fp16", &p), -1);
   cr_assert_str_eq(bertd_precision_name(BERTD_PRECISION_INT8), "int8");
 }
+
+/* A checkpoint loaded in int8 (bertd_model_load_precision): same checksum as in fp32 (of the
+ * weights as loaded), its fp32 encoder matrices released (it refuses fp32 after), and hidden
+ * states close to fp32's. The tiny joint fixture (tools/reference/make_model_fixtures.py). */
+Test(lowp_kernels, load_in_int8_holds_one_copy) {
+  const char *dir = BERTD_FIXTURES "/models/joint";
+  char err[512];
+  bertd_model *m32, *m8;
+  cr_assert_eq(bertd_model_load(dir, &m32, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_model_load_precision(dir, BERTD_PRECISION_INT8, &m8, err, sizeof err), 0,
+               "%s", err);
+  cr_assert_str_eq(bertd_model_checksum(m8), bertd_model_checksum(m32));
+  cr_assert_eq(bertd_model_precision(m8), BERTD_PRECISION_INT8);
+  cr_assert(bertd_model_lowp_bytes(m8) > 0);
+  cr_assert_eq(bertd_model_set_precision(m8, BERTD_PRECISION_FP32, err, sizeof err), -1);
+  cr_assert(strstr(err, "holds no fp32 copy") != NULL, "%s", err);
+  const int H = bertd_model_config(m32)->hidden_size;
+  enum { B = 2 };
+  const char *texts[B] = {"show me flights from boston to denver", "list fares"};
+  bertd_encoding enc[B];
+  memset(enc, 0, sizeof enc);
+  const bertd_encoding *batch[B];
+  for (int b = 0; b < B; b++) {
+    cr_assert_eq(bertd_tokenizer_encode(bertd_model_tokenizer(m32), texts[b], strlen(texts[b]),
+                                        NULL, 0, 64, BERTD_TRUNC_LONGEST_FIRST, &enc[b], err,
+                                        sizeof err), 0, "%s", err);
+    batch[b] = &enc[b];
+  }
+  bertd_session *s32, *s8;
+  cr_assert_eq(bertd_session_create(m32, &s32, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_create(m8, &s8, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_forward(s32, batch, B, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_session_forward(s8, batch, B, err, sizeof err), 0, "%s", err);
+  for (int b = 0; b < B; b++) {
+    int n32, n8;
+    const float *h32 = bertd_session_hidden(s32, b, &n32), *h8 = bertd_session_hidden(s8, b, &n8);
+    cr_assert_eq(n32, n8);
+    double dot = 0, a2 = 0, b2 = 0;
+    for (int i = 0; i < n32 * H; i++) {
+      dot += (double)h32[i] * h8[i];
+      a2 += (double)h32[i] * h32[i];
+      b2 += (double)h8[i] * h8[i];
+    }
+    cr_assert(dot / sqrt(a2 * b2) > 0.99, "sequence %d: cosine %f", b, dot / sqrt(a2 * b2));
+  }
+  for (int b = 0; b < B; b++) bertd_encoding_free(&enc[b]);
+  bertd_session_free(s32);
+  bertd_session_free(s8);
+  bertd_model_free(m32);
+  bertd_model_free(m8);
+}
