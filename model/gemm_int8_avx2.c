@@ -73,9 +73,13 @@ static void tile(const bertd_lowp_gemm_args *g, int n0, int p0, int np) {
       for (int r = 0; r < MR; r++) c[r][0] = dot4(c[r][0], bcast4(A + (size_t)r * Kp + 4 * k), wa, w, ones);
     }
   }
+  /* constant indices only, so c stays in registers (see gemm_int8_avx512vnni.c) */
   const int rows = g->N - n0 < MR ? g->N - n0 : MR;
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < np; j++) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; j++)
+      if (r < rows && j < np) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
 }
 
 /* panels [p0, p1), NP at a time */
