@@ -286,11 +286,6 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   int P = threads < B ? threads : B;
   if (P > MAX_SLICES) P = MAX_SLICES;
   if (P < 1) P = 1;
-  {
-    const char *e = getenv("BERTD_SLICE_TOKENS"); /* EXPERIMENT */
-    const int min_tokens = e ? atoi(e) : 0;
-    if (pe && N / P < min_tokens) P = 1;
-  }
   if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
   /* a single group on several threads splits its layers across them (packed path only) */
   const int inner = P == 1 && pe && threads > 1 ? (threads < MAX_SLICES ? threads : MAX_SLICES) : 1;
