@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,16 +160,17 @@ static void packed_linear(encoder_slice *sl, float *out, int ldo, const float *i
   const bertd_gemm_args g = {.out = out, .inp = inp, .w = w, .M = M, .ldo = ldo, .ldi = ldi,
                              .epi = epi};
   enum { MAX_PARTS = 64 };
-  int P = sl->threads < w->panels ? sl->threads : w->panels;
+  /* a few runs of panels per thread, claimed by whichever thread is free (encoder_pool.c) */
+  int P = 4 * sl->threads < w->panels ? 4 * sl->threads : w->panels;
   if (P > MAX_PARTS) P = MAX_PARTS;
-  if (P <= 1) {
+  if (sl->threads <= 1 || P <= 1) {
     bertd_gemm_run(&g);
     return;
   }
   gemm_part parts[MAX_PARTS];
   for (int i = 0; i < P; i++)
     parts[i] = (gemm_part){&g, w->panels * i / P, w->panels * (i + 1) / P};
-  bertd_encoder_pool_run(sl->pool, P, gemm_part_task, parts, sizeof parts[0]);
+  bertd_encoder_pool_run_on(sl->pool, sl->threads, P, gemm_part_task, parts, sizeof parts[0]);
 }
 
 typedef struct {
@@ -176,6 +178,10 @@ typedef struct {
   const float *qkv;
   int part, parts;
 } attn_part;
+
+/* attention's (sequence, head) pairs are cut into this many runs per thread, each with its own
+ * scratch block (encoder_slice.attn_scratch) */
+enum { ATTN_PARTS_PER_THREAD = 3 };
 
 static void attn_part_task(void *arg) {
   const attn_part *ap = arg;
@@ -268,13 +274,13 @@ static void layer_forward_packed(encoder_slice *sl, int l) {
   dense(sl, l, DENSE_QKV, qkv, 3 * H, a->x, H, N, BERTD_EPI_BIAS);
   enum { MAX_PARTS = 64 };
   attn_part parts[MAX_PARTS];
-  int P = sl->threads < a->B * cfg->num_attention_heads ? sl->threads
-                                                        : a->B * cfg->num_attention_heads;
+  const int pairs = a->B * cfg->num_attention_heads;
+  int P = ATTN_PARTS_PER_THREAD * sl->threads < pairs ? ATTN_PARTS_PER_THREAD * sl->threads : pairs;
   if (P > MAX_PARTS) P = MAX_PARTS;
-  if (P < 1) P = 1;
+  if (P < 1 || sl->threads <= 1) P = 1;
   for (int i = 0; i < P; i++) parts[i] = (attn_part){sl, qkv, i, P};
   if (P == 1) attn_part_task(&parts[0]);
-  else bertd_encoder_pool_run(sl->pool, P, attn_part_task, parts, sizeof parts[0]);
+  else bertd_encoder_pool_run_on(sl->pool, sl->threads, P, attn_part_task, parts, sizeof parts[0]);
   dense(sl, l, DENSE_ATTN_OUT, a->x, H, a->ctx, H, N, BERTD_EPI_RESIDUAL);
   bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
   if (cfg->hidden_act == BERTD_ACT_GELU) {
@@ -298,9 +304,17 @@ static void slice_run(encoder_slice *sl) {
     if (sl->pe || sl->lp) layer_forward_packed(sl, l);
     else layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
   }
-  if (w->pooler_w)
+  if (w->pooler_w && sl->pe && sl->pe->pooler.data) {
+    /* pooled (B,H) = tanh(x[first token of each sequence] (B,H) @ Wp^T + bp) */
+    const int H = cfg->hidden_size;
+    for (int b = 0, start = 0; b < a->B; start += a->lens[b], b++)
+      memcpy(a->cls + (size_t)b * H, a->x + (size_t)start * H, sizeof(float) * (size_t)H);
+    packed_linear(sl, a->pooled, H, a->cls, H, &sl->pe->pooler, a->B, BERTD_EPI_BIAS);
+    for (size_t i = 0; i < (size_t)a->B * H; i++) a->pooled[i] = tanhf(a->pooled[i]);
+  } else if (w->pooler_w) {
     bertd_pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
                    a->cls);
+  }
 }
 
 static void slice_task(void *arg) { slice_run(arg); }
@@ -362,7 +376,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   }
   if (packed) {
     const size_t D = (size_t)(cfg->hidden_size / cfg->num_attention_heads);
-    const size_t need = (size_t)(inner > P ? inner : P) * (D + 1) * (size_t)T;
+    const size_t need = (size_t)(inner > 1 ? ATTN_PARTS_PER_THREAD * inner : P) * (D + 1) * (size_t)T;
     if (need > a->cap_attn_scratch) {
       if (grow(&a->attn_scratch, need, errstr, errstr_size)) return -1;
       a->cap_attn_scratch = need;
@@ -421,6 +435,10 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   /* Each slice calls OpenBLAS from its own thread: OpenBLAS runs single-threaded meanwhile
    * (concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool, measured
    * 6x slower), and gets its thread count back afterwards for batches of one sequence. */
+  if (pe) { /* no OpenBLAS call on the packed path */
+    bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
+    return 0;
+  }
   const int blas_threads = openblas_get_num_threads();
   openblas_set_num_threads(1);
   bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));

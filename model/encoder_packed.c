@@ -33,6 +33,11 @@ int bertd_packed_encoder_build(bertd_packed_encoder *pe, const bertd_gemm_kernel
       return -1;
     }
   }
+  if (w->pooler_w && bertd_gemm_pack(&pe->pooler, kern, w->pooler_w, w->pooler_b, H, H, errstr,
+                                     errstr_size)) {
+    bertd_packed_encoder_free(pe);
+    return -1;
+  }
   return 0;
 }
 
@@ -45,5 +50,6 @@ void bertd_packed_encoder_free(bertd_packed_encoder *pe) {
     bertd_gemm_packed_free(&pe->layers[l].out);
   }
   free(pe->layers);
+  bertd_gemm_packed_free(&pe->pooler);
   memset(pe, 0, sizeof(*pe));
 }

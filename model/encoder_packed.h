@@ -1,6 +1,8 @@
 /* encoder_packed.h: an inference model's encoder weights packed once, at load, into the fp32
  * kernel's panels (gemm.h): per layer q, k and v as one (3H,H) product, the attention output
- * (H,H), the feed-forward in (I,H) and out (H,I). Training never uses these (its weights move
+ * (H,H), the feed-forward in (I,H) and out (H,I); and the pooler (H,H). With every dense layer
+ * packed, inference never calls OpenBLAS, whose own threads would otherwise wake (and spin)
+ * beside the encoder's. Training never uses these (its weights move
  * every step); the encoder's OpenBLAS path serves it. */
 #ifndef BERTD_ENCODER_PACKED_H
 #define BERTD_ENCODER_PACKED_H
@@ -22,6 +24,7 @@ typedef struct bertd_packed_encoder {
   const bertd_gemm_kernel *kern;
   int L;
   bertd_packed_layer *layers; /* (L) */
+  bertd_packed pooler;        /* (H,H); data NULL when the checkpoint has no pooler */
 } bertd_packed_encoder;
 
 /* Packs every layer of w for kern. -1 with a message when out of memory. */

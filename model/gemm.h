@@ -71,10 +71,10 @@ void bertd_gemm_packed_free(bertd_packed *p);
 /* Runs the whole product on the calling thread. */
 void bertd_gemm_run(const bertd_gemm_args *a);
 
-/* Rows per block of A a kernel keeps hot while it sweeps its panels: about 64 KiB of A, a
- * multiple of mr, at least mr. Every kernel's run() loops: row blocks, panels, mr-row tiles. */
+/* Rows per block of A a kernel keeps hot while it sweeps its panels: about 192 KiB of A (its
+ * chunk of K columns), a multiple of mr, at least mr. */
 static inline int bertd_gemm_row_block(int K, int mr) {
-  int mb = 16384 / (K > 0 ? K : 1);
+  int mb = 49152 / (K > 0 ? K : 1);
   mb = mb / mr * mr;
   return mb < mr ? mr : mb;
 }
