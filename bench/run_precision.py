@@ -121,7 +121,8 @@ def main():
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--lengths", default="16,64")
     ap.add_argument("--models", default="all-MiniLM-L6-v2,bert-base-random")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print JSON rows instead of the table")
+    ap.add_argument("--json-out", help="also write the JSON rows to this file")
     a = ap.parse_args()
     shapes = [[int(b), int(t)] for b in a.batches.split(",") for t in a.lengths.split(",")]
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
@@ -178,15 +179,19 @@ def main():
         return best.get((label, eng, p, B, T))
     def ratio(x, y):
         return f"{x / y:.2f}" if x and y else "-"
+    rows = [json.dumps(dict(engine=eng, model=label, precision=p, batch=B, length=T,
+                            sentences_per_s=round(v, 3),
+                            worst_sentences_per_s=round(worst[(label, eng, p, B, T)], 3),
+                            kernel=kernel.get((label, eng, p)),
+                            peak_rss_mib=round(rss.get((label, eng, p), 0.0)),
+                            rss_mib=cur.get((label, eng, p)),
+                            threads=a.threads, rounds=a.rounds, cpu=cpu))
+            for (label, eng, p, B, T), v in sorted(best.items())]
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            f.write("".join(r + "\n" for r in rows))
     if a.json:
-        for (label, eng, p, B, T), v in sorted(best.items()):
-            print(json.dumps(dict(engine=eng, model=label, precision=p, batch=B, length=T,
-                                  sentences_per_s=round(v, 3),
-                                  worst_sentences_per_s=round(worst[(label, eng, p, B, T)], 3),
-                                  kernel=kernel.get((label, eng, p)),
-                                  peak_rss_mib=round(rss.get((label, eng, p), 0.0)),
-                                  rss_mib=cur.get((label, eng, p)),
-                                  threads=a.threads, rounds=a.rounds, cpu=cpu)))
+        print("\n".join(rows))
         return
     print(f"CPU: {cpu}; threads={a.threads}; {a.rounds} rounds x {a.seconds} s per shape, best "
           f"of the rounds (sentences/s)")
