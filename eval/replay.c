@@ -381,7 +381,7 @@ static int setup(run *R, char *errstr, size_t errstr_size) {
   if (open_codec(R, errstr, errstr_size)) return BERTD_REPLAY_BAD_RANGE;
   int rc = rp_reader_open(o, &R->rd, errstr, errstr_size);
   if (rc) return rc;
-  for (int k = 0; k < c->n_models; k++) {
+  for (int k = 0; k < c->n_models && !o->stored; k++) {
     char err[512];
     if (bertd_plugin_create(k ? o->plugin_json_b : o->plugin_json, &R->pl[k], err, sizeof err)) {
       snprintf(errstr, errstr_size, "model %c: %s", k ? 'B' : 'A', err);

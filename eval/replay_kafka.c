@@ -67,8 +67,11 @@ int rp_reader_open(const bertd_replay_opts *o, rp_reader *r, char *errstr, size_
   char rk_err[512];
   rd_kafka_conf_t *conf = rp_kafka_conf(o, errstr, errstr_size);
   if (!conf) return BERTD_REPLAY_BAD_RANGE;
-  /* no group.id: assign() needs none, and nothing can be committed to anyone's group */
-  if (conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+  /* librdkafka's assign() wants a group.id; with assign() (never subscribe) and no commits the
+   * group is never joined and nothing is stored under it. Set after the -X options, so no
+   * -X can point the replay at a production group's offsets. */
+  if (conf_set(conf, "group.id", "bertd-replay", errstr, errstr_size) ||
+      conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
       conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
       conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
       conf_set(conf, "allow.auto.create.topics", "false", errstr, errstr_size)) {

@@ -318,7 +318,7 @@ def test_kafka(exe, build):
         gold = os.path.join(h.tmp, "gold.jsonl")
         with open(gold, "w") as fh:
             for x in recs:
-                fh.write(json.dumps({"id": x["id"], "gold": x["label"]}) + "\n")
+                fh.write(json.dumps({"key": x["id"], "id": x["id"], "gold": x["label"]}) + "\n")
         rc, g, out, err = replay(exe, h, "--topic", "lab", "--task", "classify", "--model",
                                  os.path.join(MODELS, "seq_cls"), "--gold-file", gold,
                                  "--gold-label", "gold", "--oos-label", REF["oos_label"])
