@@ -82,8 +82,8 @@ static int load_lists(rp_ctx *c, const char *dir, rp_names *labels, rp_names *ta
                                 t = cfg.slot_labels, nt = cfg.num_slots;
   else if (c->task == RP_TASK_CLASSIFY) l = cfg.id2label, nl = cfg.num_labels;
   else if (c->task == RP_TASK_TAG) t = cfg.id2label, nt = cfg.num_labels;
-  for (int i = 0; i < nl && !rc; i++) rc = rp_names_intern(labels, l[i]) != i;
-  for (int i = 0; i < nt && !rc; i++) rc = rp_names_intern(tags, t[i]) != i;
+  for (int i = 0; i < nl && !rc; i++) rc = bertd_rp_names_intern(labels, l[i]) != i;
+  for (int i = 0; i < nt && !rc; i++) rc = bertd_rp_names_intern(tags, t[i]) != i;
   if (rc) snprintf(errstr, errstr_size, "%s: duplicate label names in config.json", dir);
   labels->frozen = nl > 0, tags->frozen = nt > 0;
   bertd_config_free(&cfg);
@@ -199,7 +199,7 @@ static int collect(run *R, int m, int timeout_ms, char *errstr, size_t errstr_si
       json_error_t je;
       json_t *res = json_loadb(done[i].result, done[i].result_len, 0, &je);
       char err[512] = "";
-      if (res && !rp_pred_from_result(&R->c, p, res, err, sizeof err)) p->ok = 1;
+      if (res && !bertd_rp_pred_from_result(&R->c, p, res, err, sizeof err)) p->ok = 1;
       else if (!res) snprintf(err, sizeof err, "result: %s", je.text);
       if (!p->ok) {
         snprintf(errstr, errstr_size, "model %c: %s", m ? 'B' : 'A', err);
@@ -261,20 +261,20 @@ static int take(run *R, const rd_kafka_message_t *m, char *errstr, size_t errstr
     char kb[1024];
     const char *key = r->key;
     if (c->o->gold_key) {
-      const json_t *kv = rp_unwrap(json_object_get(obj, c->o->gold_key));
+      const json_t *kv = bertd_rp_unwrap(json_object_get(obj, c->o->gold_key));
       key = NULL;
       if (json_is_string(kv)) key = json_string_value(kv);
       else if (json_is_integer(kv))
         snprintf(kb, sizeof kb, "%lld", (long long)json_integer_value(kv)), key = kb;
     }
-    gsrc = key ? rp_gold_file_find(R->gold, key) : NULL;
+    gsrc = key ? bertd_rp_gold_file_find(R->gold, key) : NULL;
   }
-  if (gsrc && rp_gold_from(c, r, gsrc)) goto oom;
+  if (gsrc && bertd_rp_gold_from(c, r, gsrc)) goto oom;
   size_t i = c->n_recs;
   if (c->o->stored) {
     const json_t *b = json_object_get(obj, "bertd");
     r->p[0].done = 1;
-    if (!json_is_object(b) || rp_pred_from_result(c, &r->p[0], b, err, sizeof err)) {
+    if (!json_is_object(b) || bertd_rp_pred_from_result(c, &r->p[0], b, err, sizeof err)) {
       r->p[0].error = strdup(json_is_object(b) ? err : "the record has no bertd field");
     } else {
       r->p[0].ok = 1;
@@ -319,7 +319,7 @@ static int cmp_rec(const void *a, const void *b) {
 static void free_run(run *R) {
   rp_ctx *c = &R->c;
   for (int k = 0; k < 2; k++) bertd_plugin_destroy(R->pl[k]);
-  rp_reader_close(&R->rd);
+  bertd_rp_reader_close(&R->rd);
   if (R->prod) {
     rd_kafka_flush(R->prod, 30000);
     rd_kafka_destroy(R->prod);
@@ -331,15 +331,15 @@ static void free_run(run *R) {
     bertd_record_free(r->avro);
   }
   free(c->recs);
-  rp_names_free(&c->labels);
-  rp_names_free(&c->tags);
+  bertd_rp_names_free(&c->labels);
+  bertd_rp_names_free(&c->tags);
   json_decref(c->undecodable);
   json_decref(c->unknown_gold);
   json_decref(c->bad_gold);
   json_decref(c->ranges);
   bertd_codec_free(R->codec);
   bertd_registry_free(R->reg);
-  rp_gold_file_free(R->gold);
+  bertd_rp_gold_file_free(R->gold);
 }
 
 static int setup(run *R, char *errstr, size_t errstr_size) {
@@ -373,13 +373,13 @@ static int setup(run *R, char *errstr, size_t errstr_size) {
                "A/B needs the same label set", dir);
       rc = -1;
     }
-    rp_names_free(&lb), rp_names_free(&tb);
+    bertd_rp_names_free(&lb), bertd_rp_names_free(&tb);
     if (rc) return BERTD_REPLAY_BAD_RANGE;
   }
-  if (o->gold_file && rp_gold_file_load(o->gold_file, o->gold_key, &R->gold, errstr, errstr_size))
+  if (o->gold_file && bertd_rp_gold_file_load(o->gold_file, o->gold_key, &R->gold, errstr, errstr_size))
     return BERTD_REPLAY_BAD_RANGE;
   if (open_codec(R, errstr, errstr_size)) return BERTD_REPLAY_BAD_RANGE;
-  int rc = rp_reader_open(o, &R->rd, errstr, errstr_size);
+  int rc = bertd_rp_reader_open(o, &R->rd, errstr, errstr_size);
   if (rc) return rc;
   for (int k = 0; k < c->n_models && !o->stored; k++) {
     char err[512];
@@ -390,7 +390,7 @@ static int setup(run *R, char *errstr, size_t errstr_size) {
     bertd_plugin_model_info(R->pl[k], c->model_name[k], sizeof c->model_name[k], c->checksum[k],
                             sizeof c->checksum[k]);
   }
-  if (o->output_topic && !o->stored && rp_producer_open(o, &R->prod, errstr, errstr_size))
+  if (o->output_topic && !o->stored && bertd_rp_producer_open(o, &R->prod, errstr, errstr_size))
     return BERTD_REPLAY_FAILED;
   c->ranges = json_array();
   for (int i = 0; i < R->rd.n; i++)
@@ -410,11 +410,11 @@ static int in_flight(const run *R) {
 static json_t *report(run *R, char *errstr, size_t errstr_size) {
   rp_ctx *c = &R->c;
   qsort(c->recs, c->n_recs, sizeof *c->recs, cmp_rec);
-  json_t *a = rp_score_model(c, 0, errstr, errstr_size);
+  json_t *a = bertd_rp_score_model(c, 0, errstr, errstr_size);
   if (!a) return NULL;
   size_t labelled = 0, with_gold = 0;
   for (size_t i = 0; i < c->n_recs; i++) {
-    labelled += rp_counts(c, &c->recs[i], 0);
+    labelled += bertd_rp_counts(c, &c->recs[i], 0);
     with_gold += c->recs[i].gold_state != RP_GOLD_NONE;
   }
   json_t *rep = json_pack(
@@ -438,7 +438,7 @@ static json_t *report(run *R, char *errstr, size_t errstr_size) {
                                                    (json_int_t)R->produced, "failed",
                                                    (json_int_t)R->produce_failed));
   if (c->n_models == 2) {
-    json_t *b = rp_score_model(c, 1, errstr, errstr_size), *cmp = b ? rp_compare(c, errstr,
+    json_t *b = bertd_rp_score_model(c, 1, errstr, errstr_size), *cmp = b ? bertd_rp_compare(c, errstr,
                                                                                  errstr_size)
                                                                     : NULL;
     if (!b || !cmp) {
@@ -470,7 +470,7 @@ int bertd_replay_run(const bertd_replay_opts *o, json_t **out, char *errstr, siz
       for (int k = 0; k < R.c.n_models; k++)
         if (collect(&R, k, 10, errstr, errstr_size) < 0) goto done;
     rd_kafka_message_t *m;
-    int got = rp_reader_next(&R.rd, 100, &m, errstr, errstr_size);
+    int got = bertd_rp_reader_next(&R.rd, 100, &m, errstr, errstr_size);
     if (got == -2) goto done;
     if (got == -1) break;
     if (got == 1) {

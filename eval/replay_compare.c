@@ -70,7 +70,7 @@ static json_t *label_json(const rp_ctx *c, int32_t id) {
   return id >= 0 ? json_string(c->labels.v[id]) : json_null();
 }
 
-json_t *rp_compare(rp_ctx *c, char *errstr, size_t errstr_size) {
+json_t *bertd_rp_compare(rp_ctx *c, char *errstr, size_t errstr_size) {
   const int rounds = c->o->bootstrap_rounds > 0 ? c->o->bootstrap_rounds : 1000;
   const size_t max_changed = c->o->max_changed > 0 ? (size_t)c->o->max_changed : 200;
   int classes = c->task == RP_TASK_CLASSIFY || c->task == RP_TASK_JOINT;
@@ -101,7 +101,7 @@ json_t *rp_compare(rp_ctx *c, char *errstr, size_t errstr_size) {
         json_array_append_new(changed, row);
       }
     }
-    if (!rp_counts(c, r, 0)) continue;
+    if (!bertd_rp_counts(c, r, 0)) continue;
     if (classes && r->gold >= 0) {
       cls[ncls++] = i;
       int ra = r->p[0].label == r->gold, rb = r->p[1].label == r->gold;
@@ -121,12 +121,12 @@ json_t *rp_compare(rp_ctx *c, char *errstr, size_t errstr_size) {
                                   "both_right", (json_int_t)both, "both_wrong",
                                   (json_int_t)neither, "p_value",
                                   bertd_mcnemar_exact(a_only, b_only)));
-    json_t *bm = bootstrap(c, rp_macro_f1, cls, ncls, rounds, errstr, errstr_size);
+    json_t *bm = bootstrap(c, bertd_rp_macro_f1, cls, ncls, rounds, errstr, errstr_size);
     if (!bm) goto fail;
     json_object_set_new(out, "macro_f1", bm);
   }
   if (spans) {
-    json_t *bs = bootstrap(c, rp_slot_f1, spn, nspn, rounds, errstr, errstr_size);
+    json_t *bs = bootstrap(c, bertd_rp_slot_f1, spn, nspn, rounds, errstr, errstr_size);
     if (!bs) goto fail;
     json_object_set_new(out, "slot_f1", bs);
   }

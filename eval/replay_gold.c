@@ -8,14 +8,14 @@
 
 /* ---- names ---- */
 
-int rp_names_find(const rp_names *t, const char *name) {
+int bertd_rp_names_find(const rp_names *t, const char *name) {
   for (int i = 0; i < t->n; i++)
     if (!strcmp(t->v[i], name)) return i;
   return -1;
 }
 
-int rp_names_intern(rp_names *t, const char *name) {
-  int i = rp_names_find(t, name);
+int bertd_rp_names_intern(rp_names *t, const char *name) {
+  int i = bertd_rp_names_find(t, name);
   if (i >= 0) return i;
   if (t->frozen) return -1;
   if (t->n == t->cap) {
@@ -28,7 +28,7 @@ int rp_names_intern(rp_names *t, const char *name) {
   return t->n++;
 }
 
-void rp_names_free(rp_names *t) {
+void bertd_rp_names_free(rp_names *t) {
   for (int i = 0; i < t->n; i++) free(t->v[i]);
   free(t->v);
   memset(t, 0, sizeof *t);
@@ -52,14 +52,14 @@ static int cmp_line(const void *a, const void *b) {
 
 /* A JSON scalar as the text a key is matched by. */
 static int key_text(const json_t *v, char *buf, size_t size) {
-  v = rp_unwrap(v);
+  v = bertd_rp_unwrap(v);
   if (json_is_string(v)) snprintf(buf, size, "%s", json_string_value(v));
   else if (json_is_integer(v)) snprintf(buf, size, "%lld", (long long)json_integer_value(v));
   else return -1;
   return 0;
 }
 
-int rp_gold_file_load(const char *path, const char *key_field, rp_gold_file **out,
+int bertd_rp_gold_file_load(const char *path, const char *key_field, rp_gold_file **out,
                       char *errstr, size_t errstr_size) {
   *out = NULL;
   FILE *f = fopen(path, "r");
@@ -118,18 +118,18 @@ oom:
 done:
   free(line);
   fclose(f);
-  if (rc) rp_gold_file_free(g);
+  if (rc) bertd_rp_gold_file_free(g);
   else *out = g;
   return rc;
 }
 
-const json_t *rp_gold_file_find(const rp_gold_file *g, const char *key) {
+const json_t *bertd_rp_gold_file_find(const rp_gold_file *g, const char *key) {
   gold_line k = {(char *)key, NULL};
   const gold_line *hit = g->n ? bsearch(&k, g->v, g->n, sizeof *g->v, cmp_line) : NULL;
   return hit ? hit->obj : NULL;
 }
 
-void rp_gold_file_free(rp_gold_file *g) {
+void bertd_rp_gold_file_free(rp_gold_file *g) {
   if (!g) return;
   for (size_t i = 0; i < g->n; i++) {
     free(g->v[i].key);
@@ -141,7 +141,7 @@ void rp_gold_file_free(rp_gold_file *g) {
 
 /* ---- gold from a record ---- */
 
-const json_t *rp_unwrap(const json_t *v) {
+const json_t *bertd_rp_unwrap(const json_t *v) {
   if (json_is_object(v) && json_object_size(v) == 1) {
     const char *k = json_object_iter_key(json_object_iter((json_t *)v));
     if (strchr(k, '.') || !strcmp(k, "string") || !strcmp(k, "int") || !strcmp(k, "long") ||
@@ -205,7 +205,7 @@ static int words_of(const char *text, int **starts, int **ends) {
 static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
   json_t *parsed = NULL;
   const json_t *spans = NULL;
-  v = rp_unwrap(v);
+  v = bertd_rp_unwrap(v);
   if (json_is_string(v)) {
     const char *s = json_string_value(v);
     s += strspn(s, " \t");
@@ -236,7 +236,7 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
     int k = 0;
     for (char *t = strtok_r(copy, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
       if (k < n) {
-        int id = rp_names_intern(&c->tags, t);
+        int id = bertd_rp_names_intern(&c->tags, t);
         if (id < 0) {
           if (id == -1) unknown_gold(c, r, t);
           free(copy);
@@ -254,7 +254,7 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
       goto done;
     }
   } else {
-    int o = rp_names_intern(&c->tags, "O");
+    int o = bertd_rp_names_intern(&c->tags, "O");
     if (o < 0) {
       bad_gold(c, r, "gold slots: the model's tags have no 'O'%s%s", "", "");
       goto done;
@@ -264,7 +264,7 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
     const json_t *sp;
     json_array_foreach(spans, k, sp) {
       const json_t *js = json_object_get(sp, "start"), *je = json_object_get(sp, "end"),
-                   *jl = rp_unwrap(json_object_get(sp, "label"));
+                   *jl = bertd_rp_unwrap(json_object_get(sp, "label"));
       if (!json_is_integer(js) || !json_is_integer(je) || !json_is_string(jl)) {
         bad_gold(c, r, "gold slots: span %s needs integer start, end and a string label%s",
                  "", "");
@@ -274,7 +274,7 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
       for (int i = 0; i < n; i++) {
         if (ws[i] < s || we[i] > e) continue;
         snprintf(tag, sizeof tag, "%s-%s", first ? "B" : "I", json_string_value(jl));
-        int id = rp_names_intern(&c->tags, tag);
+        int id = bertd_rp_names_intern(&c->tags, tag);
         if (id < 0) {
           if (id == -1) unknown_gold(c, r, tag);
           goto done;
@@ -297,13 +297,13 @@ done:
 }
 
 static const char *label_text(const json_t *v, char *buf, size_t size) {
-  v = rp_unwrap(v);
+  v = bertd_rp_unwrap(v);
   if (json_is_null(v) || !v) return NULL;
   if (key_text(v, buf, size)) return NULL;
   return buf;
 }
 
-int rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
+int bertd_rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
   const bertd_replay_opts *o = c->o;
   const char *lf = c->task == RP_TASK_JOINT ? o->gold_intent : o->gold_label;
   char buf[1024];
@@ -311,12 +311,12 @@ int rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
   if (lf) {
     const json_t *v = json_object_get(src, lf);
     const char *name = label_text(v, buf, sizeof buf);
-    if (v && !name && !json_is_null(rp_unwrap(v))) {
+    if (v && !name && !json_is_null(bertd_rp_unwrap(v))) {
       bad_gold(c, r, "gold field '%s': not a string%s", lf, "");
       return 0;
     }
     if (name) {
-      int id = rp_names_intern(&c->labels, name);
+      int id = bertd_rp_names_intern(&c->labels, name);
       if (id == -1) {
         unknown_gold(c, r, name);
         return 0;
@@ -328,7 +328,7 @@ int rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
   }
   if (o->gold_slots && (c->task == RP_TASK_JOINT || c->task == RP_TASK_TAG)) {
     const json_t *v = json_object_get(src, o->gold_slots);
-    if (v && !json_is_null(rp_unwrap(v))) {
+    if (v && !json_is_null(bertd_rp_unwrap(v))) {
       if (gold_slots(c, r, v)) return 0;
       any = 1;
     }
@@ -340,14 +340,14 @@ int rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
 
 /* ---- predictions ---- */
 
-int rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *res, char *errstr,
+int bertd_rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *res, char *errstr,
                         size_t errstr_size) {
   p->label = -1, p->conf = 0;
   if (c->task == RP_TASK_CLASSIFY) {
     const json_t *ls = json_object_get(res, "labels"), *top = json_array_get(ls, 0);
     const json_t *l = json_object_get(top, "label");
     if (json_is_string(l)) {
-      int id = rp_names_intern(&c->labels, json_string_value(l));
+      int id = bertd_rp_names_intern(&c->labels, json_string_value(l));
       if (id < 0) {
         snprintf(errstr, errstr_size, "the model's label '%s' is not among its labels",
                  json_string_value(l));
@@ -357,10 +357,10 @@ int rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *res, char *errstr,
       p->conf = (float)json_number_value(json_object_get(top, "score"));
     }
   } else if (c->task == RP_TASK_JOINT) {
-    const json_t *in = rp_unwrap(json_object_get(res, "intent"));
+    const json_t *in = bertd_rp_unwrap(json_object_get(res, "intent"));
     const json_t *l = json_object_get(in, "label");
     if (json_is_string(l)) {
-      int id = rp_names_intern(&c->labels, json_string_value(l));
+      int id = bertd_rp_names_intern(&c->labels, json_string_value(l));
       if (id < 0) {
         snprintf(errstr, errstr_size, "the model's intent '%s' is not among its intents",
                  json_string_value(l));
@@ -380,7 +380,7 @@ int rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *res, char *errstr,
     }
     p->n_tags = (int)n;
     json_array_foreach(tags, i, t) {
-      int id = json_is_string(t) ? rp_names_intern(&c->tags, json_string_value(t)) : -1;
+      int id = json_is_string(t) ? bertd_rp_names_intern(&c->tags, json_string_value(t)) : -1;
       if (id < 0) {
         snprintf(errstr, errstr_size, "the model's tag %zu is not among its tags", i);
         return -1;

@@ -19,11 +19,11 @@ typedef struct rp_names {
   int frozen; /* the model's list: names outside it are unknown, not added */
 } rp_names;
 
-int rp_names_find(const rp_names *t, const char *name);
+int bertd_rp_names_find(const rp_names *t, const char *name);
 /* The id of name, added when new and the table is not frozen; -1 when frozen and unknown,
  * -2 out of memory. */
-int rp_names_intern(rp_names *t, const char *name);
-void rp_names_free(rp_names *t);
+int bertd_rp_names_intern(rp_names *t, const char *name);
+void bertd_rp_names_free(rp_names *t);
 
 /* ---- records ---- */
 
@@ -92,48 +92,48 @@ typedef struct rp_reader {
 } rp_reader;
 
 /* Resolves the range and assigns it. BERTD_REPLAY_* code. */
-int rp_reader_open(const bertd_replay_opts *o, rp_reader *r, char *errstr, size_t errstr_size);
+int bertd_rp_reader_open(const bertd_replay_opts *o, rp_reader *r, char *errstr, size_t errstr_size);
 /* 1: *out is a message of the range (destroy it); 0: nothing within timeout_ms; -1: the whole
  * range is read; -2: a consumer error (errstr). */
-int rp_reader_next(rp_reader *r, int timeout_ms, rd_kafka_message_t **out, char *errstr,
+int bertd_rp_reader_next(rp_reader *r, int timeout_ms, rd_kafka_message_t **out, char *errstr,
                    size_t errstr_size);
-void rp_reader_close(rp_reader *r);
+void bertd_rp_reader_close(rp_reader *r);
 /* A producer for --output-topic. */
-int rp_producer_open(const bertd_replay_opts *o, rd_kafka_t **out, char *errstr,
+int bertd_rp_producer_open(const bertd_replay_opts *o, rd_kafka_t **out, char *errstr,
                      size_t errstr_size);
 /* A librdkafka configuration with the options' brokers, -X properties and logger. */
-rd_kafka_conf_t *rp_kafka_conf(const bertd_replay_opts *o, char *errstr, size_t errstr_size);
+rd_kafka_conf_t *bertd_rp_kafka_conf(const bertd_replay_opts *o, char *errstr, size_t errstr_size);
 
 /* ---- gold (replay_gold.c) ---- */
 
 typedef struct rp_gold_file rp_gold_file;
-int rp_gold_file_load(const char *path, const char *key_field, rp_gold_file **out,
+int bertd_rp_gold_file_load(const char *path, const char *key_field, rp_gold_file **out,
                       char *errstr, size_t errstr_size);
 /* The line whose key is key, or NULL. */
-const json_t *rp_gold_file_find(const rp_gold_file *g, const char *key);
-void rp_gold_file_free(rp_gold_file *g);
+const json_t *bertd_rp_gold_file_find(const rp_gold_file *g, const char *key);
+void bertd_rp_gold_file_free(rp_gold_file *g);
 
 /* Avro JSON's {"type": value} of a union branch -> value. */
-const json_t *rp_unwrap(const json_t *v);
+const json_t *bertd_rp_unwrap(const json_t *v);
 /* Fills rec's gold from src (the decoded record's JSON or the gold file's line). */
-int rp_gold_from(rp_ctx *c, rp_rec *rec, const json_t *src);
+int bertd_rp_gold_from(rp_ctx *c, rp_rec *rec, const json_t *src);
 /* A model result object (plugin JSON or a stored `bertd` field) -> prediction. */
-int rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *result, char *errstr,
+int bertd_rp_pred_from_result(rp_ctx *c, rp_pred *p, const json_t *result, char *errstr,
                         size_t errstr_size);
 
 /* ---- scoring (replay_score.c, replay_compare.c) ---- */
 
 /* Model m's metrics over the records (the JSON block of the report). */
-json_t *rp_score_model(rp_ctx *c, int m, char *errstr, size_t errstr_size);
+json_t *bertd_rp_score_model(rp_ctx *c, int m, char *errstr, size_t errstr_size);
 /* Whether record i counts for model m's classification / span metrics. */
-int rp_counts(const rp_ctx *c, const rp_rec *r, int m);
+int bertd_rp_counts(const rp_ctx *c, const rp_rec *r, int m);
 /* Macro F1 of model m over the records idx[0..n) (repeats allowed), through bertd_metrics. */
-int rp_macro_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out,
+int bertd_rp_macro_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out,
                 char *errstr, size_t errstr_size);
 /* Span micro F1 (seqeval's f1_score) of model m over idx, through bertd_metrics. */
-int rp_slot_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out,
+int bertd_rp_slot_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out,
                char *errstr, size_t errstr_size);
 /* The A/B block: McNemar, paired bootstrap, the changed records. */
-json_t *rp_compare(rp_ctx *c, char *errstr, size_t errstr_size);
+json_t *bertd_rp_compare(rp_ctx *c, char *errstr, size_t errstr_size);
 
 #endif

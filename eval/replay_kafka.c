@@ -8,7 +8,7 @@
 
 #define META_TIMEOUT_MS 10000
 
-rd_kafka_conf_t *rp_kafka_conf(const bertd_replay_opts *o, char *errstr, size_t errstr_size) {
+rd_kafka_conf_t *bertd_rp_kafka_conf(const bertd_replay_opts *o, char *errstr, size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char rk_err[512];
   if (o->kafka_log) rd_kafka_conf_set_log_cb(conf, o->kafka_log);
@@ -62,10 +62,10 @@ static int offset_for_time(rd_kafka_t *rk, const char *topic, int32_t p, int64_t
   return 0;
 }
 
-int rp_reader_open(const bertd_replay_opts *o, rp_reader *r, char *errstr, size_t errstr_size) {
+int bertd_rp_reader_open(const bertd_replay_opts *o, rp_reader *r, char *errstr, size_t errstr_size) {
   memset(r, 0, sizeof *r);
   char rk_err[512];
-  rd_kafka_conf_t *conf = rp_kafka_conf(o, errstr, errstr_size);
+  rd_kafka_conf_t *conf = bertd_rp_kafka_conf(o, errstr, errstr_size);
   if (!conf) return BERTD_REPLAY_BAD_RANGE;
   /* librdkafka's assign() wants a group.id; with assign() (never subscribe) and no commits the
    * group is never joined and nothing is stored under it. Set after the -X options, so no
@@ -187,7 +187,7 @@ static void finish(rp_reader *r, rp_range *g, const char *topic) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
-int rp_reader_next(rp_reader *r, int timeout_ms, rd_kafka_message_t **out, char *errstr,
+int bertd_rp_reader_next(rp_reader *r, int timeout_ms, rd_kafka_message_t **out, char *errstr,
                    size_t errstr_size) {
   *out = NULL;
   for (;;) {
@@ -224,7 +224,7 @@ int rp_reader_next(rp_reader *r, int timeout_ms, rd_kafka_message_t **out, char 
   }
 }
 
-void rp_reader_close(rp_reader *r) {
+void bertd_rp_reader_close(rp_reader *r) {
   if (r->rk) {
     rd_kafka_assign(r->rk, NULL);
     rd_kafka_destroy(r->rk);
@@ -233,10 +233,10 @@ void rp_reader_close(rp_reader *r) {
   memset(r, 0, sizeof *r);
 }
 
-int rp_producer_open(const bertd_replay_opts *o, rd_kafka_t **out, char *errstr,
+int bertd_rp_producer_open(const bertd_replay_opts *o, rd_kafka_t **out, char *errstr,
                      size_t errstr_size) {
   char rk_err[512];
-  rd_kafka_conf_t *conf = rp_kafka_conf(o, errstr, errstr_size);
+  rd_kafka_conf_t *conf = bertd_rp_kafka_conf(o, errstr, errstr_size);
   if (!conf) return -1;
   if (conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) {
     rd_kafka_conf_destroy(conf);

@@ -11,7 +11,7 @@
 
 #define OOS_STEPS 20 /* thresholds 0, 0.05, ..., 0.95 */
 
-int rp_counts(const rp_ctx *c, const rp_rec *r, int m) {
+int bertd_rp_counts(const rp_ctx *c, const rp_rec *r, int m) {
   if (r->gold_state != RP_GOLD_OK) return 0;
   /* with two models both must have answered, so A and B are scored on the same records */
   for (int k = 0; k < c->n_models; k++)
@@ -25,10 +25,10 @@ static int has_classes(const rp_ctx *c) {
 
 /* whether record r counts for the class metrics (a gold label) / the span metrics */
 static int class_rec(const rp_ctx *c, const rp_rec *r, int m) {
-  return has_classes(c) && rp_counts(c, r, m) && r->gold >= 0;
+  return has_classes(c) && bertd_rp_counts(c, r, m) && r->gold >= 0;
 }
 static int span_rec(const rp_ctx *c, const rp_rec *r, int m) {
-  return (c->task == RP_TASK_JOINT || c->task == RP_TASK_TAG) && rp_counts(c, r, m) &&
+  return (c->task == RP_TASK_JOINT || c->task == RP_TASK_TAG) && bertd_rp_counts(c, r, m) &&
          r->has_gold_tags;
 }
 
@@ -43,7 +43,7 @@ static const char *class_name(const rp_ctx *c, int k) {
 /* Predicted word tags padded with O to the gold's words (words truncated away get no tag). */
 static int32_t *pred_tags(const rp_ctx *c, const rp_rec *r, int m) {
   int32_t *t = malloc(sizeof(int32_t) * ((size_t)r->n_gold_tags + 1));
-  int o = rp_names_find(&c->tags, "O");
+  int o = bertd_rp_names_find(&c->tags, "O");
   if (!t) return NULL;
   for (int i = 0; i < r->n_gold_tags; i++)
     t[i] = i < r->p[m].n_tags ? r->p[m].tags[i] : (o >= 0 ? o : 0);
@@ -84,7 +84,7 @@ static int spans_of(const rp_ctx *c, int m, const size_t *idx, size_t n, bertd_s
   return 0;
 }
 
-int rp_macro_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out, char *errstr,
+int bertd_rp_macro_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out, char *errstr,
                 size_t errstr_size) {
   bertd_confusion cm;
   bertd_class_report rep;
@@ -95,7 +95,7 @@ int rp_macro_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out
   return rc;
 }
 
-int rp_slot_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out, char *errstr,
+int bertd_rp_slot_f1(const rp_ctx *c, int m, const size_t *idx, size_t n, double *out, char *errstr,
                size_t errstr_size) {
   bertd_span_counts sc;
   bertd_span_report rep;
@@ -242,7 +242,7 @@ static int add_calibration(rp_ctx *c, int m, json_t *obj) {
                                          bins[k].accuracy, "confidence", bins[k].confidence));
   json_object_set_new(obj, "reliability", rel);
   free(conf), free(right);
-  int oos = c->o->oos_label ? rp_names_find(&c->labels, c->o->oos_label) : -1;
+  int oos = c->o->oos_label ? bertd_rp_names_find(&c->labels, c->o->oos_label) : -1;
   if (oos < 0) return 0;
   /* a record is predicted out of scope when its label is the out-of-scope one or its score is
    * below the threshold; in-scope accuracy counts a gold in-scope record right only when it is
@@ -327,7 +327,7 @@ static int add_latency(rp_ctx *c, int m, json_t *obj) {
   return 0;
 }
 
-json_t *rp_score_model(rp_ctx *c, int m, char *errstr, size_t errstr_size) {
+json_t *bertd_rp_score_model(rp_ctx *c, int m, char *errstr, size_t errstr_size) {
   json_t *obj = json_object();
   if (!obj) return NULL;
   if (!c->o->stored || c->model_name[m][0]) {

@@ -11,6 +11,8 @@ Writes tests/fixtures/replay/:
   records.jsonl                      the records (seeded): gold class label, gold intent, gold
                                      slots as BIO tags or as character spans; some unlabelled,
                                      some with a gold label the models do not know
+  stats.json                         exact McNemar p-values (scipy), ECE with its 15 bins and
+                                     percentiles (numpy) on seeded inputs, for the unit test
   reference.json                     for classify (seq_cls vs seq_cls_b) and joint (joint vs
                                      joint_b): transformers' predictions of both models and
                                      every metric bertd replay reports, computed by
@@ -313,8 +315,37 @@ def compare(gold, pa, pb, tg=None, ta=None, tb=None):
     return out
 
 
+def stats_cases():
+    """Seeded inputs and numpy / scipy's answers for tests/eval/test_replay_stats.c."""
+    g = np.random.default_rng(3)
+    mc = [[a, b, float(binomtest(min(a, b), a + b, 0.5).pvalue) if a + b else 1.0]
+          for a, b in ((0, 0), (1, 0), (3, 10), (10, 3), (7, 7), (25, 40), (0, 12), (150, 190),
+                       (1000, 1100))]
+    conf = np.round(g.uniform(0, 1, 500), 6)
+    conf[:4] = [0.0, 1.0, 1 / 15, 14 / 15]  # the edges: bin (k/15, (k+1)/15]
+    # scores reach bertd as float32: bin the same values (1/15 as a float32 is above 1/15)
+    conf = conf.astype(np.float32).astype(np.float64)
+    right = (g.uniform(0, 1, 500) < conf).astype(int)
+    k = np.clip(np.ceil(conf * 15).astype(int) - 1, 0, 14)
+    bins, ece = [], 0.0
+    for b in range(15):
+        sel = k == b
+        n = int(sel.sum())
+        acc = float(right[sel].mean()) if n else 0.0
+        mcf = float(conf[sel].mean()) if n else 0.0
+        ece += n / len(conf) * abs(acc - mcf)
+        bins.append(dict(count=n, accuracy=acc, confidence=mcf))
+    v = np.sort(np.round(g.normal(10, 3, 37), 6))
+    pct = [[q, float(np.percentile(v, q))] for q in (0, 2.5, 50, 90, 97.5, 99, 100)]
+    return dict(mcnemar=mc, ece=dict(conf=conf.tolist(), right=right.tolist(), ece=ece,
+                                     bins=bins),
+                percentile=dict(values=v.tolist(), cases=pct))
+
+
 def main():
     torch.set_num_threads(1)
+    with open(os.path.join(OUT, "stats.json"), "w") as fh:
+        json.dump(stats_cases(), fh)
     rng = random.Random(7)
     os.makedirs(os.path.join(OUT, "models"), exist_ok=True)
     cands = [sentence(rng) for _ in range(400)]
