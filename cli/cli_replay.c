@@ -25,6 +25,7 @@ typedef struct replay_cli {
   long max_length, threads;
   const char *props[MAX_PROPS + 8];
   int n_props;
+  char file_props[MAX_PROPS][512]; /* -c: the file's kafka properties as name=value */
 } replay_cli;
 
 static void usage(FILE *f) {
@@ -203,7 +204,7 @@ static int check_flags(replay_cli *o) {
                         : !r->topic ? "--topic T"
                         : !r->schema_path ? "--schema FILE.avsc"
                         : !r->task ? "--task classify|joint|tag|embed"
-                        : !o->model && !r->stored ? "--model DIR"
+                        : !o->model && !r->stored && !o->config ? "--model DIR"
                         : NULL;
   if (missing) return fail("%s is required%s", missing, "");
   if (strcmp(r->task, "classify") && strcmp(r->task, "joint") && strcmp(r->task, "tag") &&
@@ -228,6 +229,69 @@ static int check_flags(replay_cli *o) {
   return 0;
 }
 
+/* A copy of a plugin JSON config with model.dir set to dir (dir NULL: unchanged); *task gets
+ * its model.task. */
+static char *with_model_dir(const char *json, const char *dir, char *task, size_t task_size) {
+  json_error_t je;
+  json_t *root = json_loads(json, 0, &je), *m = json_object_get(root, "model");
+  if (!json_is_object(m)) {
+    json_decref(root);
+    return NULL;
+  }
+  if (dir) json_object_set_new(m, "dir", json_string(dir));
+  if (task) snprintf(task, task_size, "%s", json_string_value(json_object_get(m, "task")) ?: "");
+  char *s = json_dumps(root, JSON_COMPACT);
+  json_decref(root);
+  return s;
+}
+
+/* -c CONFIG --pipeline NAME: the topic, schema, framing, librdkafka properties and the plugin's
+ * config of a pipeline of the daemon's file; flags given as well win (--topic, --brokers,
+ * --model). --stored reads the pipeline's output topic. The daemon's group.id is not used:
+ * replay reads without a group of its own. */
+static int from_config(replay_cli *o, struct bertd_daemon_config **cfgp, char **ja, char **jb,
+                       char *task, size_t task_size) {
+  char err[1024];
+  if (bertd_dconf_load(o->config, cfgp, err, sizeof err)) return fail("%s", err, "");
+  const struct bertd_daemon_config *cfg = *cfgp;
+  const struct bertd_pipeline_config *p = NULL;
+  for (size_t i = 0; i < cfg->pipeline_count && !p; i++)
+    if (!strcmp(cfg->pipelines[i].name, o->pipeline)) p = &cfg->pipelines[i];
+  if (!p) return fail("--pipeline %s: %s has no pipeline of that name", o->pipeline, o->config);
+  bertd_replay_opts *r = &o->r;
+  if (!r->brokers) r->brokers = bertd_dconf_kafka(cfg, "bootstrap.servers");
+  if (!r->topic) r->topic = r->stored ? p->output.topic : p->input.topics[0];
+  if (!r->schema_path) r->schema_path = p->input.schema_path;
+  if (!r->text_field) r->text_field = p->input.text_field;
+  if (!r->pair_field) r->pair_field = p->input.text_pair_field;
+  if (p->input.framing == BERTD_CONFIG_FRAMING_CONFLUENT) {
+    r->confluent = 1;
+    if (!r->registry_url) r->registry_url = cfg->schema_registry.url;
+    if (!r->registry_url) r->registry_url = getenv("BERTD_SCHEMA_REGISTRY_URL");
+  }
+  /* the file's librdkafka properties before the -X ones (a later one wins), less the group */
+  int n = 0;
+  char (*props)[512] = o->file_props;
+  for (size_t i = 0; i < cfg->kafka_count && n < MAX_PROPS; i++) {
+    const char *k = cfg->kafka[i].name;
+    if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "group.id")) continue;
+    snprintf(props[n++], sizeof props[0], "%s=%s", k, cfg->kafka[i].value);
+  }
+  if (n + o->n_props > MAX_PROPS) return fail("more than 64 kafka properties%s%s", "", "");
+  memmove(o->props + n, o->props, sizeof(char *) * (size_t)o->n_props);
+  for (int i = 0; i < n; i++) o->props[i] = props[i];
+  o->n_props += n;
+  if (!(*ja = with_model_dir(p->plugin_json, o->model, task, task_size)))
+    return fail("pipeline %s: no model section%s", o->pipeline, "");
+  if (o->model_b && !(*jb = with_model_dir(p->plugin_json, o->model_b, NULL, 0)))
+    return fail("out of memory%s%s", "", "");
+  if (r->task && strcmp(r->task, task))
+    return fail("--task %s: the pipeline's model.task is %s", r->task, task);
+  r->task = task;
+  if (r->stored) o->model = p->model.dir_path; /* its labels */
+  return 0;
+}
+
 static int write_json(const json_t *rep, const char *path) {
   FILE *f = path ? fopen(path, "w") : stdout;
   if (!f) return fail("--report-json %s: %s", path, strerror(errno));
@@ -243,37 +307,45 @@ int bertd_cli_replay_main(int argc, char **argv) {
   bertd_replay_opts_init(&o.r);
   int p = parse(argc, argv, &o);
   if (p) return p > 0 ? 0 : 2;
-  if (o.config && o.pipeline) {
-    /* the -c form needs config/'s plugin_json, which replay reads once config/ provides it */
-    fprintf(stderr, "bertd replay: -c %s: not available yet; give the flags\n", o.config);
-    return 2;
-  }
-  if (o.config || o.pipeline) {
+  if (!o.config != !o.pipeline) {
     fprintf(stderr, "bertd replay: -c CONFIG.yaml and --pipeline NAME go together\n");
     return 2;
   }
-  if (check_flags(&o)) return 2;
+  struct bertd_daemon_config *cfg = NULL;
+  char *ja = NULL, *jb = NULL, task[64] = "";
+  if (o.config && from_config(&o, &cfg, &ja, &jb, task, sizeof task)) {
+    free(ja), free(jb);
+    bertd_dconf_destroy(cfg);
+    return 2;
+  }
+  if (check_flags(&o)) {
+    free(ja), free(jb);
+    bertd_dconf_destroy(cfg);
+    return 2;
+  }
   if (!o.r.text_field) o.r.text_field = "text";
   o.r.kafka_props = o.props;
   o.r.n_kafka_props = o.n_props;
   o.r.kafka_log = bertd_log_kafka;
   o.r.progress = isatty(2);
   o.r.label_model_dir = o.r.stored ? o.model : NULL;
-  char *ja = NULL, *jb = NULL;
-  if (!o.r.stored) {
+  if (!o.r.stored && !o.config) {
     ja = plugin_json(&o, o.model);
     jb = o.model_b ? plugin_json(&o, o.model_b) : NULL;
     if (!ja || (o.model_b && !jb)) {
       fprintf(stderr, "bertd replay: out of memory\n");
       free(ja), free(jb);
+      bertd_dconf_destroy(cfg);
       return 1;
     }
   }
+  if (o.r.stored) free(ja), free(jb), ja = jb = NULL;
   o.r.plugin_json = ja, o.r.plugin_json_b = jb;
   char err[1024];
   json_t *rep = NULL;
   int rc = bertd_replay_run(&o.r, &rep, err, sizeof err);
   free(ja), free(jb);
+  bertd_dconf_destroy(cfg); /* after the run: the options point into it */
   if (rc) {
     fprintf(stderr, "bertd replay: %s\n", err);
     return rc == BERTD_REPLAY_BAD_RANGE ? 2 : 1;

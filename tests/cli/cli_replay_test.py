@@ -84,12 +84,24 @@ def test_flags(exe, tmp):
         (base + ["--gold-file", "/nonexistent.jsonl"], "/nonexistent.jsonl"),
         (base + ["-X", "nonsense"], "-X nonsense"),
         (["-c", "x.yaml"], "-c"),
+        (["-c", "/nonexistent.yaml", "--pipeline", "p"], "/nonexistent.yaml"),
     ]
     for args, word in cases:
         rc, out, err = run(exe, "replay", *args)
         check(rc == 2 and err.count("\n") == 1 and word in err and out == "",
               "replay %s: one line naming %s, exit 2 (%s)" % (" ".join(args[-2:]), word,
                                                               err.strip()))
+    cfg = os.path.join(tmp, "bertd.yaml")
+    with open(cfg, "w") as f:
+        f.write("kafka: { bootstrap.servers: 127.0.0.1:9, group.id: g }\npipelines:\n  - name: p\n"
+                "    input: { topics: [t], schema: %s, text_field: text }\n"
+                "    output: { topic: o }\n    dead_letter: { topic: d }\n"
+                "    model: { dir: %s, task: joint }\n" % (SCHEMA, os.path.join(MODELS, "joint")))
+    for args, word in ((["--pipeline", "nope"], "--pipeline nope"),
+                       (["--pipeline", "p", "--task", "classify"], "model.task is joint")):
+        rc, out, err = run(exe, "replay", "-c", cfg, *args)
+        check(rc == 2 and err.count("\n") == 1 and word in err,
+              "replay -c %s: one line naming it, exit 2 (%s)" % (" ".join(args), err.strip()))
     rc, out, err = run(exe, "replay", "--help")
     check(rc == 0 and "--gold-label" in out and "--model-b" in out, "replay --help: usage, exit 0")
 
@@ -303,6 +315,9 @@ def test_kafka(exe, build):
         test_html(html, r)
         test_browser(html, h.tmp)
         test_joint(exe, h)
+        # the same through the daemon's own config: its pipeline's topic, schema, model and
+        # model settings (max_length 64, argmax), model B with the same settings
+        test_joint(exe, h, ("-c", cfg, "--pipeline", "replayed"), "replay -c CONFIG --pipeline")
 
         # --stored: the daemon's own predictions, scored without a model
         ref = REF["joint"]
@@ -313,6 +328,12 @@ def test_kafka(exe, build):
               "replay --stored of the daemon's output: exit 0, the model named from the records")
         same_metrics(s, ref["a"], "replay --stored (the daemon's joint predictions)",
                      JOINT_FIELDS)
+        rc, s, out, err = replay(exe, h, "-c", cfg, "--pipeline", "replayed", "--stored",
+                                 "--gold-intent", "intent", "--gold-slots", "slots")
+        check(rc == 0 and s.get("topic") == "lab.out" and s.get("stored") is True,
+              "replay -c CONFIG --pipeline --stored: the pipeline's output topic")
+        same_metrics(s, ref["a"], "replay -c --stored", ["accuracy", "macro_f1", "slot_f1",
+                                                         "sentence_accuracy"])
 
         # gold from a side file keyed by the record key equals gold from the fields
         gold = os.path.join(h.tmp, "gold.jsonl")
