@@ -49,6 +49,9 @@ typedef struct bertd_replay_opts {
   const char *gold_label, *gold_intent, *gold_slots; /* record fields */
   const char *gold_file, *gold_key; /* JSONL keyed by gold_key; gold_key NULL: the record key */
   const char *oos_label;          /* out-of-scope label (CLINC150 style), or NULL */
+  /* a gold label (or slot tag) the model does not know is scored as this one, JointBERT's
+   * evaluation convention ("UNK"), instead of being left out; still counted in unknown_gold */
+  const char *unknown_gold_as;
   /* A/B */
   uint64_t seed;                  /* paired bootstrap */
   int bootstrap_rounds;           /* 0: 1000 */

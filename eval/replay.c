@@ -261,8 +261,8 @@ static int take(run *R, const rd_kafka_message_t *m, char *errstr, size_t errstr
     char kb[1024];
     const char *key = r->key;
     if (c->o->gold_key) {
+      /* the record's field of that name, else its key */
       const json_t *kv = bertd_rp_unwrap(json_object_get(obj, c->o->gold_key));
-      key = NULL;
       if (json_is_string(kv)) key = json_string_value(kv);
       else if (json_is_integer(kv))
         snprintf(kb, sizeof kb, "%lld", (long long)json_integer_value(kv)), key = kb;

@@ -160,14 +160,19 @@ static void bad_gold(rp_ctx *c, rp_rec *r, const char *fmt, const char *a, const
                                                "offset", (json_int_t)r->offset, "error", msg));
 }
 
-static void unknown_gold(rp_ctx *c, rp_rec *r, const char *name) {
-  r->gold_state = RP_GOLD_UNKNOWN;
-  free(r->gold_name);
-  r->gold_name = strdup(name);
+/* Counts a gold name the model does not know. Returns the id it is scored as (--unknown-gold-as
+ * in table t), or -1: the record is not scored. */
+static int unknown_gold(rp_ctx *c, rp_rec *r, const char *name, const rp_names *t) {
   c->n_unknown_gold++;
   json_t *n = json_object_get(c->unknown_gold, name);
   json_object_set_new(c->unknown_gold, name,
                       json_integer(n ? json_integer_value(n) + 1 : 1));
+  int as = c->o->unknown_gold_as ? bertd_rp_names_find(t, c->o->unknown_gold_as) : -1;
+  if (as >= 0) return as;
+  r->gold_state = RP_GOLD_UNKNOWN;
+  free(r->gold_name);
+  r->gold_name = strdup(name);
+  return -1;
 }
 
 /* Whitespace words of text with their character (code point) spans [start, end). */
@@ -237,8 +242,8 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
     for (char *t = strtok_r(copy, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
       if (k < n) {
         int id = bertd_rp_names_intern(&c->tags, t);
+        if (id == -1) id = unknown_gold(c, r, t, &c->tags);
         if (id < 0) {
-          if (id == -1) unknown_gold(c, r, t);
           free(copy);
           goto done;
         }
@@ -275,10 +280,8 @@ static int gold_slots(rp_ctx *c, rp_rec *r, const json_t *v) {
         if (ws[i] < s || we[i] > e) continue;
         snprintf(tag, sizeof tag, "%s-%s", first ? "B" : "I", json_string_value(jl));
         int id = bertd_rp_names_intern(&c->tags, tag);
-        if (id < 0) {
-          if (id == -1) unknown_gold(c, r, tag);
-          goto done;
-        }
+        if (id == -1) id = unknown_gold(c, r, tag, &c->tags);
+        if (id < 0) goto done;
         r->gold_tags[i] = id, first = 0;
       }
     }
@@ -317,11 +320,8 @@ int bertd_rp_gold_from(rp_ctx *c, rp_rec *r, const json_t *src) {
     }
     if (name) {
       int id = bertd_rp_names_intern(&c->labels, name);
-      if (id == -1) {
-        unknown_gold(c, r, name);
-        return 0;
-      }
-      if (id < 0) return -1;
+      if (id == -2) return -1;
+      if (id == -1 && (id = unknown_gold(c, r, name, &c->labels)) < 0) return 0;
       r->gold = id;
       any = 1;
     }
