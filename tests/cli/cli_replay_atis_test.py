@@ -8,8 +8,8 @@
 data sets: atis
 
 Run through tests/data_gate.sh, which resolves ATIS. The checkpoint is fine-tuned here by
-`bertd train` from MiniLM (BERTD_MODEL_DIR) on the first 300 ATIS training sentences for one
-epoch: its quality does not matter, only that replay and eval score the same checkpoint alike.
+`bertd train` from MiniLM (BERTD_MODEL_DIR) on the first 300 ATIS training sentences for two
+epochs: its quality does not matter, only that replay and eval score the same checkpoint alike.
 The 893 test utterances are produced with `bertd produce` (gold intent and BIO slots as record
 fields; labels missing from the label lists are scored as UNK, JointBERT's convention, which
 `bertd eval` follows: --unknown-gold-as UNK). Exit 77 (skipped) without MiniLM.
@@ -59,8 +59,8 @@ def main():
             shutil.copy(os.path.join(atis, f), os.path.join(mini, f))
         ckpt = os.path.join(h.tmp, "ckpt")
         p = subprocess.run([exe, "train", "--task", "joint", "--model", minilm, "--data", mini,
-                            "--out", ckpt, "--epochs", "1", "--batch-size", "16",
-                            "--max-length", "64", "--lr", "1e-4"], stdout=subprocess.PIPE,
+                            "--out", ckpt, "--epochs", "2", "--batch-size", "16",
+                            "--max-length", "64", "--lr", "3e-4"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=1200)
         check(p.returncode == 0, "bertd train: a joint checkpoint on 300 ATIS sentences (%s)"
               % p.stderr.strip()[-200:])
@@ -68,9 +68,9 @@ def main():
                             "--split", "test", "--max-length", "64"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=1200)
         ev = json.loads(p.stdout) if p.returncode == 0 else {}
-        check(p.returncode == 0 and ev.get("examples", ev.get("sentences", 893)) == 893,
+        check(p.returncode == 0 and ev.get("examples") == 893,
               "bertd eval on the ATIS test files: %s" % {k: ev.get(k) for k in (
-                  "intent_accuracy", "slot_f1", "sentence_accuracy")})
+                  "examples", "intent_acc", "slot_f1", "sentence_acc")})
 
         texts = lines(os.path.join(atis, "test", "seq.in"))
         slots = lines(os.path.join(atis, "test", "seq.out"))
@@ -92,13 +92,17 @@ def main():
                 print("     replay: " + p.stderr.strip()[-300:])
             return json.load(open(rep)) if p.returncode == 0 else {}
 
+        def pct(x):
+            """bertd eval's percentages: two decimals, as eval/evaluate.c rounds them (with 893
+            records a hundredth of a percent pins the count of right answers)"""
+            return None if x is None else int(x * 10000 + 0.5) / 100
+
         def same(r, what):
-            got = (r.get("labelled"), r.get("accuracy"), r.get("slot_f1"),
-                   r.get("sentence_accuracy"))
-            want = (len(recs), ev.get("intent_accuracy"), ev.get("slot_f1"),
-                    ev.get("sentence_accuracy"))
-            ok = all(g is not None and w is not None and abs(g - w) <= 1e-12
-                     for g, w in zip(got, want))
+            got = (r.get("labelled"), pct(r.get("accuracy")), pct(r.get("slot_f1")),
+                   pct(r.get("sentence_accuracy")))
+            want = (ev.get("examples"), ev.get("intent_acc"), ev.get("slot_f1"),
+                    ev.get("sentence_acc"))
+            ok = got == want and None not in got
             check(ok, "%s: records, intent accuracy, slot F1, sentence accuracy as bertd eval's "
                   "(%s vs %s)" % (what, got, want))
 
