@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bertd.h"
 #include "bertd_config.h"
 #include "bertd_log.h"
 #include "bertd_replay.h"
@@ -187,11 +188,27 @@ static int parse(int argc, char **argv, replay_cli *o) {
   return 0;
 }
 
-/* The plugin's JSON config (bertd_plugin.h) for a model given by flags. */
+/* The model's own token limit, as `bertd classify` and the other inference commands default to
+ * (bertd_model_max_length's rule, read from the config files without loading the weights). */
+static int own_max_length(const char *dir) {
+  bertd_checkpoint_config c;
+  char err[512];
+  if (bertd_config_load(dir, &c, err, sizeof err)) return 0;
+  int n = c.model_max_length;
+  if (c.st_max_seq_length > 0 && c.st_max_seq_length < n) n = c.st_max_seq_length;
+  if (n <= 0 || n > c.max_position_embeddings) n = c.max_position_embeddings;
+  bertd_config_free(&c);
+  return n;
+}
+
+/* The plugin's JSON config (bertd_plugin.h) for a model given by flags. Without --max-length
+ * the model's own limit, so the flag form predicts what `bertd classify` (and the other
+ * inference commands) print for the same texts; -c takes the pipeline's settings instead. */
 static char *plugin_json(const replay_cli *o, const char *dir) {
   json_t *m = json_pack("{s:s, s:s}", "dir", dir, "task", o->r.task);
   if (!m) return NULL;
-  if (o->max_length) json_object_set_new(m, "max_length", json_integer(o->max_length));
+  long max_length = o->max_length ? o->max_length : own_max_length(dir);
+  if (max_length > 0) json_object_set_new(m, "max_length", json_integer(max_length));
   if (o->threads) json_object_set_new(m, "threads", json_integer(o->threads));
   if (o->tag_decoding) json_object_set_new(m, "tag_decoding", json_string(o->tag_decoding));
   json_t *root = json_pack("{s:o, s:{}}", "model", m, "batching");

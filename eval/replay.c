@@ -430,7 +430,7 @@ static json_t *report(run *R, char *errstr, size_t errstr_size) {
   json_object_set_new(rep, "stored", json_boolean(c->o->stored));
   json_object_update_missing(rep, a);
   /* the classify / joint fields are the model's own count of labelled records */
-  json_object_set(rep, "labelled", json_integer((json_int_t)labelled));
+  json_object_set_new(rep, "labelled", json_integer((json_int_t)labelled));
   json_decref(a);
   if (R->prod)
     json_object_set_new(rep, "produced", json_pack("{s:s, s:I, s:I}", "topic",

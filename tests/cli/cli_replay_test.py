@@ -189,6 +189,23 @@ def test_classify(exe, h, html):
            for i in changed][:len(got)] and len(got) == min(len(changed), 200),
           "replay classify: the %d records whose prediction changed, with partition, offset, "
           "text, A and B" % len(changed))
+    # an independent computation on `bertd classify`'s predictions for the same texts
+    p = subprocess.run([exe, "classify", "--model", os.path.join(MODELS, "seq_cls")],
+                       input="".join(json.dumps({"text": t}) + "\n" for t in texts),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    preds = [json.loads(l)["labels"][0]["label"] for l in p.stdout.splitlines()]
+    golds = [json.loads(l)["label"] for l in open(RECORDS)]
+    pairs = [(g, q) for g, q in zip(golds, preds) if g in ("negative", "neutral", "positive")]
+    acc = sum(g == q for g, q in pairs) / len(pairs)
+    f1s = []
+    for c in sorted({g for g, _ in pairs} | {q for _, q in pairs}):
+        tp = sum(g == c and q == c for g, q in pairs)
+        gold_n, pred_n = sum(g == c for g, _ in pairs), sum(q == c for _, q in pairs)
+        f1s.append(2 * tp / (gold_n + pred_n) if gold_n + pred_n else 0.0)
+    check(p.returncode == 0 and len(preds) == len(texts) and close(r.get("accuracy"), acc)
+          and close(r.get("macro_f1"), sum(f1s) / len(f1s)),
+          "replay classify: accuracy %.4f and macro F1 %.4f as computed from `bertd classify`'s "
+          "predictions" % (acc, sum(f1s) / len(f1s)))
     check(r.get("latency_ms", {}).get("count") == ref["records"] and
           r["latency_ms"]["p50"] <= r["latency_ms"]["p90"] <= r["latency_ms"]["p99"]
           and r.get("records_per_s", 0) > 0,
