@@ -235,10 +235,12 @@ static int take(run *R, const rd_kafka_message_t *m, char *errstr, size_t errstr
   char err[512];
   if (!m->payload) {
     undecodable(c, m, "NOT_AVRO", "empty value (tombstone)");
+    R->done++;
     return 0;
   }
   if (bertd_codec_decode(R->codec, m->payload, m->len, &rec, &why, err, sizeof err)) {
     undecodable(c, m, bertd_codec_reason_name(why), err);
+    R->done++;
     return 0;
   }
   json_t *obj = NULL;
