@@ -23,7 +23,8 @@ static void usage(FILE *f) {
           "0: for ever) before it exits 1.\n");
 }
 
-int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
+int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop,
+                       volatile sig_atomic_t *reload) {
   static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
                                            {"plugin", required_argument, 0, 'p'},
                                            {"max-in-flight", required_argument, 0, 'm'},
@@ -34,7 +35,7 @@ int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
                                            {0, 0, 0, 0}};
   const char *config = NULL;
   long broker_wait_ms = -1; /* -1: the file's */
-  bertd_daemon_opts o = {.stop = stop};
+  bertd_daemon_opts o = {.stop = stop, .reload = reload};
   optind = 1;
   opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
