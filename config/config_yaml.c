@@ -562,13 +562,22 @@ static int read_metrics(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// A watch interval: at least 100 ms, so the watch cannot keep a core busy listing directories.
+static int read_interval(struct reader *r, yaml_node_t *node, int *dst) {
+    int v = *dst;
+    if (read_int(r, node, 0, &v) != 0) return -1;
+    if (node && v < 100) return fail_node(r, node, "must be at least 100, got %d", v);
+    *dst = v;
+    return 0;
+}
+
 // Hot reload: SIGHUP always; watch adds the model directories' changes.
 static int read_reload(struct reader *r, yaml_node_t *node) {
     static const char *const keys[] = { "watch", "interval_ms", NULL };
     if (!node) return 0;
     if (check_mapping(r, node, keys, NULL) != 0) return -1;
     FIELD(r, node, "watch", read_bool(r, VALUE, &r->cfg->reload.watch));
-    FIELD(r, node, "interval_ms", read_int(r, VALUE, 100, &r->cfg->reload.interval_ms));
+    FIELD(r, node, "interval_ms", read_interval(r, VALUE, &r->cfg->reload.interval_ms));
     return 0;
 }
 

@@ -89,19 +89,21 @@ int bertd_reload_compatible(const struct bertd_daemon_config *old,
   for (size_t i = 0; !key && i < neu->pipeline_count; i++)
     for (size_t t = 0; !key && t < neu->pipelines[i].input.topic_count; t++)
       if (!has_topic(old, neu->pipelines[i].input.topics[t])) {
-        snprintf(what, sizeof what, "input topic %s", neu->pipelines[i].input.topics[t]);
+        snprintf(what, sizeof what, "the input topics (%s is new)",
+                 neu->pipelines[i].input.topics[t]);
         key = what;
       }
   for (size_t i = 0; !key && i < old->pipeline_count; i++)
     for (size_t t = 0; !key && t < old->pipelines[i].input.topic_count; t++)
       if (!has_topic(neu, old->pipelines[i].input.topics[t])) {
-        snprintf(what, sizeof what, "input topic %s (no longer read)",
+        snprintf(what, sizeof what, "the input topics (%s is no longer read)",
                  old->pipelines[i].input.topics[t]);
         key = what;
       }
   if (!key && !same_str(old->metrics.listen, neu->metrics.listen)) key = "metrics.listen";
   if (!key) return 0;
-  snprintf(errstr, errstr_size, "%s: %s changed; that needs a restart", neu->path, key);
+  snprintf(errstr, errstr_size, "%s: a reload cannot change %s; restart bertd for it", neu->path,
+           key);
   return -1;
 }
 

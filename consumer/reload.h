@@ -47,7 +47,8 @@ int bertd_reload_poll(bertd_reload *r, int hup, const struct bertd_daemon_config
 void bertd_reload_swapped(bertd_reload *r, const struct bertd_daemon_config *now_in_force);
 
 /* What a reload may not change, since it needs a restart: the kafka section, the set of input
- * topics (the subscription), metrics.listen. 0, or -1 with "FILE: KEY: ... needs a restart". */
+ * topics (the subscription), metrics.listen. 0, or -1 with
+ * "FILE: a reload cannot change KEY; restart bertd for it". */
 int bertd_reload_compatible(const struct bertd_daemon_config *old,
                             const struct bertd_daemon_config *neu, char *errstr,
                             size_t errstr_size);
