@@ -27,7 +27,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_test as dt  # noqa: E402
-from daemon_test import check, free_port, utterances, Harness, MODEL, SCHEMA  # noqa: E402
+from daemon_test import check, free_port, utterances, Harness, MODEL, ROOT  # noqa: E402
+
+DASHBOARD = os.path.join(ROOT, "config", "grafana", "bertd-dashboard.json")
 
 
 def http_get(url, timeout=5):
@@ -201,6 +203,21 @@ def case_metrics(a):
               "bertd_records_out_total{pipeline=intents} = %d (last: %s)"
               % (n, query('bertd_records_out_total')))
         check(query('up{job="bertd"}') == 1, "Prometheus sees the target up")
+        # every query of the Grafana dashboard runs on this server and answers something (rates
+        # need a few scrapes in their window)
+        wait_for("3 scrapes", lambda: (query('count_over_time(up{job="bertd"}[1m])') or 0) >= 3,
+                 30)
+        with open(DASHBOARD) as fh:
+            exprs = [t["expr"] for pnl in json.load(fh)["panels"] for t in pnl["targets"]]
+        empty = []
+        for e in exprs:
+            q = e.replace("$__rate_interval", "1m").replace("$job", ".*")
+            q = q.replace("$instance", ".*")
+            st, body = http_get(api + urllib.parse.quote(q))
+            if st != 200 or not json.loads(body)["data"]["result"]:
+                empty.append((e, st, body[:200]))
+        check(exprs and not empty, "each of the dashboard's %d queries answers on Prometheus "
+              "(failed: %s)" % (len(exprs), empty[:2]))
         check(query('sum(bertd_consumer_lag{job="bertd"})') == 0,
               "Prometheus' sum of bertd_consumer_lag is 0")
         rc = h.stop_daemon()
