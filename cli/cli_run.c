@@ -18,9 +18,10 @@ static void usage(FILE *f) {
           "                 [--stats-interval-ms N] [--drain-timeout-ms N] [--broker-wait-ms N]\n"
           "Consumes the configured input topics, enriches every record with the model, and\n"
           "produces to the output (or dead-letter) topics, at least once. SIGTERM or SIGINT:\n"
-          "stop fetching, finish in-flight records, commit, exit 0. --broker-wait-ms: how long\n"
-          "start-up waits for a broker to answer (default: broker_wait_ms in the file, 30000;\n"
-          "0: for ever) before it exits 1.\n");
+          "stop fetching, finish in-flight records, commit, exit 0. SIGHUP: reload the config\n"
+          "file and its models (a bad one is refused and the old one keeps serving).\n"
+          "--broker-wait-ms: how long start-up waits for a broker to answer (default:\n"
+          "broker_wait_ms in the file, 30000; 0: for ever) before it exits 1.\n");
 }
 
 int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop,
