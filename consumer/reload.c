@@ -114,7 +114,7 @@ static void *load_main(void *arg) {
   struct bertd_daemon_config *cfg = NULL;
   void *built = NULL;
   if (bertd_dconf_load(r->path, &cfg, r->err, sizeof r->err) ||
-      bertd_run_preflight(cfg, r->err, sizeof r->err) ||
+      bertd_run_preflight(cfg, r->ops.plugin_path, r->err, sizeof r->err) ||
       bertd_reload_compatible(r->cur, cfg, r->err, sizeof r->err) ||
       r->ops.build(r->ops.ctx, cfg, &built, r->err, sizeof r->err)) {
     bertd_dconf_destroy(cfg);

@@ -19,6 +19,7 @@ typedef struct bertd_reload bertd_reload;
 
 typedef struct bertd_reload_ops {
   void *ctx;
+  const char *plugin_path; /* the plugin the file's stage settings are checked with */
   /* On the reload thread: everything cfg needs, made beside what is running. */
   int (*build)(void *ctx, const struct bertd_daemon_config *cfg, void **built, char *errstr,
                size_t errstr_size);
