@@ -112,6 +112,8 @@ typedef struct daemon {
   struct bertd_daemon_config *owned_cfg; /* the config a reload swapped in (cfg points at it) */
   int assigned;           /* input partitions assigned */
   int blas_threads;       /* OpenBLAS's thread count at start, shared among the pipelines */
+  int64_t last_report_ms; /* the producer's last delivery report, or when its queue last went
+                           * from empty to not: how long it has been stuck, for /readyz */
   /* Until a broker first answers, librdkafka's logs and errors (one "Connection refused" per
    * retry) are kept, the last one in startup_err, rather than written: if no broker answers
    * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
@@ -360,6 +362,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   daemon *d = opaque;
   job *j = m->_private;
   entry *e = j->e;
+  d->last_report_ms = now_ms();
   if (m->err) {
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
@@ -999,6 +1002,17 @@ static void reload_swap(daemon *d, struct bertd_daemon_config *cfg, pipeline_set
   set_paused(d, 0, 0); /* the loop pauses again at once if backpressure says so */
 }
 
+/* How long the producer has had messages waiting and no delivery report (0: none wait). */
+static long long producer_stalled_ms(daemon *d) {
+  if (!d->dm) return 0;
+  const int64_t now = now_ms();
+  if (rd_kafka_outq_len(d->producer) == 0) {
+    d->last_report_ms = now; /* an empty queue is not stuck: the clock starts when it fills */
+    return 0;
+  }
+  return now - d->last_report_ms;
+}
+
 /* One turn of the loop's reload duty: SIGHUP or a watched model directory starts a load; a load
  * that finished is swapped in, or rejected with one line. */
 static void reload_turn(daemon *d) {
@@ -1136,7 +1150,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     rd_kafka_poll(d->producer, 0);
     queue_reap(d);
     reload_turn(d);
-    bertd_dm_flow(d->dm, bertd_offsets_in_flight(d->offsets), d->assigned, d->paused);
+    bertd_dm_flow(d->dm, bertd_offsets_in_flight(d->offsets), d->assigned, d->paused,
+                  producer_stalled_ms(d));
     if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
 #ifdef __GLIBC__
       /* hand freed pages back: the worker thread allocates in its own arena, and without this

@@ -13,7 +13,10 @@ struct bertd_dm {
       model_s, e2e_s, in_flight, assigned, paused, lag, brokers_up, model_info, reloads, ready;
   /* readiness, read by the HTTP thread */
   atomic_int models_loaded, fatal, stopping, n_assigned;
-  atomic_int producer_up; /* brokers up in the producer's last statistics; -1: none seen yet */
+  /* the producer's oldest undelivered message has waited this long for a delivery report (0:
+   * nothing waits). Not its brokers' connection state: an idle producer's connections may be
+   * closed by the brokers, which is no reason to take the daemon out of service. */
+  atomic_llong producer_stalled_ms;
 };
 
 /* Latencies from a millisecond to a minute; a record waits max_wait_ms in its bucket, a
@@ -95,7 +98,6 @@ bertd_dm *bertd_dm_new(void) {
       bertd_dm_free(dm);
       return NULL;
     }
-  atomic_init(&dm->producer_up, -1);
   /* series without labels exist from the start, at 0 */
   bertd_metrics_set(m, dm->in_flight, "", 0);
   bertd_metrics_set(m, dm->assigned, "", 0);
@@ -187,9 +189,11 @@ void bertd_dm_models_clear(bertd_dm *dm) {
   if (dm) bertd_metrics_clear(dm->m, dm->model_info);
 }
 
-void bertd_dm_flow(bertd_dm *dm, size_t in_flight, int assigned, int paused) {
+void bertd_dm_flow(bertd_dm *dm, size_t in_flight, int assigned, int paused,
+                   long long producer_stalled_ms) {
   if (!dm) return;
   atomic_store(&dm->n_assigned, assigned);
+  atomic_store(&dm->producer_stalled_ms, producer_stalled_ms);
   char why[8];
   bertd_metrics_lock(dm->m);
   bertd_metrics_set(dm->m, dm->in_flight, "", (double)in_flight);
@@ -236,7 +240,6 @@ void bertd_dm_kafka_stats(bertd_dm *dm, const char *json, size_t len, int consum
     }
   }
   bertd_metrics_unlock(dm->m);
-  if (!consumer) atomic_store(&dm->producer_up, up);
   json_decref(root);
 }
 
@@ -264,7 +267,8 @@ int bertd_dm_ready(bertd_dm *dm, char *why, size_t why_size) {
   else if (atomic_load(&dm->stopping)) no = "stopping";
   else if (!atomic_load(&dm->models_loaded)) no = "models not loaded yet";
   else if (atomic_load(&dm->n_assigned) <= 0) no = "no input partition assigned";
-  else if (atomic_load(&dm->producer_up) == 0) no = "producer has no broker up";
+  else if (atomic_load(&dm->producer_stalled_ms) > BERTD_DM_PRODUCER_STALL_MS)
+    no = "producer: no delivery report for 30 s";
   snprintf(why, why_size, "%s", no ? no : "ready");
   return !no;
 }

@@ -32,8 +32,10 @@ void bertd_dm_model(bertd_dm *dm, const char *pipeline, const char *model_json,
                     const char *name, const char *checksum);
 /* before the models of a reload are announced: the old ones' info series go */
 void bertd_dm_models_clear(bertd_dm *dm);
-/* the flow: records in flight, partitions assigned, whether fetching is paused */
-void bertd_dm_flow(bertd_dm *dm, size_t in_flight, int assigned, int paused);
+/* the flow: records in flight, partitions assigned, whether fetching is paused, and how long
+ * the producer has had messages waiting without any delivery report (0: none wait) */
+void bertd_dm_flow(bertd_dm *dm, size_t in_flight, int assigned, int paused,
+                   long long producer_stalled_ms);
 /* a librdkafka statistics JSON document (statistics.interval.ms) of the consumer (lag per
  * assigned partition) or the producer (brokers up) */
 void bertd_dm_kafka_stats(bertd_dm *dm, const char *json, size_t len, int consumer);
@@ -44,8 +46,12 @@ void bertd_dm_reload(bertd_dm *dm, int ok);
 void bertd_dm_set_models_loaded(bertd_dm *dm, int loaded);
 void bertd_dm_set_fatal(bertd_dm *dm, int fatal);
 void bertd_dm_set_stopping(bertd_dm *dm, int stopping);
-/* 1 when ready (models loaded, partitions assigned, the producer has a broker up and no fatal
- * error); else 0 and why in one line. Any thread. */
+/* The producer is unhealthy once messages have waited this long with no delivery report at
+ * all (librdkafka retries a lost broker for ever, so records would pile up). */
+#define BERTD_DM_PRODUCER_STALL_MS 30000
+
+/* 1 when ready (models loaded, partitions assigned, the producer delivering, no fatal error);
+ * else 0 and why in one line. Any thread. */
 int bertd_dm_ready(bertd_dm *dm, char *why, size_t why_size);
 
 #endif

@@ -19,14 +19,19 @@ Test(daemon_metrics, readiness_names_what_is_missing) {
   bertd_dm_set_models_loaded(dm, 1);
   cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 0);
   cr_assert_str_eq(why, "no input partition assigned");
-  bertd_dm_flow(dm, 5, 3, 1);
-  cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 1); /* no producer statistics yet */
+  bertd_dm_flow(dm, 5, 3, 1, 0);
+  cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 1);
   cr_assert_str_eq(why, "ready");
+  /* an idle producer whose broker closed the connection is still ready */
   const char producer_down[] = "{\"type\":\"producer\",\"brokers\":{\"127.0.0.1:9092/1\":"
                                "{\"state\":\"DOWN\",\"nodeid\":1}}}";
   bertd_dm_kafka_stats(dm, producer_down, strlen(producer_down), 0);
+  cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 1);
+  bertd_dm_flow(dm, 5, 3, 1, BERTD_DM_PRODUCER_STALL_MS);
+  cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 1);
+  bertd_dm_flow(dm, 5, 3, 1, BERTD_DM_PRODUCER_STALL_MS + 1);
   cr_assert_eq(bertd_dm_ready(dm, why, sizeof why), 0);
-  cr_assert_str_eq(why, "producer has no broker up");
+  cr_assert_str_eq(why, "producer: no delivery report for 30 s");
   bertd_dm_set_fatal(dm, 1);
   bertd_dm_ready(dm, why, sizeof why);
   cr_assert_str_eq(why, "kafka fatal error");
