@@ -123,7 +123,7 @@ typedef struct daemon {
   char startup_err[512];
 } daemon;
 
-/* Whether the loaded plugin has ABI member m (1.2's are optional: metrics go without them). */
+/* Whether the loaded plugin has ABI member m (1.3's are optional: metrics go without them). */
 #define HAS_API(d, m) (BERTD_PLUGIN_API_HAS((d)->host.api, m) && (d)->host.api->m)
 
 static int64_t now_ms(void) {
@@ -989,7 +989,8 @@ static void reload_swap(daemon *d, struct bertd_daemon_config *cfg, pipeline_set
   bertd_dconf_destroy(d->owned_cfg);
   d->owned_cfg = cfg;
   d->cfg = cfg;
-  if (d->npl > 1) d->host.api->threads(1);
+  /* several pipelines share the cores through model.threads, one has OpenBLAS's threads */
+  d->host.api->threads(d->npl > 1 ? 1 : d->blas_threads);
   bertd_reload_swapped(d->reload, cfg);
   bertd_dm_models_clear(d->dm);
   for (size_t i = 0; i < d->npl; i++) dm_model(d, &d->pl[i]);
