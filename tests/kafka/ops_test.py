@@ -99,17 +99,27 @@ def case_metrics(a):
             if not shutil.which(tool):
                 check(False, "%s is installed (scripts/install-deps.sh installs prometheus)" % tool)
                 return
-        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        # the input topic does not exist yet: nothing can be assigned
+        h.start([("utt.out", 3), ("utt.dlq", 1)])
         port = free_port()
         base = "http://127.0.0.1:%d" % port
-        cfg = with_sections(h, "metrics: { listen: 127.0.0.1:%d }\n" % port)
+        cfg = with_sections(h, "metrics: { listen: 127.0.0.1:%d }\n" % port,
+                            extra_kafka="  topic.metadata.refresh.interval.ms: 1000\n")
         recs = utterances(a.records)
         poison = [("bad-%d" % i, b"\xff\xfe not avro %d" % i) for i in range(7)]
-        h.produce("utt", recs)
-        h.produce_raw("utt", poison)
         h.run_daemon(cfg)
         st = wait_for("/healthz", lambda: http_get(base + "/healthz")[0] == 200, 30, 0.1)
         check(st is not None, "/healthz answers 200 while the daemon runs")
+        unready = wait_for("models loaded", lambda: "models not loaded" not in
+                           http_get(base + "/readyz")[1], 30, 0.1)
+        time.sleep(2)
+        got = http_get(base + "/readyz")
+        check(unready and got == (503, "not ready: no input partition assigned\n"),
+              "/readyz answers 503 naming the reason while no partition is assigned (%s)"
+              % (got,))
+        h.broker("create-topic", "utt", "3")
+        h.produce("utt", recs)
+        h.produce_raw("utt", poison)
         h.wait_done(len(recs) + len(poison), a.timeout)
         ready = wait_for("/readyz", lambda: http_get(base + "/readyz")[0] == 200, 30)
         check(ready is not None, "/readyz answers 200 once models are loaded and partitions "
