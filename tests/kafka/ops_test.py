@@ -101,6 +101,19 @@ def case_metrics(a):
                 return
         # the input topic does not exist yet: nothing can be assigned
         h.start([("utt.out", 3), ("utt.dlq", 1)])
+        # a listen address in use: one line naming it, exit 1, before anything else starts
+        import socket
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            taken = busy.getsockname()[1]
+            cfg = with_sections(h, "metrics: { listen: 127.0.0.1:%d }\n" % taken)
+            out = subprocess.run([h.bertd, "run", "-c", cfg], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=60)
+        lines = out.stdout.strip().splitlines()
+        check(out.returncode == 1 and lines and lines[-1].endswith(
+            "metrics.listen 127.0.0.1:%d: Address already in use" % taken),
+            "a metrics.listen address in use: exit 1, one line naming it (%s)" % lines[-1:])
         port = free_port()
         base = "http://127.0.0.1:%d" % port
         cfg = with_sections(h, "metrics: { listen: 127.0.0.1:%d }\n" % port,
