@@ -558,7 +558,7 @@ Test(plugin, abi_version_and_table) {
   cr_assert_str_eq(api->reason_name(99), "unknown");
 }
 
-/* ABI 1.2: each batch's shape for the host's metrics. Two records per batch at most: three
+/* ABI 1.3: each batch's shape for the host's metrics. Two records per batch at most: three
  * copies of one text run as batches of 2 and 1 with no padding; a short and a long text share a
  * batch padded to the long one. */
 Test(plugin, poll_batches_reports_each_batch_shape) {
