@@ -5,7 +5,7 @@ hot reload (SIGHUP and a watched model directory) with no record lost or duplica
 
     python3 tests/kafka/ops_test.py CASE --build BUILD_DIR [--records N]
 
-CASE is one of: metrics, reload. Uses the harness of daemon_test.py (its own broker per case,
+CASE is one of: metrics, reload, overhead (a measurement CI does not run). Uses the harness of daemon_test.py (its own broker per case,
 the tiny JointBERT fixture model). promtool and prometheus are Debian's prometheus package
 (scripts/install-deps.sh). Exit status 0 when every check passed. Only the standard library.
 """
@@ -450,15 +450,71 @@ def case_reload(a):
         h.close()
 
 
+# ---- overhead (a measurement, not run by CI) ----
+
+def case_overhead(a):
+    """The cost of metrics on the Kafka path: the same records consumed by daemons alternately
+    without and with `metrics:` (each run its own consumer group, so each reads every record),
+    records/s while busy as the daemon's stats line gives it, with Prometheus-style scrapes every
+    second during the metrics runs. Prints the ratio and the CPU."""
+    h = Harness(a.build, "overhead")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        h.produce("utt", utterances(a.records))
+        rates = {"off": [], "on": []}
+        for rnd in range(a.rounds):
+            for mode in ("off", "on"):
+                port = free_port()
+                group = "overhead-%s-%d" % (mode, rnd)
+                sections = "metrics: { listen: 127.0.0.1:%d }\n" % port if mode == "on" else ""
+                cfg = with_sections(h, sections, group=group, out="utt.out")
+                log = "daemon-%s.log" % group
+                proc = h.spawn_daemon(cfg, log=log)
+                h.daemon = proc
+                stop = threading.Event()
+
+                def scrape():
+                    while not stop.wait(1.0):
+                        http_get("http://127.0.0.1:%d/metrics" % port)
+                scraper = threading.Thread(target=scrape)
+                if mode == "on":
+                    scraper.start()
+                deadline = time.time() + a.timeout
+                while time.time() < deadline:
+                    lines = [l for l in h.log_lines(log) if "records/s while busy" in l]
+                    if lines and ("out %d," % a.records) in lines[-1] and "in flight 0" in lines[-1]:
+                        break
+                    time.sleep(0.5)
+                stop.set()
+                if mode == "on":
+                    scraper.join()
+                h.stop_daemon(proc=proc)
+                rates[mode].append(h.busy_rate(log) or 0)
+        cpu = "?"
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        off, on = max(rates["off"]), max(rates["on"])
+        check(off > 0 and on > 0, "both modes delivered every record")
+        print("figures: overhead %d records x %d rounds, tiny joint model, records/s while busy "
+              "(best of rounds): metrics off %.1f %s, on (scraped every 1 s) %.1f %s; on/off %.3f; "
+              "CPU %s" % (a.records, a.rounds, off, rates["off"], on, rates["on"], on / off, cpu))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["metrics", "reload"])
+    ap.add_argument("case", choices=["metrics", "reload", "overhead"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     try:
-        {"metrics": case_metrics, "reload": case_reload}[a.case](a)
+        {"metrics": case_metrics, "reload": case_reload, "overhead": case_overhead}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(dt.passed), len(dt.failures)))
