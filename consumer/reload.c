@@ -37,29 +37,42 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   return h;
 }
 
-/* Every regular file of every pipeline's model directory: name, size, modification time. The
- * entries' hashes are added, so the order readdir gives does not matter. */
+/* The regular files of dir and of its subdirectories down to depth levels (a
+ * sentence-transformers checkpoint keeps its pooling in 1_Pooling/): name, size, modification
+ * time. The entries' hashes are added, so the order readdir gives does not matter. */
+static uint64_t dir_signature(const char *dir, int depth) {
+  uint64_t sig = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d))) {
+    struct stat st;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (stat(path, &st)) continue;
+    uint64_t h = fnv(1469598103934665603ULL, e->d_name, strlen(e->d_name));
+    if (S_ISDIR(st.st_mode)) {
+      if (depth > 0) sig += fnv(h, "/", 1) + dir_signature(path, depth - 1);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
+    h = fnv(h, &st.st_size, sizeof st.st_size);
+    h = fnv(h, &st.st_mtim.tv_sec, sizeof st.st_mtim.tv_sec);
+    h = fnv(h, &st.st_mtim.tv_nsec, sizeof st.st_mtim.tv_nsec);
+    sig += h;
+  }
+  closedir(d);
+  return sig;
+}
+
+/* Every pipeline's model directory. */
 static uint64_t dirs_signature(const struct bertd_daemon_config *cfg) {
   uint64_t sig = 1469598103934665603ULL;
   for (size_t i = 0; i < cfg->pipeline_count; i++) {
     const char *dir = cfg->pipelines[i].model.dir_path;
     if (!dir) continue;
-    sig = fnv(sig, dir, strlen(dir));
-    DIR *d = opendir(dir);
-    if (!d) continue;
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d))) {
-      struct stat st;
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (stat(path, &st) || !S_ISREG(st.st_mode)) continue;
-      uint64_t h = fnv(1469598103934665603ULL, e->d_name, strlen(e->d_name));
-      h = fnv(h, &st.st_size, sizeof st.st_size);
-      h = fnv(h, &st.st_mtim.tv_sec, sizeof st.st_mtim.tv_sec);
-      h = fnv(h, &st.st_mtim.tv_nsec, sizeof st.st_mtim.tv_nsec);
-      sig += h;
-    }
-    closedir(d);
+    sig = fnv(sig, dir, strlen(dir)) + dir_signature(dir, 1);
   }
   return sig;
 }
