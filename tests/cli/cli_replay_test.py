@@ -309,7 +309,8 @@ def test_kafka(exe, build):
     h = kt.Harness(build, "replay")
     tool = os.path.join(build, "tests", "cli_group_offsets_tool")
     try:
-        h.start([("lab", 1), ("lab.out", 1), ("lab.dlq", 1), ("empty", 1), ("lab.replayed", 1)])
+        h.start([("lab", 1), ("lab.out", 1), ("lab.dlq", 1), ("empty", 1), ("lab.replayed", 1),
+                 ("lab.cf", 1)])
         recs = [json.loads(l) for l in open(RECORDS)]
         t0 = int(time.time() * 1000)
         h.produce("lab", recs, schema=SCHEMA)
@@ -406,6 +407,20 @@ def test_kafka(exe, build):
               len(got) == len(recs) and len(same) == len(recs),
               "replay --output-topic: %d enriched records, the daemon's predictions (%d same)"
               % (len(got), len(same)))
+
+        # Confluent framing: writer schemas by id from a Schema Registry, as the daemon reads them
+        reg = kt.Registry()
+        try:
+            h.produce("lab.cf", recs, schema=SCHEMA, extra=("--confluent", "--registry", reg.url))
+            rc, g, out, err = replay(exe, h, "--topic", "lab.cf", "--confluent", "--registry",
+                                     reg.url, "--task", "classify", "--model",
+                                     os.path.join(MODELS, "seq_cls"), "--gold-label", "label",
+                                     "--oos-label", REF["oos_label"])
+            check(rc == 0 and g.get("records") == len(recs) and g.get("undecodable") == 0,
+                  "replay --confluent --registry: every record decoded (%s)" % g.get("records"))
+            same_metrics(g, REF["classify"]["a"], "replay --confluent", CLASS_FIELDS)
+        finally:
+            reg.close()
 
         after = offsets(h, tool, group)
         check(after == before, "the daemon group's committed offsets are unchanged after every "
