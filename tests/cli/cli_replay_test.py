@@ -333,6 +333,14 @@ def test_kafka(exe, build):
         test_html(html, r)
         test_browser(html, h.tmp)
         test_joint(exe, h)
+        # tag: span F1 of the token classifier against the entities (character spans or tags)
+        rc, t, out, err = replay(exe, h, "--topic", "lab", "--task", "tag", "--model",
+                                 os.path.join(MODELS, "token_cls"), "--gold-slots", "entities",
+                                 "--tag-decoding", "argmax")
+        check(rc == 0 and t.get("labelled") == REF["tag"]["labelled"] and
+              close(t.get("slot_f1"), REF["tag"]["slot_f1"]),
+              "replay --task tag: span F1 %s over %s records as seqeval's (%s)" % (
+                  REF["tag"]["slot_f1"], REF["tag"]["labelled"], t.get("slot_f1")))
         # the same through the daemon's own config: its pipeline's topic, schema, model and
         # model settings (max_length 64, argmax), model B with the same settings
         test_joint(exe, h, ("-c", cfg, "--pipeline", "replayed"), "replay -c CONFIG --pipeline")

@@ -7,10 +7,12 @@ Run with the reference environment (tools/reference/setup-env.sh):
 Writes tests/fixtures/replay/:
   models/seq_cls_b, models/joint_b   a second tiny classifier and JointBERT with the labels of
                                      tests/fixtures/models/{seq_cls,joint} (other seeds): model B
-  labelled.avsc                      the records' schema: id, text, label, intent, slots
+  labelled.avsc                      the records' schema: id, text, label, intent, slots,
+                                     entities
   records.jsonl                      the records (seeded): gold class label, gold intent, gold
-                                     slots as BIO tags or as character spans; some unlabelled,
-                                     some with a gold label the models do not know
+                                     slots as BIO tags or as character spans, entities (the
+                                     slots as the LOC / TIME types of models/token_cls); some
+                                     unlabelled, some with a gold label the models do not know
   stats.json                         exact McNemar p-values (scipy), ECE with its 15 bins and
                                      percentiles (numpy) on seeded inputs, for the unit test
   reference.json                     for classify (seq_cls vs seq_cls_b) and joint (joint vs
@@ -20,7 +22,8 @@ Writes tests/fixtures/replay/:
                                      F1), numpy (ECE, out-of-scope sweep, bootstrap
                                      percentiles) and scipy (exact McNemar). Texts where a
                                      model's top two scores are closer than 1e-3 are left out,
-                                     so float rounding cannot flip a prediction.
+                                     so float rounding cannot flip a prediction. tag: the
+                                     token_cls fixture's span F1 (seqeval) on the entities.
 
 The paired bootstrap draws its indices with bertd's splitmix64 stream (model/rng.c), rewritten
 here, so bertd and this script resample the same records from the same seed.
@@ -199,6 +202,34 @@ def joint_preds(d, texts):
     return out
 
 
+def tag_preds(d, texts):
+    """Word tags of a token classifier: each whitespace word's first sub-token, argmax."""
+    from transformers import BertForTokenClassification
+    tok = BertTokenizerFast(os.path.join(d, "vocab.txt"), do_lower_case=False)
+    m = BertForTokenClassification.from_pretrained(d)
+    m.eval()
+    out = []
+    for t in texts:
+        enc = tok(t)
+        ids = torch.tensor([enc["input_ids"]])
+        with torch.no_grad():
+            lg = m(input_ids=ids).logits[0].double().numpy()
+        tags, seen, ok = [], set(), True
+        for i, w in enumerate(enc.word_ids()):
+            if w is None or w in seen:
+                continue
+            seen.add(w)
+            ok = ok and margin_ok(lg[i])
+            tags.append(m.config.id2label[int(lg[i].argmax())])
+        out.append(dict(tags=tags, ok=bool(ok)))
+    return out
+
+
+def ner_tags(tags):
+    """The slot tags as the token classifier's entity types: cities LOC, periods TIME."""
+    return [t if t == "O" else t[:2] + ("TIME" if "period" in t else "LOC") for t in tags]
+
+
 # ---- records ----
 def sentence(rng):
     """A flight query and its well-formed BIO slots (whitespace words)."""
@@ -359,8 +390,9 @@ def main():
     cb = classify_preds(os.path.join(OUT, "models", "seq_cls_b"), texts)
     ja = joint_preds(os.path.join(MODELS, "joint"), texts)
     jb = joint_preds(os.path.join(OUT, "models", "joint_b"), texts)
+    ta_ = tag_preds(os.path.join(MODELS, "token_cls"), texts)
     keep = [i for i in range(len(texts)) if ca[i]["ok"] and cb[i]["ok"] and ja[i]["ok"] and
-            jb[i]["ok"] and texts[i] not in texts[:i]][:120]
+            jb[i]["ok"] and ta_[i]["ok"] and texts[i] not in texts[:i]][:120]
     classes = ["negative", "neutral", "positive"]
     intents = open(os.path.join(MODELS, "joint", "intent_label.txt")).read().split()
     records, refs = [], []
@@ -371,9 +403,11 @@ def main():
         label = ca[i]["label"] if rng.random() < 0.55 else rng.choice(classes)
         intent = ja[i]["intent"] if rng.random() < 0.55 else rng.choice(intents)
         r = dict(id="r%03d" % n, text=texts[i], label=label, intent=intent,
-                 slots=" ".join(tags) if n % 3 else json.dumps(spans_of(words, tags)))
+                 slots=" ".join(tags) if n % 3 else json.dumps(spans_of(words, tags)),
+                 entities=json.dumps(spans_of(words, ner_tags(tags))) if n % 2
+                 else " ".join(ner_tags(tags)))
         if n % 17 == 5:          # unlabelled
-            r["label"] = r["intent"] = r["slots"] = None
+            r["label"] = r["intent"] = r["slots"] = r["entities"] = None
         elif n % 29 == 11:       # a gold label the models do not know
             r["label"], r["intent"] = "refund", "atis_meal"
         records.append(r)
@@ -385,7 +419,8 @@ def main():
               "fields": [{"name": "id", "type": "string"}, {"name": "text", "type": "string"},
                          {"name": "label", "type": ["null", "string"], "default": None},
                          {"name": "intent", "type": ["null", "string"], "default": None},
-                         {"name": "slots", "type": ["null", "string"], "default": None}]}
+                         {"name": "slots", "type": ["null", "string"], "default": None},
+                         {"name": "entities", "type": ["null", "string"], "default": None}]}
     with open(os.path.join(OUT, "labelled.avsc"), "w") as fh:
         json.dump(schema, fh)
         fh.write("\n")
@@ -418,8 +453,12 @@ def main():
         joint[k] = m
     joint["comparison"] = compare(gold, [ja[i]["intent"] for _, i in lab],
                                   [jb[i]["intent"] for _, i in lab], tg, ta, tb)
+    lab = [(r, i) for r, i in zip(records, refs) if r["entities"] is not None]
+    tg = [ner_tags(cands[i][1]) for _, i in lab]
+    tp = [ta_[i]["tags"] for _, i in lab]
+    tag = dict(labelled=len(lab), slot_f1=seq_f1(tg, tp), tags=[ta_[i]["tags"] for i in refs])
     ref = dict(seed=SEED, bootstrap_rounds=ROUNDS, oos_label=OOS_LABEL, classify=classify,
-               joint=joint)
+               joint=joint, tag=tag)
     with open(os.path.join(OUT, "reference.json"), "w") as fh:
         json.dump(ref, fh, indent=1)
     from collections import Counter
