@@ -39,6 +39,7 @@ static void usage(FILE *f) {
           "         [--gold-file FILE.jsonl [--gold-key F]] [--oos-label L] [--unknown-gold-as L]\n"
           "         [--model-b DIR] [--seed N] [--bootstrap-rounds N] [--stored]\n"
           "         [--output-topic T] [--report-json FILE] [--report-html FILE]\n"
+          "         [--predictions FILE.jsonl]\n"
           "         [--confluent [--registry URL]] [--max-length N] [--tag-decoding bio|argmax]\n"
           "         [--threads N] [-X librdkafka.prop=value ...]\n"
           "       bertd replay -c CONFIG.yaml --pipeline NAME [range, gold and report flags]\n"
@@ -79,7 +80,7 @@ static int parse(int argc, char **argv, replay_cli *o) {
   enum {
     O_BROKERS = 256, O_TOPIC, O_SCHEMA, O_TEXT, O_PAIR, O_MODEL, O_TASK, O_PART, O_FROM,
     O_FROM_T, O_TO, O_TO_T, O_GL, O_GI, O_GS, O_GF, O_GK, O_MB, O_STORED, O_OUT, O_RJ, O_RH,
-    O_PIPE, O_OOS, O_UNK, O_SEED, O_ROUNDS, O_CONFL, O_REG, O_MAXLEN, O_DEC, O_THREADS, O_HELP
+    O_PIPE, O_OOS, O_UNK, O_PRED, O_SEED, O_ROUNDS, O_CONFL, O_REG, O_MAXLEN, O_DEC, O_THREADS, O_HELP
   };
   static const struct option lo[] = {
       {"brokers", required_argument, 0, O_BROKERS}, {"topic", required_argument, 0, O_TOPIC},
@@ -95,6 +96,7 @@ static int parse(int argc, char **argv, replay_cli *o) {
       {"report-json", required_argument, 0, O_RJ}, {"report-html", required_argument, 0, O_RH},
       {"pipeline", required_argument, 0, O_PIPE}, {"oos-label", required_argument, 0, O_OOS},
       {"unknown-gold-as", required_argument, 0, O_UNK},
+      {"predictions", required_argument, 0, O_PRED},
       {"seed", required_argument, 0, O_SEED},
       {"bootstrap-rounds", required_argument, 0, O_ROUNDS},
       {"confluent", no_argument, 0, O_CONFL}, {"registry", required_argument, 0, O_REG},
@@ -149,6 +151,7 @@ static int parse(int argc, char **argv, replay_cli *o) {
     case O_PIPE: o->pipeline = optarg; break;
     case O_OOS: r->oos_label = optarg; break;
     case O_UNK: r->unknown_gold_as = optarg; break;
+    case O_PRED: r->predictions_path = optarg; break;
     case O_SEED:
       if (number("--seed", optarg, 0, &v)) return -1;
       r->seed = (uint64_t)v;

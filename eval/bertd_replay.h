@@ -45,6 +45,8 @@ typedef struct bertd_replay_opts {
   int stored;                     /* score the `bertd` field of an enriched topic, no model */
   const char *label_model_dir;    /* --stored: a checkpoint whose labels to use (may be NULL) */
   const char *output_topic;       /* produce model A's enriched records there (NULL: nothing) */
+  const char *predictions_path;   /* each decoded record's gold and predictions as JSONL, in
+                                   * (partition, offset) order, labelled or not (NULL: none) */
   /* gold */
   const char *gold_label, *gold_intent, *gold_slots; /* record fields */
   const char *gold_file, *gold_key; /* JSONL keyed by gold_key; gold_key NULL: the record key */

@@ -409,9 +409,70 @@ static int in_flight(const run *R) {
   return n;
 }
 
+static json_t *pred_json(const rp_ctx *c, const rp_pred *p) {
+  if (!p->ok) return json_pack("{s:s}", "error", p->error ? p->error : "");
+  json_t *o = json_object();
+  if (c->task == RP_TASK_CLASSIFY || c->task == RP_TASK_JOINT) {
+    json_object_set_new(o, "label", p->label >= 0 ? json_string(c->labels.v[p->label])
+                                                  : json_null());
+    json_object_set_new(o, "score", json_real(p->conf));
+  }
+  if (c->task == RP_TASK_JOINT || c->task == RP_TASK_TAG) {
+    json_t *t = json_array();
+    for (int i = 0; i < p->n_tags; i++) json_array_append_new(t, json_string(c->tags.v[p->tags[i]]));
+    json_object_set_new(o, "tags", t);
+  }
+  return o;
+}
+
+/* --predictions: one line per decoded record, labelled or not. */
+static int write_predictions(const rp_ctx *c, const char *path, char *errstr,
+                             size_t errstr_size) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    snprintf(errstr, errstr_size, "--predictions %s: cannot open for writing", path);
+    return -1;
+  }
+  static const char *const state[] = {"none", "ok", "unknown", "bad"};
+  for (size_t i = 0; i < c->n_recs; i++) {
+    const rp_rec *r = &c->recs[i];
+    json_t *o = json_pack("{s:i, s:I, s:s?, s:s, s:s}", "partition", (int)r->partition, "offset",
+                          (json_int_t)r->offset, "key", r->key, "text", r->text, "gold",
+                          state[r->gold_state]);
+    if (r->gold_state == RP_GOLD_OK && r->gold >= 0)
+      json_object_set_new(o, "gold_label", json_string(c->labels.v[r->gold]));
+    if (r->gold_state == RP_GOLD_UNKNOWN && r->gold_name)
+      json_object_set_new(o, "gold_label", json_string(r->gold_name));
+    if (r->gold_state == RP_GOLD_OK && r->has_gold_tags) {
+      json_t *t = json_array();
+      for (int k = 0; k < r->n_gold_tags; k++)
+        json_array_append_new(t, json_string(c->tags.v[r->gold_tags[k]]));
+      json_object_set_new(o, "gold_tags", t);
+    }
+    json_object_set_new(o, "a", pred_json(c, &r->p[0]));
+    if (c->n_models == 2) json_object_set_new(o, "b", pred_json(c, &r->p[1]));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    json_decref(o);
+    if (!line || fprintf(f, "%s\n", line) < 0) {
+      free(line);
+      fclose(f);
+      snprintf(errstr, errstr_size, "--predictions %s: write failed", path);
+      return -1;
+    }
+    free(line);
+  }
+  if (fclose(f)) {
+    snprintf(errstr, errstr_size, "--predictions %s: write failed", path);
+    return -1;
+  }
+  return 0;
+}
+
 static json_t *report(run *R, char *errstr, size_t errstr_size) {
   rp_ctx *c = &R->c;
   qsort(c->recs, c->n_recs, sizeof *c->recs, cmp_rec);
+  if (c->o->predictions_path && write_predictions(c, c->o->predictions_path, errstr, errstr_size))
+    return NULL;
   json_t *a = bertd_rp_score_model(c, 0, errstr, errstr_size);
   if (!a) return NULL;
   size_t labelled = 0, with_gold = 0;

@@ -159,8 +159,17 @@ def test_classify(exe, h, html):
                              "--model", os.path.join(MODELS, "seq_cls"),
                              "--model-b", os.path.join(FIX, "models", "seq_cls_b"),
                              "--gold-label", "label", "--oos-label", REF["oos_label"],
-                             "--seed", str(REF["seed"]), "--report-html", html)
+                             "--seed", str(REF["seed"]), "--report-html", html,
+                             "--predictions", html + ".jsonl")
     check(rc == 0, "replay classify A/B: exit 0")
+    preds = [json.loads(l) for l in open(html + ".jsonl")] if rc == 0 else []
+    check([(p["offset"], p["a"]["label"], p["b"]["label"]) for p in preds] ==
+          list(zip(range(ref["records"]), ref["predictions_a"], ref["predictions_b"])),
+          "replay --predictions: every decoded record's predictions, labelled or not, as "
+          "transformers' (%d lines)" % len(preds))
+    check(sum(p["gold"] == "none" for p in preds) == ref["unlabelled"] and
+          sum(p["gold"] == "unknown" and p["gold_label"] == "refund" for p in preds) ==
+          ref["unknown_gold"], "replay --predictions: unlabelled and unknown gold marked")
     check(r.get("records") == ref["records"] + 2 and r.get("undecodable") == 2
           and r.get("unlabelled") == ref["unlabelled"]
           and r.get("unknown_gold", {}).get("count") == ref["unknown_gold"]
@@ -376,6 +385,33 @@ def test_kafka(exe, build):
         check(rc == 0 and close(g2.get("accuracy"), REF["classify"]["a"]["accuracy"]) and
               close(g2.get("macro_f1"), REF["classify"]["a"]["macro_f1"]),
               "replay --gold-file --gold-key id (by a record field): the same accuracy, macro F1")
+
+        # progress on a terminal: records of the range, records/s, ETA; nothing otherwise
+        master, slave = os.openpty()
+        p = subprocess.Popen([exe, "replay", "--brokers", h.bootstrap, "--schema", SCHEMA,
+                              "--topic", "lab", "--task", "classify", "--model",
+                              os.path.join(MODELS, "seq_cls"), "--report-json",
+                              os.path.join(h.tmp, "tty.json")], stdout=subprocess.DEVNULL,
+                             stderr=slave)
+        os.close(slave)
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        p.wait()
+        os.close(master)
+        last = tty.decode(errors="replace").replace("\r", "\n").strip().splitlines()
+        last = [l for l in last if l.startswith("replay:")]
+        check(p.returncode == 0 and last and re.match(
+            r"replay: %d / %d records, \d+ records/s, ETA \d+ s" % (len(recs) + 2, len(recs) + 2),
+            last[-1]), "replay on a terminal: progress ends at every record of the range (%s)"
+              % (last[-1] if last else tty[-200:]))
+        check("replay:" not in err, "replay not on a terminal: no progress lines")
 
         # ranges
         rc, g, out, err = replay(exe, h, "--topic", "lab", "--task", "classify", "--model",
