@@ -240,6 +240,22 @@ static void latency(FILE *f, const json_t *r) {
           num(json_array_get(h, n - 1), "upper"), T + 12, top);
 }
 
+static void oos(FILE *f, const json_t *r) {
+  const json_t *o = json_object_get(r, "oos"), *sw = json_object_get(o, "sweep"), *x;
+  size_t i;
+  if (!o) return;
+  fputs("<h2>Out of scope</h2>\n<p>Label <b>", f);
+  esc(f, json_string_value(json_object_get(o, "label")));
+  fputs("</b>; a record is predicted out of scope when its label is this one or its score is "
+        "below the threshold.</p>\n<table class=\"summary\"><tr><th>threshold</th><th>precision"
+        "</th><th>recall</th><th>in-scope accuracy</th></tr>\n", f);
+  json_array_foreach(sw, i, x)
+    fprintf(f, "<tr><td>%.2f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n",
+            num(x, "threshold"), num(x, "precision"), num(x, "recall"),
+            num(x, "in_scope_accuracy"));
+  fputs("</table>\n", f);
+}
+
 static void ab(FILE *f, const json_t *cmp) {
   if (!cmp) return;
   fputs("<h2>A/B comparison</h2>\n<table class=\"summary\">\n", f);
@@ -338,6 +354,7 @@ int bertd_replay_write_html(const json_t *r, const char *path, char *errstr,
   f1_bars(f, r, b);
   reliability(f, r);
   latency(f, r);
+  oos(f, r);
   ab(f, json_object_get(r, "comparison"));
   problems(f, r);
   fputs("</body></html>\n", f);

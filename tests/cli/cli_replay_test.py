@@ -319,7 +319,7 @@ def test_kafka(exe, build):
     tool = os.path.join(build, "tests", "cli_group_offsets_tool")
     try:
         h.start([("lab", 1), ("lab.out", 1), ("lab.dlq", 1), ("empty", 1), ("lab.replayed", 1),
-                 ("lab.cf", 1)])
+                 ("lab.cf", 1), ("lab3", 3)])
         recs = [json.loads(l) for l in open(RECORDS)]
         t0 = int(time.time() * 1000)
         h.produce("lab", recs, schema=SCHEMA)
@@ -451,6 +451,22 @@ def test_kafka(exe, build):
               len(got) == len(recs) and len(same) == len(recs),
               "replay --output-topic: %d enriched records, the daemon's predictions (%d same)"
               % (len(got), len(same)))
+
+        # three partitions: every partition read to its end, metrics as on one partition
+        h.produce("lab3", recs, schema=SCHEMA)
+        rc, g, out, err = replay(exe, h, "--topic", "lab3", "--task", "classify", "--model",
+                                 os.path.join(MODELS, "seq_cls"), "--gold-label", "label",
+                                 "--oos-label", REF["oos_label"])
+        ends = [x["to"] for x in g.get("ranges", [])]
+        check(rc == 0 and g.get("records") == len(recs) and len(ends) == 3 and sum(ends) ==
+              len(recs), "replay of a 3-partition topic: every partition to its end (%s)" % ends)
+        same_metrics(g, REF["classify"]["a"], "replay of 3 partitions",
+                     ["labelled", "accuracy", "macro_f1", "per_class", "confusion", "ece"])
+        rc, g1, out, err = replay(exe, h, "--topic", "lab3", "--partition", "1", "--task",
+                                  "classify", "--model", os.path.join(MODELS, "seq_cls"))
+        check(rc == 0 and len(ends) == 3 and g1.get("records") == ends[1] and
+              g1.get("ranges") == [{"partition": 1, "from": 0, "to": ends[1]}],
+              "replay --partition 1: that partition alone (%s records)" % g1.get("records"))
 
         # Confluent framing: writer schemas by id from a Schema Registry, as the daemon reads them
         reg = kt.Registry()
