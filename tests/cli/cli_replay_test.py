@@ -422,15 +422,19 @@ def test_kafka(exe, build):
               "replay --from 10 --to 30: records 10..29 (%s)" % g.get("records"))
         rc, g, out, err = replay(exe, h, "--topic", "lab", "--task", "classify", "--model",
                                  os.path.join(MODELS, "seq_cls"), "--from-time",
-                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 / 1000 - 60)))
+                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 / 1000 - 60)),
+                                 "--to-time", time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                            time.gmtime(time.time() + 3600)))
         check(rc == 0 and g.get("records") == len(recs) + 2,
-              "replay --from-time a minute before the records: all of them (%s)" % g.get("records"))
+              "replay --from-time a minute before the records --to-time in an hour: all of them "
+              "(%s)" % g.get("records"))
         for args, word in ((["--topic", "nosuchtopic"], "nosuchtopic"),
                            (["--topic", "lab", "--partition", "3"], "partition 3"),
                            (["--topic", "lab", "--from", "100000"], "past the end"),
                            (["--topic", "empty"], "empty"),
                            (["--topic", "lab", "--from-time", "2099-01-01T00:00:00Z"], "empty"),
-                           (["--topic", "lab", "--to", "0"], "empty")):
+                           (["--topic", "lab", "--to", "0"], "empty"),
+                           (["--topic", "lab", "--to-time", "2000-01-01T00:00:00Z"], "empty")):
             rc, g, out, err = replay(exe, h, "--task", "classify", "--model",
                                      os.path.join(MODELS, "seq_cls"), *args)
             errs = errors_only(err)
