@@ -303,6 +303,9 @@ static int take(run *R, const rd_kafka_message_t *m, char *errstr, size_t errstr
       }
     if (!R->prod) bertd_record_free(rec);
   }
+  /* the text is needed again only to list changed records (A/B) or write --predictions: a
+   * long single-model replay keeps just the labels */
+  if (c->n_models < 2 && !c->o->predictions_path) free(r->text), r->text = NULL;
   json_decref(obj);
   return 0;
 oom:
