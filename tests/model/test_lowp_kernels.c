@@ -285,3 +285,19 @@ Test(lowp_kernels, load_in_int8_holds_one_copy) {
   bertd_model_free(m32);
   bertd_model_free(m8);
 }
+
+/* The AMX permission request: granted where the CPU and kernel have AMX tile state, refused in
+ * one line elsewhere (this project's CI machines have no AMX: the refusal is what runs). */
+Test(lowp_kernels, amx_permission_follows_the_cpu) {
+  unsetenv("BERTD_CPU_DISABLE");
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  char err[256] = "";
+  const int rc = bertd_cpu_amx_request(err, sizeof err);
+  if (f.amx_tile) {
+    cr_assert_eq(rc, 0, "AMX CPU, permission refused: %s", err);
+  } else {
+    cr_assert_eq(rc, -1);
+    cr_assert(!strncmp(err, "AMX: ", 5) && !strchr(err, '\n'), "%s", err);
+  }
+}
