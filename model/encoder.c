@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "lowp.h"
+#include "threads.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
   float *q = realloc(*p, n * sizeof(float));
@@ -443,10 +444,9 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
     return 0;
   }
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  const int blas_threads = bertd_threads_serial_begin();
   bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
-  openblas_set_num_threads(blas_threads);
+  bertd_threads_serial_end(blas_threads);
   return 0;
 }
 
