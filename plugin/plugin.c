@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agreement.h"
 #include "plugin_internal.h"
 #include "window.h"
 
@@ -117,6 +118,23 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     snprintf(errstr, errstr_size, "model.dir %s: %s", p->cfg.model_dir, why);
     plugin_free(p, 0);
     return -1;
+  }
+  if (p->cfg.min_agreement > 0 && p->cfg.precision != BERTD_PRECISION_FP32) {
+    /* the accuracy gate: top labels against fp32 on the calibration file, before serving */
+    double agree;
+    int n;
+    if (bertd_plugin_agreement(p->model, &p->cfg, &agree, &n, errstr, errstr_size)) {
+      plugin_free(p, 0);
+      return -1;
+    }
+    if (agree < p->cfg.min_agreement) {
+      snprintf(errstr, errstr_size,
+               "model.min_agreement: %s agrees with fp32 on %.4f of %d records of %s, below %g",
+               bertd_precision_name(p->cfg.precision), agree, n, p->cfg.calibration,
+               p->cfg.min_agreement);
+      plugin_free(p, 0);
+      return -1;
+    }
   }
   if (bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
     plugin_free(p, 0);
