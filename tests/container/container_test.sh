@@ -96,19 +96,20 @@ check $rc "buildah bud of the Dockerfile (every RUN step) in $(( $(date +%s) - t
 [ $rc -eq 0 ] || exit 1
 
 # ---- 3. the image ----
-cfg="$(buildah inspect --type image --format '{{json .Docker.Config}}' "$IMAGE")"
-field() { python3 -c 'import json,sys; c=json.loads(sys.argv[1]); print(json.dumps(c.get(sys.argv[2])))' "$cfg" "$1"; }
+buildah inspect --type image "$IMAGE" >"$TMP/image.json"
+field() { python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["Docker"]["config"]; print(json.dumps(c.get(sys.argv[2])))' "$TMP/image.json" "$1"; }
 [ "$(field User)" = '"bertd"' ]
 check $? "runs as the non-root user bertd (User $(field User))"
 [ "$(field Entrypoint)" = '["/opt/bertd/bin/bertd"]' ] &&
     [ "$(field Cmd)" = '["run", "-c", "/etc/bertd/bertd.yaml"]' ]
 check $? "default command: bertd run -c /etc/bertd/bertd.yaml ($(field Entrypoint) $(field Cmd))"
-HC="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["Healthcheck"]["Test"][1])' "$cfg" 2>/dev/null)"
+HC="$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["Docker"]["config"]["Healthcheck"]["Test"]; print(t[1] if t[0] == "CMD-SHELL" else "")' "$TMP/image.json" 2>/dev/null)"
 case "$HC" in *"/readyz"*) true ;; *) false ;; esac
 check $? "HEALTHCHECK asks /readyz: ${HC:-none}"
+[ -n "$HC" ] || HC=false  # without one the readiness wait below must fail, not pass on sh -c ""
 CTR="$(buildah from "$IMAGE")"
 devpkgs="$(buildah run --isolation chroot "$CTR" -- dpkg-query -W -f '${Package}\n' |
-           grep -E -- '-dev$|^gcc|^g\+\+|^cmake|^ninja-build|^python3' | paste -sd' ')"
+           grep -E -- '-dev$|^gcc(-[0-9]+)?$|^g\+\+|^cpp|^cmake$|^ninja-build$|^make$|^python3' | paste -sd' ')"
 [ -z "$devpkgs" ]
 check $? "the runtime stage has no compiler, -dev package or Python (${devpkgs:-none})"
 uid="$(buildah run --isolation chroot --user bertd "$CTR" -- id -u)"
