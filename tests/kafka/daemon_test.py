@@ -843,9 +843,11 @@ def case_bad_config(a):
 
 def registry_sources(a):
     """Where a confluent pipeline's registry URL comes from: schema_registry.url in the file,
-    else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from the registry: the
-    daemon registers the enriched schema under "<output topic>-value" as it starts (before it
-    needs a broker, so none runs here)."""
+    else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from a real registry
+    (tests/registry/registry.sh): the daemon registers the enriched schema under "<output
+    topic>-value" as it starts (before it needs a broker, so none runs here). When both are set,
+    the environment names a port where nothing answers: a daemon that took it could not
+    register there."""
     bertd = os.path.join(a.build, "cli", "bertd")
     tmp = tempfile.mkdtemp(prefix="bertd-registry-")
     used = Registry(tmp)
