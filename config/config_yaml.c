@@ -23,12 +23,14 @@
 #define DEFAULT_MAX_BATCH_RECORDS 32
 #define DEFAULT_MAX_WAIT_MS 10
 #define DEFAULT_SMALLEST_BUCKET 16
+#define DEFAULT_COMMIT_INTERVAL_MS 100
 
 static const char *const task_names[] = { "joint", "classify", "tag", "embed", "qa" };
 static const char *const too_long_names[] = { "truncate", "dead_letter", "window" };
 static const char *const window_combine_names[] = { "mean", "max" };
 static const char *const tag_decoding_names[] = { "bio", "argmax" };
 static const char *const framing_names[] = { "plain", "confluent" };
+static const char *const delivery_names[] = { "at_least_once", "exactly_once" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct reader {
@@ -206,7 +208,8 @@ static int check_mapping(struct reader *r, yaml_node_t *node, const char *const 
 // A scalar's text with ${NAME} expanded; a new string in *out.
 static int expanded(struct reader *r, yaml_node_t *node, char **out) {
     char why[256];
-    if (bertd_dconf_expand(scalar(node), out, why, sizeof why) != 0) return fail_node(r, node, "%s", why);
+    if (bertd_dconf_expand(scalar(node), r->cfg->dir, out, why, sizeof why) != 0)
+        return fail_node(r, node, "%s", why);
     return 0;
 }
 
@@ -527,12 +530,34 @@ static int read_schema_registry(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// `delivery: exactly_once`, or the mapping form for the knobs.
+static int read_delivery(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "mode", "commit_interval_ms", "transactional_id", NULL };
+    int mode = BERTD_CONFIG_AT_LEAST_ONCE;
+    if (!node) return 0;
+    if (node->type == YAML_SCALAR_NODE) {
+        if (read_enum(r, node, "delivery mode", delivery_names, COUNT(delivery_names), &mode) != 0)
+            return -1;
+    } else {
+        if (check_mapping(r, node, keys, NULL) != 0) return -1;
+        FIELD(r, node, "mode", read_enum(r, VALUE, "delivery mode", delivery_names,
+                                         COUNT(delivery_names), &mode));
+        FIELD(r, node, "commit_interval_ms", read_int(r, VALUE, 1, &r->cfg->delivery.commit_interval_ms));
+        FIELD(r, node, "transactional_id", read_string(r, VALUE, 0, &r->cfg->delivery.transactional_id));
+    }
+    r->cfg->delivery.mode = (enum bertd_dconf_delivery)mode;
+    return 0;
+}
+
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", NULL };
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms",
+                                            "delivery", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
     r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
     FIELD(r, root, "broker_wait_ms", read_int(r, VALUE, 0, &r->cfg->broker_wait_ms));
+    r->cfg->delivery.commit_interval_ms = DEFAULT_COMMIT_INTERVAL_MS;
+    FIELD(r, root, "delivery", read_delivery(r, VALUE));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));
@@ -678,6 +703,7 @@ void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     for (size_t i = 0; i < cfg->pipeline_count; i++) pipeline_free(&cfg->pipelines[i]);
     free(cfg->pipelines);
     free(cfg->schema_registry.url);
+    free(cfg->delivery.transactional_id);
     for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
     free(cfg->keys);
     free(cfg->path);
@@ -708,4 +734,8 @@ const char *bertd_dconf_too_long_name(enum bertd_dconf_too_long action) {
 
 const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing) {
     return (size_t)framing < COUNT(framing_names) ? framing_names[framing] : "?";
+}
+
+const char *bertd_dconf_delivery_name(enum bertd_dconf_delivery mode) {
+    return (size_t)mode < COUNT(delivery_names) ? delivery_names[mode] : "?";
 }

@@ -29,6 +29,7 @@
 #include "bertd_log.h"
 #include "offsets.h"
 #include "plugin_host.h"
+#include "transactions.h"
 
 /* ---- state ---- */
 
@@ -103,6 +104,11 @@ typedef struct daemon {
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+  /* delivery: exactly_once (transactions.h); NULL for at-least-once */
+  bertd_txn *txn;
+  int txn_failed;         /* a record of the open transaction was not delivered: abort it */
+  int64_t next_commit_ms;
+  unsigned long long txn_commits, txn_aborts;
   /* Until a broker first answers, librdkafka's logs and errors (one "Connection refused" per
    * retry) are kept, the last one in startup_err, rather than written: if no broker answers
    * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
@@ -243,6 +249,7 @@ static void produce_dead_letter(daemon *d, job *j) {
               (int)e->q->partition, (long long)e->offset, j->pl->cfg->dead_letter.topic,
               rd_kafka_err2str(err));
     e->failed = 1;
+    if (d->txn) d->txn_failed = 1; /* the transaction holds a gap: abort and redo it */
     j->state = JOB_DONE;
     return;
   }
@@ -324,7 +331,7 @@ static void entry_finished(daemon *d, entry *e) {
                                    sizeof err);
     if (moved < 0) {
       bertd_log(BERTD_LOG_ERROR, "%s", err);
-    } else if (moved) {
+    } else if (moved && !d->txn) { /* exactly-once commits watermarks in its transactions */
       rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
       rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = commit;
       rd_kafka_resp_err_t serr = rd_kafka_offsets_store(d->consumer, l);
@@ -349,7 +356,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
               rd_kafka_err2str(m->err));
-    if (!j->to_dead_letter && !e->q->revoked) {
+    if (d->txn) {
+      /* a failed record fails its transaction (librdkafka makes it abortable): abort, rewind,
+       * redo; no re-routing, which would commit a dead letter for a record that may succeed */
+      if (!e->q->revoked) d->txn_failed = 1;
+    } else if (!j->to_dead_letter && !e->q->revoked) {
       /* the output topic refused it for good: the dead-letter topic gets it instead */
       job_dead(j, "PRODUCE_FAILED", "output topic %s: %s", rd_kafka_topic_name(m->rkt),
                rd_kafka_err2str(m->err));
@@ -411,6 +422,9 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
     entry_free(e);
     return;
   }
+  if (d->txn && bertd_txn_seen(d->txn, topic, m->partition, m->offset))
+    bertd_log(BERTD_LOG_ERROR, "exactly-once: out of memory noting %s[%d]'s first offset", topic,
+              (int)m->partition);
   if (!d->in) d->first_ms = now_ms();
   d->in++;
   e->q = q;
@@ -526,6 +540,64 @@ static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
   rd_kafka_flush(d->producer, (int)(deadline > now_ms() ? deadline - now_ms() : 0));
 }
 
+/* ---- exactly-once ---- */
+
+static void add_watermark(void *arg, const char *topic, int32_t partition, int64_t watermark) {
+  rd_kafka_topic_partition_list_add(arg, topic, partition)->offset = watermark;
+}
+
+static void set_fatal(daemon *d, const char *msg) {
+  snprintf(d->fatal, sizeof d->fatal, "%s", msg);
+  bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
+}
+
+/* Abandons everything in flight (each queue as at a revoke), aborts the transaction and seeks
+ * every partition but skip's back to its last committed offset, where its records are read
+ * and processed again. */
+static void txn_abort(daemon *d, const rd_kafka_topic_partition_list_t *skip) {
+  char err[512];
+  for (partq *q = d->queues; q; q = q->next)
+    if (!q->revoked) {
+      q->revoked = 1;
+      bertd_offsets_forget(d->offsets, q->topic, q->partition);
+    }
+  d->txn_failed = 0;
+  d->txn_aborts++;
+  if (bertd_txn_abort(d->txn, err, sizeof err) != BERTD_TXN_COMMITTED) {
+    set_fatal(d, err);
+    return;
+  }
+  int n = bertd_txn_rewind(d->txn, skip, err, sizeof err);
+  if (n < 0) {
+    set_fatal(d, err);
+    return;
+  }
+  bertd_log(BERTD_LOG_WARN, "exactly-once: transaction aborted; %d partition(s) rewound to "
+            "their last committed offsets", n);
+}
+
+/* Waits until every record produced is acknowledged (so the watermarks cover exactly what the
+ * transaction holds), then commits the transaction with those watermarks. A broker that does
+ * not answer leaves the transaction open for the next try. */
+static void txn_commit(daemon *d) {
+  char err[512];
+  if (d->fatal[0]) return;
+  while (!d->txn_failed && rd_kafka_outq_len(d->producer) > 0)
+    if (rd_kafka_flush(d->producer, 10000) == RD_KAFKA_RESP_ERR__TIMED_OUT) return;
+  if (d->txn_failed) {
+    txn_abort(d, NULL);
+    return;
+  }
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+  bertd_offsets_each_watermark(d->offsets, add_watermark, l);
+  int n = 0;
+  bertd_txn_outcome r = bertd_txn_commit(d->txn, l, &n, err, sizeof err);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (r == BERTD_TXN_ABORTED) txn_abort(d, NULL);
+  else if (r == BERTD_TXN_FATAL) set_fatal(d, err);
+  else if (n) d->txn_commits++;
+}
+
 /* How long a watermark that could not be committed is trusted for a re-assignment (see
  * bertd_offsets_remember): a broker restart or a session timeout rejoins well within it. */
 #define RESUME_MAX_AGE_MS 60000
@@ -556,7 +628,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   /* revoked (or lost): finish the partitions' in-flight records, commit, let go */
   size_t before = in_flight_of(d, parts);
   int committed = 0;
-  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && d->txn) {
+    /* exactly-once: commit what is finished, unless the partitions are lost already (then the
+     * group has moved on and the commit would be fenced): abort, the next owner redoes it */
+    if (d->fatal[0]) {
+    } else if (rd_kafka_assignment_lost(rk)) {
+      txn_abort(d, parts);
+    } else {
+      drain(d, parts);
+      txn_commit(d);
+    }
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     drain(d, parts);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
     committed = !cerr || cerr == RD_KAFKA_RESP_ERR__NO_OFFSET;
@@ -571,7 +653,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (q) q->revoked = 1;
     /* the group lost this member (a broker restart): what was delivered since the last commit
      * would be read again; if the partition comes back here, start after it */
-    const int64_t wm = committed ? -1 : bertd_offsets_watermark(d->offsets, topic, part);
+    const int64_t wm =
+        committed || d->txn ? -1 : bertd_offsets_watermark(d->offsets, topic, part);
+    if (d->txn) bertd_txn_forget(d->txn, topic, part);
     if (wm >= 0 && bertd_offsets_remember(d->offsets, topic, part, wm, now))
       bertd_log(BERTD_LOG_WARN, "out of memory remembering %s[%d]'s offset %lld", topic,
                 (int)part, (long long)wm);
@@ -685,8 +769,11 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   char kerr[512];
   /* defaults a user may override */
   rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", kerr, sizeof kerr);
-  /* stored watermarks reach the broker within 250 ms: fewer duplicates after a crash */
-  rd_kafka_conf_set(cc, "auto.commit.interval.ms", "250", kerr, sizeof kerr);
+  /* at-least-once: stored watermarks reach the broker within delivery.commit_interval_ms, which
+   * bounds the records a crash repeats (kafka.auto.commit.interval.ms, if set, wins) */
+  char interval[32];
+  snprintf(interval, sizeof interval, "%d", cfg->delivery.commit_interval_ms);
+  rd_kafka_conf_set(cc, "auto.commit.interval.ms", interval, kerr, sizeof kerr);
   rd_kafka_conf_set(pc, "message.timeout.ms", "0", kerr, sizeof kerr); /* retry for ever */
   rd_kafka_conf_set(pc, "linger.ms", "5", kerr, sizeof kerr);
   for (size_t i = 0; i < cfg->kafka_count; i++) {
@@ -697,6 +784,10 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   /* what at-least-once needs, whatever the file says */
   if (conf_set(cfg, cc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
       conf_set(cfg, pc, "enable.idempotence", "true", errstr, errstr_size))
+    goto fail;
+  char txn_id[300];
+  if (cfg->delivery.mode == BERTD_CONFIG_EXACTLY_ONCE &&
+      bertd_txn_configure(cfg, pc, cc, txn_id, sizeof txn_id, errstr, errstr_size))
     goto fail;
   rd_kafka_conf_set_opaque(cc, d);
   rd_kafka_conf_set_opaque(pc, d);
@@ -719,6 +810,14 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   }
   cc = NULL;
   rd_kafka_poll_set_consumer(d->consumer);
+  if (cfg->delivery.mode == BERTD_CONFIG_EXACTLY_ONCE) {
+    if (!(d->txn = bertd_txn_new(d->producer, d->consumer))) {
+      snprintf(errstr, errstr_size, "out of memory");
+      return -1;
+    }
+    bertd_log(BERTD_LOG_INFO, "delivery exactly_once: transactional.id %s, a transaction every "
+              "%d ms", txn_id, cfg->delivery.commit_interval_ms);
+  }
   d->cooperative = !strcmp(rd_kafka_rebalance_protocol(d->consumer), "COOPERATIVE");
   return 0;
 fail:
@@ -891,6 +990,7 @@ static void teardown(daemon *d) {
     free(q);
   }
   bertd_offsets_free(d->offsets);
+  bertd_txn_free(d->txn);
   free(d->pl);
   bertd_plugin_host_close(&d->host);
 }
@@ -926,6 +1026,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   /* Schema and registry errors answer above without a broker; the wait comes before the models
    * load, so that a wrong broker address fails within broker_wait_ms. */
   if (wait_for_broker(d, errstr, errstr_size)) goto out;
+  /* fences an earlier instance with the same transactional.id and aborts what it left open */
+  if (d->txn && bertd_txn_start(d->txn, cfg->broker_wait_ms, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -971,6 +1073,10 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
     }
     collect(d, 0);
     rd_kafka_poll(d->producer, 0);
+    if (d->txn && (d->txn_failed || now_ms() >= d->next_commit_ms)) {
+      txn_commit(d);
+      d->next_commit_ms = now_ms() + d->cfg->delivery.commit_interval_ms;
+    }
     queue_reap(d);
     if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
 #ifdef __GLIBC__
@@ -985,13 +1091,22 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   /* shutdown: stop fetching, finish what is in flight, commit, leave the group */
   bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
   set_paused(d, 1, 0);
-  drain(d, NULL);
-  rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
-  if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
+  if (!d->fatal[0]) { /* after a fatal error nothing can be produced or committed */
+    drain(d, NULL);
+    if (d->txn) {
+      txn_commit(d);
+    } else {
+      rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
+      if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
+    }
+  }
   size_t left = bertd_offsets_in_flight(d->offsets);
   rd_kafka_consumer_close(d->consumer);
   log_stats(d);
+  if (d->txn)
+    bertd_log(BERTD_LOG_INFO, "exactly-once: %llu transaction(s) committed, %llu aborted",
+              d->txn_commits, d->txn_aborts);
   if (d->fatal[0]) {
     snprintf(errstr, errstr_size, "%s", d->fatal);
   } else if (left) {

@@ -5,7 +5,7 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
 CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
-broker-unreachable, timing.
+broker-unreachable, timing, exactly-once.
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -239,7 +239,10 @@ class Harness:
             if log.startswith("daemon") and log.endswith(".log"):
                 tail = self.log_lines(log)[-40:]
                 print("--- %s (last 40 lines) ---\n%s" % (log, "\n".join(tail)))
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.environ.get("BERTD_TEST_KEEP"):  # for a post-mortem of the logs
+            print("kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Registry:
@@ -1061,16 +1064,144 @@ def case_timing(a):
         h.close()
 
 
+READ_COMMITTED = ("-X", "isolation.level=read_committed")
+
+
+def eos_config(h, instance, extra=""):
+    """The case's config with delivery: exactly_once and a static member id (which also names
+    the transactional.id, so a restarted instance fences its killed predecessor at once)."""
+    path = h.config(extra_kafka="  group.instance.id: %s\n%s" % (instance, extra))
+    with open(path) as fh:
+        text = fh.read()
+    out = os.path.join(h.tmp, "bertd-%s.yaml" % instance)
+    with open(out, "w") as fh:
+        fh.write("delivery: { mode: exactly_once, commit_interval_ms: 100 }\n" + text)
+    return out
+
+
+def reconcile(h, want, isolation=READ_COMMITTED):
+    """Every input id's count in output + dead-letter, as a reader with the isolation level
+    sees them: (Counter, lost ids)."""
+    out = h.consume("utt.out", h.enriched_schema(), extra=isolation)
+    dead = h.consume("utt.dlq", raw=True, extra=isolation)
+    ids = collections.Counter(r["id"] for r in out)
+    ids.update(r["_key"] for r in dead)
+    return ids, set(want) - set(ids)
+
+
+def case_exactly_once(a):
+    """delivery: exactly_once through kill -9s, broker restarts and a second daemon in the group
+    for part of the run, while records keep arriving; every 50th record is not Avro and must
+    reach the dead-letter topic (produced in the same transactions). A read_committed reader
+    must then see every input id exactly once in output + dead-letter. A read_uncommitted
+    reader sees the aborted transactions' records too: the count of those shows that the run
+    did produce records that only the transactions kept from being duplicates."""
+    h = Harness(a.build, "exactly-once")
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        recs = utterances(a.records)
+        poison = {r["id"] for i, r in enumerate(recs) if i % 50 == 25}
+        rnd = random.Random(a.seed)
+        # chunks large enough that the daemons take a while over each: events wait for one
+        n_chunks = max(a.kills + a.restarts + 4, len(recs) // 2000)
+        size = -(-len(recs) // n_chunks)
+        chunks = [recs[i:i + size] for i in range(0, len(recs), size)]
+
+        def produce(c):
+            h.produce("utt", [r for r in c if r["id"] not in poison])
+            h.produce_raw("utt", [(r["id"], b"\xffnot avro " + r["id"].encode())
+                                  for r in c if r["id"] in poison])
+
+        cfg_a, cfg_b = eos_config(h, "eos-a"), eos_config(h, "eos-b")
+        da = h.spawn_daemon(cfg_a, "daemon-a.log")
+        db = None
+        events = ["kill"] * a.kills + ["broker-restart"] * a.restarts
+        rnd.shuffle(events)
+        events.insert(1, "b-join")
+        events.insert(len(events) - 1, "b-leave")
+        kills = restarts = 0
+        b_parts = 0
+        for ev in events:
+            # each event comes while the daemons work through a chunk that is still arriving:
+            # a kill then hits an open transaction with records in it
+            producer = threading.Thread(target=produce, args=(chunks.pop(0),))
+            producer.start()
+            time.sleep(rnd.uniform(0.3, 1.0))
+            if ev == "kill":
+                # the victim alternates while B is there
+                victim_b = db is not None and kills % 2 == 1
+                proc = db if victim_b else da
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                if victim_b:
+                    db = h.spawn_daemon(cfg_b, "daemon-b.log")
+                else:
+                    da = h.spawn_daemon(cfg_a, "daemon-a.log")
+                print("kill -9 #%d (%s)" % (kills, "B" if victim_b else "A"), flush=True)
+            elif ev == "broker-restart":
+                h.broker("restart")
+                restarts += 1
+                print("broker restart #%d" % restarts, flush=True)
+            elif ev == "b-join":
+                db = h.spawn_daemon(cfg_b, "daemon-b.log")
+                wait_log(h, "daemon-b.log", r"assigned [123] partition", 60, [db])
+                b_parts = max(assignments(h, "daemon-b.log"))
+                print("daemon B joined the group (%d partition(s))" % b_parts, flush=True)
+            elif ev == "b-leave":
+                rc_b = h.stop_daemon(proc=db)
+                db = None
+                print("daemon B left the group (rc %s)" % rc_b, flush=True)
+            producer.join()
+        for c in chunks:
+            produce(c)
+        want = {r["id"] for r in recs}
+        deadline = time.time() + a.timeout
+        while True:
+            ids, lost = reconcile(h, want)
+            if not lost or time.time() > deadline or da.poll() is not None:
+                break
+            time.sleep(2)
+        rc = h.stop_daemon(proc=da)
+        ids, lost = reconcile(h, want)
+        dups = sum(ids.values()) - len(ids)
+        dead = h.consume("utt.dlq", raw=True, extra=READ_COMMITTED)
+        uncommitted, _ = reconcile(h, want, ("-X", "isolation.level=read_uncommitted"))
+        aborted = sum(uncommitted.values()) - sum(ids.values())
+        check(kills == a.kills and restarts == a.restarts and b_parts > 0,
+              "%d kill -9, %d broker restarts, a second daemon held %d partition(s)"
+              % (kills, restarts, b_parts))
+        check(not lost and dups == 0, "read_committed: lost %d, duplicates %d of %d records"
+              % (len(lost), dups, len(recs)))
+        check({r["_key"] for r in dead} == poison and len(dead) == len(poison),
+              "the %d records that are not Avro are in the dead-letter topic once each (%d)"
+              % (len(poison), len(dead)))
+        extra = [l for log in ("daemon-a.log", "daemon-b.log") if os.path.exists(
+            os.path.join(h.tmp, log)) for l in h.log_lines(log)]
+        commits = sum(int(m.group(1)) for l in extra
+                      for m in [re.search(r"(\d+) transaction\(s\) committed", l)] if m)
+        check(aborted > 0, "kills hit open transactions: %d records a read_uncommitted reader "
+              "sees besides, which read_committed readers never see" % aborted)
+        check(rc == 0, "daemon exits 0 on SIGTERM after the run (rc %s)" % rc)
+        print("figures: exactly-once records %d, kill -9 %d, broker restarts %d, lost %d, "
+              "duplicates %d; read_uncommitted sees %d more (aborted or uncommitted), "
+              "transactions committed by the daemons that exited cleanly %d"
+              % (len(recs), kills, restarts, len(lost), dups, aborted, commits))
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
                                      "memory", "rebalance", "backpressure", "broker-unreachable",
-                                     "timing"])
+                                     "timing", "exactly-once"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--kill-window", type=float, default=3.0)
+    ap.add_argument("--restarts", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--max-in-flight", type=int, default=100)
@@ -1079,7 +1210,8 @@ def main():
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
          "rebalance": case_rebalance, "backpressure": case_backpressure,
-         "broker-unreachable": case_broker_unreachable, "timing": case_timing}[a.case](a)
+         "broker-unreachable": case_broker_unreachable, "timing": case_timing,
+         "exactly-once": case_exactly_once}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))
