@@ -114,6 +114,7 @@ typedef struct daemon {
    * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
    * from its own threads, hence the atomic and the lock. */
   atomic_int starting;
+  atomic_int refused;     /* while starting: a broker refused us (credentials, certificate) */
   pthread_mutex_t startup_mu;
   char startup_err[512];
 } daemon;
@@ -352,6 +353,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   daemon *d = opaque;
   job *j = m->_private;
   entry *e = j->e;
+  if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+      m->err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+      m->err == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+    /* a missing ACL: no record will get through, so stop rather than dead-letter them all */
+    if (!d->fatal[0])
+      snprintf(d->fatal, sizeof d->fatal, "not authorized to write to topic %s (%s): the "
+               "principal needs WRITE and DESCRIBE ACLs on the output and dead-letter topics",
+               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+  }
   if (m->err) {
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
@@ -677,8 +687,19 @@ static int keep_while_starting(daemon *d, const char *what, const char *msg) {
   return 1;
 }
 
+/* A broker's refusal that retrying does not heal: a wrong password, an untrusted certificate. */
+static int is_refusal(int err, const char *msg) {
+  return err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+         strstr(msg, "SASL authentication error") || strstr(msg, "SSL handshake failed") ||
+         strstr(msg, "SSL routines") || strstr(msg, "certificate");
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
   daemon *d = rk ? rd_kafka_opaque(rk) : NULL;
+  /* librdkafka logs from its own threads; errors reach on_error only through a poll, which
+   * start-up does not do, so a refusal is spotted here */
+  if (level <= 4 && d && atomic_load(&d->starting) && is_refusal(0, buf))
+    atomic_store(&d->refused, 1);
   if (level <= 4 && keep_while_starting(d, fac, buf)) return;
   if (d && atomic_load(&d->starting)) return; /* nothing to say until a broker answers */
   bertd_log_kafka(rk, level, fac, buf);
@@ -693,6 +714,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     rd_kafka_fatal_error(rk, fatal, sizeof fatal);
     snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
     bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
+  } else if (atomic_load(&d->starting) && is_refusal(err, reason)) {
+    /* a wrong password or an untrusted certificate does not heal by retrying: start-up fails
+     * at once with librdkafka's reason (which names neither password nor key) */
+    keep_while_starting(d, rd_kafka_err2name(err), reason);
+    atomic_store(&d->refused, 1);
   } else if (!keep_while_starting(d, rd_kafka_err2name(err), reason)) {
     bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
   }
@@ -717,6 +743,14 @@ static int wait_for_broker(daemon *d, char *errstr, size_t errstr_size) {
     }
     if (*d->o.stop) {
       snprintf(errstr, errstr_size, "stopped while waiting for a Kafka broker");
+      return -1;
+    }
+    if (atomic_load(&d->refused)) {
+      pthread_mutex_lock(&d->startup_mu);
+      snprintf(errstr, errstr_size, "Kafka refused the connection to %s (%s); check the "
+               "security settings under kafka: in %s", bertd_dconf_kafka(d->cfg,
+               "bootstrap.servers"), d->startup_err, d->cfg->path);
+      pthread_mutex_unlock(&d->startup_mu);
       return -1;
     }
     if (now_ms() - t0 < 100) { /* failed at once (no broker up yet): do not spin */
@@ -826,13 +860,16 @@ fail:
   return -1;
 }
 
-/* Partition count of a topic from the cluster's metadata, -1 if unknown. */
+/* Partition count of a topic from the cluster's metadata, -1 if unknown, -2 when the principal
+ * may not even describe it (no ACL). */
 static int partition_count(daemon *d, const char *topic) {
   rd_kafka_topic_t *t = rd_kafka_topic_new(d->producer, topic, NULL);
   const struct rd_kafka_metadata *md = NULL;
   int n = -1;
   if (t && rd_kafka_metadata(d->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (md->topic_cnt == 1 && !md->topics[0].err) n = md->topics[0].partition_cnt;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+      n = -2;
     rd_kafka_metadata_destroy(md);
   }
   if (t) rd_kafka_topic_destroy(t);
@@ -939,10 +976,20 @@ static int pipeline_start(daemon *d, pipeline *pl, int threads, char *errstr,
                           sizeof pl->checksum);
   /* mirror partitions when the output has at least as many as every input */
   int out_parts = partition_count(d, pc->output.topic);
+  const char *denied = out_parts == -2 ? pc->output.topic
+                       : partition_count(d, pc->dead_letter.topic) == -2 ? pc->dead_letter.topic
+                                                                        : NULL;
   pl->mirror_partitions = out_parts > 0;
   for (size_t t = 0; t < pc->input.topic_count; t++) {
     int in_parts = partition_count(d, pc->input.topics[t]);
+    if (in_parts == -2 && !denied) denied = pc->input.topics[t];
     if (in_parts < 0 || in_parts > out_parts) pl->mirror_partitions = 0;
+  }
+  if (denied) {
+    snprintf(errstr, errstr_size, "pipeline %s: not authorized to describe topic %s (no ACL for "
+             "this principal): it needs READ on its input topics and group, WRITE on its output "
+             "and dead-letter topics, DESCRIBE on all", pc->name, denied);
+    return -1;
   }
   bertd_log(BERTD_LOG_INFO, "pipeline %s: %s with %s (%s), output %s (%s)", pc->name, pl->task,
             pl->model, pl->checksum, pc->output.topic,
@@ -1005,6 +1052,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   d->cfg = cfg;
   d->o = *opts;
   atomic_init(&d->starting, 1);
+  atomic_init(&d->refused, 0);
   pthread_mutex_init(&d->startup_mu, NULL);
 
   if (!d->o.max_in_flight) d->o.max_in_flight = 20000;

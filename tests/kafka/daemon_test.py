@@ -5,7 +5,7 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
 CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
-broker-unreachable, timing, exactly-once.
+broker-unreachable, timing, exactly-once, security.
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -1191,11 +1191,105 @@ def case_exactly_once(a):
         h.close()
 
 
+def case_security(a):
+    """bertd run against the broker's secured listeners (tests/kafka/broker.sh with
+    BERTD_KAFKA_SECURE=1: certificates made there by openssl and keytool, an ACL authorizer).
+    The daemon's principal, bertd, may read its input topic and group and write its output and
+    dead-letter topics, nothing else. Mutual TLS with a certificate the broker trusts (its key
+    encrypted, the key password from ${ENV}) enriches every record; a certificate from another CA,
+    a wrong SCRAM password (from ${file:...}) and an output topic without ACLs each stop start-up
+    at once with exit status 1 and one line naming the cause. No log line holds a secret."""
+    key_pw = "kp-%08x" % random.getrandbits(32)
+    scram_pw = "sp-%08x" % random.getrandbits(32)
+    h = Harness(a.build, "security")
+    h.env.update(BERTD_KAFKA_SECURE="1", BERTD_KAFKA_SCRAM_USERS="bertd:" + scram_pw)
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1), ("utt.denied", 1)])
+        plain = h.bootstrap
+        ssl_at, sasl_at, ca = h.broker("bootstrap", "ssl"), h.broker("bootstrap", "sasl_ssl"), \
+            h.broker("ca")
+        for args in (("topic", "utt", "read"), ("topic", "utt", "describe"),
+                     ("group", "bertd-sec*", "read"), ("topic", "utt.out", "write"),
+                     ("topic", "utt.out", "describe"), ("topic", "utt.dlq", "write"),
+                     ("topic", "utt.dlq", "describe")):
+            h.broker("acl", "bertd", *args)
+        certs = os.path.join(h.tmp, "certs")
+        h.broker("client-cert", "bertd", certs)
+        h.broker("client-cert", "bertd", os.path.join(certs, "other"), "untrusted")
+        # the good key encrypted with the key password, as a deployment would keep it
+        subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in",
+                        os.path.join(certs, "bertd.key"), "-out",
+                        os.path.join(certs, "bertd.enc.key"), "-passout", "pass:" + key_pw],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pw_file = os.path.join(h.tmp, "scram.password")
+        with open(pw_file, "w") as fh:
+            fh.write("wrong-" + scram_pw + "\n")
+        recs = utterances(a.records)
+        h.produce("utt", recs)
+        env_before = dict(os.environ)
+        os.environ["BERTD_TEST_KEY_PASSWORD"] = key_pw
+
+        def daemon(log, bootstrap, kafka, out="utt.out", wait=None):
+            h.bootstrap = bootstrap
+            cfg = h.config(group="bertd-sec-" + log, out=out, extra_kafka=kafka)
+            h.bootstrap = plain
+            os.rename(cfg, os.path.join(h.tmp, log + ".yaml"))
+            return h.spawn_daemon(os.path.join(h.tmp, log + ".yaml"), log + ".log")
+
+        mtls = ("  security.protocol: SSL\n  ssl.ca.location: %s\n"
+                "  ssl.certificate.location: %s\n  ssl.key.location: %s\n"
+                "  ssl.key.password: ${BERTD_TEST_KEY_PASSWORD}\n")
+        good = mtls % (ca, os.path.join(certs, "bertd.crt"), os.path.join(certs, "bertd.enc.key"))
+        proc = daemon("mtls", ssl_at, good)
+        h.daemon = proc
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
+        rc = h.stop_daemon()
+        ids = collections.Counter(r["id"] for r in out)
+        check(set(ids) == {r["id"] for r in recs} and rc == 0,
+              "mutual TLS (principal from the certificate's CN, ACLs allow): %d of %d records "
+              "enriched, exit %s" % (len(ids), len(recs), rc))
+
+        def refused(name, bootstrap, kafka, want, out="utt.out"):
+            t0 = time.time()
+            proc = daemon(name, bootstrap, kafka, out)
+            try:
+                rc = proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            secs = time.time() - t0
+            lines = [l for l in h.log_lines(name + ".log") if " error: " in l or "bertd run:" in l]
+            last = h.log_lines(name + ".log")[-1] if h.log_lines(name + ".log") else ""
+            check(rc == 1 and secs < 20 and re.search(want, last),
+                  "%s: exit %s after %.1f s, last line names the cause: %s"
+                  % (name, rc, secs, last[-260:]))
+
+        untrusted = mtls % (ca, os.path.join(certs, "other", "bertd.crt"),
+                            os.path.join(certs, "other", "bertd.key"))
+        refused("untrusted-cert", ssl_at, untrusted.replace(
+            "  ssl.key.password: ${BERTD_TEST_KEY_PASSWORD}\n", ""), r"refused.*(certificate|SSL)")
+        refused("wrong-password", sasl_at,
+                "  security.protocol: SASL_SSL\n  sasl.mechanism: SCRAM-SHA-512\n"
+                "  sasl.username: bertd\n  sasl.password: ${file:%s}\n  ssl.ca.location: %s\n"
+                % (pw_file, ca), r"refused.*[Aa]uthentication")
+        refused("acl-denied", ssl_at, good, r"not authorized to describe topic utt\.denied",
+                out="utt.denied")
+        leaks = [(log, l) for log in sorted(os.listdir(h.tmp)) if log.endswith(".log")
+                 for l in h.log_lines(log) if key_pw in l or scram_pw in l]
+        check(not leaks, "no log line holds the key password or the SCRAM password (%d logs "
+              "searched): %s" % (sum(1 for l in os.listdir(h.tmp) if l.endswith(".log")),
+                                 leaks[:2]))
+        os.environ.clear()
+        os.environ.update(env_before)
+    finally:
+        h.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
                                      "memory", "rebalance", "backpressure", "broker-unreachable",
-                                     "timing", "exactly-once"])
+                                     "timing", "exactly-once", "security"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -1211,7 +1305,7 @@ def main():
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
          "rebalance": case_rebalance, "backpressure": case_backpressure,
          "broker-unreachable": case_broker_unreachable, "timing": case_timing,
-         "exactly-once": case_exactly_once}[a.case](a)
+         "exactly-once": case_exactly_once, "security": case_security}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))
