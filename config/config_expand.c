@@ -50,8 +50,7 @@ static int add_file(struct buffer *b, const char *path, size_t path_len, const c
         snprintf(full, sizeof full, "%s/%.*s", dir, (int)path_len, path);
     FILE *f = fopen(full, "rb");
     if (!f) {
-        snprintf(why, why_size, "${file:%.*s}: cannot read %s: %s", (int)path_len, path, full,
-                 strerror(errno));
+        snprintf(why, why_size, "${file:%.*s}: %s", (int)path_len, path, strerror(errno));
         return -1;
     }
     size_t start = b->len;
@@ -72,7 +71,7 @@ static int add_file(struct buffer *b, const char *path, size_t path_len, const c
     while (!rc && b->len > start && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r'))
         b->data[--b->len] = '\0';
     if (!rc && b->len == start) {
-        snprintf(why, why_size, "${file:%.*s}: %s is empty", (int)path_len, path, full);
+        snprintf(why, why_size, "${file:%.*s}: the file is empty", (int)path_len, path);
         rc = -1;
     }
     return rc;

@@ -24,6 +24,7 @@
 #   broker.sh client-cert CN DIR [untrusted]
 #                                    DIR/CN.key and DIR/CN.crt (PEM), signed by the test CA, or by
 #                                    a throwaway CA the broker does not trust
+#   broker.sh committed GROUP TOPIC  "PARTITION OFFSET" lines: the group's committed offsets
 #   broker.sh acl PRINCIPAL topic|group NAME[*] read|write|describe
 #                                    allow it (a trailing * makes NAME a prefix)
 #
@@ -425,7 +426,7 @@ main() {
     local cmd="${1:-}"
     [ $# -gt 0 ] && shift
     case "$cmd" in
-        start|stop|kill|restart|status|bootstrap|create-topic|clean|ca|client-cert|acl) ;;
+        start|stop|kill|restart|status|bootstrap|create-topic|clean|ca|client-cert|acl|committed) ;;
         *) die "usage: broker.sh start|stop|restart|kill|status|bootstrap|create-topic NAME PARTITIONS|clean" ;;
     esac
     mkdir -p "$CACHE" "$STATE"
@@ -439,7 +440,7 @@ main() {
             need_java
             JARS="$(jars_dir)"
             ADMIN="$(admin_bin)" ;;
-        create-topic|acl)
+        create-topic|acl|committed)
             ADMIN="$(admin_bin)" ;;
     esac
     case "$cmd" in
@@ -451,6 +452,9 @@ main() {
         bootstrap)    live_pid >/dev/null || die "not running"
                       if [ $# -gt 0 ]; then PROTO="$1" cmd_secure_bootstrap; else bootstrap; fi ;;
         ca)           echo "$STATE/tls/ca.crt" ;;
+        committed)    [ $# -eq 2 ] || die "usage: broker.sh committed GROUP TOPIC"
+                      live_pid >/dev/null || die "not running"
+                      "$ADMIN" committed "$(bootstrap)" "$1" "$2" || exit 1 ;;
         client-cert)  cmd_client_cert "$@" ;;
         acl)          [ $# -eq 4 ] || die "usage: broker.sh acl PRINCIPAL topic|group NAME[*] OP"
                       live_pid >/dev/null || die "not running"

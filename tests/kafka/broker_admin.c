@@ -246,11 +246,48 @@ static int create_acl(const char *bootstrap, const char *principal, const char *
     return rc;
 }
 
+// Prints "PARTITION OFFSET" for each partition of TOPIC: GROUP's committed offset (-1: none).
+// The query does not join the group, so it can be asked while a member is down.
+static int committed(const char *bootstrap, const char *group, const char *topic, char *errstr,
+                     size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_nothing);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) ||
+        rd_kafka_conf_set(conf, "group.id", group, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    int parts = 0, leaderless = 0, rc = -1;
+    if (topic_state(rk, topic, 10000, &parts, &leaderless, errstr, errstr_size) == 0 && parts > 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+        for (int i = 0; i < parts; i++) rd_kafka_topic_partition_list_add(l, topic, i);
+        rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 10000);
+        if (err) {
+            snprintf(errstr, errstr_size, "committed offsets of %s: %s", group, rd_kafka_err2str(err));
+        } else {
+            for (int i = 0; i < l->cnt; i++)
+                printf("%d %lld\n", (int)l->elems[i].partition,
+                       (long long)(l->elems[i].offset < 0 ? -1 : l->elems[i].offset));
+            rc = 0;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    } else if (parts == 0) {
+        snprintf(errstr, errstr_size, "no topic %s", topic);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: broker_admin free-ports N | wait BOOTSTRAP TIMEOUT_MS | "
                     "create-topic BOOTSTRAP NAME PARTITIONS REPLICATION | "
                     "create-acl BOOTSTRAP PRINCIPAL topic|group NAME[*] "
-                    "read|write|describe\n");
+                    "read|write|describe | committed BOOTSTRAP GROUP TOPIC\n");
     return 2;
 }
 
@@ -273,6 +310,10 @@ int main(int argc, char **argv) {
         if (parse_int(argv[4], 1, 100000, &a) != 0 || parse_int(argv[5], 1, 1000, &b) != 0)
             return usage();
         if (create_topic(argv[2], argv[3], (int)a, (int)b, errstr, sizeof errstr) != 0) goto fail;
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "committed") == 0) {
+        if (committed(argv[2], argv[3], argv[4], errstr, sizeof errstr) != 0) goto fail;
         return 0;
     }
     if (argc == 7 && strcmp(argv[1], "create-acl") == 0) {

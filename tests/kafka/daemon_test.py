@@ -411,7 +411,19 @@ def case_e2e(a):
         h.close()
 
 
+def committed_offsets(h, group="bertd-test", topic="utt"):
+    """{partition: the group's committed offset} (-1: none), asked without joining."""
+    out = subprocess.run(["bash", BROKER, "committed", group, topic], env=h.env, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    return {int(p): int(o) for p, o in (line.split() for line in out.splitlines())}
+
+
 def case_kill(a):
+    """kill -9 of an at-least-once daemon while records keep arriving. Nothing may be lost, and
+    the README's bound must hold: a kill repeats at most the records delivered since the last
+    commit. After each kill (before the restart) the group's committed offsets are read; the
+    output records whose input offset is at or past them are the ones a restart reads again,
+    and the duplicates at the end may not exceed their sum."""
     h = Harness(a.build, "kill")
     try:
         h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
@@ -419,6 +431,12 @@ def case_kill(a):
         # static membership: a restarted daemon takes its partitions back at once, as a
         # supervised deployment (systemd, Kubernetes) would run it
         cfg = h.config(extra_kafka="  group.instance.id: bertd-kill-test\n")
+        if a.commit_interval:
+            with open(cfg) as fh:
+                text = fh.read()
+            with open(cfg, "w") as fh:
+                fh.write("delivery: { commit_interval_ms: %d }\n" % a.commit_interval + text)
+        at_kill = []  # (output ids delivered by then, committed offsets) per kill
         rnd = random.Random(a.seed)
         # records keep arriving while the daemon is killed: 20 chunks over several seconds
         chunks = [recs[i:i + len(recs) // 20] for i in range(0, len(recs), len(recs) // 20)]
@@ -432,6 +450,7 @@ def case_kill(a):
             h.daemon.wait()
             h.daemon = None
             out = h.consume("utt.out", h.enriched_schema())
+            at_kill.append(({r["id"] for r in out}, committed_offsets(h)))
             print("kill -9 #%d: %d distinct of %d records in the output (%d with duplicates)"
                   % (k + 1, len({r["id"] for r in out}), len(recs), len(out)), flush=True)
             h.run_daemon(cfg)
@@ -443,7 +462,16 @@ def case_kill(a):
         check(not missing, "no loss after %d kill -9: %d missing" % (a.kills, len(missing)))
         dups = sum(ids.values()) - len(ids)
         check(rc == 0, "daemon exits 0 on SIGTERM after the kills (rc %s)" % rc)
-        print("figures: kill records %d, output %d, duplicates %d" % (len(recs), len(out), dups))
+        where = {r["id"]: (r["_partition"], r["_offset"]) for r in h.consume("utt", SCHEMA)}
+        def after_commit(i, offs):  # read again by the restart: no commit, or at/after it
+            part, off = where[i]
+            return offs.get(part, -1) < 0 or off >= offs[part]
+        since = [sum(after_commit(i, offs) for i in delivered) for delivered, offs in at_kill]
+        check(dups <= sum(since), "the bound holds: %d duplicates <= %d records delivered after "
+              "the last commit at the kills (%s)" % (dups, sum(since), since))
+        print("figures: kill records %d, output %d, duplicates %d, delivered since the last "
+              "commit at the kills %d, commit interval %s ms"
+              % (len(recs), len(out), dups, sum(since), a.commit_interval or "default"))
     finally:
         h.close()
 
@@ -1296,6 +1324,8 @@ def main():
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--kill-window", type=float, default=3.0)
     ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--commit-interval", type=int, default=0,
+                    help="kill: delivery.commit_interval_ms (0: the default)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--max-in-flight", type=int, default=100)
