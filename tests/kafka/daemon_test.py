@@ -1219,6 +1219,46 @@ def case_exactly_once(a):
         h.close()
 
 
+def create_txn_id_acl(bootstrap, principal, prefix, operation):
+    """ALLOW principal operation ("write", "describe") on transactional ids starting with prefix,
+    by a CreateAcls v1 request on the PLAINTEXT listener (the admin API of librdkafka 2.0 has no
+    transactional-id resource type). Kafka's wire format: resource type 5 = TRANSACTIONAL_ID,
+    pattern 4 = PREFIXED, operation 4 = WRITE / 8 = DESCRIBE, permission 3 = ALLOW."""
+    import socket
+
+    def string(x):
+        b = x.encode()
+        return struct.pack(">h", len(b)) + b
+
+    body = struct.pack(">i", 1) + struct.pack(">b", 5) + string(prefix) + struct.pack(">b", 4)
+    body += string(principal) + string("*")
+    body += struct.pack(">bb", {"write": 4, "describe": 8}[operation], 3)
+    req = struct.pack(">hhi", 30, 1, 7) + string("bertd-test") + body
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(struct.pack(">i", len(req)) + req)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("CreateAcls: connection closed")
+            data += chunk
+    # size, correlation id, throttle ms, results count, then the first result's error code
+    _, corr, _, count, err = struct.unpack(">iiiih", data[:18])
+    if corr != 7 or count != 1 or err != 0:
+        raise RuntimeError("CreateAcls transactional id %s for %s: error %d" % (prefix, principal,
+                                                                                err))
+
+
+def librdkafka_version():
+    """rd_kafka_version(): 0xMMmmrrxx."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("rdkafka") or "librdkafka.so.1")
+    lib.rd_kafka_version.restype = ctypes.c_int
+    return lib.rd_kafka_version()
+
+
 def case_security(a):
     """bertd run against the broker's secured listeners (tests/kafka/broker.sh with
     BERTD_KAFKA_SECURE=1: certificates made there by openssl and keytool, an ACL authorizer).
@@ -1257,29 +1297,61 @@ def case_security(a):
         env_before = dict(os.environ)
         os.environ["BERTD_TEST_KEY_PASSWORD"] = key_pw
 
-        def daemon(log, bootstrap, kafka, out="utt.out", wait=None):
+        def daemon(log, bootstrap, kafka, out="utt.out", eos=False):
             h.bootstrap = bootstrap
             cfg = h.config(group="bertd-sec-" + log, out=out, extra_kafka=kafka)
             h.bootstrap = plain
-            os.rename(cfg, os.path.join(h.tmp, log + ".yaml"))
+            with open(cfg) as fh:
+                text = fh.read()
+            with open(os.path.join(h.tmp, log + ".yaml"), "w") as fh:
+                # transactional.id bertd-bertd-sec-LOG-host
+                fh.write(("delivery: exactly_once\n" if eos else "") + text)
             return h.spawn_daemon(os.path.join(h.tmp, log + ".yaml"), log + ".log")
 
+        for op in ("write", "describe"):
+            create_txn_id_acl(plain, "User:bertd", "bertd-bertd-sec-mtls", op)
         mtls = ("  security.protocol: SSL\n  ssl.ca.location: %s\n"
                 "  ssl.certificate.location: %s\n  ssl.key.location: %s\n"
                 "  ssl.key.password: ${BERTD_TEST_KEY_PASSWORD}\n")
         good = mtls % (ca, os.path.join(certs, "bertd.crt"), os.path.join(certs, "bertd.enc.key"))
-        proc = daemon("mtls", ssl_at, good)
+        proc = daemon("mtls", ssl_at, good, eos=True)
         h.daemon = proc
         out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
         rc = h.stop_daemon()
         ids = collections.Counter(r["id"] for r in out)
         check(set(ids) == {r["id"] for r in recs} and rc == 0,
-              "mutual TLS (principal from the certificate's CN, ACLs allow): %d of %d records "
-              "enriched, exit %s" % (len(ids), len(recs), rc))
+              "mutual TLS, exactly_once (principal from the certificate's CN, ACLs allow its "
+              "topics, group and transactional id): %d of %d records enriched, exit %s"
+              % (len(ids), len(recs), rc))
+        scram = ("  security.protocol: SASL_SSL\n  sasl.mechanism: SCRAM-SHA-512\n"
+                 "  sasl.username: bertd\n  sasl.password: ${file:%s}\n  ssl.ca.location: %s\n"
+                 % (pw_file, ca))
+        version = librdkafka_version()
+        if version >= 0x020601ff:
+            with open(pw_file, "w") as fh:
+                fh.write(scram_pw + "\n")
+            h.daemon = daemon("scram", sasl_at, scram)
+            deadline = time.time() + a.timeout
+            while time.time() < deadline:
+                twice = collections.Counter(r["id"] for r in h.consume("utt.out", h.enriched_schema()))
+                if all(twice[r["id"]] >= 2 for r in recs) or h.daemon.poll() is not None:
+                    break
+                time.sleep(1)
+            rc = h.stop_daemon()
+            check(all(twice[r["id"]] == 2 for r in recs) and rc == 0,
+                  "SASL_SSL with SCRAM-SHA-512 (password from ${file:...}), its own group: every "
+                  "record enriched once more, exit %s" % rc)
+        else:
+            # librdkafka before 2.6.1 sends a SCRAM client-final nonce that Kafka 4 brokers reject
+            # (librdkafka#4895): every password is "invalid credentials"
+            print("skip SASL_SSL with SCRAM-SHA-512, good password: librdkafka %x is older than "
+                  "2.6.1, which Kafka %s brokers need for SCRAM" % (version >> 8, "4.x"))
+        with open(pw_file, "w") as fh:
+            fh.write("wrong-" + scram_pw + "\n")
 
-        def refused(name, bootstrap, kafka, want, out="utt.out"):
+        def refused(name, bootstrap, kafka, want, out="utt.out", eos=False):
             t0 = time.time()
-            proc = daemon(name, bootstrap, kafka, out)
+            proc = daemon(name, bootstrap, kafka, out, eos)
             try:
                 rc = proc.wait(60)
             except subprocess.TimeoutExpired:
@@ -1296,12 +1368,10 @@ def case_security(a):
                             os.path.join(certs, "other", "bertd.key"))
         refused("untrusted-cert", ssl_at, untrusted.replace(
             "  ssl.key.password: ${BERTD_TEST_KEY_PASSWORD}\n", ""), r"refused.*(certificate|SSL)")
-        refused("wrong-password", sasl_at,
-                "  security.protocol: SASL_SSL\n  sasl.mechanism: SCRAM-SHA-512\n"
-                "  sasl.username: bertd\n  sasl.password: ${file:%s}\n  ssl.ca.location: %s\n"
-                % (pw_file, ca), r"refused.*[Aa]uthentication")
+        refused("wrong-password", sasl_at, scram, r"refused.*[Aa]uthentication")
         refused("acl-denied", ssl_at, good, r"not authorized to describe topic utt\.denied",
                 out="utt.denied")
+        refused("acl-denied-txn", ssl_at, good, r"TRANSACTIONAL_ID_AUTHORIZATION_FAILED", eos=True)
         leaks = [(log, l) for log in sorted(os.listdir(h.tmp)) if log.endswith(".log")
                  for l in h.log_lines(log) if key_pw in l or scram_pw in l]
         check(not leaks, "no log line holds the key password or the SCRAM password (%d logs "
