@@ -362,16 +362,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                "principal needs WRITE and DESCRIBE ACLs on the output and dead-letter topics",
                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
   }
-  if (m->err) {
+  if (m->err && !d->fatal[0]) /* after a fatal error every record fails: its line says why */
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
               rd_kafka_err2str(m->err));
+  if (m->err) {
     if (d->txn) {
       /* a failed record fails its transaction (librdkafka makes it abortable): abort, rewind,
        * redo; no re-routing, which would commit a dead letter for a record that may succeed */
       if (!e->q->revoked) d->txn_failed = 1;
-    } else if (!j->to_dead_letter && !e->q->revoked) {
-      /* the output topic refused it for good: the dead-letter topic gets it instead */
+    } else if (!j->to_dead_letter && !e->q->revoked && !d->fatal[0]) {
+      /* the output topic refused it for good: the dead-letter topic gets it instead (not after
+       * a fatal error: the record stays uncommitted for the restart) */
       job_dead(j, "PRODUCE_FAILED", "output topic %s: %s", rd_kafka_topic_name(m->rkt),
                rd_kafka_err2str(m->err));
       e->unacked--;

@@ -1095,15 +1095,17 @@ def case_timing(a):
 READ_COMMITTED = ("-X", "isolation.level=read_committed")
 
 
-def eos_config(h, instance, extra=""):
+def eos_config(h, instance, txn_id=None):
     """The case's config with delivery: exactly_once and a static member id (which also names
-    the transactional.id, so a restarted instance fences its killed predecessor at once)."""
-    path = h.config(extra_kafka="  group.instance.id: %s\n%s" % (instance, extra))
+    the transactional.id, so a restarted instance fences its killed predecessor at once), or
+    the transactional id txn_id."""
+    path = h.config(extra_kafka="  group.instance.id: %s\n" % instance)
     with open(path) as fh:
         text = fh.read()
     out = os.path.join(h.tmp, "bertd-%s.yaml" % instance)
     with open(out, "w") as fh:
-        fh.write("delivery: { mode: exactly_once, commit_interval_ms: 100 }\n" + text)
+        fh.write("delivery: { mode: exactly_once, commit_interval_ms: 100%s }\n"
+                 % (", transactional_id: " + txn_id if txn_id else "") + text)
     return out
 
 
@@ -1148,6 +1150,7 @@ def case_exactly_once(a):
         events.insert(1, "b-join")
         events.insert(len(events) - 1, "b-leave")
         kills = restarts = 0
+        kills_of_b = [0]
         b_parts = 0
         for ev in events:
             # each event comes while the daemons work through a chunk that is still arriving:
@@ -1163,6 +1166,7 @@ def case_exactly_once(a):
                 proc.wait()
                 kills += 1
                 if victim_b:
+                    kills_of_b[0] += 1
                     db = h.spawn_daemon(cfg_b, "daemon-b.log")
                 else:
                     da = h.spawn_daemon(cfg_a, "daemon-a.log")
@@ -1181,8 +1185,26 @@ def case_exactly_once(a):
                 db = None
                 print("daemon B left the group (rc %s)" % rc_b, flush=True)
             producer.join()
+        # a zombie: C starts with A's transactional.id, which fences A (its next transactional
+        # call fails fatally: exit 1, one line); C takes over A's partitions and finishes
+        a_starts = 1 + sum(ev == "kill" for ev in events) - kills_of_b[0]
+        deadline = time.time() + 60
+        while (sum("assigned" in l for l in h.log_lines("daemon-a.log")) < a_starts
+               and time.time() < deadline):  # A's latest start has its transactions and partitions
+            time.sleep(0.2)
+        dc = h.spawn_daemon(eos_config(h, "eos-c", txn_id="bertd-bertd-test-eos-a"),
+                            "daemon-c.log")
         for c in chunks:
             produce(c)
+        try:
+            rc_fenced = da.wait(60)
+        except subprocess.TimeoutExpired:
+            rc_fenced = None
+        fenced_line = (h.log_lines("daemon-a.log") or [""])[-1]
+        check(rc_fenced == 1 and re.search(r"fenc", fenced_line, re.I),
+              "A, fenced by C with its transactional.id, exits 1 with one line (rc %s): %s"
+              % (rc_fenced, fenced_line[-200:]))
+        da = dc
         want = {r["id"] for r in recs}
         deadline = time.time() + a.timeout
         while True:
@@ -1204,7 +1226,7 @@ def case_exactly_once(a):
         check({r["_key"] for r in dead} == poison and len(dead) == len(poison),
               "the %d records that are not Avro are in the dead-letter topic once each (%d)"
               % (len(poison), len(dead)))
-        extra = [l for log in ("daemon-a.log", "daemon-b.log") if os.path.exists(
+        extra = [l for log in ("daemon-a.log", "daemon-b.log", "daemon-c.log") if os.path.exists(
             os.path.join(h.tmp, log)) for l in h.log_lines(log)]
         commits = sum(int(m.group(1)) for l in extra
                       for m in [re.search(r"(\d+) transaction\(s\) committed", l)] if m)
