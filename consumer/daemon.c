@@ -9,8 +9,6 @@
  * librdkafka's auto-commit. */
 #include "bertd_daemon.h"
 
-#include <cblas.h>
-#undef I /* cblas.h brings complex.h's I */
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -28,6 +26,7 @@
 #include "bertd_avro.h"
 #include "bertd_log.h"
 #include "offsets.h"
+#include "pipeline_settings.h"
 #include "plugin_host.h"
 #include "transactions.h"
 
@@ -77,7 +76,7 @@ struct pipeline {
   bertd_plugin *plugin;
   bertd_codec *codec;
   bertd_registry *registry;
-  const char *task;
+  char task[16];
   char model[256], checksum[64];
   int mirror_partitions;  /* output partition = input partition */
   unsigned long long out, dead;
@@ -123,17 +122,6 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *task_name(enum bertd_dconf_task t) {
-  switch (t) {
-  case BERTD_CONFIG_TASK_JOINT: return "joint";
-  case BERTD_CONFIG_TASK_CLASSIFY: return "classify";
-  case BERTD_CONFIG_TASK_TAG: return "tag";
-  case BERTD_CONFIG_TASK_EMBED: return "embed";
-  case BERTD_CONFIG_TASK_QA: return "qa";
-  }
-  return "?";
 }
 
 static void count_dead(daemon *d, const char *reason) {
@@ -878,44 +866,15 @@ static int partition_count(daemon *d, const char *topic) {
   return n;
 }
 
-/* threads: the pipeline's model.threads, else the daemon's share (0: the plugin's default) */
-static char *plugin_config_json(const struct bertd_pipeline_config *p, int threads) {
-  json_t *buckets = json_array();
-  for (size_t i = 0; i < p->batching.bucket_count; i++)
-    json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
-  json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
-      p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
-      "top_k", p->model.top_k, "on_too_long",
-      bertd_dconf_too_long_name(p->model.on_too_long),
-      "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
-      "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
-      p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
-  /* no key when the file has none: the plugin's "unset" is not threshold 0 */
-  if (root && p->model.has_threshold)
-    json_object_set_new(json_object_get(root, "model"), "threshold",
-                        json_real(p->model.threshold));
-  const int t = p->model.threads > 0 ? p->model.threads : threads;
-  if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
-  if (root && p->model.on_too_long == BERTD_CONFIG_TOO_LONG_WINDOW) {
-    json_t *m = json_object_get(root, "model");
-    if (p->model.window_stride >= 0)
-      json_object_set_new(m, "window_stride", json_integer(p->model.window_stride));
-    json_object_set_new(m, "window_combine",
-                        json_string(p->model.window_combine_max ? "max" : "mean"));
-  }
-  char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
-  json_decref(root);
-  return s;
-}
-
 /* A pipeline's first half, which needs no broker: the input schema, the Schema Registry (which
  * registers the enriched schema) and the codec. */
 static int pipeline_codec_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
                                  char *errstr, size_t errstr_size) {
   pl->cfg = pc;
-  pl->task = task_name(pc->model.task);
   char err[512];
+  if (bertd_pipeline_settings_check(d->host.api, d->cfg, (size_t)(pc - d->cfg->pipelines),
+                                    pl->task, sizeof pl->task, errstr, errstr_size))
+    return -1;
   bertd_avro_schema *schema = NULL;
   if (bertd_avro_schema_load(pc->input.schema_path, &schema, err, sizeof err)) {
     snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
@@ -963,7 +922,7 @@ static int pipeline_start(daemon *d, pipeline *pl, int threads, char *errstr,
                           size_t errstr_size) {
   const struct bertd_pipeline_config *pc = pl->cfg;
   char err[512];
-  char *json = plugin_config_json(pc, threads);
+  char *json = bertd_pipeline_plugin_json(pc, threads);
   if (!json) {
     snprintf(errstr, errstr_size, "pipeline %s: out of memory", pc->name);
     return -1;
@@ -1083,9 +1042,9 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
   int share = 0;
   if (cfg->pipeline_count > 1) {
-    share = openblas_get_num_threads() / (int)cfg->pipeline_count;
+    share = d->host.api->threads(0) / (int)cfg->pipeline_count;
     if (share < 1) share = 1;
-    openblas_set_num_threads(1);
+    d->host.api->threads(1);
   }
   for (size_t i = 0; i < d->npl; i++)
     if (pipeline_start(d, &d->pl[i], share, errstr, errstr_size)) goto out;

@@ -360,6 +360,36 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_model_info(const bertd_plugin *p, char *nam
   return 0;
 }
 
+BERTD_PLUGIN_EXPORT int bertd_plugin_config_check(const char *config_json, char *effective,
+                                                  size_t effective_size, char *errstr,
+                                                  size_t errstr_size) {
+  json_t *eff;
+  if (bertd_plugin_config_effective(config_json, &eff, errstr, errstr_size)) return -1;
+  int rc = 0;
+  if (effective && effective_size) {
+    char *text = json_dumps(eff, JSON_COMPACT | JSON_REAL_PRECISION(8));
+    size_t need = text ? strlen(text) + 1 : 0;
+    if (!text) {
+      rc = -1;
+      snprintf(errstr, errstr_size, "config: out of memory");
+    } else if (need > effective_size) {
+      rc = -1;
+      snprintf(errstr, errstr_size, "config: the effective config needs %zu bytes, %zu given",
+               need, effective_size);
+    } else {
+      memcpy(effective, text, need);
+    }
+    free(text);
+  }
+  json_decref(eff);
+  return rc;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_threads(int n) {
+  if (n > 0) bertd_threads_set(n);
+  return bertd_threads();
+}
+
 static const bertd_plugin_api API = {
     .abi_version = BERTD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(bertd_plugin_api),
@@ -374,6 +404,8 @@ static const bertd_plugin_api API = {
     .model_info = bertd_plugin_model_info,
     .abi_minor = BERTD_PLUGIN_ABI_MINOR,
     .poll_timed = bertd_plugin_poll_timed,
+    .config_check = bertd_plugin_config_check,
+    .threads = bertd_plugin_threads,
 };
 
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }

@@ -260,7 +260,7 @@ static void parity(const char *model_dir, bertd_enrich_task task, const char *ta
   corpus_reference(&c, model_dir, &o);
   char json[2048];
   snprintf(json, sizeof json,
-           "{\"model\":{\"dir\":\"%s\",\"task\":\"%s\"},"
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"%s\",\"max_length\":512},"
            "\"batching\":{\"max_batch_tokens\":2048,\"max_batch_records\":32,\"max_wait_ms\":2,"
            "\"buckets\":[16,32,64,128,256,512]}}",
            model_dir, task_name);
@@ -483,29 +483,41 @@ Test(plugin, destroy_with_records_in_flight) {
 Test(plugin, config_errors_name_the_key) {
   struct { const char *json, *want; } cases[] = {
       {"", "config:"},
-      {"[]", "expected an object"},
-      {"{}", "model: required"},
-      {"{\"model\":{\"task\":\"joint\"}}", "model.dir: required"},
-      {"{\"model\":{\"dir\":\"x\"}}", "model.task: required"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"summarize\"}}", "model.task: expected one of"},
+      {"[]", "config: expected an object with model and batching"},
+      {"{}", "model: required, a mapping"},
+      {"{\"model\":{\"task\":\"joint\"}}", "model: missing required key 'dir'"},
+      {"{\"model\":{\"dir\":\"x\"}}", "model: missing required key 'task'"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"summarize\"}}",
+       "model.task: unknown task 'summarize' (expected joint, classify, tag, embed, qa, tokenize, "
+       "fill-mask or nsp)"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"top_k\":\"3\"}}",
-       "model.top_k: expected an integer"},
+       "model.top_k: expected an integer, got the string '3'"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"max_lenght\":3}}",
-       "model.max_lenght: unknown key"},
+       "model: unknown key 'max_lenght'"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"on_too_long\":\"drop\"}}",
-       "model.on_too_long: expected one of truncate, dead_letter"},
+       "model.on_too_long: unknown on_too_long action 'drop' (expected truncate, dead_letter or "
+       "window)"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"tag_decoding\":\"crf\"}}",
-       "model.tag_decoding: expected one of bio, argmax"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}", "model.threshold"},
+       "model.tag_decoding: unknown tag decoding 'crf' (expected bio or argmax)"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}",
+       "model.threshold: must be between 0 and 1, got 2"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"tag\",\"threshold\":0.5}}",
+       "model.threshold: threshold applies to tasks joint and classify only"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threads\":0}}",
-       "model.threads: 0 is out of range"},
+       "model.threads: must be positive, got 0"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[32,16]}}",
-       "batching.buckets[1]: 16 is not above"},
+       "batching.buckets[1]: buckets must increase: 16 follows 32"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[16,256]}}",
+       "batching.buckets[1]: bucket 256 is longer than model.max_length 128"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_batch_tokens\":100}}",
+       "batching.max_batch_tokens: batching.max_batch_tokens 100 is smaller than one record of "
+       "model.max_length 128"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_batch_records\":0}}",
-       "batching.max_batch_records: 0 is out of range"},
+       "batching.max_batch_records: must be positive, got 0"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_wait\":5}}",
-       "batching.max_wait: unknown key"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"pipeline\":1}", "pipeline: unknown key"},
+       "batching: unknown key 'max_wait'"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"pipeline\":1}",
+       "config: unknown key 'pipeline'"},
       {"{\"model\":{\"dir\":\"/nonexistent/model\",\"task\":\"joint\"}}", "/nonexistent/model"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
