@@ -221,7 +221,8 @@ launch() {
     local pid
     if [ ! -f "$STATE/data/meta.properties" ]; then
         local cluster_id
-        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding. It may start
+        # with '-' (one start in 64), so it is passed as --cluster-id=ID, never as a separate word.
         cluster_id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
         local scram=() user users
         if [ -f "$STATE/secure_ports" ] && [ -n "${BERTD_KAFKA_SCRAM_USERS:-}" ]; then
@@ -231,7 +232,7 @@ launch() {
             done
         fi
         java -cp "$JARS/*" -Dlog4j2.configurationFile="$STATE/log4j2.properties" \
-            kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" \
+            kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$STATE/server.properties" \
             "${scram[@]}" >"$STATE/format.log" 2>&1 </dev/null 9>&- ||
             die "could not format the log dir (see $STATE/format.log)"
     fi

@@ -1230,13 +1230,17 @@ def case_exactly_once(a):
             os.path.join(h.tmp, log)) for l in h.log_lines(log)]
         commits = sum(int(m.group(1)) for l in extra
                       for m in [re.search(r"(\d+) transaction\(s\) committed", l)] if m)
+        aborts = [int(m.group(1)) for l in extra
+                  for m in [re.search(r"transaction aborted; (\d+) partition", l)] if m]
         check(aborted > 0, "kills hit open transactions: %d records a read_uncommitted reader "
               "sees besides, which read_committed readers never see" % aborted)
         check(rc == 0, "daemon exits 0 on SIGTERM after the run (rc %s)" % rc)
         print("figures: exactly-once records %d, kill -9 %d, broker restarts %d, lost %d, "
               "duplicates %d; read_uncommitted sees %d more (aborted or uncommitted), "
-              "transactions committed by the daemons that exited cleanly %d"
-              % (len(recs), kills, restarts, len(lost), dups, aborted, commits))
+              "transactions committed by the daemons that exited cleanly %d; transactions "
+              "aborted and redone by live daemons %d (%d partition rewinds)"
+              % (len(recs), kills, restarts, len(lost), dups, aborted, commits, len(aborts),
+                 sum(aborts)))
     finally:
         h.close()
 
