@@ -380,7 +380,13 @@ def case_e2e(a):
         inputs = h.consume("utt", SCHEMA)
         check(len(inputs) == len(recs), "%d records produced to a 3-partition topic" % len(recs))
         t0 = time.time()
-        h.run_daemon(h.config())
+        cfg = h.config()
+        if a.delivery:
+            with open(cfg) as fh:
+                text = fh.read()
+            with open(cfg, "w") as fh:
+                fh.write("delivery: %s\n" % a.delivery + text)
+        h.run_daemon(cfg)
         out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout)
         secs = time.time() - t0
         rc = h.stop_daemon()
@@ -403,9 +409,9 @@ def case_e2e(a):
         same = sum(same_enrichment(r, cli[r["id"]]) for r in out)
         check(same == len(out), "enrichment equals `bertd joint` on the same texts (%d/%d)"
               % (same, len(out)))
-        print("figures: e2e records %d, daemon %.1f records/s while busy (Kafka in to delivered "
+        print("figures: e2e (delivery %s) records %d, daemon %.1f records/s while busy (Kafka in to delivered "
               "out), %.1f records/s wall incl. start-up and polling; CLI %.1f records/s on the "
-              "same texts" % (len(recs), h.busy_rate() or 0, len(recs) / secs,
+              "same texts" % (a.delivery or "at_least_once", len(recs), h.busy_rate() or 0, len(recs) / secs,
                               len(recs) / cli_secs))
     finally:
         h.close()
@@ -1420,6 +1426,7 @@ def main():
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--kill-window", type=float, default=3.0)
     ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--delivery", default="", help="e2e: the delivery: mode (default: the file's)")
     ap.add_argument("--commit-interval", type=int, default=0,
                     help="kill: delivery.commit_interval_ms (0: the default)")
     ap.add_argument("--seed", type=int, default=1)
