@@ -19,14 +19,17 @@ static void usage(FILE *f) {
           "       bertd run -c CONFIG.yaml --check [--plugin PATH]\n"
           "Consumes the configured input topics, enriches every record with the model, and\n"
           "produces to the output (or dead-letter) topics, at least once. SIGTERM or SIGINT:\n"
-          "stop fetching, finish in-flight records, commit, exit 0. --broker-wait-ms: how long\n"
-          "start-up waits for a broker to answer (default: broker_wait_ms in the file, 30000;\n"
-          "0: for ever) before it exits 1. --check: check the file as start-up does, print each\n"
-          "pipeline's model and batching settings as they will run (defaults filled in, one\n"
-          "JSON line each) and exit 0, without a broker or loading a model.\n");
+          "stop fetching, finish in-flight records, commit, exit 0. SIGHUP: reload the config\n"
+          "file and its models (a bad one is refused and the old one keeps serving).\n"
+          "--broker-wait-ms: how long start-up waits for a broker to answer (default:\n"
+          "broker_wait_ms in the file, 30000; 0: for ever) before it exits 1. --check: check\n"
+          "the file as start-up does, print each pipeline's model and batching settings as\n"
+          "they will run (defaults filled in, one JSON line each) and exit 0, without a broker\n"
+          "or loading a model.\n");
 }
 
-int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
+int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop,
+                       volatile sig_atomic_t *reload) {
   static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
                                            {"plugin", required_argument, 0, 'p'},
                                            {"max-in-flight", required_argument, 0, 'm'},
@@ -39,7 +42,7 @@ int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop) {
   const char *config = NULL;
   long broker_wait_ms = -1; /* -1: the file's */
   int check = 0;
-  bertd_daemon_opts o = {.stop = stop};
+  bertd_daemon_opts o = {.stop = stop, .reload = reload};
   optind = 1;
   opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;

@@ -13,6 +13,13 @@
 
 /* The daemon's stop flag: the one piece of global state, set by SIGTERM/SIGINT. */
 static volatile sig_atomic_t stop_requested;
+/* ... and its reload flag, set by SIGHUP (`bertd run` reloads the config and models). */
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig) {
+  (void)sig;
+  reload_requested = 1;
+}
 
 static void on_signal(int sig) {
   (void)sig;
@@ -59,8 +66,10 @@ int main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return bertd_cli_run_main(argc - 1, argv + 1, &stop_requested);
+    return bertd_cli_run_main(argc - 1, argv + 1, &stop_requested, &reload_requested);
   }
   if (!strcmp(argv[1], "produce")) return bertd_cli_produce_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "consume")) return bertd_cli_consume_main(argc - 1, argv + 1);

@@ -103,6 +103,17 @@ struct bertd_daemon_config {
         int commit_interval_ms;  // offsets commit (at-least-once) / transaction (exactly-once) period
         char *transactional_id;  // exactly-once: NULL derives it from group.id and the instance
     } delivery;
+    // The Prometheus /metrics, /healthz and /readyz endpoints of `bertd run`.
+    struct {
+        char *listen; // "HOST:PORT"; NULL when the file has no metrics section (no endpoints)
+    } metrics;
+    // Hot reload. SIGHUP always reloads the file and its models; with watch, a change in a
+    // pipeline's model directory does too (checked every interval_ms, acted on once it has
+    // stopped changing for one interval).
+    struct {
+        int watch;       // 0 unless `watch: true`
+        int interval_ms; // >= 100; default 2000
+    } reload;
     struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };

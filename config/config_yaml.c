@@ -21,6 +21,7 @@
 
 #define DEFAULT_BROKER_WAIT_MS 30000
 #define DEFAULT_COMMIT_INTERVAL_MS 100
+#define DEFAULT_RELOAD_INTERVAL_MS 2000
 
 static const char *const framing_names[] = { "plain", "confluent" };
 static const char *const delivery_names[] = { "at_least_once", "exactly_once" };
@@ -542,9 +543,62 @@ static int read_delivery(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// `listen: HOST:PORT`: a host name or IPv4 address, or [IPv6], and a port 1..65535.
+static int read_listen(struct reader *r, yaml_node_t *node, char **dst) {
+    if (read_string(r, node, 0, dst) != 0) return -1;
+    if (!node) return 0;
+    const char *s = *dst, *colon = strrchr(s, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    int bracketed = s[0] == '[';
+    if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535 ||
+        (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t)(colon - s))))
+        return fail_node(r, node, "expected HOST:PORT (port 1..65535, an IPv6 host in [ ]), got '%.60s'", s);
+    return 0;
+}
+
+// Plain true or false.
+static int read_bool(struct reader *r, yaml_node_t *node, int *dst) {
+    char buf[64];
+    if (!node) return 0;
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp(scalar(node), "true") == 0) return *dst = 1, 0;
+        if (strcmp(scalar(node), "false") == 0) return *dst = 0, 0;
+    }
+    return fail_node(r, node, "expected true or false, got %s", describe(node, buf, sizeof buf));
+}
+
+// The Prometheus and health endpoints.
+static int read_metrics(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "listen", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, keys, keys) != 0) return -1;
+    FIELD(r, node, "listen", read_listen(r, VALUE, &r->cfg->metrics.listen));
+    return 0;
+}
+
+// A watch interval: at least 100 ms, so the watch cannot keep a core busy listing directories.
+static int read_interval(struct reader *r, yaml_node_t *node, int *dst) {
+    int v = *dst;
+    if (read_int(r, node, 0, &v) != 0) return -1;
+    if (node && v < 100) return fail_node(r, node, "must be at least 100, got %d", v);
+    *dst = v;
+    return 0;
+}
+
+// Hot reload: SIGHUP always; watch adds the model directories' changes.
+static int read_reload(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "watch", "interval_ms", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, keys, NULL) != 0) return -1;
+    FIELD(r, node, "watch", read_bool(r, VALUE, &r->cfg->reload.watch));
+    FIELD(r, node, "interval_ms", read_interval(r, VALUE, &r->cfg->reload.interval_ms));
+    return 0;
+}
+
 static int read_root(struct reader *r, yaml_node_t *root) {
     static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms",
-                                            "delivery", NULL };
+                                            "metrics", "reload", "delivery", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
     r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
@@ -553,6 +607,9 @@ static int read_root(struct reader *r, yaml_node_t *root) {
     FIELD(r, root, "delivery", read_delivery(r, VALUE));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
+    r->cfg->reload.interval_ms = DEFAULT_RELOAD_INTERVAL_MS;
+    FIELD(r, root, "metrics", read_metrics(r, VALUE));
+    FIELD(r, root, "reload", read_reload(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));
     return 0;
 }
@@ -697,6 +754,7 @@ void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     free(cfg->pipelines);
     free(cfg->schema_registry.url);
     free(cfg->delivery.transactional_id);
+    free(cfg->metrics.listen);
     for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
     free(cfg->keys);
     free(cfg->path);

@@ -24,6 +24,8 @@ typedef struct bertd_daemon_opts {
   int stats_interval_ms;          /* a stats log line this often (0: 10000; <0: never) */
   int drain_timeout_ms;           /* bound for draining on revoke and on shutdown (0: 30000) */
   volatile sig_atomic_t *stop;    /* set by the signal handler: drain, commit, return */
+  volatile sig_atomic_t *reload;  /* set by SIGHUP's handler (may be NULL): reload the config
+                                   * file and its models; the daemon clears it */
 } bertd_daemon_opts;
 
 /* Runs until *opts->stop is set. Returns 0 after a clean drain, -1 with errstr when start-up

@@ -40,8 +40,10 @@ extern "C" {
 #define BERTD_PLUGIN_ABI_VERSION 1
 /* Bumped on additions that keep hosts built for an older minor of the same major working:
  *   1.1  bertd_plugin_poll_timed, bertd_plugin_timing, bertd_plugin_api.abi_minor/poll_timed
- *   1.2  bertd_plugin_config_check, bertd_plugin_threads (and their bertd_plugin_api members) */
-#define BERTD_PLUGIN_ABI_MINOR 2
+ *   1.2  bertd_plugin_config_check, bertd_plugin_threads (and their bertd_plugin_api members)
+ *   1.3  bertd_plugin_poll_batches, bertd_plugin_batch, bertd_plugin_model_json (for a host's
+ *        metrics) */
+#define BERTD_PLUGIN_ABI_MINOR 3
 
 /* Only these symbols are exported from the shared object (it is built -fvisibility=hidden). */
 #if defined(__GNUC__)
@@ -84,6 +86,18 @@ typedef struct bertd_plugin_timing {
   double model_ms;         /* its batch's forward pass and results, shared by the batch's
                             * records; 0 for records that never reached the model */
 } bertd_plugin_timing;
+
+/* One batch the worker ran (ABI 1.3), for a host's metrics. */
+typedef struct bertd_plugin_batch {
+  int sequences;           /* sequences in the batch: records, or windows of long records */
+  int tokens;              /* their tokens, special tokens included */
+  int padded_tokens;       /* sequences x the longest of them: what the forward pass computed */
+  double model_ms;         /* the forward pass and the results */
+} bertd_plugin_batch;
+
+/* Batches the plugin remembers for poll_batches(): a host that polls less often than this many
+ * batches run loses the oldest (they are counted in bertd_plugin_poll_batches' *dropped). */
+#define BERTD_PLUGIN_BATCH_LOG 1024
 
 /* ---- version ---- */
 
@@ -220,6 +234,19 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_config_check(const char *config_json, char 
  * its one pool. */
 BERTD_PLUGIN_EXPORT int bertd_plugin_threads(int n);
 
+/* ABI 1.3. Moves up to max of the batches run since the last call into out, oldest first, and
+ * returns how many; *dropped (may be NULL) gets the batches lost since the last call because
+ * more than BERTD_PLUGIN_BATCH_LOG were waiting. Host thread. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_batches(bertd_plugin *p, bertd_plugin_batch *out,
+                                                  int max, unsigned long long *dropped);
+
+/* ABI 1.3. The loaded model as one JSON object, for labels: {"name": directory base name,
+ * "checksum": weights checksum, "task": the task served, "precision": the arithmetic of the
+ * forward pass ("float32": weights stored as F16/BF16 are widened when loaded),
+ * "max_length": tokens per sequence}. Returns the length written, or -1 when size is too small
+ * (buf then holds nothing usable). */
+BERTD_PLUGIN_EXPORT int bertd_plugin_model_json(const bertd_plugin *p, char *buf, size_t size);
+
 /* ---- function table, for dlopen ---- */
 
 /* Every entry point in one struct, so a host needs a single dlsym("bertd_plugin_get_api").
@@ -247,6 +274,10 @@ typedef struct bertd_plugin_api {
   int (*config_check)(const char *config_json, char *effective, size_t effective_size,
                       char *errstr, size_t errstr_size);
   int (*threads)(int n);
+  /* ABI 1.3 */
+  int (*poll_batches)(bertd_plugin *p, bertd_plugin_batch *out, int max,
+                      unsigned long long *dropped);
+  int (*model_json)(const bertd_plugin *p, char *buf, size_t size);
 } bertd_plugin_api;
 
 /* Whether api (of a plugin possibly built for an older minor) has member m. */

@@ -390,6 +390,36 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_threads(int n) {
   return bertd_threads();
 }
 
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_batches(bertd_plugin *p, bertd_plugin_batch *out,
+                                                  int max, unsigned long long *dropped) {
+  if (!p || !out || max < 1) return 0;
+  int n = 0;
+  pthread_mutex_lock(&p->mu);
+  while (n < max && p->batch_count > 0) {
+    out[n++] = p->batch_log[p->batch_head];
+    p->batch_head = (p->batch_head + 1) % BERTD_PLUGIN_BATCH_LOG;
+    p->batch_count--;
+  }
+  if (dropped) *dropped = p->batch_dropped;
+  p->batch_dropped = 0;
+  pthread_mutex_unlock(&p->mu);
+  return n;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_model_json(const bertd_plugin *p, char *buf, size_t size) {
+  if (!p || !buf) return -1;
+  /* every weight is widened to F32 at load (bertd_weights.h) and the encoder computes in F32 */
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", bertd_model_name(p->model),
+                        "checksum", bertd_model_checksum(p->model), "task",
+                        bertd_enrich_task_name(p->cfg.enrich.task), "precision", "float32",
+                        "max_length", p->max_length);
+  size_t need = o ? json_dumpb(o, buf, size, JSON_COMPACT) : 0;
+  json_decref(o);
+  if (!need || need >= size) return -1;
+  buf[need] = 0;
+  return (int)need;
+}
+
 static const bertd_plugin_api API = {
     .abi_version = BERTD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(bertd_plugin_api),
@@ -406,6 +436,8 @@ static const bertd_plugin_api API = {
     .poll_timed = bertd_plugin_poll_timed,
     .config_check = bertd_plugin_config_check,
     .threads = bertd_plugin_threads,
+    .poll_batches = bertd_plugin_poll_batches,
+    .model_json = bertd_plugin_model_json,
 };
 
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }

@@ -97,6 +97,16 @@ static void *worker_main(void *arg) {
     run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_accs,
               p->batch_win, p->batch_results);
     int64_t done = bertd_record_now_us();
+    /* the batch's shape: (n, longest) is what the encoder computed, tokens what was real
+     * (read before drop_input clears the encodings) */
+    bertd_plugin_batch shape = {.sequences = n, .model_ms = (double)(done - started) / 1000.0};
+    int longest = 0;
+    for (int i = 0; i < n; i++) {
+      shape.tokens += rs[i]->enc.n;
+      if (rs[i]->enc.n > longest) longest = rs[i]->enc.n;
+    }
+    shape.padded_tokens = n * longest;
+
     int n_finished = 0;
     for (int i = 0; i < n; i++) {
       rs[i]->started_us = started;
@@ -105,6 +115,12 @@ static void *worker_main(void *arg) {
     }
 
     pthread_mutex_lock(&p->mu);
+    if (p->batch_count == BERTD_PLUGIN_BATCH_LOG) { /* the host is not reading: drop the oldest */
+      p->batch_head = (p->batch_head + 1) % BERTD_PLUGIN_BATCH_LOG;
+      p->batch_count--;
+      p->batch_dropped++;
+    }
+    p->batch_log[(p->batch_head + p->batch_count++) % BERTD_PLUGIN_BATCH_LOG] = shape;
     for (int i = 0; i < n; i++) {
       record *parent = rs[i]->parent;
       if (!parent) {

@@ -81,7 +81,8 @@ def readme_tables(eff):
     max_length = eff["model"]["max_length"]
     seen = set()
     for section in ("model", "batching"):
-        m = re.search(r"#### `%s`\n\n\|.*\n\|[-| ]+\n((?:\|.*\n)+)" % section, text)
+        # the heading, any paragraphs, then the table's header, rule and rows
+        m = re.search(r"#### `%s`\n(?:[^|#].*\n|\n)*\|.*\n\|[-| ]+\n((?:\|.*\n)+)" % section, text)
         check(m is not None, "config/README.md has a `%s` table" % section)
         if not m:
             continue

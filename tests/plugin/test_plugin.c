@@ -557,3 +557,66 @@ Test(plugin, abi_version_and_table) {
   cr_assert_str_eq(api->reason_name(BERTD_PLUGIN_INFERENCE), "inference");
   cr_assert_str_eq(api->reason_name(99), "unknown");
 }
+
+/* ABI 1.3: each batch's shape for the host's metrics. Two records per batch at most: three
+ * copies of one text run as batches of 2 and 1 with no padding; a short and a long text share a
+ * batch padded to the long one. */
+Test(plugin, poll_batches_reports_each_batch_shape) {
+  char json[1024];
+  snprintf(json, sizeof json,
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"joint\"},\"batching\":{\"max_wait_ms\":10000,"
+           "\"max_batch_records\":2,\"buckets\":[64]}}", fixture("joint"));
+  bertd_plugin *p = create(json);
+  char err[256];
+  const char *same = "show me flights from boston to denver";
+  const char *texts[5] = {same, same, same, "hi", "list the cheapest fares from dallas to boston"};
+  bertd_plugin_completion out[8];
+  int tokens[5];
+  bertd_plugin_batch b[8];
+  unsigned long long dropped = 99;
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(bertd_plugin_submit(p, texts[i], strlen(texts[i]), NULL, 0, REF(i), err,
+                                     sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_plugin_flush(p, 10000), 0);
+  cr_assert_eq(bertd_plugin_poll(p, out, 8, 0), 3);
+  for (int i = 0; i < 3; i++) tokens[IDX(out[i].ref)] = out[i].tokens;
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, &dropped), 2);
+  cr_assert_eq(dropped, 0);
+  cr_assert_eq(b[0].sequences, 2);
+  cr_assert_eq(b[0].tokens, 2 * tokens[0]);
+  cr_assert_eq(b[0].padded_tokens, 2 * tokens[0]);
+  cr_assert_eq(b[1].sequences, 1);
+  cr_assert_eq(b[1].tokens, tokens[0]);
+  cr_assert_eq(b[1].padded_tokens, tokens[0]);
+  cr_assert(b[0].model_ms > 0);
+  for (int i = 3; i < 5; i++)
+    cr_assert_eq(bertd_plugin_submit(p, texts[i], strlen(texts[i]), NULL, 0, REF(i), err,
+                                     sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_plugin_flush(p, 10000), 0);
+  cr_assert_eq(bertd_plugin_poll(p, out, 8, 0), 2);
+  for (int i = 0; i < 2; i++) tokens[IDX(out[i].ref)] = out[i].tokens;
+  cr_assert_lt(tokens[3], tokens[4]);
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, NULL), 1);
+  cr_assert_eq(b[0].sequences, 2);
+  cr_assert_eq(b[0].tokens, tokens[3] + tokens[4]);
+  cr_assert_eq(b[0].padded_tokens, 2 * tokens[4]);
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, NULL), 0); /* each batch is reported once */
+}
+
+Test(plugin, model_json_names_the_model) {
+  char json[1024];
+  snprintf(json, sizeof json, "{\"model\":{\"dir\":\"%s\",\"task\":\"joint\",\"max_length\":32}}",
+           fixture("joint"));
+  bertd_plugin *p = create(json);
+  char name[64], sum[64], got[512], want[512];
+  bertd_plugin_model_info(p, name, sizeof name, sum, sizeof sum);
+  snprintf(want, sizeof want, "{\"name\":\"joint\",\"checksum\":\"%s\",\"task\":\"joint\","
+           "\"precision\":\"float32\",\"max_length\":32}", sum);
+  cr_assert_eq(bertd_plugin_model_json(p, got, sizeof got), (int)strlen(want));
+  cr_assert_str_eq(got, want);
+  cr_assert_eq(bertd_plugin_model_json(p, got, 10), -1);
+  const bertd_plugin_api *api = bertd_plugin_get_api();
+  cr_assert(BERTD_PLUGIN_API_HAS(api, model_json) && BERTD_PLUGIN_API_HAS(api, poll_batches));
+  cr_assert_eq(api->model_json, bertd_plugin_model_json);
+  cr_assert_eq(api->poll_batches, bertd_plugin_poll_batches);
+}
