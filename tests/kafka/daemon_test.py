@@ -1104,13 +1104,14 @@ READ_COMMITTED = ("-X", "isolation.level=read_committed")
 def eos_config(h, instance, txn_id=None):
     """The case's config with delivery: exactly_once and a static member id (which also names
     the transactional.id, so a restarted instance fences its killed predecessor at once), or
-    the transactional id txn_id."""
+    the transactional id txn_id. Transactions stay open 2 s, so that a kill within a second of
+    a chunk's arrival almost surely finds records in an open transaction."""
     path = h.config(extra_kafka="  group.instance.id: %s\n" % instance)
     with open(path) as fh:
         text = fh.read()
     out = os.path.join(h.tmp, "bertd-%s.yaml" % instance)
     with open(out, "w") as fh:
-        fh.write("delivery: { mode: exactly_once, commit_interval_ms: 100%s }\n"
+        fh.write("delivery: { mode: exactly_once, commit_interval_ms: 2000%s }\n"
                  % (", transactional_id: " + txn_id if txn_id else "") + text)
     return out
 
@@ -1163,7 +1164,7 @@ def case_exactly_once(a):
             # a kill then hits an open transaction with records in it
             producer = threading.Thread(target=produce, args=(chunks.pop(0),))
             producer.start()
-            time.sleep(rnd.uniform(0.3, 1.0))
+            time.sleep(rnd.uniform(0.2, 0.8))
             if ev == "kill":
                 # the victim alternates while B is there
                 victim_b = db is not None and kills % 2 == 1
