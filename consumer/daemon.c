@@ -30,6 +30,7 @@
 #include "offsets.h"
 #include "pipeline_settings.h"
 #include "plugin_host.h"
+#include "registry_wait.h"
 #include "reload.h"
 #include "transactions.h"
 
@@ -128,6 +129,7 @@ typedef struct daemon {
   atomic_int refused;     /* while starting: a broker refused us (credentials, certificate) */
   pthread_mutex_t startup_mu;
   char startup_err[512];
+  bertd_registry_wait *waiting; /* records waiting for the Schema Registry (registry_wait.h) */
 } daemon;
 
 /* Whether the loaded plugin has ABI member m (1.3's are optional: metrics go without them). */
@@ -428,6 +430,39 @@ static void job_ready(daemon *d, job *j) {
   if (j->e == j->e->q->head) queue_drain(d, j->e->q);
 }
 
+static void job_submit(daemon *d, job *j) {
+  char err[512];
+  size_t tl = 0, pl = 0;
+  const char *text = bertd_record_text(j->rec, &tl);
+  const char *pair = bertd_record_pair(j->rec, &pl);
+  if (d->host.api->submit(j->pl->plugin, text, tl, pair, pl, j, err, sizeof err)) {
+    job_dead(j, "MODEL_FAILED", "%s", err);
+    job_ready(d, j);
+  }
+}
+
+/* A record waiting for the Schema Registry (registry_wait.h), decoded again. */
+static int retry_decode(void *ctx, void *item, char *errstr, size_t errstr_size) {
+  daemon *d = ctx;
+  job *j = item;
+  entry *e = j->e;
+  bertd_codec_reason why;
+  if (e->q->revoked) { /* the partition's new owner reads it again; ready only to be freed */
+    job_dead(j, "UNAVAILABLE", "partition revoked while waiting for the schema registry");
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  if (bertd_codec_decode(j->pl->codec, e->value, e->value_len, &j->rec, &why, errstr,
+                         errstr_size)) {
+    if (why == BERTD_CODEC_UNAVAILABLE) return BERTD_WAIT_STILL_UNAVAILABLE;
+    job_dead(j, bertd_codec_reason_name(why), "%s", errstr);
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  job_submit(d, j);
+  return BERTD_WAIT_LEFT;
+}
+
 static void on_message(daemon *d, rd_kafka_message_t *m) {
   const char *topic = rd_kafka_topic_name(m->rkt);
   char err[512];
@@ -487,17 +522,15 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
         why = BERTD_CODEC_NOT_AVRO;
         snprintf(err, sizeof err, "empty value (tombstone)");
       }
+      /* the registry is down: not the record's fault; it waits and is decoded again later */
+      if (why == BERTD_CODEC_UNAVAILABLE &&
+          !bertd_registry_wait_add(d->waiting, j, now_ms(), err, err, sizeof err))
+        continue;
       job_dead(j, bertd_codec_reason_name(why), "%s", err);
       job_ready(d, j);
       continue;
     }
-    size_t tl = 0, pl = 0;
-    const char *text = bertd_record_text(j->rec, &tl);
-    const char *pair = bertd_record_pair(j->rec, &pl);
-    if (d->host.api->submit(pls[i]->plugin, text, tl, pair, pl, j, err, sizeof err)) {
-      job_dead(j, "MODEL_FAILED", "%s", err);
-      job_ready(d, j);
-    }
+    job_submit(d, j);
   }
   if (n == 0) queue_drain(d, q); /* a topic no pipeline reads (cannot happen with subscribe) */
 }
@@ -574,6 +607,7 @@ static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
   while (now_ms() < deadline) {
     size_t left = parts ? in_flight_of(d, parts) : bertd_offsets_in_flight(d->offsets);
     if (left == 0) break;
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     for (size_t i = 0; i < d->npl; i++) d->host.api->flush(d->pl[i].plugin, 1000);
     collect(d, 0);
     rd_kafka_flush(d->producer, 200);
@@ -1205,10 +1239,15 @@ static void teardown(daemon *d) {
   }
   bertd_offsets_free(d->offsets);
   bertd_txn_free(d->txn);
+  bertd_registry_wait_free(d->waiting);
   bertd_plugin_host_close(&d->host);
   bertd_dm_free(d->dm);
   bertd_dconf_destroy(d->owned_cfg);
 }
+
+/* Backoff of records waiting for a Schema Registry that is down: 200 ms, doubling to 30 s. */
+#define REGISTRY_RETRY_FIRST_MS 200
+#define REGISTRY_RETRY_MAX_MS 30000
 
 int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
                      char *errstr, size_t errstr_size) {
@@ -1228,6 +1267,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   if (!d->o.drain_timeout_ms) d->o.drain_timeout_ms = 30000;
   int rc = -1;
   if (!(d->offsets = bertd_offsets_new()) ||
+      !(d->waiting = bertd_registry_wait_new(REGISTRY_RETRY_FIRST_MS, REGISTRY_RETRY_MAX_MS)) ||
       !(d->pl = calloc(cfg->pipeline_count ? cfg->pipeline_count : 1, sizeof(pipeline)))) {
     snprintf(errstr, errstr_size, "out of memory");
     goto out;
@@ -1299,6 +1339,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
       }
       rd_kafka_message_destroy(m);
     }
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     collect(d, 0);
     rd_kafka_poll(d->producer, 0);
     if (d->txn && (d->txn_failed || now_ms() >= d->next_commit_ms)) {
