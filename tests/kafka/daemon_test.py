@@ -1334,7 +1334,6 @@ def case_exactly_once(a):
         events.insert(1, "b-join")
         events.insert(len(events) - 1, "b-leave")
         kills = restarts = 0
-        kills_of_b = [0]
         b_parts = 0
         for ev in events:
             # each event comes while the daemons work through a chunk that is still arriving:
@@ -1350,7 +1349,6 @@ def case_exactly_once(a):
                 proc.wait()
                 kills += 1
                 if victim_b:
-                    kills_of_b[0] += 1
                     db = h.spawn_daemon(cfg_b, "daemon-b.log")
                 else:
                     da = h.spawn_daemon(cfg_a, "daemon-a.log")
@@ -1371,11 +1369,9 @@ def case_exactly_once(a):
             producer.join()
         # a zombie: C starts with A's transactional.id, which fences A (its next transactional
         # call fails fatally: exit 1, one line); C takes over A's partitions and finishes
-        a_starts = 1 + sum(ev == "kill" for ev in events) - kills_of_b[0]
-        deadline = time.time() + 60
-        while (sum("assigned" in l for l in h.log_lines("daemon-a.log")) < a_starts
-               and time.time() < deadline):  # A's latest start has its transactions and partitions
-            time.sleep(0.2)
+        # A's latest process has initialised its transactions and holds partitions (its lines
+        # carry its pid), so that C's start fences A and not the other way round
+        wait_log(h, "daemon-a.log", r"bertd\[%d\] info: assigned" % da.pid, 60, [da])
         dc = h.spawn_daemon(eos_config(h, "eos-c", txn_id="bertd-bertd-test-eos-a"),
                             "daemon-c.log")
         for c in chunks:
