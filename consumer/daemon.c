@@ -714,7 +714,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       drain(d, parts);
       txn_commit(d);
     }
-  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !d->fatal[0]) {
+    /* (after a fatal error nothing in flight can be delivered: no drain, no commit) */
     drain(d, parts);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
     committed = !cerr || cerr == RD_KAFKA_RESP_ERR__NO_OFFSET;

@@ -1478,14 +1478,15 @@ def case_security(a):
     h = Harness(a.build, "security")
     h.env.update(BERTD_KAFKA_SECURE="1", BERTD_KAFKA_SCRAM_USERS="bertd:" + scram_pw)
     try:
-        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1), ("utt.denied", 1)])
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1), ("utt.denied", 1),
+                 ("utt.nowrite", 1)])
         plain = h.bootstrap
         ssl_at, sasl_at, ca = h.broker("bootstrap", "ssl"), h.broker("bootstrap", "sasl_ssl"), \
             h.broker("ca")
         for args in (("topic", "utt", "read"), ("topic", "utt", "describe"),
                      ("group", "bertd-sec*", "read"), ("topic", "utt.out", "write"),
                      ("topic", "utt.out", "describe"), ("topic", "utt.dlq", "write"),
-                     ("topic", "utt.dlq", "describe")):
+                     ("topic", "utt.dlq", "describe"), ("topic", "utt.nowrite", "describe")):
             h.broker("acl", "bertd", *args)
         certs = os.path.join(h.tmp, "certs")
         h.broker("client-cert", "bertd", certs)
@@ -1577,6 +1578,11 @@ def case_security(a):
         refused("wrong-password", sasl_at, scram, r"refused.*[Aa]uthentication")
         refused("acl-denied", ssl_at, good, r"not authorized to describe topic utt\.denied",
                 out="utt.denied")
+        # described but not writable: the first delivery report stops the daemon (nothing is
+        # dead-lettered in its place)
+        refused("acl-no-write", ssl_at, good.replace(
+            "  ssl.key.password", "  ssl.key.password"), r"not authorized to write to topic "
+                r"utt\.nowrite", out="utt.nowrite")
         refused("acl-denied-txn", ssl_at, good, r"TRANSACTIONAL_ID_AUTHORIZATION_FAILED", eos=True)
         leaks = [(log, l) for log in sorted(os.listdir(h.tmp)) if log.endswith(".log")
                  for l in h.log_lines(log) if key_pw in l or scram_pw in l]
