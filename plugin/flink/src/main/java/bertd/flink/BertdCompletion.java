@@ -1,0 +1,35 @@
+package bertd.flink;
+
+/** One finished record, copied out of the plugin (bertd_plugin_completion + timing). */
+public final class BertdCompletion {
+  /** The ref given to submit. */
+  public final long ref;
+  /** bertd_plugin_reason: 0 when result is set. */
+  public final int reason;
+  /** "ok", "invalid_input", "too_long", "inference". */
+  public final String reasonName;
+  /** One line; "" when reason is ok. */
+  public final String error;
+  /** The task's result object as compact JSON text (as `bertd TASK` prints it); null on error. */
+  public final String result;
+  /** Tokens of the encoded record (for too_long, before truncation). */
+  public final int tokens;
+  public final double queueMs;
+  public final double modelMs;
+
+  BertdCompletion(long ref, int reason, String reasonName, String error, String result,
+      int tokens, double queueMs, double modelMs) {
+    this.ref = ref;
+    this.reason = reason;
+    this.reasonName = reasonName;
+    this.error = error;
+    this.result = result;
+    this.tokens = tokens;
+    this.queueMs = queueMs;
+    this.modelMs = modelMs;
+  }
+
+  public boolean ok() {
+    return reason == 0;
+  }
+}

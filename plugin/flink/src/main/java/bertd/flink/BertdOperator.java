@@ -1,0 +1,185 @@
+package bertd.flink;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.BoundedOneInput;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * The bertd stage as a Flink operator: each subtask feeds its records through one bertd stage
+ * (one libbertd_plugin instance, its own worker thread and length buckets).
+ *
+ * <ul>
+ *   <li>Up to {@code maxInFlight} records are submitted and not yet emitted; bertd's length
+ *       buckets form the model batches from them. When the bound is reached the task thread
+ *       waits for completions, which backpressures the source.</li>
+ *   <li>Results are emitted in the subtask's input order (so per key and per Kafka partition),
+ *       with the input record's timestamp.</li>
+ *   <li>Before a checkpoint barrier is passed on ({@link #prepareSnapshotPreBarrier}) and at end
+ *       of input, every in-flight record is flushed and emitted: a checkpoint never holds a
+ *       record that was taken from the input but not emitted, so no operator state is needed.</li>
+ *   <li>A record bertd cannot enrich goes to {@link #DEAD_LETTERS} with its reason.</li>
+ * </ul>
+ *
+ * <p>Every call into the stage is on the task thread (processElement, timers, snapshots), which
+ * is the one host thread bertd_plugin.h asks for.
+ */
+public class BertdOperator extends AbstractStreamOperator<BertdRecord>
+    implements OneInputStreamOperator<BertdRecord, BertdRecord>, BoundedOneInput {
+  private static final long serialVersionUID = 1L;
+
+  /** Records bertd (or the job) could not enrich, with reason and error set. */
+  public static final OutputTag<BertdRecord> DEAD_LETTERS =
+      new OutputTag<>("bertd-dead-letters", TypeInformation.of(BertdRecord.class));
+
+  private final BertdConfig config;
+  private final int maxInFlight;
+  private final long pollIntervalMs;
+
+  private transient BertdStage stage;
+  /** Submitted, not yet emitted, in input order. */
+  private transient ArrayDeque<Pending> pending;
+  private transient Map<Long, Pending> byRef;
+  private transient long nextRef;
+
+  private static final class Pending {
+    final StreamRecord<BertdRecord> element;
+    boolean done;
+
+    Pending(StreamRecord<BertdRecord> element) {
+      this.element = element;
+    }
+  }
+
+  /**
+   * @param maxInFlight records a subtask holds at most (submitted, not emitted)
+   * @param pollIntervalMs how often completions are collected while no input arrives (bertd's
+   *     max_wait_ms runs a bucket; this picks its results up)
+   */
+  public BertdOperator(BertdConfig config, int maxInFlight, long pollIntervalMs) {
+    if (maxInFlight < 1) throw new IllegalArgumentException("maxInFlight must be at least 1");
+    this.config = config;
+    this.maxInFlight = maxInFlight;
+    this.pollIntervalMs = Math.max(1, pollIntervalMs);
+  }
+
+  /** stream -> enriched records; dead letters through getSideOutput(DEAD_LETTERS). */
+  public static SingleOutputStreamOperator<BertdRecord> apply(DataStream<BertdRecord> stream,
+      BertdConfig config, int maxInFlight, long pollIntervalMs) {
+    return stream.transform("bertd " + config.task(), TypeInformation.of(BertdRecord.class),
+        new BertdOperator(config, maxInFlight, pollIntervalMs));
+  }
+
+  @Override
+  public void open() throws Exception {
+    super.open();
+    pending = new ArrayDeque<>();
+    byRef = new HashMap<>();
+    stage = BertdStage.create(config);
+    scheduleTimer();
+  }
+
+  private void scheduleTimer() {
+    long now = getProcessingTimeService().getCurrentProcessingTime();
+    getProcessingTimeService().registerTimer(now + pollIntervalMs, t -> {
+      collect(0);
+      scheduleTimer();
+    });
+  }
+
+  @Override
+  public void processElement(StreamRecord<BertdRecord> element) throws Exception {
+    BertdRecord r = element.getValue();
+    Pending p = new Pending(element);
+    pending.add(p);
+    if (r.reason != null || r.text == null) {
+      // already a dead letter (decoding failed): it keeps its place in the order
+      if (r.reason == null) r.deadLetter("missing_text", "no text to enrich");
+      p.done = true;
+    } else {
+      long ref = nextRef++;
+      try {
+        stage.submit(r.text, r.pair, ref);
+        byRef.put(ref, p);
+      } catch (BertdException e) {
+        r.deadLetter("submit", e.getMessage());
+        p.done = true;
+      }
+    }
+    collect(0);
+    while (pending.size() >= maxInFlight) collect(100);
+  }
+
+  /** Takes finished records from bertd (waiting up to timeoutMs) and emits the ready prefix. */
+  private void collect(int timeoutMs) {
+    if (!byRef.isEmpty()) {
+      List<BertdCompletion> done = stage.poll(timeoutMs);
+      for (BertdCompletion c : done) {
+        Pending p = byRef.remove(c.ref);
+        if (p == null) continue;
+        BertdRecord r = p.element.getValue();
+        r.tokens = c.tokens;
+        r.model = stage.modelName();
+        r.checksum = stage.modelChecksum();
+        r.queueMs = c.queueMs;
+        r.modelMs = c.modelMs;
+        if (c.ok()) {
+          r.result = c.result;
+        } else {
+          r.deadLetter(c.reasonName, c.error);
+        }
+        p.done = true;
+      }
+    }
+    while (!pending.isEmpty() && pending.peekFirst().done) {
+      StreamRecord<BertdRecord> el = pending.pollFirst().element;
+      if (el.getValue().reason == null) {
+        output.collect(el);
+      } else {
+        output.collect(DEAD_LETTERS, el);
+      }
+    }
+  }
+
+  /** Runs every waiting bucket and emits every record taken so far. */
+  private void drain() {
+    if (stage == null) return;
+    if (!byRef.isEmpty()) stage.flush(-1);
+    while (!pending.isEmpty()) collect(-1);
+  }
+
+  @Override
+  public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+    super.prepareSnapshotPreBarrier(checkpointId);
+    drain();
+  }
+
+  @Override
+  public void endInput() {
+    drain();
+  }
+
+  @Override
+  public void finish() throws Exception {
+    drain();
+    super.finish();
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      if (stage != null) stage.close();
+      stage = null;
+    } finally {
+      super.close();
+    }
+  }
+}
