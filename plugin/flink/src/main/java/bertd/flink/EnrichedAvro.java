@@ -96,7 +96,11 @@ final class EnrichedAvro {
     GenericData.Record b = new GenericData.Record(es);
     for (Schema.Field f : es.getFields()) {
       JsonNode v = result.get(f.name());
-      b.put(f.pos(), v == null ? GenericData.get().getDefaultValue(f) : convert(v, f.schema()));
+      if (v != null) {
+        b.put(f.pos(), convert(v, f.schema()));
+      } else if (f.hasDefaultValue()) {
+        b.put(f.pos(), GenericData.get().getDefaultValue(f));
+      }
     }
     b.put("model", model);
     b.put("model_checksum", checksum);
@@ -125,7 +129,11 @@ final class EnrichedAvro {
         GenericData.Record rec = new GenericData.Record(s);
         for (Schema.Field f : s.getFields()) {
           JsonNode x = v.get(f.name());
-          rec.put(f.pos(), x == null ? GenericData.get().getDefaultValue(f) : convert(x, f.schema()));
+          if (x != null) {
+            rec.put(f.pos(), convert(x, f.schema()));
+          } else if (f.hasDefaultValue()) {
+            rec.put(f.pos(), GenericData.get().getDefaultValue(f));
+          }
         }
         return rec;
       }
