@@ -61,9 +61,9 @@ interface BertdNative extends Library {
   int bertd_plugin_submit(Pointer p, byte[] text, SizeT len, byte[] textPair, SizeT pairLen,
       Pointer ref, byte[] errstr, SizeT errstrSize);
 
-  /** out and timing: arrays made by Structure.toArray (contiguous, read back whole). */
-  int bertd_plugin_poll_timed(Pointer p, Completion[] out, Timing[] timing, int max,
-      int timeoutMs);
+  /** out and timing: the first elements of arrays made by Structure.toArray (contiguous
+   *  native memory); only the n elements the call filled are read back, by the caller. */
+  int bertd_plugin_poll_timed(Pointer p, Pointer out, Pointer timing, int max, int timeoutMs);
 
   int bertd_plugin_flush(Pointer p, int timeoutMs);
 

@@ -49,6 +49,11 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   private transient ArrayDeque<Pending> pending;
   private transient Map<Long, Pending> byRef;
   private transient long nextRef;
+  /** For --report-times: wall-clock ms of the first record in and the last one out. */
+  private boolean reportTimes;
+  private transient long firstInMs;
+  private transient long lastOutMs;
+  private transient long emitted;
 
   private static final class Pending {
     final StreamRecord<BertdRecord> element;
@@ -71,11 +76,22 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
     this.pollIntervalMs = Math.max(1, pollIntervalMs);
   }
 
+  /** At finish, writes one line to stderr: records, first in and last out (wall-clock ms). */
+  public BertdOperator reportTimes(boolean on) {
+    this.reportTimes = on;
+    return this;
+  }
+
   /** stream -> enriched records; dead letters through getSideOutput(DEAD_LETTERS). */
   public static SingleOutputStreamOperator<BertdRecord> apply(DataStream<BertdRecord> stream,
       BertdConfig config, int maxInFlight, long pollIntervalMs) {
-    return stream.transform("bertd " + config.task(), TypeInformation.of(BertdRecord.class),
-        new BertdOperator(config, maxInFlight, pollIntervalMs));
+    return apply(stream, new BertdOperator(config, maxInFlight, pollIntervalMs));
+  }
+
+  public static SingleOutputStreamOperator<BertdRecord> apply(DataStream<BertdRecord> stream,
+      BertdOperator op) {
+    return stream.transform("bertd " + op.config.task(), TypeInformation.of(BertdRecord.class),
+        op);
   }
 
   @Override
@@ -98,6 +114,7 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   @Override
   public void processElement(StreamRecord<BertdRecord> element) throws Exception {
     BertdRecord r = element.getValue();
+    if (firstInMs == 0) firstInMs = System.currentTimeMillis();
     Pending p = new Pending(element);
     pending.add(p);
     if (r.reason != null || r.text == null) {
@@ -141,6 +158,8 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
     }
     while (!pending.isEmpty() && pending.peekFirst().done) {
       StreamRecord<BertdRecord> el = pending.pollFirst().element;
+      emitted++;
+      lastOutMs = System.currentTimeMillis();
       if (el.getValue().reason == null) {
         output.collect(el);
       } else {
@@ -170,6 +189,11 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   @Override
   public void finish() throws Exception {
     drain();
+    if (reportTimes) {
+      System.err.printf("bertd-flink: subtask %d: %d records, first in at %d ms, last out at %d"
+          + " ms%n", getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(), emitted,
+          firstInMs, lastOutMs);
+    }
     super.finish();
   }
 

@@ -140,10 +140,15 @@ public final class BertdStage implements AutoCloseable {
    */
   public List<BertdCompletion> poll(int timeoutMs) {
     ensureOpen();
-    int n = lib.bertd_plugin_poll_timed(handle, done, timing, done.length, timeoutMs);
-    List<BertdCompletion> out = new ArrayList<>(n);
+    // Raw pointers, not Structure[] arguments: JNA would write and read back every element of
+    // the arrays on each call, where only the n filled ones matter.
+    int n = lib.bertd_plugin_poll_timed(handle, done[0].getPointer(), timing[0].getPointer(),
+        done.length, timeoutMs);
+    List<BertdCompletion> out = new ArrayList<>(Math.max(n, 0));
     for (int i = 0; i < n; i++) {
       BertdNative.Completion c = done[i];
+      c.read();
+      timing[i].read();
       String result = null;
       if (c.result != null) {
         byte[] b = c.result.getByteArray(0, (int) c.result_len.longValue());
@@ -151,10 +156,16 @@ public final class BertdStage implements AutoCloseable {
       }
       String error = c.error == null ? "" : c.error.getString(0, "UTF-8");
       out.add(new BertdCompletion(Pointer.nativeValue(c.ref), c.reason,
-          lib.bertd_plugin_reason_name(c.reason), error, result, c.tokens, timing[i].queue_ms,
+          reasonName(c.reason), error, result, c.tokens, timing[i].queue_ms,
           timing[i].model_ms));
     }
     return out;
+  }
+
+  private final Map<Integer, String> reasonNames = new HashMap<>();
+
+  private String reasonName(int reason) {
+    return reasonNames.computeIfAbsent(reason, lib::bertd_plugin_reason_name);
   }
 
   /** Runs every waiting bucket now and waits for all submitted records to be ready. */

@@ -69,6 +69,7 @@ public final class EnrichJob {
       + "       | --brokers HOST:PORT --topic IN --output-topic OUT --schema FILE.avsc\n"
       + "         [--dead-letter-topic DLQ] [--group-id G] [--checkpoint-ms N] [--bounded]\n"
       + "         [--transactional-id-prefix P] [--at-least-once] [--same-partition]\n"
+      + "         [--report-times]\n"
       + "         [--fail-once-after N --fail-marker FILE] )";
 
   /** Flags of `bertd TASK` / YAML model keys they set. */
@@ -120,7 +121,7 @@ public final class EnrichJob {
       if (!s.startsWith("--")) throw new UsageException("unexpected argument '" + s + "'");
       String k = s.substring(2);
       if (k.equals("bounded") || k.equals("at-least-once") || k.equals("same-partition")
-          || k.equals("help")) {
+          || k.equals("report-times") || k.equals("help")) {
         a.opt.put(k, "true");
         continue;
       }
@@ -373,8 +374,9 @@ public final class EnrichJob {
     DataStream<BertdRecord> in =
         env.fromSource(sb.build(), WatermarkStrategy.noWatermarks(), "kafka " + topic);
 
-    SingleOutputStreamOperator<BertdRecord> enriched =
-        BertdOperator.apply(in, a.config, a.getInt("max-in-flight", 256), 5);
+    SingleOutputStreamOperator<BertdRecord> enriched = BertdOperator.apply(in,
+        new BertdOperator(a.config, a.getInt("max-in-flight", 256), 5)
+            .reportTimes(a.opt.containsKey("report-times")));
     DataStream<BertdRecord> out = enriched;
     if (a.opt.containsKey("fail-once-after")) {
       out = out.map(new FailOnce(a.getInt("fail-once-after", 0), require(a, "fail-marker")))
