@@ -205,7 +205,7 @@ FROM (VALUES %s) AS t(id, text),
           "configuration) equal bertd joint / classify on %d rows%s"
           % (len(ts), "" if not diffs else ": " + "; ".join(diffs[:3])))
     null_row = got.get(len(ts), {})
-    check(null_row.get("intent") is None and "missing_text" in str(null_row.get("joint_error")),
+    check(null_row.get("intent") is None and "NOT_A_STRING" in str(null_row.get("joint_error")),
           "a null text gets a row with its error (%s)" % null_row.get("joint_error"))
     print("figures: sql %d rows in %.1f s (JVM, MiniCluster and job start included)"
           % (len(got), secs))
@@ -234,14 +234,14 @@ def case_kafka(a):
         good = kt.utterances(a.records)
         long_text = " ".join(["flight"] * 200).encode()
         poison = {  # id -> (bytes, reason)
-            "p-not-avro": (b"\xff\xfe this is not avro at all \x00\x01", "bad_avro"),
+            "p-not-avro": (b"\xff\xfe this is not avro at all \x00\x01", "NOT_AVRO"),
             "p-truncated": (kt.avro_nullable_utterance("p-truncated", b"show me flights")[:12],
-                            "bad_avro"),
-            "p-empty": (b"", "bad_avro"),
-            "p-null-text": (kt.avro_nullable_utterance("p-null-text", None), "missing_text"),
+                            "NOT_AVRO"),
+            "p-empty": (b"", "NOT_AVRO"),
+            "p-null-text": (kt.avro_nullable_utterance("p-null-text", None), "NOT_A_STRING"),
             "p-utf8": (kt.avro_nullable_utterance("p-utf8", b"bad \xc3\x28 utf8 \xff"),
-                       "invalid_input"),
-            "p-too-long": (kt.avro_nullable_utterance("p-too-long", long_text), "too_long"),
+                       "INVALID_UTF8"),
+            "p-too-long": (kt.avro_nullable_utterance("p-too-long", long_text), "TOO_LONG"),
         }
         half = len(good) // 2
         h.produce("in", good[:half], schema=nullable)

@@ -32,4 +32,19 @@ public final class BertdCompletion {
   public boolean ok() {
     return reason == 0;
   }
+
+  /** The reason as the daemon's dead-letter header bertd.reason names it: TOO_LONG,
+   *  INVALID_INPUT or MODEL_FAILED (null when ok). */
+  public String deadLetterReason() {
+    switch (reason) {
+      case 0:
+        return null;
+      case 1:
+        return "INVALID_INPUT";
+      case 2:
+        return "TOO_LONG";
+      default:
+        return "MODEL_FAILED";
+    }
+  }
 }

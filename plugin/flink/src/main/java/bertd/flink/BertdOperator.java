@@ -115,11 +115,13 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   public void processElement(StreamRecord<BertdRecord> element) throws Exception {
     BertdRecord r = element.getValue();
     if (firstInMs == 0) firstInMs = System.currentTimeMillis();
-    Pending p = new Pending(element);
+    // the runtime may reuse the StreamRecord wrapper (object reuse): keep one of our own
+    Pending p = new Pending(element.hasTimestamp()
+        ? new StreamRecord<>(r, element.getTimestamp()) : new StreamRecord<>(r));
     pending.add(p);
     if (r.reason != null || r.text == null) {
       // already a dead letter (decoding failed): it keeps its place in the order
-      if (r.reason == null) r.deadLetter("missing_text", "no text to enrich");
+      if (r.reason == null) r.deadLetter("MISSING_FIELD", "no text to enrich");
       p.done = true;
     } else {
       long ref = nextRef++;
@@ -127,7 +129,7 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
         stage.submit(r.text, r.pair, ref);
         byRef.put(ref, p);
       } catch (BertdException e) {
-        r.deadLetter("submit", e.getMessage());
+        r.deadLetter("MODEL_FAILED", e.getMessage());
         p.done = true;
       }
     }
@@ -151,7 +153,7 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
         if (c.ok()) {
           r.result = c.result;
         } else {
-          r.deadLetter(c.reasonName, c.error);
+          r.deadLetter(c.deadLetterReason(), c.error);
         }
         p.done = true;
       }

@@ -31,8 +31,9 @@ public class BertdRecord {
   public String checksum;
   public double queueMs;
   public double modelMs;
-  /** Why it was not enriched: bertd's reason name ("invalid_input", "too_long", ...) or the
-   *  job's own ("bad_avro", "missing_text", "bad_json"); null when enriched. */
+  /** Why it was not enriched, named as the daemon's dead-letter header bertd.reason names it:
+   *  NOT_AVRO, MISSING_FIELD, NOT_A_STRING, INVALID_UTF8 (decoding), TOO_LONG, INVALID_INPUT,
+   *  MODEL_FAILED (bertd); null when enriched. */
   public String reason;
   /** One line saying what was wrong; null when enriched. */
   public String error;

@@ -33,6 +33,8 @@ public final class BertdStage implements AutoCloseable {
   private final String modelChecksum;
   private final BertdNative.Completion[] done;
   private final BertdNative.Timing[] timing;
+  private final byte[] submitErr = new byte[ERR];
+  private final BertdNative.SizeT errSize = new BertdNative.SizeT(ERR);
 
   private BertdStage(BertdNative lib, Pointer handle, int pollMax) {
     this.lib = lib;
@@ -116,14 +118,14 @@ public final class BertdStage implements AutoCloseable {
    */
   public void submit(byte[] text, byte[] pair, long ref) {
     ensureOpen();
-    byte[] err = new byte[ERR];
+    byte[] err = submitErr;
     // JNA copies a byte[] into native memory for the call; the plugin copies it again. An
     // empty array is passed as a 1-byte buffer so the pointer is never NULL.
     byte[] t = text.length == 0 ? new byte[1] : text;
     byte[] p = pair == null ? null : (pair.length == 0 ? new byte[1] : pair);
     if (lib.bertd_plugin_submit(handle, t, new BertdNative.SizeT(text.length), p,
         new BertdNative.SizeT(pair == null ? 0 : pair.length), new Pointer(ref), err,
-        new BertdNative.SizeT(ERR)) != 0) {
+        errSize) != 0) {
       throw new BertdException("bertd: submit: " + Native.toString(err, "UTF-8"));
     }
   }

@@ -347,7 +347,12 @@ public final class EnrichJob {
     String schemaJson;
     try {
       schemaJson = new String(Files.readAllBytes(Paths.get(schemaFile)), StandardCharsets.UTF_8);
-      EnrichedAvro.enrichedSchema(new org.apache.avro.Schema.Parser().parse(schemaJson));
+      org.apache.avro.Schema in = new org.apache.avro.Schema.Parser().parse(schemaJson);
+      EnrichedAvro.enrichedSchema(in);
+      if (in.getField(a.get("text-field", "text")) == null) {
+        throw new BertdException("the record has no field '" + a.get("text-field", "text")
+            + "' (--text-field)");
+      }
     } catch (IOException | RuntimeException e) {
       throw new UsageException("--schema " + schemaFile + ": " + KafkaIO.oneLine(e));
     }
@@ -360,6 +365,9 @@ public final class EnrichJob {
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
     StreamExecutionEnvironment env = environment(a, conf);
     env.enableCheckpointing(checkpointMs);
+    // every record is a new object from the source on, and the operator keeps only its own:
+    // chained operators may hand records on without copying them
+    env.getConfig().enableObjectReuse();
 
     KafkaSourceBuilder<BertdRecord> sb = KafkaSource.<BertdRecord>builder()
         .setBootstrapServers(brokers)

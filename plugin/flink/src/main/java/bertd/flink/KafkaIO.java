@@ -23,10 +23,10 @@ final class KafkaIO {
 
   /**
    * Kafka record -> BertdRecord. The Avro datum is decoded here with the input schema and the
-   * text (and pair) picked; a record that is not Avro of that schema, or whose text is missing
-   * or null, becomes a dead letter that keeps its place in the order (the operator passes it on
-   * to the side output). The text goes to bertd as the bytes Avro carried, so invalid UTF-8 is
-   * bertd's to report (invalid_input), as in the daemon.
+   * text (and pair) picked; a record that is not Avro of that schema, whose text is null or not
+   * valid UTF-8, becomes a dead letter that keeps its place in the order (the operator passes
+   * it on to the side output), with the daemon's reason (NOT_AVRO, NOT_A_STRING,
+   * INVALID_UTF8).
    */
   static final class Reader implements KafkaRecordDeserializationSchema<BertdRecord> {
     private static final long serialVersionUID = 1L;
@@ -60,26 +60,46 @@ final class KafkaIO {
     }
   }
 
-  /** Decodes r.payload and sets r.text / r.pair, or makes r a dead letter saying why. */
+  /** Decodes r.payload and sets r.text / r.pair, or makes r a dead letter saying why, with the
+   *  daemon's reasons (avro/codec.c). */
   static BertdRecord pick(EnrichedAvro avro, BertdRecord r, String textField, String pairField) {
     GenericRecord g;
     try {
       g = avro.decode(r.payload);
     } catch (IOException | RuntimeException e) {
-      return r.deadLetter("bad_avro", "not an Avro " + avro.inputSchema().getFullName()
+      return r.deadLetter("NOT_AVRO", "not an Avro " + avro.inputSchema().getFullName()
           + " record: " + oneLine(e));
     }
     Schema.Field tf = g.getSchema().getField(textField);
-    Object t = tf == null ? null : g.get(tf.pos());
-    if (t == null) {
-      return r.deadLetter("missing_text", "field '" + textField + "' is "
-          + (tf == null ? "missing" : "null"));
+    if (tf == null) return r.deadLetter("MISSING_FIELD", "field '" + textField + "' is missing");
+    Object t = g.get(tf.pos());
+    if (!(t instanceof CharSequence)) {
+      return r.deadLetter("NOT_A_STRING", "field '" + textField + "' is "
+          + (t == null ? "null" : "not a string"));
     }
     r.text = bytes(t);
+    String bad = utf8Error(r.text);
+    if (bad != null) return r.deadLetter("INVALID_UTF8", "field '" + textField + "': " + bad);
     Schema.Field pf = g.getSchema().getField(pairField);
     Object p = pf == null ? null : g.get(pf.pos());
-    r.pair = p == null ? null : bytes(p);
+    if (p instanceof CharSequence) {
+      r.pair = bytes(p);
+      bad = utf8Error(r.pair);
+      if (bad != null) return r.deadLetter("INVALID_UTF8", "field '" + pairField + "': " + bad);
+    }
     return r;
+  }
+
+  /** null when b is valid UTF-8, else where it is not. */
+  static String utf8Error(byte[] b) {
+    java.nio.charset.CharsetDecoder d = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+    java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(b);
+    java.nio.CharBuffer out = java.nio.CharBuffer.allocate(b.length + 1);
+    java.nio.charset.CoderResult res = d.decode(in, out, true);
+    if (res.isError()) return "invalid UTF-8 at byte " + in.position();
+    return null;
   }
 
   private static byte[] bytes(Object s) {

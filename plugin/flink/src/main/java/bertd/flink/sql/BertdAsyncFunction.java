@@ -30,7 +30,7 @@ import org.apache.flink.types.Row;
  * subtask runs one bertd stage; Flink keeps up to {@code
  * table.exec.async-table.max-concurrent-operations} rows in flight, and those meet in bertd's
  * length buckets. Every input row yields one output row: a record bertd cannot enrich has
- * {@code error} set (its reason and message) and its other columns null.
+ * {@code error} set ("REASON: message", the daemon's dead-letter reasons) and its other columns null.
  */
 public abstract class BertdAsyncFunction extends AsyncTableFunction<Row> {
   private static final long serialVersionUID = 1L;
@@ -77,7 +77,7 @@ public abstract class BertdAsyncFunction extends AsyncTableFunction<Row> {
       return;
     }
     if (text == null) {
-      result.complete(Collections.singletonList(error("missing_text: the text is null")));
+      result.complete(Collections.singletonList(error("NOT_A_STRING: the text is null")));
       return;
     }
     s.submit(text.getBytes(StandardCharsets.UTF_8)).whenComplete((c, err) -> {
@@ -87,7 +87,7 @@ public abstract class BertdAsyncFunction extends AsyncTableFunction<Row> {
       }
       try {
         result.complete(Collections.singletonList(c.ok() ? toRow(JSON.readTree(c.result))
-            : error(c.reasonName + ": " + c.error)));
+            : error(c.deadLetterReason() + ": " + c.error)));
       } catch (Exception e) {
         result.completeExceptionally(e);
       }
