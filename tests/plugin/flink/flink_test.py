@@ -4,10 +4,10 @@ scripts/flink-enrich.sh, whose job runs on a local Flink MiniCluster in its JVM.
 
     python3 tests/plugin/flink/flink_test.py CASE --build BUILD_DIR [--records N]
 
-  file   JSONL in, JSONL out, parallelism 2: joint (fixture JointBERT), classify (fixture
-         classifier) and embed (MiniLM, BERTD_MODEL_DIR) equal `bertd TASK` on the same lines
-         (same labels, tags and offsets; scores and embeddings within 1e-5; bad lines answered
-         by the same error line)
+  file   JSONL in, JSONL out: joint (fixture JointBERT, parallelism 2), classify (fixture
+         classifier) and embed (MiniLM, BERTD_MODEL_DIR; both parallelism 1) equal `bertd TASK`
+         on the same lines (same labels, tags and offsets; scores and embeddings within 1e-5;
+         bad lines answered by the same error line); at parallelism 1 byte for byte
   sql    the async SQL functions bertd_joint and bertd_classify over a VALUES table equal
          `bertd joint` / `bertd classify`; the model from a call option and from the job
          configuration; a null text gets an error row
@@ -100,7 +100,7 @@ def file_lines(tmp):
     return path
 
 
-def compare_outputs(task, cli_out, flink_out):
+def compare_outputs(task, cli_out, flink_out, identical_wanted):
     a = [l for l in cli_out.splitlines()]
     b = [l for l in flink_out.splitlines()]
     check(len(a) == len(b) and len(a) > 0, "%s: %d output lines from flink-enrich, %d from bertd"
@@ -120,6 +120,11 @@ def compare_outputs(task, cli_out, flink_out):
             diffs.append("line %d %s" % (i + 1, d))
     check(not diffs, "%s: every line equals bertd's (labels, tags, offsets exact; numbers within"
           " 1e-5)%s" % (task, "" if not diffs else ": " + "; ".join(diffs[:3])))
+    json_errors = sum(1 for x in a if '"error":"not valid JSON' in x)
+    if identical_wanted:
+        check(identical == len(a) - json_errors, "%s: at parallelism 1 every line is byte-identical"
+              " to bertd's but for the %d not-JSON lines (%d of %d)"
+              % (task, json_errors, identical, len(a) - json_errors))
     print("figures: %s %d lines, %d byte-identical to bertd's" % (task, len(a), identical))
 
 
@@ -128,22 +133,24 @@ def case_file(a):
     path = file_lines(tmp)
     bertd = os.path.join(a.build, "cli", "bertd")
     minilm = os.environ.get("BERTD_MODEL_DIR", "")
-    runs = [("joint", os.path.join(FIXTURES, "joint"), ["--top-k", "3"]),
-            ("classify", os.path.join(FIXTURES, "seq_cls"), []),
-            ("embed", minilm, [])]
-    for task, model, flags in runs:
+    # parallelism 2: bertd's length buckets batch, numbers agree within 1e-5; parallelism 1:
+    # the job forms the batches `bertd TASK` forms, and the lines are byte-identical
+    runs = [("joint", os.path.join(FIXTURES, "joint"), ["--top-k", "3"], 2),
+            ("classify", os.path.join(FIXTURES, "seq_cls"), [], 1),
+            ("embed", minilm, [], 1)]
+    for task, model, flags, par in runs:
         if not os.path.exists(os.path.join(model, "config.json")):
             check(False, "%s: model at hand (BERTD_MODEL_DIR: scripts/fetch-model.sh minilm)" % task)
             continue
         cli, _ = run([bertd, task, "--model", model, "--input", path, *flags], 600)
         fl, secs = run(["bash", FLINK, "--model", model, "--task", task, "--input", path,
-                        "--parallelism", "2", *flags], 600,
+                        "--parallelism", str(par), *flags], 600,
                        env=dict(os.environ, BERTD_BUILD_DIR=a.build))
         check(cli.returncode == 1 and fl.returncode == 1,
               "%s: both exit 1 for the bad lines (bertd %d, flink-enrich %d)%s"
               % (task, cli.returncode, fl.returncode,
                  "" if fl.returncode == 1 else ": " + fl.stderr.decode()[-1500:]))
-        compare_outputs(task, cli.stdout.decode(), fl.stdout.decode())
+        compare_outputs(task, cli.stdout.decode(), fl.stdout.decode(), par == 1)
         print("figures: %s flink-enrich --input %.1f s (JVM, MiniCluster and job start included)"
               % (task, secs))
 

@@ -54,6 +54,9 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   private transient long firstInMs;
   private transient long lastOutMs;
   private transient long emitted;
+  private transient long drains;
+  private transient long drainNanos;
+  private transient long waitNanos;
 
   private static final class Pending {
     final StreamRecord<BertdRecord> element;
@@ -133,8 +136,13 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
         p.done = true;
       }
     }
+    if (r.flushAfter && !byRef.isEmpty()) stage.flush(-1);
     collect(0);
-    while (pending.size() >= maxInFlight) collect(100);
+    if (pending.size() >= maxInFlight) {
+      long t0 = System.nanoTime();
+      while (pending.size() >= maxInFlight) collect(100);
+      waitNanos += System.nanoTime() - t0;
+    }
   }
 
   /** Takes finished records from bertd (waiting up to timeoutMs) and emits the ready prefix. */
@@ -173,8 +181,11 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
   /** Runs every waiting bucket and emits every record taken so far. */
   private void drain() {
     if (stage == null) return;
+    long t0 = System.nanoTime();
     if (!byRef.isEmpty()) stage.flush(-1);
     while (!pending.isEmpty()) collect(-1);
+    drains++;
+    drainNanos += System.nanoTime() - t0;
   }
 
   @Override
@@ -193,8 +204,9 @@ public class BertdOperator extends AbstractStreamOperator<BertdRecord>
     drain();
     if (reportTimes) {
       System.err.printf("bertd-flink: subtask %d: %d records, first in at %d ms, last out at %d"
-          + " ms%n", getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(), emitted,
-          firstInMs, lastOutMs);
+          + " ms; %d drains (checkpoints, end) took %.0f ms, waiting at max-in-flight %.0f ms%n",
+          getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(), emitted, firstInMs,
+          lastOutMs, drains, drainNanos / 1e6, waitNanos / 1e6);
     }
     super.finish();
   }

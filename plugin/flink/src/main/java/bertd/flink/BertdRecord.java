@@ -22,6 +22,9 @@ public class BertdRecord {
   public long offset = -1;
   /** Line number (file input), 0 otherwise. */
   public long line;
+  /** Run bertd's waiting batches right after this record is submitted (file input forms the
+   *  batches `bertd TASK` forms this way). */
+  public boolean flushAfter;
 
   /** The task's result as compact JSON text (bertd_plugin_completion.result), when enriched. */
   public String result;

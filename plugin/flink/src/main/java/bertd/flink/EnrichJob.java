@@ -65,6 +65,7 @@ public final class EnrichJob {
       + "         [--window-combine mean|max] [--max-answer-tokens N] [--threads N]\n"
       + "         [--set model.KEY=V|batching.KEY=V ...] [--plugin FILE.so]\n"
       + "         [--parallelism N] [--max-in-flight N] [--text-field F] [--pair-field F]\n"
+      + "         [--batch-size N (file input)]\n"
       + "       ( --input FILE.jsonl\n"
       + "       | --brokers HOST:PORT --topic IN --output-topic OUT --schema FILE.avsc\n"
       + "         [--dead-letter-topic DLQ] [--group-id G] [--checkpoint-ms N] [--bounded]\n"
@@ -246,6 +247,38 @@ public final class EnrichJob {
         }
       }
       if (err != null) answers[i] = errorLine(i + 1, err);
+    }
+    // At parallelism 1, unless batching is set, form the batches `bertd TASK` forms: every
+    // --batch-size non-blank lines (good or bad) make one batch of their good records, run in
+    // input order. The same records in the same batch shape give byte-identical results.
+    int batchSize = a.getInt("batch-size", 32);
+    if (batchSize < 1 || batchSize > 4096) {
+      throw new UsageException("--batch-size: expected an integer in 1..4096, got " + batchSize);
+    }
+    boolean cliBatches = a.getInt("parallelism", 1) == 1
+        && a.config.get("batching.max_batch_tokens") == null
+        && a.config.get("batching.max_batch_records") == null
+        && a.config.get("batching.max_wait_ms") == null
+        && a.config.get("batching.buckets") == null;
+    if (cliBatches) {
+      a.config.set("batching.buckets", "[1000000000]");
+      a.config.set("batching.max_batch_tokens", "1000000000");
+      a.config.set("batching.max_batch_records", Integer.toString(batchSize));
+      a.config.set("batching.max_wait_ms", "1000000000");
+      int queued = 0;
+      BertdRecord lastGood = null;
+      int r = 0;
+      for (int i = 0; i < lines.size(); i++) {
+        String l = lines.get(i);
+        if (l.isEmpty() || l.equals("\r")) continue;
+        if (r < records.size() && records.get(r).line == i + 1) lastGood = records.get(r++);
+        if (++queued == batchSize) {
+          if (lastGood != null) lastGood.flushAfter = true;
+          queued = 0;
+          lastGood = null;
+        }
+      }
+      if (lastGood != null) lastGood.flushAfter = true;
     }
     if (!records.isEmpty()) {
       StreamExecutionEnvironment env = environment(a, new Configuration());
