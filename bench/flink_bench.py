@@ -6,7 +6,7 @@ on the same records, model and batching settings, Kafka in -> Kafka out, on one 
     python3 bench/flink_bench.py --build build --model DIR --task embed [--records 5000]
 
 Each engine reads the same input topic (its own consumer group) and writes its own output topic:
-  daemon      `bertd run`, one pipeline, model.threads = --threads
+  daemon      `bertd run`, one pipeline, model.threads = --threads (run first and again last)
   flink p=1   scripts/flink-enrich.sh --bounded, one subtask, model.threads = --threads
   flink p=2   two subtasks, each a bertd stage with model.threads = --threads / 2
 Two rates per engine: busy (first record taken .. last record out: the daemon's own "records/s
@@ -40,12 +40,12 @@ def cpu():
                                          " ".join(simd), os.cpu_count())
 
 
-def daemon(h, a, topic_out):
+def daemon(h, a, topic_out, group):
     cfg = os.path.join(h.tmp, "bench.yaml")
     with open(cfg, "w") as fh:
         fh.write("""kafka:
   bootstrap.servers: %s
-  group.id: bench-daemon
+  group.id: %s
 pipelines:
   - name: bench
     input: { topics: [in], schema: %s, text_field: text }
@@ -53,7 +53,7 @@ pipelines:
     dead_letter: { topic: dlq }
     model: { dir: %s, task: %s, max_length: 128, threads: %d }
     batching: { max_batch_tokens: %d, max_batch_records: %d, max_wait_ms: %d, buckets: %s }
-""" % (h.bootstrap, kt.SCHEMA, topic_out, a.model, a.task, a.threads,
+""" % (h.bootstrap, group, kt.SCHEMA, topic_out, a.model, a.task, a.threads,
        BATCHING["max_batch_tokens"], BATCHING["max_batch_records"], BATCHING["max_wait_ms"],
        BATCHING["buckets"]))
     t0 = time.time()
@@ -62,6 +62,7 @@ pipelines:
     wall = time.time() - t0
     busy = h.busy_rate()
     h.stop_daemon()
+    os.rename(os.path.join(h.tmp, "daemon.log"), os.path.join(h.tmp, "daemon-%s.log" % group))
     return busy, a.records / wall
 
 
@@ -70,6 +71,7 @@ def flink(h, a, p, topic_out):
            "--brokers", h.bootstrap, "--topic", "in", "--output-topic", topic_out,
            "--dead-letter-topic", "dlq", "--schema", kt.SCHEMA, "--group-id", "bench-f%d" % p,
            "--parallelism", str(p), "--bounded", "--report-times",
+           "--checkpoint-ms", str(a.checkpoint_ms),
            "--set", "model.threads=%d" % max(1, a.threads // p)]
     for k, v in BATCHING.items():
         cmd += ["--set", "batching.%s=%s" % (k, v)]
@@ -85,6 +87,9 @@ def flink(h, a, p, topic_out):
     if n != a.records:
         raise RuntimeError("flink: %d records reported, %d expected" % (n, a.records))
     busy_s = (max(s[2] for s in subs) - min(s[1] for s in subs)) / 1000.0
+    for line in out.stderr.splitlines():
+        if "bertd-flink: subtask" in line:
+            print("flink p=%d: %s" % (p, line.split("bertd-flink: ", 1)[1]))
     return n / busy_s, a.records / wall
 
 
@@ -95,25 +100,36 @@ def main():
     ap.add_argument("--task", default="embed")
     ap.add_argument("--records", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint-ms", type=int, default=1000,
+                    help="the Flink job's checkpoint interval (exactly-once commits)")
+    ap.add_argument("--flink-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.build, a.model = os.path.abspath(a.build), os.path.abspath(a.model)
     load = os.getloadavg()[0]
     h = kt.Harness(a.build, "flink-bench")
     rows = []
     try:
-        h.start([("in", 2), ("out.daemon", 2), ("out.flink1", 2), ("out.flink2", 2), ("dlq", 1)])
+        h.start([("in", 2), ("out.daemon", 2), ("out.flink1", 2), ("out.flink2", 2),
+                 ("out.daemon2", 2), ("dlq", 1)])
         h.produce("in", kt.utterances(a.records))
-        rows.append(("bertd daemon", *daemon(h, a, "out.daemon")))
+        # the daemon first and again last: the spread of its two runs shows how much the
+        # machine's load moved during the run
+        rows.append(("bertd daemon", *(daemon(h, a, "out.daemon", "bench-d1") if not a.flink_only
+                                        else (1.0, 1.0))))
         rows.append(("Flink job, parallelism 1", *flink(h, a, 1, "out.flink1")))
         rows.append(("Flink job, parallelism 2", *flink(h, a, 2, "out.flink2")))
+        if not a.flink_only:
+            rows.append(("bertd daemon, again", *daemon(h, a, "out.daemon2", "bench-d2")))
     finally:
         h.close()
     print("CPU: %s; load average (1 min) at the start: %.1f" % (cpu(), load))
     print("model %s, task %s, %d records (tests/fixtures/texts/utterances.jsonl), max_length 128,"
-          " %d threads in all, batching %s" % (os.path.basename(a.model), a.task, a.records,
-                                              a.threads, BATCHING))
+          " %d threads in all, batching %s, Flink checkpoints every %d ms (exactly-once)"
+          % (os.path.basename(a.model), a.task, a.records, a.threads, BATCHING,
+             a.checkpoint_ms))
     print("| engine | busy records/s | vs daemon | wall records/s (start included) | vs daemon |")
     print("|---|---|---|---|---|")
+    # ratios against the daemon's first run
     d_busy, d_wall = rows[0][1], rows[0][2]
     for name, busy, wall in rows:
         print("| %s | %.1f | %.2fx | %.1f | %.2fx |" % (name, busy, busy / d_busy, wall,

@@ -285,8 +285,9 @@ public final class EnrichJob {
       DataStream<BertdRecord> src =
           env.fromData(TypeInformation.of(BertdRecord.class), records.toArray(new BertdRecord[0]));
       if (env.getParallelism() > 1) src = src.rebalance();
-      SingleOutputStreamOperator<BertdRecord> enriched = BertdOperator.apply(src, a.config,
-          a.getInt("max-in-flight", 256), 5);
+      SingleOutputStreamOperator<BertdRecord> enriched = BertdOperator.apply(src,
+          new BertdOperator(a.config, a.getInt("max-in-flight", 256), 5)
+              .reportTimes(a.opt.containsKey("report-times")));
       DataStream<BertdRecord> all =
           enriched.union(enriched.getSideOutput(BertdOperator.DEAD_LETTERS));
       long t0 = System.nanoTime();
