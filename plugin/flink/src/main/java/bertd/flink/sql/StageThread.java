@@ -30,6 +30,7 @@ final class StageThread implements AutoCloseable {
   private final Thread thread;
   private final BertdStage stage;
   private volatile boolean stopping;
+  private volatile String failure = "";
 
   StageThread(BertdConfig config, String name) {
     this.stage = BertdStage.create(config); // on the caller's thread: a bad config fails open()
@@ -44,8 +45,9 @@ final class StageThread implements AutoCloseable {
 
   CompletableFuture<BertdCompletion> submit(byte[] text) {
     CompletableFuture<BertdCompletion> f = new CompletableFuture<>();
-    if (stopping) {
-      f.completeExceptionally(new IllegalStateException("bertd stage is closed"));
+    if (stopping || !thread.isAlive()) {
+      f.completeExceptionally(new IllegalStateException(
+          stopping ? "bertd stage is closed" : "bertd stage stopped: " + failure));
     } else {
       queue.add(new Request(text, f));
     }
@@ -78,7 +80,9 @@ final class StageThread implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
+      failure = String.valueOf(e.getMessage());
       for (CompletableFuture<BertdCompletion> f : waiting.values()) f.completeExceptionally(e);
+      for (Request r; (r = queue.poll()) != null; ) r.done.completeExceptionally(e);
     } finally {
       stage.close();
     }
