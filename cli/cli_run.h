@@ -6,6 +6,7 @@
 
 /* argv[0] is "run". stop is the top level's signal flag. Exit codes: 0 clean stop, 1 runtime
  * failure, 2 bad command line or config. */
-int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop);
+int bertd_cli_run_main(int argc, char **argv, volatile sig_atomic_t *stop,
+                       volatile sig_atomic_t *reload);
 
 #endif

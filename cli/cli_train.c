@@ -2,7 +2,6 @@
  * progress and per-epoch lines go to stderr. */
 #include "cli_train.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bertd.h"
 #include "bertd_eval.h"
 #include "bertd_train.h"
 #include "cli_options.h"
@@ -226,8 +226,8 @@ int bertd_cli_train_main(int argc, char **argv) {
   a.d.seed = a.t.seed;
   int p = parse(argc, argv, 1, &a);
   if (p) return p > 0 ? 0 : 2;
-  if (a.t.threads > 0) openblas_set_num_threads(a.t.threads);
-  a.t.threads = openblas_get_num_threads();
+  if (a.t.threads > 0) bertd_threads_set(a.t.threads);
+  a.t.threads = bertd_threads();
   char err[1024];
   json_t *summary = NULL;
   if (!strcmp(a.task, "mlm-nsp")) {
@@ -269,7 +269,7 @@ int bertd_cli_eval_main(int argc, char **argv) {
   a.d.seed = a.t.seed;
   int p = parse(argc, argv, 0, &a);
   if (p) return p > 0 ? 0 : 2;
-  if (a.t.threads > 0) openblas_set_num_threads(a.t.threads);
+  if (a.t.threads > 0) bertd_threads_set(a.t.threads);
   const char *split = a.split ? a.split : "test";
   if (strcmp(split, "train") && strcmp(split, "dev") && strcmp(split, "test")) {
     fprintf(stderr, "bertd eval: --split train|dev|test, got '%s'\n", split);

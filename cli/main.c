@@ -7,12 +7,20 @@
 #include "cli_consume.h"
 #include "cli_infer.h"
 #include "cli_produce.h"
+#include "cli_replay.h"
 #include "cli_run.h"
 #include "cli_schema.h"
 #include "cli_train.h"
 
 /* The daemon's stop flag: the one piece of global state, set by SIGTERM/SIGINT. */
 static volatile sig_atomic_t stop_requested;
+/* ... and its reload flag, set by SIGHUP (`bertd run` reloads the config and models). */
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig) {
+  (void)sig;
+  reload_requested = 1;
+}
 
 static void on_signal(int sig) {
   (void)sig;
@@ -37,6 +45,8 @@ static void usage(FILE *f) {
           "        fine-tunes a checkpoint; dev-selected best checkpoint, test metrics as JSON\n"
           "  eval --task joint|classify|tag --model DIR --data PATH [--split test]\n"
           "        a fine-tuned checkpoint's metrics on a split, as JSON\n"
+          "  replay --brokers HOST:PORT --topic T --schema FILE.avsc --model DIR --task T ...\n"
+          "        a topic's range through a model, scored against gold labels; A/B, reports\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -59,12 +69,15 @@ int main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return bertd_cli_run_main(argc - 1, argv + 1, &stop_requested);
+    return bertd_cli_run_main(argc - 1, argv + 1, &stop_requested, &reload_requested);
   }
   if (!strcmp(argv[1], "produce")) return bertd_cli_produce_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "consume")) return bertd_cli_consume_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "train")) return bertd_cli_train_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "replay")) return bertd_cli_replay_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "eval")) return bertd_cli_eval_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "schema")) return bertd_cli_schema_main(argc - 1, argv + 1);
   return bertd_cli_infer_main(argc - 1, argv + 1);

@@ -23,28 +23,6 @@
 extern "C" {
 #endif
 
-// What the model head computes; see config/README.md for what each one produces.
-enum bertd_dconf_task {
-    BERTD_CONFIG_TASK_JOINT,    // intent label + slot tags (joint intent/slot model)
-    BERTD_CONFIG_TASK_CLASSIFY, // sequence labels
-    BERTD_CONFIG_TASK_TAG,      // token tags (NER-style)
-    BERTD_CONFIG_TASK_EMBED,    // sentence embedding
-    BERTD_CONFIG_TASK_QA,       // extractive answer span (question = text, context = text_pair)
-};
-
-// What happens to a text longer than model.max_length tokens.
-enum bertd_dconf_too_long {
-    BERTD_CONFIG_TOO_LONG_TRUNCATE,
-    BERTD_CONFIG_TOO_LONG_DEAD_LETTER,
-    BERTD_CONFIG_TOO_LONG_WINDOW,   // overlapping windows, outputs combined
-};
-
-// How tag / joint slot logits become word tags (the model's bertd_tag_decoding).
-enum bertd_dconf_tag_decoding {
-    BERTD_CONFIG_TAG_DECODE_BIO,    // best sequence with well-formed BIO spans (Viterbi)
-    BERTD_CONFIG_TAG_DECODE_ARGMAX, // each word's best tag alone, as transformers outputs
-};
-
 // How input record values are framed on the topic.
 enum bertd_dconf_framing {
     BERTD_CONFIG_FRAMING_PLAIN,     // plain Avro binary written with input.schema
@@ -88,27 +66,14 @@ struct bertd_pipeline_config {
     struct {
         char *topic;
     } dead_letter;
+    // The enrichment stage's settings, the `model:` and `batching:` sections as written,
+    // converted to the JSON text bertd_plugin_create() takes (bertd_plugin.h documents the keys;
+    // the plugin alone defines their defaults and checks them). model.dir is resolved.
+    char *plugin_json;
     struct {
-        char *dir;      // as written
-        char *dir_path; // resolved against the config file's directory
-        enum bertd_dconf_task task;
-        int max_length;
-        int top_k;
-        int has_threshold; // 0: no threshold key (not the same as threshold: 0)
-        double threshold;  // classify / joint: labels scoring below it are not reported
-        enum bertd_dconf_too_long on_too_long;
-        int window_stride;   // on_too_long: window: tokens windows share; -1: not set (max_length / 4)
-        int window_combine_max; // on_too_long: window: classify / intent logits by max, not mean
-        enum bertd_dconf_tag_decoding tag_decoding; // tag / joint: bio (default) or argmax
-        int threads; // threads this pipeline's model may use; 0: not set (the daemon decides)
+        char *dir;      // model.dir as written; NULL when it is not a string
+        char *dir_path; // resolved against the config file's directory (as in plugin_json)
     } model;
-    struct {
-        int max_batch_tokens;
-        int max_batch_records;
-        int max_wait_ms;
-        int *buckets; // strictly increasing token lengths; the last one is model.max_length
-        size_t bucket_count;
-    } batching;
 };
 
 struct bertd_daemon_config {
@@ -126,6 +91,17 @@ struct bertd_daemon_config {
     // How long `bertd run` waits at start-up for a broker of bootstrap.servers to answer before
     // it gives up (0: for ever). Once running, a lost broker is retried for ever.
     int broker_wait_ms;
+    // The Prometheus /metrics, /healthz and /readyz endpoints of `bertd run`.
+    struct {
+        char *listen; // "HOST:PORT"; NULL when the file has no metrics section (no endpoints)
+    } metrics;
+    // Hot reload. SIGHUP always reloads the file and its models; with watch, a change in a
+    // pipeline's model directory does too (checked every interval_ms, acted on once it has
+    // stopped changing for one interval).
+    struct {
+        int watch;       // 0 unless `watch: true`
+        int interval_ms; // >= 100; default 2000
+    } reload;
     struct bertd_dconf_key *keys; // every key of the file, in document order
     size_t key_count;
 };
@@ -148,9 +124,7 @@ const struct bertd_dconf_key *bertd_dconf_where(const struct bertd_daemon_config
 // The value of kafka property name, or NULL.
 const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char *name);
 
-// "joint", "classify", ... and "truncate", "dead_letter"; "plain", "confluent".
-const char *bertd_dconf_task_name(enum bertd_dconf_task task);
-const char *bertd_dconf_too_long_name(enum bertd_dconf_too_long action);
+// "plain", "confluent".
 const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing);
 
 #ifdef __cplusplus

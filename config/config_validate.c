@@ -128,6 +128,7 @@ static int check_files(struct check *c, size_t i) {
         return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "schema '%s' is not a file",
                            pl->input.schema);
     at(path, sizeof path, i, "model.dir");
+    if (!pl->model.dir) return 0; // not a string: the plugin's check names it
     if (stat(pl->model.dir_path, &st) != 0)
         return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size, "model directory not found: '%s'",
                            pl->model.dir);
@@ -139,40 +140,6 @@ static int check_files(struct check *c, size_t i) {
         return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
                            "model directory '%s' has no config.json (expected a Hugging Face checkpoint)",
                            pl->model.dir);
-    return 0;
-}
-
-static int check_model_and_batching(struct check *c, size_t i) {
-    const struct bertd_pipeline_config *pl = &c->cfg->pipelines[i];
-    char path[128], item[64];
-    if (pl->model.task == BERTD_CONFIG_TASK_QA && !pl->input.text_pair_field)
-        return bertd_dconf_fail(c->cfg, at(path, sizeof path, i, "model.task"), 1, c->errstr, c->errstr_size,
-                           "task qa needs input.text_pair_field (the context; text_field is the question)");
-    if (pl->model.has_threshold && pl->model.task != BERTD_CONFIG_TASK_JOINT &&
-        pl->model.task != BERTD_CONFIG_TASK_CLASSIFY)
-        return bertd_dconf_fail(c->cfg, at(path, sizeof path, i, "model.threshold"), 1, c->errstr,
-                           c->errstr_size, "threshold applies to tasks joint and classify only");
-    // Buckets as written (finish_buckets may have appended max_length after them).
-    for (size_t b = 0; b < pl->batching.bucket_count; b++) {
-        snprintf(item, sizeof item, "batching.buckets[%zu]", b);
-        at(path, sizeof path, i, item);
-        if (!bertd_dconf_where(c->cfg, path)) break;
-        if (pl->batching.buckets[b] > pl->model.max_length)
-            return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
-                               "bucket %d is longer than model.max_length %d", pl->batching.buckets[b],
-                               pl->model.max_length);
-        if (b > 0 && pl->batching.buckets[b] <= pl->batching.buckets[b - 1])
-            return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
-                               "buckets must increase: %d follows %d", pl->batching.buckets[b],
-                               pl->batching.buckets[b - 1]);
-    }
-    if (pl->batching.max_batch_tokens < pl->model.max_length) {
-        at(path, sizeof path, i, "batching.max_batch_tokens");
-        if (!bertd_dconf_where(c->cfg, path)) at(path, sizeof path, i, "model.max_length");
-        return bertd_dconf_fail(c->cfg, path, 1, c->errstr, c->errstr_size,
-                           "batching.max_batch_tokens %d is smaller than one record of model.max_length %d",
-                           pl->batching.max_batch_tokens, pl->model.max_length);
-    }
     return 0;
 }
 
@@ -190,7 +157,7 @@ int bertd_dconf_validate(const struct bertd_daemon_config *cfg, char *errstr, si
     if (check_schema_registry(&c) != 0) return -1;
     for (size_t i = 0; i < cfg->pipeline_count; i++)
         if (check_names(&c, i) != 0 || check_topics(&c, i) != 0 || check_clashes(&c, i) != 0 ||
-            check_files(&c, i) != 0 || check_model_and_batching(&c, i) != 0)
+            check_files(&c, i) != 0)
             return -1;
     return 0;
 }

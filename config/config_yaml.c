@@ -3,7 +3,9 @@
 // libyaml's document API gives a tree of nodes with their positions; this file walks it along
 // the schema in config/README.md, one function per section, rejecting unknown and duplicate
 // keys, missing required keys and values of the wrong type as it goes, and recording where every
-// key was written. The checks that need the whole file read live in bertd_dconf_validate.c.
+// key was written. The checks that need the whole file read live in config_validate.c. A
+// pipeline's `model:` and `batching:` sections are not read here but handed on as JSON (see
+// "the stage's sections" below): the enrichment stage owns those settings and their defaults.
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,22 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <yaml.h>
 
 #include "config_internal.h"
 
-#define DEFAULT_MAX_LENGTH 128
-#define DEFAULT_TOP_K 1
 #define DEFAULT_BROKER_WAIT_MS 30000
-#define DEFAULT_MAX_BATCH_TOKENS 4096
-#define DEFAULT_MAX_BATCH_RECORDS 32
-#define DEFAULT_MAX_WAIT_MS 10
-#define DEFAULT_SMALLEST_BUCKET 16
+#define DEFAULT_RELOAD_INTERVAL_MS 2000
 
-static const char *const task_names[] = { "joint", "classify", "tag", "embed", "qa" };
-static const char *const too_long_names[] = { "truncate", "dead_letter", "window" };
-static const char *const window_combine_names[] = { "mean", "max" };
-static const char *const tag_decoding_names[] = { "bio", "argmax" };
 static const char *const framing_names[] = { "plain", "confluent" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -255,24 +249,6 @@ static int read_int(struct reader *r, yaml_node_t *node, int min, int *dst) {
     return 0;
 }
 
-static int read_double(struct reader *r, yaml_node_t *node, double lo, double hi, double *dst) {
-    char *text = NULL, *end = NULL;
-    if (!node) return 0;
-    if (number_text(r, node, "a number", &text) != 0) return -1;
-    errno = 0;
-    double v = strtod(text, &end);
-    int bad = errno != 0 || end == text || *end != '\0' || !isfinite(v);
-    if (bad) {
-        int rc = fail_node(r, node, "expected a number, got '%.40s'", text);
-        free(text);
-        return rc;
-    }
-    free(text);
-    if (v < lo || v > hi) return fail_node(r, node, "must be between %g and %g, got %g", lo, hi, v);
-    *dst = v;
-    return 0;
-}
-
 // One of names[0..count); *dst is its index. what: "task" gives "unknown task 'x' (...)".
 static int read_enum(struct reader *r, yaml_node_t *node, const char *what,
                      const char *const *names, size_t count, int *dst) {
@@ -318,25 +294,6 @@ static int read_string_list(struct reader *r, yaml_node_t *node, const char *wha
         yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
         size_t saved = push_index(r, i);
         int rc = record(r, item, item) != 0 || read_string(r, item, 0, &(*dst)[i]) != 0 ? -1 : 0;
-        pop(r, saved);
-        if (rc != 0) return -1;
-    }
-    return 0;
-}
-
-static int read_int_list(struct reader *r, yaml_node_t *node, const char *what, int min, int **dst,
-                         size_t *count) {
-    if (expect_list(r, node, what) != 0) return -1;
-    size_t n = list_length(node);
-    int *values = calloc(n, sizeof *values);
-    if (!values) return oom(r, node);
-    free(*dst);
-    *dst = values;
-    *count = n;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
-        size_t saved = push_index(r, i);
-        int rc = record(r, item, item) != 0 || read_int(r, item, min, &values[i]) != 0 ? -1 : 0;
         pop(r, saved);
         if (rc != 0) return -1;
     }
@@ -403,70 +360,116 @@ static int read_topic_section(struct reader *r, yaml_node_t *node, char **topic)
     return 0;
 }
 
-static int read_model(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    static const char *const allowed[] = { "dir", "task", "max_length", "top_k", "threshold", "on_too_long", "window_stride", "window_combine", "tag_decoding", "threads", NULL };
-    static const char *const required[] = { "dir", "task", NULL };
-    int task = 0, too_long = BERTD_CONFIG_TOO_LONG_TRUNCATE, decoding = BERTD_CONFIG_TAG_DECODE_BIO;
-    if (check_mapping(r, node, allowed, required) != 0) return -1;
-    FIELD(r, node, "dir", read_string(r, VALUE, 0, &pl->model.dir));
-    FIELD(r, node, "task", read_enum(r, VALUE, "task", task_names, COUNT(task_names), &task));
-    FIELD(r, node, "max_length", read_int(r, VALUE, 1, &pl->model.max_length));
-    FIELD(r, node, "top_k", read_int(r, VALUE, 1, &pl->model.top_k));
-    FIELD(r, node, "threshold", read_double(r, VALUE, 0.0, 1.0, &pl->model.threshold));
-    // absent is "no threshold", which is not threshold 0 (see config/README.md)
-    pl->model.has_threshold = find(r, node, "threshold") != NULL;
-    FIELD(r, node, "on_too_long", read_enum(r, VALUE, "on_too_long action", too_long_names,
-                                            COUNT(too_long_names), &too_long));
-    int combine = 0;
-    pl->model.window_stride = -1;
-    FIELD(r, node, "window_stride", read_int(r, VALUE, 0, &pl->model.window_stride));
-    FIELD(r, node, "window_combine", read_enum(r, VALUE, "window combine", window_combine_names,
-                                               COUNT(window_combine_names), &combine));
-    pl->model.window_combine_max = combine == 1;
-    FIELD(r, node, "tag_decoding", read_enum(r, VALUE, "tag decoding", tag_decoding_names,
-                                             COUNT(tag_decoding_names), &decoding));
-    pl->model.tag_decoding = (enum bertd_dconf_tag_decoding)decoding;
-    FIELD(r, node, "threads", read_int(r, VALUE, 1, &pl->model.threads));
-    pl->model.task = (enum bertd_dconf_task)task;
-    pl->model.on_too_long = (enum bertd_dconf_too_long)too_long;
-    return 0;
+// ---- the stage's sections ------------------------------------------------------------------
+// `model:` and `batching:` belong to the enrichment stage: one table in the plugin
+// (plugin/plugin_config.c) names their keys, types, bounds and defaults, and this loader does not
+// repeat it. It converts the two sections to the JSON text the plugin takes, typed as YAML types
+// them (a plain 12 is an integer, a quoted "12" a string, ~ or null is null), with ${NAME}
+// expanded and model.dir resolved against the file's directory, and records every key's
+// position, so that the daemon can point an error the plugin reports at its line.
+
+static int to_json(struct reader *r, yaml_node_t *node, json_t **out);
+
+static int is_word(const char *s, const char *a, const char *b, const char *c) {
+    return !strcmp(s, a) || !strcmp(s, b) || !strcmp(s, c);
 }
 
-static int read_batching(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    static const char *const allowed[] = { "max_batch_tokens", "max_batch_records", "max_wait_ms", "buckets", NULL };
-    if (!node) return 0;
-    if (check_mapping(r, node, allowed, NULL) != 0) return -1;
-    FIELD(r, node, "max_batch_tokens", read_int(r, VALUE, 1, &pl->batching.max_batch_tokens));
-    FIELD(r, node, "max_batch_records", read_int(r, VALUE, 1, &pl->batching.max_batch_records));
-    FIELD(r, node, "max_wait_ms", read_int(r, VALUE, 0, &pl->batching.max_wait_ms));
-    FIELD(r, node, "buckets", !VALUE ? 0 : read_int_list(r, VALUE, "token lengths", 1,
-                                                         &pl->batching.buckets, &pl->batching.bucket_count));
-    return 0;
-}
-
-// Without `buckets`: 16, 32, 64, ... below max_length, then max_length. With them: as written,
-// plus max_length when the largest is smaller, so every record has a bucket (validated later).
-static int finish_buckets(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
-    int max = pl->model.max_length;
-    if (pl->batching.bucket_count == 0) {
-        size_t n = 1;
-        for (int b = DEFAULT_SMALLEST_BUCKET; b < max; b *= 2) n++;
-        if (!(pl->batching.buckets = calloc(n, sizeof(int)))) return oom(r, node);
-        n = 0;
-        for (int b = DEFAULT_SMALLEST_BUCKET; b < max; b *= 2) pl->batching.buckets[n++] = b;
-        pl->batching.buckets[n++] = max;
-        pl->batching.bucket_count = n;
+static int scalar_to_json(struct reader *r, yaml_node_t *node, json_t **out) {
+    char *text = NULL, *end = NULL;
+    if (is_null(node)) {
+        *out = json_null();
         return 0;
     }
-    size_t n = pl->batching.bucket_count;
-    if (pl->batching.buckets[n - 1] < max) {
-        int *grown = realloc(pl->batching.buckets, (n + 1) * sizeof(int));
-        if (!grown) return oom(r, node);
-        grown[n] = max;
-        pl->batching.buckets = grown;
-        pl->batching.bucket_count = n + 1;
+    if (expanded(r, node, &text) != 0) return -1;
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !text[0]) {
+        *out = json_string(text);
+    } else {
+        errno = 0;
+        long long i = strtoll(text, &end, 10);
+        if (!*end && errno == 0) {
+            *out = json_integer(i);
+        } else {
+            double d = strtod(text, &end);
+            if (!*end && isfinite(d) && strpbrk(text, "0123456789"))
+                *out = json_real(d);
+            else if (is_word(text, "true", "True", "TRUE"))
+                *out = json_true();
+            else if (is_word(text, "false", "False", "FALSE"))
+                *out = json_false();
+            else
+                *out = json_string(text);
+        }
+    }
+    free(text);
+    return *out ? 0 : fail_node(r, node, "not valid UTF-8 text");
+}
+
+static int mapping_to_json(struct reader *r, yaml_node_t *node, json_t **out) {
+    if (check_mapping(r, node, NULL, NULL) != 0) return -1; // keys recorded, duplicates refused
+    if (!(*out = json_object())) return oom(r, node);
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(r, p->key);
+        json_t *v = NULL;
+        size_t saved = push_key(r, scalar(k));
+        int rc = to_json(r, node_at(r, p->value), &v);
+        pop(r, saved);
+        if (rc != 0 || json_object_set_new(*out, scalar(k), v) != 0) {
+            json_decref(*out);
+            *out = NULL;
+            return rc != 0 ? -1 : oom(r, k);
+        }
     }
     return 0;
+}
+
+static int to_json(struct reader *r, yaml_node_t *node, json_t **out) {
+    *out = NULL;
+    if (node->type == YAML_MAPPING_NODE) return mapping_to_json(r, node, out);
+    if (node->type == YAML_SCALAR_NODE) return scalar_to_json(r, node, out);
+    if (!(*out = json_array())) return oom(r, node);
+    for (size_t i = 0; i < list_length(node); i++) {
+        yaml_node_t *item = node_at(r, node->data.sequence.items.start[i]);
+        json_t *v = NULL;
+        size_t saved = push_index(r, i);
+        int rc = record(r, item, item) != 0 || to_json(r, item, &v) != 0 ? -1 : 0;
+        pop(r, saved);
+        if (rc != 0 || json_array_append_new(*out, v) != 0) {
+            json_decref(*out);
+            *out = NULL;
+            return rc != 0 ? -1 : oom(r, item);
+        }
+    }
+    return 0;
+}
+
+static int resolve(struct reader *r, yaml_node_t *node, const char *path, char **out);
+
+// pl->plugin_json from the two sections (batching may be absent); pl->model.dir and dir_path
+// when model.dir is a string (the plugin reports it missing or mistyped).
+static int stage_json(struct reader *r, yaml_node_t *pipeline, struct bertd_pipeline_config *pl) {
+    json_t *root = json_object(), *section = NULL;
+    int rc = root ? 0 : oom(r, pipeline);
+    static const char *const names[] = { "model", "batching" };
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        yaml_node_t *node = find(r, pipeline, names[i]);
+        if (!node) continue;
+        size_t saved = push_key(r, names[i]);
+        rc = to_json(r, node, &section);
+        pop(r, saved);
+        if (rc == 0 && json_object_set_new(root, names[i], section) != 0) rc = oom(r, node);
+    }
+    json_t *dir = json_object_get(json_object_get(root, "model"), "dir");
+    if (rc == 0 && json_is_string(dir) && json_string_length(dir)) {
+        if (!(pl->model.dir = strdup(json_string_value(dir))) ||
+            resolve(r, pipeline, pl->model.dir, &pl->model.dir_path) != 0 ||
+            json_object_set_new(json_object_get(root, "model"), "dir",
+                                json_string(pl->model.dir_path)) != 0)
+            rc = oom(r, pipeline);
+    }
+    if (rc == 0 && !(pl->plugin_json = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17))))
+        rc = oom(r, pipeline);
+    json_decref(root);
+    return rc;
 }
 
 // Relative paths in the file are relative to the file's directory, not to the working directory.
@@ -483,21 +486,12 @@ static int resolve(struct reader *r, yaml_node_t *node, const char *path, char *
 static int read_pipeline(struct reader *r, yaml_node_t *node, struct bertd_pipeline_config *pl) {
     static const char *const allowed[] = { "name", "input", "output", "dead_letter", "model", "batching", NULL };
     static const char *const required[] = { "name", "input", "output", "dead_letter", "model", NULL };
-    pl->model.max_length = DEFAULT_MAX_LENGTH;
-    pl->model.top_k = DEFAULT_TOP_K;
-    pl->batching.max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
-    pl->batching.max_batch_records = DEFAULT_MAX_BATCH_RECORDS;
-    pl->batching.max_wait_ms = DEFAULT_MAX_WAIT_MS;
     if (check_mapping(r, node, allowed, required) != 0) return -1;
     FIELD(r, node, "name", read_string(r, VALUE, 0, &pl->name));
     FIELD(r, node, "input", read_input(r, VALUE, pl));
     FIELD(r, node, "output", read_topic_section(r, VALUE, &pl->output.topic));
     FIELD(r, node, "dead_letter", read_topic_section(r, VALUE, &pl->dead_letter.topic));
-    FIELD(r, node, "model", read_model(r, VALUE, pl));
-    FIELD(r, node, "batching", read_batching(r, VALUE, pl));
-    if (finish_buckets(r, node, pl) != 0 ||
-        resolve(r, node, pl->input.schema, &pl->input.schema_path) != 0 ||
-        resolve(r, node, pl->model.dir, &pl->model.dir_path) != 0)
+    if (stage_json(r, node, pl) != 0 || resolve(r, node, pl->input.schema, &pl->input.schema_path) != 0)
         return -1;
     return 0;
 }
@@ -527,14 +521,70 @@ static int read_schema_registry(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// `listen: HOST:PORT`: a host name or IPv4 address, or [IPv6], and a port 1..65535.
+static int read_listen(struct reader *r, yaml_node_t *node, char **dst) {
+    if (read_string(r, node, 0, dst) != 0) return -1;
+    if (!node) return 0;
+    const char *s = *dst, *colon = strrchr(s, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    int bracketed = s[0] == '[';
+    if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535 ||
+        (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t)(colon - s))))
+        return fail_node(r, node, "expected HOST:PORT (port 1..65535, an IPv6 host in [ ]), got '%.60s'", s);
+    return 0;
+}
+
+// Plain true or false.
+static int read_bool(struct reader *r, yaml_node_t *node, int *dst) {
+    char buf[64];
+    if (!node) return 0;
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        if (strcmp(scalar(node), "true") == 0) return *dst = 1, 0;
+        if (strcmp(scalar(node), "false") == 0) return *dst = 0, 0;
+    }
+    return fail_node(r, node, "expected true or false, got %s", describe(node, buf, sizeof buf));
+}
+
+// The Prometheus and health endpoints.
+static int read_metrics(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "listen", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, keys, keys) != 0) return -1;
+    FIELD(r, node, "listen", read_listen(r, VALUE, &r->cfg->metrics.listen));
+    return 0;
+}
+
+// A watch interval: at least 100 ms, so the watch cannot keep a core busy listing directories.
+static int read_interval(struct reader *r, yaml_node_t *node, int *dst) {
+    int v = *dst;
+    if (read_int(r, node, 0, &v) != 0) return -1;
+    if (node && v < 100) return fail_node(r, node, "must be at least 100, got %d", v);
+    *dst = v;
+    return 0;
+}
+
+// Hot reload: SIGHUP always; watch adds the model directories' changes.
+static int read_reload(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "watch", "interval_ms", NULL };
+    if (!node) return 0;
+    if (check_mapping(r, node, keys, NULL) != 0) return -1;
+    FIELD(r, node, "watch", read_bool(r, VALUE, &r->cfg->reload.watch));
+    FIELD(r, node, "interval_ms", read_interval(r, VALUE, &r->cfg->reload.interval_ms));
+    return 0;
+}
+
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", NULL };
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", "metrics", "reload", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
     r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
     FIELD(r, root, "broker_wait_ms", read_int(r, VALUE, 0, &r->cfg->broker_wait_ms));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
+    r->cfg->reload.interval_ms = DEFAULT_RELOAD_INTERVAL_MS;
+    FIELD(r, root, "metrics", read_metrics(r, VALUE));
+    FIELD(r, root, "reload", read_reload(r, VALUE));
     FIELD(r, root, "pipelines", read_pipelines(r, VALUE));
     return 0;
 }
@@ -665,7 +715,7 @@ static void pipeline_free(struct bertd_pipeline_config *pl) {
     free(pl->dead_letter.topic);
     free(pl->model.dir);
     free(pl->model.dir_path);
-    free(pl->batching.buckets);
+    free(pl->plugin_json);
 }
 
 void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
@@ -678,6 +728,7 @@ void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     for (size_t i = 0; i < cfg->pipeline_count; i++) pipeline_free(&cfg->pipelines[i]);
     free(cfg->pipelines);
     free(cfg->schema_registry.url);
+    free(cfg->metrics.listen);
     for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
     free(cfg->keys);
     free(cfg->path);
@@ -696,14 +747,6 @@ const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char 
     for (size_t i = 0; i < cfg->kafka_count; i++)
         if (strcmp(cfg->kafka[i].name, name) == 0) return cfg->kafka[i].value;
     return NULL;
-}
-
-const char *bertd_dconf_task_name(enum bertd_dconf_task task) {
-    return (size_t)task < COUNT(task_names) ? task_names[task] : "?";
-}
-
-const char *bertd_dconf_too_long_name(enum bertd_dconf_too_long action) {
-    return (size_t)action < COUNT(too_long_names) ? too_long_names[action] : "?";
 }
 
 const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing) {

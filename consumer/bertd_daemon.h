@@ -12,6 +12,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "bertd_config.h"
 
@@ -22,6 +23,8 @@ typedef struct bertd_daemon_opts {
   int stats_interval_ms;          /* a stats log line this often (0: 10000; <0: never) */
   int drain_timeout_ms;           /* bound for draining on revoke and on shutdown (0: 30000) */
   volatile sig_atomic_t *stop;    /* set by the signal handler: drain, commit, return */
+  volatile sig_atomic_t *reload;  /* set by SIGHUP's handler (may be NULL): reload the config
+                                   * file and its models; the daemon clears it */
 } bertd_daemon_opts;
 
 /* Runs until *opts->stop is set. Returns 0 after a clean drain, -1 with errstr when start-up
@@ -29,9 +32,16 @@ typedef struct bertd_daemon_opts {
 int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
                      char *errstr, size_t errstr_size);
 
-/* run_preflight.c: config checks that need the Avro schemas (see run_preflight.c). */
+/* run_preflight.c: config checks that need the enrichment stage (the plugin at plugin_path, as
+ * in bertd_daemon_opts) or the Avro schemas. 0, or -1 with "file:line:column: key: message" in
+ * errstr. */
+int bertd_run_preflight(const struct bertd_daemon_config *cfg, const char *plugin_path,
+                        char *errstr, size_t errstr_size);
 
-/* 0, or -1 with "file:line:column: key: message" in errstr. */
-int bertd_run_preflight(const struct bertd_daemon_config *cfg, char *errstr, size_t errstr_size);
+/* `bertd run --check`: every pipeline's model and batching settings as the plugin will run them
+ * (defaults filled in), one JSON object per line to out:
+ * {"pipeline":"NAME","model":{...},"batching":{...}}. 0, or -1 with errstr. */
+int bertd_run_print_settings(const struct bertd_daemon_config *cfg, const char *plugin_path,
+                             FILE *out, char *errstr, size_t errstr_size);
 
 #endif

@@ -9,8 +9,6 @@
  * librdkafka's auto-commit. */
 #include "bertd_daemon.h"
 
-#include <cblas.h>
-#undef I /* cblas.h brings complex.h's I */
 #include <errno.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -27,8 +25,13 @@
 
 #include "bertd_avro.h"
 #include "bertd_log.h"
+#include "daemon_metrics.h"
+#include "http_endpoints.h"
 #include "offsets.h"
+#include "pipeline_settings.h"
 #include "plugin_host.h"
+#include "registry_wait.h"
+#include "reload.h"
 
 /* ---- state ---- */
 
@@ -76,7 +79,7 @@ struct pipeline {
   bertd_plugin *plugin;
   bertd_codec *codec;
   bertd_registry *registry;
-  const char *task;
+  char task[16];
   char model[256], checksum[64];
   int mirror_partitions;  /* output partition = input partition */
   unsigned long long out, dead;
@@ -103,6 +106,15 @@ typedef struct daemon {
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+  /* operating it: metrics and health endpoints (NULL without a metrics section), reload */
+  bertd_dm *dm;
+  bertd_http *http;
+  bertd_reload *reload;
+  struct bertd_daemon_config *owned_cfg; /* the config a reload swapped in (cfg points at it) */
+  int assigned;           /* input partitions assigned */
+  int blas_threads;       /* OpenBLAS's thread count at start, shared among the pipelines */
+  int64_t last_report_ms; /* the producer's last delivery report, or when its queue last went
+                           * from empty to not: how long it has been stuck, for /readyz */
   /* Until a broker first answers, librdkafka's logs and errors (one "Connection refused" per
    * retry) are kept, the last one in startup_err, rather than written: if no broker answers
    * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
@@ -110,23 +122,16 @@ typedef struct daemon {
   atomic_int starting;
   pthread_mutex_t startup_mu;
   char startup_err[512];
+  bertd_registry_wait *waiting; /* records waiting for the Schema Registry (registry_wait.h) */
 } daemon;
+
+/* Whether the loaded plugin has ABI member m (1.3's are optional: metrics go without them). */
+#define HAS_API(d, m) (BERTD_PLUGIN_API_HAS((d)->host.api, m) && (d)->host.api->m)
 
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *task_name(enum bertd_dconf_task t) {
-  switch (t) {
-  case BERTD_CONFIG_TASK_JOINT: return "joint";
-  case BERTD_CONFIG_TASK_CLASSIFY: return "classify";
-  case BERTD_CONFIG_TASK_TAG: return "tag";
-  case BERTD_CONFIG_TASK_EMBED: return "embed";
-  case BERTD_CONFIG_TASK_QA: return "qa";
-  }
-  return "?";
 }
 
 static void count_dead(daemon *d, const char *reason) {
@@ -339,12 +344,27 @@ static void entry_finished(daemon *d, entry *e) {
   entry_free(e);
 }
 
+/* An enriched record acknowledged by the broker: its times for the metrics (end to end: from the
+ * input's Kafka timestamp, another clock, to now). */
+static void dm_delivered(daemon *d, const job *j) {
+  if (!d->dm) return;
+  double e2e = 0;
+  if (j->e->kafka_ts_ms >= 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e2e = (double)ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6 - (double)j->e->kafka_ts_ms;
+  }
+  bertd_dm_record_out(d->dm, j->pl->cfg->name, j->queue_ms, j->model_ms, j->e->kafka_ts_ms >= 0,
+                      e2e);
+}
+
 /* Delivery report: runs inside rd_kafka_poll/flush on the daemon's thread. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   daemon *d = opaque;
   job *j = m->_private;
   entry *e = j->e;
+  d->last_report_ms = now_ms();
   if (m->err) {
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
@@ -364,10 +384,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     d->dead++;
     j->pl->dead++;
     count_dead(d, j->reason);
+    bertd_dm_record_dead(d->dm, j->pl->cfg->name, j->reason);
   } else {
     d->last_done_ms = now_ms();
     d->out++;
     j->pl->out++;
+    dm_delivered(d, j);
   }
   j->state = JOB_DONE;
   if (--e->unacked == 0) {
@@ -383,6 +405,39 @@ static void job_ready(daemon *d, job *j) {
   j->state = JOB_READY;
   j->e->ready++;
   if (j->e == j->e->q->head) queue_drain(d, j->e->q);
+}
+
+static void job_submit(daemon *d, job *j) {
+  char err[512];
+  size_t tl = 0, pl = 0;
+  const char *text = bertd_record_text(j->rec, &tl);
+  const char *pair = bertd_record_pair(j->rec, &pl);
+  if (d->host.api->submit(j->pl->plugin, text, tl, pair, pl, j, err, sizeof err)) {
+    job_dead(j, "MODEL_FAILED", "%s", err);
+    job_ready(d, j);
+  }
+}
+
+/* A record waiting for the Schema Registry (registry_wait.h), decoded again. */
+static int retry_decode(void *ctx, void *item, char *errstr, size_t errstr_size) {
+  daemon *d = ctx;
+  job *j = item;
+  entry *e = j->e;
+  bertd_codec_reason why;
+  if (e->q->revoked) { /* the partition's new owner reads it again; ready only to be freed */
+    job_dead(j, "UNAVAILABLE", "partition revoked while waiting for the schema registry");
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  if (bertd_codec_decode(j->pl->codec, e->value, e->value_len, &j->rec, &why, errstr,
+                         errstr_size)) {
+    if (why == BERTD_CODEC_UNAVAILABLE) return BERTD_WAIT_STILL_UNAVAILABLE;
+    job_dead(j, bertd_codec_reason_name(why), "%s", errstr);
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  job_submit(d, j);
+  return BERTD_WAIT_LEFT;
 }
 
 static void on_message(daemon *d, rd_kafka_message_t *m) {
@@ -413,6 +468,7 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
   }
   if (!d->in) d->first_ms = now_ms();
   d->in++;
+  bertd_dm_record_in(d->dm, topic);
   e->q = q;
   q->live++;
   e->offset = m->offset;
@@ -440,17 +496,15 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
         why = BERTD_CODEC_NOT_AVRO;
         snprintf(err, sizeof err, "empty value (tombstone)");
       }
+      /* the registry is down: not the record's fault; it waits and is decoded again later */
+      if (why == BERTD_CODEC_UNAVAILABLE &&
+          !bertd_registry_wait_add(d->waiting, j, now_ms(), err, err, sizeof err))
+        continue;
       job_dead(j, bertd_codec_reason_name(why), "%s", err);
       job_ready(d, j);
       continue;
     }
-    size_t tl = 0, pl = 0;
-    const char *text = bertd_record_text(j->rec, &tl);
-    const char *pair = bertd_record_pair(j->rec, &pl);
-    if (d->host.api->submit(pls[i]->plugin, text, tl, pair, pl, j, err, sizeof err)) {
-      job_dead(j, "MODEL_FAILED", "%s", err);
-      job_ready(d, j);
-    }
+    job_submit(d, j);
   }
   if (n == 0) queue_drain(d, q); /* a topic no pipeline reads (cannot happen with subscribe) */
 }
@@ -481,6 +535,14 @@ static int collect(daemon *d, int timeout_ms) {
       }
       total += n;
       timeout_ms = 0;
+    }
+    if (d->dm && d->pl[i].plugin && HAS_API(d, poll_batches)) {
+      bertd_plugin_batch b[64];
+      unsigned long long lost = 0;
+      while ((n = d->host.api->poll_batches(d->pl[i].plugin, b, 64, &lost)) > 0 || lost) {
+        bertd_dm_batches(d->dm, d->pl[i].cfg->name, b, n, lost);
+        lost = 0;
+      }
     }
   }
   return total;
@@ -519,6 +581,7 @@ static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
   while (now_ms() < deadline) {
     size_t left = parts ? in_flight_of(d, parts) : bertd_offsets_in_flight(d->offsets);
     if (left == 0) break;
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     for (size_t i = 0; i < d->npl; i++) d->host.api->flush(d->pl[i].plugin, 1000);
     collect(d, 0);
     rd_kafka_flush(d->producer, 200);
@@ -550,6 +613,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (d->cooperative) rd_kafka_incremental_assign(rk, parts);
     else rd_kafka_assign(rk, parts);
+    d->assigned = d->cooperative ? d->assigned + parts->cnt : parts->cnt;
     if (d->paused) rd_kafka_pause_partitions(rk, parts);
     return;
   }
@@ -581,6 +645,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             "the next owner", parts->cnt, before, before - abandoned, abandoned);
   if (d->cooperative) rd_kafka_incremental_unassign(rk, parts);
   else rd_kafka_assign(rk, NULL);
+  d->assigned = d->cooperative && d->assigned > parts->cnt ? d->assigned - parts->cnt : 0;
   queue_reap(d);
 }
 
@@ -608,10 +673,19 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     char fatal[256];
     rd_kafka_fatal_error(rk, fatal, sizeof fatal);
     snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
+    bertd_dm_set_fatal(d->dm, 1);
     bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
   } else if (!keep_while_starting(d, rd_kafka_err2name(err), reason)) {
     bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
   }
+}
+
+/* librdkafka's statistics (statistics.interval.ms), served by the polls on the daemon's thread:
+ * consumer lag per partition, brokers up */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  daemon *d = opaque;
+  bertd_dm_kafka_stats(d->dm, json, len, rd_kafka_type(rk) == RD_KAFKA_CONSUMER);
+  return 0; /* librdkafka frees json */
 }
 
 /* Start-up: waits until a broker answers a metadata request, at most broker_wait_ms (0: for
@@ -706,6 +780,16 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   rd_kafka_conf_set_log_cb(cc, on_log);
   rd_kafka_conf_set_log_cb(pc, on_log);
   rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+  if (d->dm) {
+    /* the lag and broker gauges come from librdkafka's statistics: every 5 s unless the file
+     * sets statistics.interval.ms */
+    if (!bertd_dconf_kafka(cfg, "statistics.interval.ms")) {
+      rd_kafka_conf_set(cc, "statistics.interval.ms", "5000", kerr, sizeof kerr);
+      rd_kafka_conf_set(pc, "statistics.interval.ms", "5000", kerr, sizeof kerr);
+    }
+    rd_kafka_conf_set_stats_cb(cc, on_stats);
+    rd_kafka_conf_set_stats_cb(pc, on_stats);
+  }
   if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, kerr, sizeof kerr))) {
     snprintf(errstr, errstr_size, "%s: kafka producer: %s", cfg->path, kerr);
     pc = NULL;
@@ -740,44 +824,16 @@ static int partition_count(daemon *d, const char *topic) {
   return n;
 }
 
-/* threads: the pipeline's model.threads, else the daemon's share (0: the plugin's default) */
-static char *plugin_config_json(const struct bertd_pipeline_config *p, int threads) {
-  json_t *buckets = json_array();
-  for (size_t i = 0; i < p->batching.bucket_count; i++)
-    json_array_append_new(buckets, json_integer(p->batching.buckets[i]));
-  json_t *root = json_pack(
-      "{s:{s:s, s:s, s:i, s:i, s:s, s:s}, s:{s:i, s:i, s:i, s:o}}", "model", "dir",
-      p->model.dir_path, "task", task_name(p->model.task), "max_length", p->model.max_length,
-      "top_k", p->model.top_k, "on_too_long",
-      bertd_dconf_too_long_name(p->model.on_too_long),
-      "tag_decoding", p->model.tag_decoding == BERTD_CONFIG_TAG_DECODE_ARGMAX ? "argmax" : "bio",
-      "batching", "max_batch_tokens", p->batching.max_batch_tokens, "max_batch_records",
-      p->batching.max_batch_records, "max_wait_ms", p->batching.max_wait_ms, "buckets", buckets);
-  /* no key when the file has none: the plugin's "unset" is not threshold 0 */
-  if (root && p->model.has_threshold)
-    json_object_set_new(json_object_get(root, "model"), "threshold",
-                        json_real(p->model.threshold));
-  const int t = p->model.threads > 0 ? p->model.threads : threads;
-  if (root && t > 0) json_object_set_new(json_object_get(root, "model"), "threads", json_integer(t));
-  if (root && p->model.on_too_long == BERTD_CONFIG_TOO_LONG_WINDOW) {
-    json_t *m = json_object_get(root, "model");
-    if (p->model.window_stride >= 0)
-      json_object_set_new(m, "window_stride", json_integer(p->model.window_stride));
-    json_object_set_new(m, "window_combine",
-                        json_string(p->model.window_combine_max ? "max" : "mean"));
-  }
-  char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
-  json_decref(root);
-  return s;
-}
-
 /* A pipeline's first half, which needs no broker: the input schema, the Schema Registry (which
  * registers the enriched schema) and the codec. */
-static int pipeline_codec_create(daemon *d, pipeline *pl, const struct bertd_pipeline_config *pc,
-                                 char *errstr, size_t errstr_size) {
+static int pipeline_codec_create(daemon *d, const struct bertd_daemon_config *cfg, pipeline *pl,
+                                 const struct bertd_pipeline_config *pc, char *errstr,
+                                 size_t errstr_size) {
   pl->cfg = pc;
-  pl->task = task_name(pc->model.task);
   char err[512];
+  if (bertd_pipeline_settings_check(d->host.api, cfg, (size_t)(pc - cfg->pipelines),
+                                    pl->task, sizeof pl->task, errstr, errstr_size))
+    return -1;
   bertd_avro_schema *schema = NULL;
   if (bertd_avro_schema_load(pc->input.schema_path, &schema, err, sizeof err)) {
     snprintf(errstr, errstr_size, "pipeline %s: %s", pc->name, err);
@@ -791,12 +847,12 @@ static int pipeline_codec_create(daemon *d, pipeline *pl, const struct bertd_pip
   if (pc->input.framing == BERTD_CONFIG_FRAMING_CONFLUENT) {
     /* the file's schema_registry.url; the environment variable is the fallback that
      * deployments made before the key existed still rely on */
-    const char *url = d->cfg->schema_registry.url;
+    const char *url = cfg->schema_registry.url;
     if (!url) url = getenv("BERTD_SCHEMA_REGISTRY_URL");
     if (!url || !*url) {
       snprintf(errstr, errstr_size, "pipeline %s: confluent framing needs a schema registry: set "
                "schema_registry.url in %s (or BERTD_SCHEMA_REGISTRY_URL)", pc->name,
-               d->cfg->path);
+               cfg->path);
       bertd_avro_schema_free(schema);
       return -1;
     }
@@ -819,13 +875,21 @@ static int pipeline_codec_create(daemon *d, pipeline *pl, const struct bertd_pip
   return 0;
 }
 
+/* The pipeline's model info series (name, checksum, task, precision). */
+static void dm_model(daemon *d, const pipeline *pl) {
+  char json[1024];
+  const int have = HAS_API(d, model_json) &&
+                   d->host.api->model_json(pl->plugin, json, sizeof json) > 0;
+  bertd_dm_model(d->dm, pl->cfg->name, have ? json : NULL, pl->model, pl->checksum);
+}
+
 /* Its second half, once a broker answers: the model (through the plugin) and the partition
  * layout of its topics. */
 static int pipeline_start(daemon *d, pipeline *pl, int threads, char *errstr,
                           size_t errstr_size) {
   const struct bertd_pipeline_config *pc = pl->cfg;
   char err[512];
-  char *json = plugin_config_json(pc, threads);
+  char *json = bertd_pipeline_plugin_json(pc, threads);
   if (!json) {
     snprintf(errstr, errstr_size, "pipeline %s: out of memory", pc->name);
     return -1;
@@ -870,12 +934,147 @@ static void log_stats(daemon *d) {
             heap / 1024, seconds > 0 ? (double)(d->out + d->dead) / seconds : 0.0);
 }
 
-static void teardown(daemon *d) {
-  for (size_t i = 0; i < d->npl; i++) {
-    if (d->pl[i].plugin) d->host.api->destroy(d->pl[i].plugin);
-    bertd_codec_free(d->pl[i].codec);
-    bertd_registry_free(d->pl[i].registry);
+static void pipelines_free(daemon *d, pipeline *pl, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (pl[i].plugin) d->host.api->destroy(pl[i].plugin);
+    bertd_codec_free(pl[i].codec);
+    bertd_registry_free(pl[i].registry);
   }
+  free(pl);
+}
+
+/* ---- reload (reload.c decides when and loads the file; this makes, swaps and frees) ---- */
+
+typedef struct pipeline_set {
+  pipeline *pl;
+  size_t n;
+} pipeline_set;
+
+/* OpenBLAS threads each pipeline's model gets (0: the plugin's default, with one pipeline) */
+static int thread_share(const daemon *d, size_t pipelines) {
+  if (pipelines <= 1) return 0;
+  int share = d->blas_threads / (int)pipelines;
+  return share < 1 ? 1 : share;
+}
+
+static void reload_discard(void *ctx, void *built) {
+  pipeline_set *ps = built;
+  pipelines_free(ctx, ps->pl, ps->n);
+  free(ps);
+}
+
+/* On the reload thread, while the old pipelines serve: the new ones, models loaded. */
+static int reload_build(void *ctx, const struct bertd_daemon_config *cfg, void **built,
+                        char *errstr, size_t errstr_size) {
+  daemon *d = ctx;
+  pipeline_set *ps = calloc(1, sizeof(*ps));
+  if (!ps || !(ps->pl = calloc(cfg->pipeline_count ? cfg->pipeline_count : 1, sizeof(pipeline)))) {
+    free(ps);
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+  }
+  for (; ps->n < cfg->pipeline_count; ps->n++)
+    if (pipeline_codec_create(d, cfg, &ps->pl[ps->n], &cfg->pipelines[ps->n], errstr,
+                              errstr_size)) {
+      ps->n++;
+      reload_discard(d, ps);
+      return -1;
+    }
+  for (size_t i = 0; i < ps->n; i++)
+    if (pipeline_start(d, &ps->pl[i], thread_share(d, ps->n), errstr, errstr_size)) {
+      reload_discard(d, ps);
+      return -1;
+    }
+  *built = ps;
+  return 0;
+}
+
+/* Records of entries still held anywhere (in flight, or of revoked partitions not yet reaped):
+ * each points at its pipeline, so none may be left when pipelines are swapped. */
+static size_t live_entries(const daemon *d) {
+  size_t n = 0;
+  for (const partq *q = d->queues; q; q = q->next) n += (size_t)q->live;
+  return n;
+}
+
+/* Drain, swap, resume: fetching pauses, every record read so far finishes on the old models
+ * (produced and acknowledged), then the new pipelines replace the old and fetching resumes, so
+ * each record is enriched by exactly one of them. When the drain cannot finish, nothing is
+ * swapped. */
+static void reload_swap(daemon *d, struct bertd_daemon_config *cfg, pipeline_set *ps) {
+  const int was_paused = d->paused;
+  set_paused(d, 1, 0);
+  drain(d, NULL);
+  queue_reap(d);
+  size_t left = live_entries(d);
+  if (left) {
+    bertd_log(BERTD_LOG_ERROR, "reload rejected: %zu record(s) still in flight after %d ms of "
+              "draining; the old config keeps serving", left, d->o.drain_timeout_ms);
+    bertd_dm_reload(d->dm, 0);
+    reload_discard(d, ps);
+    bertd_dconf_destroy(cfg);
+    if (!was_paused) set_paused(d, 0, 0);
+    return;
+  }
+  pipelines_free(d, d->pl, d->npl);
+  d->pl = ps->pl;
+  d->npl = ps->n;
+  free(ps);
+  bertd_dconf_destroy(d->owned_cfg);
+  d->owned_cfg = cfg;
+  d->cfg = cfg;
+  /* several pipelines share the cores through model.threads, one has OpenBLAS's threads */
+  d->host.api->threads(d->npl > 1 ? 1 : d->blas_threads);
+  bertd_reload_swapped(d->reload, cfg);
+  bertd_dm_models_clear(d->dm);
+  for (size_t i = 0; i < d->npl; i++) dm_model(d, &d->pl[i]);
+  bertd_dm_reload(d->dm, 1);
+  char models[512] = "";
+  for (size_t i = 0, n = 0; i < d->npl && n < sizeof models; i++)
+    n += (size_t)snprintf(models + n, sizeof models - n, "%s%s: %s (%s)", i ? ", " : "",
+                          d->pl[i].cfg->name, d->pl[i].model, d->pl[i].checksum);
+  bertd_log(BERTD_LOG_INFO, "reloaded %s: %zu pipeline(s): %s", cfg->path, d->npl, models);
+  set_paused(d, 0, 0); /* the loop pauses again at once if backpressure says so */
+}
+
+/* How long the producer has had messages waiting and no delivery report (0: none wait). */
+static long long producer_stalled_ms(daemon *d) {
+  if (!d->dm) return 0;
+  const int64_t now = now_ms();
+  if (rd_kafka_outq_len(d->producer) == 0) {
+    d->last_report_ms = now; /* an empty queue is not stuck: the clock starts when it fills */
+    return 0;
+  }
+  return now - d->last_report_ms;
+}
+
+/* One turn of the loop's reload duty: SIGHUP or a watched model directory starts a load; a load
+ * that finished is swapped in, or rejected with one line. */
+static void reload_turn(daemon *d) {
+  if (!d->reload) return;
+  int hup = 0;
+  if (d->o.reload && *d->o.reload) {
+    *d->o.reload = 0;
+    hup = 1;
+    bertd_log(BERTD_LOG_INFO, "SIGHUP: reloading %s", d->cfg->path);
+  }
+  struct bertd_daemon_config *cfg = NULL;
+  void *built = NULL;
+  char err[1024];
+  int rc = bertd_reload_poll(d->reload, hup, d->cfg, now_ms(), &cfg, &built, err, sizeof err);
+  if (rc < 0) {
+    bertd_log(BERTD_LOG_ERROR, "reload rejected: %s; the old config keeps serving", err);
+    bertd_dm_reload(d->dm, 0);
+  } else if (rc > 0) {
+    reload_swap(d, cfg, built);
+  }
+}
+
+static void teardown(daemon *d) {
+  bertd_reload_free(d->reload); /* waits for a load in progress */
+  bertd_http_stop(d->http);
+  pipelines_free(d, d->pl, d->npl);
+  d->pl = NULL;
   if (d->consumer) rd_kafka_destroy(d->consumer);
   if (d->producer) rd_kafka_destroy(d->producer);
   /* anything left was abandoned (drain timed out): its offsets were never stored */
@@ -891,9 +1090,15 @@ static void teardown(daemon *d) {
     free(q);
   }
   bertd_offsets_free(d->offsets);
-  free(d->pl);
+  bertd_registry_wait_free(d->waiting);
   bertd_plugin_host_close(&d->host);
+  bertd_dm_free(d->dm);
+  bertd_dconf_destroy(d->owned_cfg);
 }
+
+/* Backoff of records waiting for a Schema Registry that is down: 200 ms, doubling to 30 s. */
+#define REGISTRY_RETRY_FIRST_MS 200
+#define REGISTRY_RETRY_MAX_MS 30000
 
 int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
                      char *errstr, size_t errstr_size) {
@@ -912,14 +1117,28 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   if (!d->o.drain_timeout_ms) d->o.drain_timeout_ms = 30000;
   int rc = -1;
   if (!(d->offsets = bertd_offsets_new()) ||
+      !(d->waiting = bertd_registry_wait_new(REGISTRY_RETRY_FIRST_MS, REGISTRY_RETRY_MAX_MS)) ||
       !(d->pl = calloc(cfg->pipeline_count ? cfg->pipeline_count : 1, sizeof(pipeline)))) {
     snprintf(errstr, errstr_size, "out of memory");
     goto out;
   }
   if (bertd_plugin_host_open(&d->host, d->o.plugin_path, errstr, errstr_size)) goto out;
+  /* /healthz answers from here on, /readyz once the models are loaded and partitions assigned */
+  if (cfg->metrics.listen) {
+    if (!(d->dm = bertd_dm_new())) {
+      snprintf(errstr, errstr_size, "out of memory");
+      goto out;
+    }
+    if (bertd_http_start(cfg->metrics.listen, d->dm, &d->http, errstr, errstr_size)) goto out;
+    bertd_log(BERTD_LOG_INFO, "metrics on http://%s/metrics (/healthz, /readyz)",
+              cfg->metrics.listen);
+  }
+  const bertd_reload_ops rops = {.ctx = d, .plugin_path = d->host.path, .build = reload_build,
+                                 .discard = reload_discard};
+  if (bertd_reload_new(cfg, &rops, &d->reload, errstr, errstr_size)) goto out;
   if (kafka_create(d, errstr, errstr_size)) goto out;
   for (size_t i = 0; i < cfg->pipeline_count; i++, d->npl++)
-    if (pipeline_codec_create(d, &d->pl[i], &cfg->pipelines[i], errstr, errstr_size)) {
+    if (pipeline_codec_create(d, cfg, &d->pl[i], &cfg->pipelines[i], errstr, errstr_size)) {
       d->npl++; /* tear down the half-made one too */
       goto out;
     }
@@ -929,14 +1148,13 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
-  int share = 0;
-  if (cfg->pipeline_count > 1) {
-    share = openblas_get_num_threads() / (int)cfg->pipeline_count;
-    if (share < 1) share = 1;
-    openblas_set_num_threads(1);
-  }
+  d->blas_threads = d->host.api->threads(0);
+  const int share = thread_share(d, cfg->pipeline_count);
+  if (cfg->pipeline_count > 1) d->host.api->threads(1);
   for (size_t i = 0; i < d->npl; i++)
     if (pipeline_start(d, &d->pl[i], share, errstr, errstr_size)) goto out;
+  for (size_t i = 0; i < d->npl; i++) dm_model(d, &d->pl[i]);
+  bertd_dm_set_models_loaded(d->dm, 1);
   /* subscribe to every input topic once */
   rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
   for (size_t i = 0; i < cfg->pipeline_count; i++)
@@ -969,9 +1187,13 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
       }
       rd_kafka_message_destroy(m);
     }
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     collect(d, 0);
     rd_kafka_poll(d->producer, 0);
     queue_reap(d);
+    reload_turn(d);
+    bertd_dm_flow(d->dm, bertd_offsets_in_flight(d->offsets), d->assigned, d->paused,
+                  producer_stalled_ms(d));
     if (d->o.stats_interval_ms > 0 && now_ms() >= next_stats) {
 #ifdef __GLIBC__
       /* hand freed pages back: the worker thread allocates in its own arena, and without this
@@ -984,6 +1206,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   }
   /* shutdown: stop fetching, finish what is in flight, commit, leave the group */
   bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
+  bertd_dm_set_stopping(d->dm, 1);
   set_paused(d, 1, 0);
   drain(d, NULL);
   rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);

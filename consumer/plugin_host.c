@@ -26,10 +26,13 @@ static int try_open(bertd_plugin_host *h, const char *path, char *errstr, size_t
     dlclose(d);
     return -1;
   }
-  /* the daemon writes each record's queue and model time: poll_timed, ABI 1.1 */
-  if (!BERTD_PLUGIN_API_HAS(api, poll_timed) || !api->poll_timed) {
-    snprintf(errstr, errstr_size, "plugin: %s implements ABI %d.0; bertd needs %d.%d "
-             "(poll_timed)", path, BERTD_PLUGIN_ABI_VERSION, BERTD_PLUGIN_ABI_VERSION,
+  /* the daemon writes each record's queue and model time (poll_timed, ABI 1.1), and checks
+   * and reads back its pipelines' settings and shares the threads (ABI 1.2) */
+  if (!BERTD_PLUGIN_API_HAS(api, threads) || !api->poll_timed || !api->config_check ||
+      !api->threads) {
+    snprintf(errstr, errstr_size, "plugin: %s implements ABI %d.%d; bertd needs %d.%d "
+             "(config_check, threads)", path, BERTD_PLUGIN_ABI_VERSION,
+             BERTD_PLUGIN_API_HAS(api, abi_minor) ? api->abi_minor : 0, BERTD_PLUGIN_ABI_VERSION,
              BERTD_PLUGIN_ABI_MINOR);
     dlclose(d);
     return -1;

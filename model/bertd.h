@@ -62,6 +62,12 @@ int bertd_model_max_length(const bertd_model *m);
 /* The weights as loaded (bertd_weights.h), for benchmarks and training. */
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
 
+/* The process's compute threads: OpenBLAS's thread pool, shared by every session, trainer and
+ * plugin in the process (OPENBLAS_NUM_THREADS, else every core, until set). model/threads.c is
+ * its one owner; nothing else in bertd sets it. */
+int bertd_threads(void);
+void bertd_threads_set(int n);
+
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size);
 void bertd_session_free(bertd_session *s);

@@ -9,6 +9,7 @@
 
 #include "encoder_pool.h"
 #include "layers.h"
+#include "threads.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
   float *q = realloc(*p, n * sizeof(float));
@@ -229,10 +230,9 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   /* Each slice calls OpenBLAS from its own thread: OpenBLAS runs single-threaded meanwhile
    * (concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool, measured
    * 6x slower), and gets its thread count back afterwards for batches of one sequence. */
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  const int blas_threads = bertd_threads_serial_begin();
   bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
-  openblas_set_num_threads(blas_threads);
+  bertd_threads_serial_end(blas_threads);
   return 0;
 }
 

@@ -1,12 +1,12 @@
 /* session.c: one thread's activations and head outputs for a batch of encodings. */
 #include "model.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heads.h"
+#include "threads.h"
 
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size) {
@@ -17,7 +17,7 @@ int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr
   }
   s->m = m;
   /* OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else the cores) until the host says */
-  s->threads = openblas_get_num_threads();
+  s->threads = bertd_threads();
   *out = s;
   return 0;
 }

@@ -39,8 +39,11 @@ extern "C" {
  * layout of bertd_plugin_completion or of the existing members of bertd_plugin_api. */
 #define BERTD_PLUGIN_ABI_VERSION 1
 /* Bumped on additions that keep hosts built for an older minor of the same major working:
- *   1.1  bertd_plugin_poll_timed, bertd_plugin_timing, bertd_plugin_api.abi_minor/poll_timed */
-#define BERTD_PLUGIN_ABI_MINOR 1
+ *   1.1  bertd_plugin_poll_timed, bertd_plugin_timing, bertd_plugin_api.abi_minor/poll_timed
+ *   1.2  bertd_plugin_config_check, bertd_plugin_threads (and their bertd_plugin_api members)
+ *   1.3  bertd_plugin_poll_batches, bertd_plugin_batch, bertd_plugin_model_json (for a host's
+ *        metrics) */
+#define BERTD_PLUGIN_ABI_MINOR 3
 
 /* Only these symbols are exported from the shared object (it is built -fvisibility=hidden). */
 #if defined(__GNUC__)
@@ -84,6 +87,18 @@ typedef struct bertd_plugin_timing {
                             * records; 0 for records that never reached the model */
 } bertd_plugin_timing;
 
+/* One batch the worker ran (ABI 1.3), for a host's metrics. */
+typedef struct bertd_plugin_batch {
+  int sequences;           /* sequences in the batch: records, or windows of long records */
+  int tokens;              /* their tokens, special tokens included */
+  int padded_tokens;       /* sequences x the longest of them: what the forward pass computed */
+  double model_ms;         /* the forward pass and the results */
+} bertd_plugin_batch;
+
+/* Batches the plugin remembers for poll_batches(): a host that polls less often than this many
+ * batches run loses the oldest (they are counted in bertd_plugin_poll_batches' *dropped). */
+#define BERTD_PLUGIN_BATCH_LOG 1024
+
 /* ---- version ---- */
 
 /* BERTD_PLUGIN_ABI_VERSION of the plugin as built. */
@@ -98,28 +113,31 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
 /* ---- lifecycle ---- */
 
 /* Creates a plugin from a pipeline's model and batching configuration, given as JSON text (the
- * daemon converts its YAML `model:` and `batching:` nodes). Loads the model and starts the
- * worker thread. Unknown keys and wrong types are errors naming the key, e.g.
- * "model.top_k: expected an integer".
+ * daemon hands over its YAML `model:` and `batching:` sections as they are, converted to JSON).
+ * Loads the model and starts the worker thread. Unknown keys and wrong types are errors that
+ * start with the key's dotted path and a colon, e.g.
+ * "model.top_k: expected an integer, got the string '3'", so a host can point at the line of its
+ * own file that set it.
  *
  *   {
  *     "model": {
  *       "dir": "path/to/checkpoint",  required: a Hugging Face BERT checkpoint directory
  *       "task": "classify",           tokenize | classify | tag | joint | qa | embed |
  *                                     fill-mask | nsp; required
- *       "max_length": 0,              tokens per record, special tokens included; 0 or absent:
- *                                     the model's own limit (larger values are capped to it)
+ *       "max_length": 128,            tokens per record, special tokens included (values above
+ *                                     the model's own limit are capped to it)
  *       "truncation": "longest_first",  longest_first | only_first | only_second (pairs)
- *       "top_k": 0,                   labels / intents / fills to report; 0: the task's default
+ *       "top_k": 0,                   labels / intents / fills to report; 0: the task's own (1
+ *                                     label or intent; every label scoring at least 0.5 for
+ *                                     multi-label classify; 5 fills)
  *       "threshold": null,            classify, joint: labels / intents scoring below it are
- *                                     not reported (0 reports all); null or absent: no
- *                                     threshold, except multi-label classify, which keeps
- *                                     labels scoring at least 0.5; other tasks refuse it
+ *                                     not reported (0 reports all); null: no threshold (see
+ *                                     top_k); other tasks refuse it
  *       "max_answer_tokens": 15,      qa: longest answer span
  *       "tag_decoding": "bio",        tag / joint: bio (well-formed BIO spans, Viterbi) or
  *                                     argmax (each word's best tag, as transformers outputs)
- *       "threads": 2,                 threads a batch of several records is split across;
- *                                     absent: OpenBLAS's thread count
+ *       "threads": null,              threads a batch of several records is split across;
+ *                                     null: bertd_plugin_threads()
  *       "on_too_long": "truncate",    truncate: cut to max_length and enrich (the result
  *                                     says "truncated_tokens": how many were cut);
  *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG;
@@ -134,18 +152,21 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *       "window_combine": "mean"      classify / joint intent: mean or max of window logits
  *     },
  *     "batching": {
- *       "max_batch_tokens": 8192,     a batch costs records x longest record (padded tokens);
- *                                     a bucket runs when one more record would exceed this
- *       "max_batch_records": 64,      a bucket runs when it holds this many records
- *       "max_wait_ms": 5,             a bucket runs when its oldest record has waited this long
- *       "buckets": [16,32,64,128,256,512]   ascending token-length edges: a record of L tokens
- *                                     goes to the first bucket whose edge is >= L, or to one
- *                                     more bucket after the last edge
+ *       "max_batch_tokens": 4096,     a batch costs records x longest record (padded tokens);
+ *                                     a bucket runs when one more record would exceed this; at
+ *                                     least max_length
+ *       "max_batch_records": 32,      a bucket runs when it holds this many records
+ *       "max_wait_ms": 10,            a bucket runs when its oldest record has waited this long
+ *       "buckets": null               ascending token-length edges, none above max_length: a
+ *                                     record of L tokens goes to the first bucket whose edge
+ *                                     is >= L; max_length is added when the last edge is
+ *                                     below it; null: 16, 32, 64, ... below max_length, then
+ *                                     max_length
  *     }
  *   }
  *
- * Every key but model.dir and model.task is optional; the values shown are the defaults. A key
- * whose value is null also takes its default. */
+ * Every key but model.dir and model.task is optional; the values shown are the defaults, which
+ * one table in plugin_config.c defines. A key whose value is null takes its default. */
 BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugin **out,
                                             char *errstr, size_t errstr_size);
 
@@ -194,6 +215,38 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_model_info(const bertd_plugin *p, char *nam
                                                 size_t name_size, char *checksum,
                                                 size_t checksum_size);
 
+/* ---- configuration and process (ABI 1.2) ---- */
+
+/* Checks config_json as bertd_plugin_create() would, without loading the model, and writes the
+ * effective configuration into effective (when not NULL): every key above with the value the
+ * plugin will use, defaults and derived values (buckets) filled in, as compact JSON text. A host
+ * validates its configuration with it before it starts anything, and reads back what it needs
+ * (the task) without a second table of defaults. 0 on success; -1 with "PATH: message" in
+ * errstr, or when effective_size is too small (the message says how much is needed). */
+BERTD_PLUGIN_EXPORT int bertd_plugin_config_check(const char *config_json, char *effective,
+                                                  size_t effective_size, char *errstr,
+                                                  size_t errstr_size);
+
+/* The threads the process's forward passes may use: n > 0 sets them (process-wide: OpenBLAS's
+ * thread pool, which every plugin in the process shares), n <= 0 only asks. Returns the count
+ * now in force. A host running several plugins side by side sets 1 and gives each plugin its
+ * share through model.threads, because concurrent callers of a multi-threaded OpenBLAS queue on
+ * its one pool. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_threads(int n);
+
+/* ABI 1.3. Moves up to max of the batches run since the last call into out, oldest first, and
+ * returns how many; *dropped (may be NULL) gets the batches lost since the last call because
+ * more than BERTD_PLUGIN_BATCH_LOG were waiting. Host thread. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_batches(bertd_plugin *p, bertd_plugin_batch *out,
+                                                  int max, unsigned long long *dropped);
+
+/* ABI 1.3. The loaded model as one JSON object, for labels: {"name": directory base name,
+ * "checksum": weights checksum, "task": the task served, "precision": the arithmetic of the
+ * forward pass ("float32": weights stored as F16/BF16 are widened when loaded),
+ * "max_length": tokens per sequence}. Returns the length written, or -1 when size is too small
+ * (buf then holds nothing usable). */
+BERTD_PLUGIN_EXPORT int bertd_plugin_model_json(const bertd_plugin *p, char *buf, size_t size);
+
 /* ---- function table, for dlopen ---- */
 
 /* Every entry point in one struct, so a host needs a single dlsym("bertd_plugin_get_api").
@@ -217,6 +270,14 @@ typedef struct bertd_plugin_api {
   int abi_minor;
   int (*poll_timed)(bertd_plugin *p, bertd_plugin_completion *out, bertd_plugin_timing *timing,
                     int max, int timeout_ms);
+  /* ABI 1.2 */
+  int (*config_check)(const char *config_json, char *effective, size_t effective_size,
+                      char *errstr, size_t errstr_size);
+  int (*threads)(int n);
+  /* ABI 1.3 */
+  int (*poll_batches)(bertd_plugin *p, bertd_plugin_batch *out, int max,
+                      unsigned long long *dropped);
+  int (*model_json)(const bertd_plugin *p, char *buf, size_t size);
 } bertd_plugin_api;
 
 /* Whether api (of a plugin possibly built for an older minor) has member m. */

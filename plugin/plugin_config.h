@@ -1,8 +1,10 @@
 /* plugin_config.h: the JSON configuration bertd_plugin_create() takes (keys documented in
- * bertd_plugin.h), parsed and checked into a plain struct. */
+ * bertd_plugin.h, defined with their defaults in one table in plugin_config.c), parsed and
+ * checked into a plain struct. */
 #ifndef BERTD_PLUGIN_CONFIG_H
 #define BERTD_PLUGIN_CONFIG_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "batcher.h"
@@ -19,7 +21,14 @@ typedef struct plugin_config {
   int n_buckets;
 } plugin_config;
 
-/* Fills c from JSON text; on error c holds nothing to free. */
+/* The effective settings of JSON text: every key of SETTINGS (plugin_config.c) with the value
+ * the stage will use, defaults and derived values (buckets) filled in, as a new JSON object
+ * {"model": {...}, "batching": {...}}. On error -1 and "PATH: message" in errstr. */
+int bertd_plugin_config_effective(const char *json_text, json_t **out, char *errstr,
+                                  size_t errstr_size);
+
+/* Fills c from JSON text (through bertd_plugin_config_effective); on error c holds nothing to
+ * free. */
 int bertd_plugin_config_parse(const char *json_text, plugin_config *c, char *errstr,
                         size_t errstr_size);
 void bertd_plugin_config_free(plugin_config *c);

@@ -49,6 +49,10 @@ struct bertd_plugin {
   int running;               /* records in the batch the worker is running now */
   int flushing;              /* host asked every bucket to run regardless of size and age */
   int stopping;              /* destroy(): worker exits after its current batch */
+  /* batches run, for poll_batches(): a ring of BERTD_PLUGIN_BATCH_LOG, oldest at batch_head */
+  bertd_plugin_batch batch_log[BERTD_PLUGIN_BATCH_LOG];
+  int batch_head, batch_count;
+  unsigned long long batch_dropped;
 
   pthread_t thread;
   int thread_started;

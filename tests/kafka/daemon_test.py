@@ -5,7 +5,7 @@ restart, poison records, bad configs, memory, a rebalance between two live daemo
     python3 tests/kafka/daemon_test.py CASE --build BUILD_DIR [--records N] ...
 
 CASE is one of: e2e, kill, broker-restart, poison, bad-config, memory, rebalance, backpressure,
-broker-unreachable, timing.
+broker-unreachable, timing, registry (a real Schema Registry from tests/registry/registry.sh).
 Each case starts its own broker (its own state directory, a free port), uses the tiny JointBERT
 fixture model (so the numbers measure the Kafka path, not BERT) -- except memory, which serves
 the real MiniLM checkpoint named by BERTD_MODEL_DIR, as deployed -- checks what it must, prints
@@ -13,8 +13,8 @@ its figures, and stops the broker. Exit status 0 when every check passed. Only t
 library: CI runs it as is.
 """
 import argparse
+import base64
 import collections
-import http.server
 import json
 import os
 import random
@@ -27,12 +27,15 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # customer-service utterances written by tools/reference/make_texts.py (seeded; some with
 # accents, CJK or emoji): the records' texts
 UTTERANCES = os.path.join(ROOT, "tests", "fixtures", "texts", "utterances.jsonl")
 BROKER = os.path.join(ROOT, "tests", "kafka", "broker.sh")
+REGISTRY = os.path.join(ROOT, "tests", "registry", "registry.sh")
 SCHEMA = os.path.join(ROOT, "schemas", "utterance.avsc")
 MODEL = os.path.join(ROOT, "tests", "fixtures", "models", "joint")
 
@@ -243,62 +246,62 @@ class Harness:
 
 
 class Registry:
-    """A Confluent Schema Registry as far as bertd uses it, on a free loopback port in a thread:
-    POST /subjects/S/versions registers a schema (the same schema text, as JSON, gets the same
-    id, as the real registry does) and GET /schemas/ids/N serves it, or 404 with the registry's
-    error body for an id it does not know. add() registers writer schemas directly."""
+    """The real Schema Registry of tests/registry/registry.sh: Apicurio Registry, its Confluent
+    API at self.api (http://127.0.0.1:PORT/apis/ccompat/v7), in its own state directory under
+    tmp. auth "USER:PASSWORD": the API answers 401 without that HTTP Basic user, and self.url (the
+    URL bertd is given) carries it as user:password@. Stopped when this process exits, if a test
+    leaves it running."""
 
-    def __init__(self):
-        self.schemas = {}
-        self.subjects = {}  # subject -> id of the last schema registered under it
-        self.lock = threading.Lock()
-        registry = self
+    def __init__(self, tmp, auth=None):
+        self.env = dict(os.environ, BERTD_REGISTRY_STATE=os.path.join(tmp, "registry"),
+                        BERTD_REGISTRY_OWNER_PID=str(os.getpid()))
+        self.env.pop("BERTD_REGISTRY_AUTH", None)
+        if auth:
+            self.env["BERTD_REGISTRY_AUTH"] = auth
+        self.auth = auth
+        self.api = self.run("start")
+        self.url = self.api.replace("http://", "http://%s@" % auth) if auth else self.api
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def reply(self, status, obj):
-                body = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def run(self, *args):
+        out = subprocess.run(["bash", REGISTRY, *args], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        if out.returncode != 0:
+            raise RuntimeError("registry.sh %s failed:\n%s" % (" ".join(args), out.stdout))
+        return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
-            def do_GET(self):
-                m = re.fullmatch(r"/schemas/ids/(\d+)", self.path)
-                text = m and registry.schemas.get(int(m.group(1)))
-                if text:
-                    self.reply(200, {"schema": text})
-                else:
-                    self.reply(404, {"error_code": 40403, "message": "Schema not found"})
+    def request(self, method, path, body=None, auth=True):
+        """(HTTP status, parsed JSON body) of one call to the Confluent API."""
+        req = urllib.request.Request(self.api + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+        if auth and self.auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(self.auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, text.decode(errors="replace")
 
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not re.fullmatch(r"/subjects/[^/]+/versions", self.path):
-                    self.reply(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
-                    return
-                id_ = registry.add(json.loads(body)["schema"])
-                registry.subjects[self.path.split("/")[2]] = id_
-                self.reply(200, {"id": id_})
+    def add(self, text, subject):
+        """Registers schema text under subject; returns its id."""
+        status, body = self.request("POST", "/subjects/%s/versions" % subject, {"schema": text})
+        if status != 200:
+            raise RuntimeError("registering under %s: HTTP %d %s" % (subject, status, body))
+        return body["id"]
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def add(self, text, id_=None):
-        with self.lock:
-            for i, t in self.schemas.items():
-                if json.loads(t) == json.loads(text):
-                    return i
-            id_ = id_ or max(self.schemas, default=0) + 1
-            self.schemas[id_] = text
-            return id_
+    def subjects(self):
+        status, body = self.request("GET", "/subjects")
+        return sorted(body) if status == 200 else None
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        try:
+            self.run("stop")
+        except RuntimeError:
+            pass
 
 
 def utterance_schema(text_type):
@@ -534,7 +537,7 @@ def case_poison(a):
     original bytes, its reason and its exact source topic, partition and offset; every good
     record must reach its output topic, and the daemon must keep running."""
     h = Harness(a.build, "poison")
-    reg = Registry()
+    reg = Registry(h.tmp)
     try:
         plugin = fault_plugin(a.build)
         if not os.path.exists(plugin):
@@ -547,13 +550,15 @@ def case_poison(a):
         with open(nullable, "w") as fh:
             fh.write(utterance_schema(["null", "string"]))
         with open(nullable) as fh:
-            input_id = reg.add(fh.read())
+            input_id = reg.add(fh.read(), "utt.cf-value")  # as `bertd produce` registers it
         # writer schemas an upstream producer might have registered, neither of which resolves
         # to the input schema: one without the text field (Avro C's resolver does not fill a
         # reader field from its default, null here), one with text as an int
-        no_text_id = reg.add(utterance_schema(None), 101)
-        int_text_id = reg.add(utterance_schema("int"), 102)
-        unknown_id = 4040
+        no_text_id = reg.add(utterance_schema(None), "upstream-no-text-value")
+        int_text_id = reg.add(utterance_schema("int"), "upstream-int-text-value")
+        unknown_id = 4040  # the registry's ids count from 1: this one it never gave
+        check(len({input_id, no_text_id, int_text_id, unknown_id}) == 4,
+              "the registry gave distinct ids %s" % [input_id, no_text_id, int_text_id])
         long_text = " ".join(["flight"] * 200)
         poison = {  # id -> (topic, bytes, expected reason)
             "p-not-avro": ("utt", b"\xff\xfe this is not avro at all \x00\x01", "NOT_AVRO"),
@@ -640,8 +645,174 @@ def case_poison(a):
         print("figures: poison dead-letter counts by reason %s; good records %d plain, %d "
               "Confluent-framed" % (dict(sorted(counts.items())), len(good), len(good_cf)))
     finally:
-        h.close()
         reg.close()
+        h.close()
+
+
+def with_fields(base_text, extra_fields):
+    """A record schema's JSON with more fields appended (schema evolution)."""
+    sch = json.loads(base_text)
+    sch["fields"] = sch["fields"] + extra_fields
+    return json.dumps(sch, separators=(",", ":"))
+
+
+def case_registry(a):
+    """The Confluent-framed path against a real Schema Registry (tests/registry/registry.sh:
+    Apicurio Registry, Confluent API, HTTP Basic auth on) and a real broker:
+      register   `bertd produce --confluent` registers its writer schema under utt-value (the
+                 subject has BACKWARD compatibility), the daemon the enriched schema under
+                 utt.out-value; a writer schema that breaks compatibility is refused (HTTP 409)
+                 with one line;
+      fetch      the daemon fetches writer schemas by id, `bertd consume` the enriched one;
+      evolution  records written with v2 (v1 + an optional field) are read with v1: same ids and
+                 texts, no v2 field in the output;
+      auth       without the registry's user the daemon stops at start with one line naming
+                 HTTP 401, and no password in what it prints;
+      down       the registry is killed; records framed with a schema id the daemon has not
+                 fetched yet wait, retried with a growing delay, none dead-lettered; when the
+                 registry comes back (same port, same schemas) they are enriched."""
+    h = Harness(a.build, "registry")
+    password = "pw-%08x" % random.getrandbits(32)
+    reg = Registry(h.tmp, auth="bertd:" + password)
+    try:
+        h.start([("utt", 3), ("utt.out", 3), ("utt.dlq", 1)])
+        with open(SCHEMA) as fh:
+            v1_text = fh.read().strip()
+        optional = lambda name: {"name": name, "type": ["null", "string"], "default": None}
+        v2_text = with_fields(v1_text, [optional("lang")])
+        v3_text = with_fields(v1_text, [optional("lang"), optional("source")])
+        paths = {}
+        for name, text in (("v2", v2_text), ("v3", v3_text)):
+            paths[name] = os.path.join(h.tmp, "utterance-%s.avsc" % name)
+            with open(paths[name], "w") as fh:
+                fh.write(text)
+        cf = ("--confluent", "--registry", reg.url)
+
+        # --- auth and register
+        status, _ = reg.request("GET", "/subjects", auth=False)
+        check(status == 401, "the registry answers 401 without its user (got %s)" % status)
+        status, body = reg.request("PUT", "/config/utt-value", {"compatibility": "BACKWARD"})
+        check(status == 200, "BACKWARD compatibility set on utt-value (%s %s)" % (status, body))
+        recs = utterances(a.records)
+        n3 = len(recs) // 3
+        batch1 = recs[:n3]
+        batch2 = [dict(r, lang="en") for r in recs[n3:2 * n3]]
+        batch3 = [dict(r, lang="fr", source="chat") for r in recs[2 * n3:]]
+        h.produce("utt", batch1, extra=cf)
+        status, v = reg.request("GET", "/subjects/utt-value/versions/latest")
+        v1_id = v.get("id") if status == 200 else None
+        check(status == 200 and json.loads(v["schema"]) == json.loads(v1_text),
+              "bertd produce registered v1 under utt-value (id %s)" % v1_id)
+        # --- compatibility
+        status, c2 = reg.request("POST", "/compatibility/subjects/utt-value/versions/latest",
+                                 {"schema": v2_text})
+        bad_text = utterance_schema("int")
+        status_bad, cbad = reg.request("POST", "/compatibility/subjects/utt-value/versions/latest",
+                                       {"schema": bad_text})
+        check(status == 200 and c2.get("is_compatible") is True and status_bad == 200 and
+              cbad.get("is_compatible") is False,
+              "compatibility check: v2 (an optional field more) compatible, text as int not "
+              "(%s, %s)" % (c2, cbad))
+        bad = os.path.join(h.tmp, "utterance-bad.avsc")
+        with open(bad, "w") as fh:
+            fh.write(bad_text)
+        out = subprocess.run([h.bertd, "produce", "--brokers", h.bootstrap, "--topic", "utt",
+                              "--schema", bad, "--key-field", "id", *cf],
+                             input='{"id": "x", "text": 1}\n', stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+        lines = out.stderr.strip().splitlines()
+        check(out.returncode != 0 and len(lines) == 1 and "HTTP 409" in lines[0] and
+              "registering under subject 'utt-value'" in lines[0] and password not in lines[0],
+              "an incompatible writer schema is refused with one line naming HTTP 409 "
+              "(exit %d: %r)" % (out.returncode, lines[:2]))
+        h.produce("utt", batch2, schema=paths["v2"], extra=cf)
+        status, v = reg.request("GET", "/subjects/utt-value/versions/latest")
+        v2_id = v.get("id") if status == 200 else None
+        check(v2_id not in (None, v1_id), "v2 registered under utt-value as id %s (v1: %s)"
+              % (v2_id, v1_id))
+        # v3 is registered now but no record carries it until the registry is down
+        v3_id = reg.add(v3_text, "utt-value")
+
+        # --- auth seen from the daemon
+        cfg_noauth = h.config(registry=reg.api)
+        with open(cfg_noauth) as fh:
+            text = fh.read()
+        text = text.replace("framing: plain", "framing: confluent")
+        with open(cfg_noauth, "w") as fh:
+            fh.write(text)
+        proc = h.spawn_daemon(cfg_noauth, log="daemon-noauth.log")
+        try:
+            rc = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = None
+        lines = h.log_lines("daemon-noauth.log")
+        check(rc == 1 and len(lines) == 1 and "HTTP 401" in lines[0],
+              "without the registry's user the daemon stops at start with one line naming HTTP "
+              "401 (rc %s: %r)" % (rc, lines[-1:]))
+
+        # --- the daemon: fetch by id, evolution
+        cfg = h.config(registry=reg.url)
+        with open(cfg) as fh:
+            text = fh.read().replace("framing: plain", "framing: confluent")
+        with open(cfg, "w") as fh:
+            fh.write(text)
+        h.run_daemon(cfg)
+        out12 = h.wait_output("utt.out", {r["id"] for r in batch1 + batch2}, a.timeout,
+                              extra=cf)
+        by_id = {r["id"]: r for r in out12}
+        check(set(by_id) == {r["id"] for r in batch1 + batch2},
+              "v1 and v2 records enriched (%d of %d)" % (len(by_id), len(batch1 + batch2)))
+        check(all(by_id[r["id"]]["text"] == r["text"] and "lang" not in by_id[r["id"]]
+                  for r in batch1 + batch2 if r["id"] in by_id),
+              "records written with v2 read with v1: texts kept, no v2 field in the output")
+        status, ov = reg.request("GET", "/subjects/utt.out-value/versions/latest")
+        out_schema = json.loads(ov["schema"]) if status == 200 else {}
+        check(status == 200 and [f["name"] for f in out_schema.get("fields", [])] ==
+              [f["name"] for f in json.loads(v1_text)["fields"]] + ["bertd"],
+              "the daemon registered the enriched schema under utt.out-value (id %s)"
+              % (ov.get("id") if status == 200 else None))
+        raw = h.consume("utt.out", raw=True)
+        ids = collections.Counter(struct.unpack(">I", bytes.fromhex(r["_value_hex"])[1:5])[0]
+                                  for r in raw if r["_value_hex"].startswith("00"))
+        check(status == 200 and set(ids) == {ov["id"]} and sum(ids.values()) == len(raw),
+              "every enriched record carries that id in its Confluent header (%s)" % dict(ids))
+
+        # --- registry down
+        reg.run("kill")
+        h.produce("utt", batch3, schema=paths["v3"], extra=("--confluent", "--schema-id",
+                                                             str(v3_id)))
+        time.sleep(8)
+        dead = h.consume("utt.dlq", raw=True)
+        alive = h.daemon.poll() is None
+        waits = [ln for ln in h.log_lines() if "waiting for the schema registry" in ln or
+                 "records wait for the schema registry" in ln]
+        delays = [int(m.group(1)) for ln in waits
+                  for m in [re.search(r"next retry in (\d+) ms", ln)] if m]
+        check(alive and not dead, "registry down: the daemon runs on, nothing dead-lettered "
+              "(%d dead letters)" % len(dead))
+        check(len(delays) >= 3 and all(b > c for b, c in zip(delays[1:], delays)),
+              "records wait and are retried with a growing delay (retries in %s ms)" % delays)
+        reg.run("restart")
+        out = h.wait_output("utt.out", {r["id"] for r in recs}, a.timeout, extra=cf)
+        got = collections.Counter(r["id"] for r in out)
+        missing = {r["id"] for r in recs} - set(got)
+        check(not missing, "registry back: the waiting records enriched (%d of %d missing)"
+              % (len(missing), len(batch3)))
+        rc = h.stop_daemon()
+        dead = h.consume("utt.dlq", raw=True)
+        check(not dead, "no record dead-lettered in the whole case (%d; reasons %s)"
+              % (len(dead), sorted({dict(d["_headers"]).get("bertd.reason") for d in dead})))
+        check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
+        logged = "\n".join(h.log_lines())
+        check(password not in logged, "the registry password never appears in the daemon's log")
+        print("figures: registry records %d (v1 %d, v2 %d, v3 while down %d); schema ids v1 %s "
+              "v2 %s v3 %s enriched %s; retry delays %s ms"
+              % (len(recs), len(batch1), len(batch2), len(batch3), v1_id, v2_id, v3_id,
+                 ov.get("id"), delays))
+    finally:
+        reg.close()
+        h.close()
 
 
 def case_bad_config(a):
@@ -672,14 +843,18 @@ def case_bad_config(a):
 
 def registry_sources(a):
     """Where a confluent pipeline's registry URL comes from: schema_registry.url in the file,
-    else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from the registry: the
-    daemon registers the enriched schema under "<output topic>-value" as it starts (before it
-    needs a broker, so none runs here)."""
+    else BERTD_SCHEMA_REGISTRY_URL, else start-up fails naming both. Seen from a real registry
+    (tests/registry/registry.sh): the daemon registers the enriched schema under "<output
+    topic>-value" as it starts (before it needs a broker, so none runs here). When both are set,
+    the environment names a port where nothing answers: a daemon that took it could not
+    register there."""
     bertd = os.path.join(a.build, "cli", "bertd")
     tmp = tempfile.mkdtemp(prefix="bertd-registry-")
-    used, unused = Registry(), Registry()
+    used = Registry(tmp)
+    # a URL where no registry answers: a daemon that took it would fail to start
+    unused = "http://127.0.0.1:%d/apis/ccompat/v7" % free_port()
     try:
-        def config(url):
+        def config(url, out="out"):
             path = os.path.join(tmp, "bertd.yaml")
             with open(path, "w") as fh:
                 fh.write("kafka: { bootstrap.servers: 127.0.0.1:9, group.id: g }\n")
@@ -688,10 +863,10 @@ def registry_sources(a):
                 fh.write("""pipelines:
   - name: framed
     input: { topics: [in], schema: %s, text_field: text, framing: confluent }
-    output: { topic: out }
+    output: { topic: %s }
     dead_letter: { topic: dlq }
     model: { dir: %s, task: joint, max_length: 64 }
-""" % (SCHEMA, MODEL))
+""" % (SCHEMA, out, MODEL))
             return path
 
         env = dict(os.environ)
@@ -703,25 +878,26 @@ def registry_sources(a):
                 "schema_registry.url in %s (or BERTD_SCHEMA_REGISTRY_URL)" % cfg)
         check(out.returncode == 1 and out.stdout.strip().endswith(want),
               "no registry anywhere: exit %d, %r" % (out.returncode, out.stdout.strip()[-160:]))
-        for what, url, env_url in (("from BERTD_SCHEMA_REGISTRY_URL", None, used.url),
-                                   ("schema_registry.url over the environment", used.url,
-                                    unused.url)):
-            used.subjects.clear()
+        for what, url, env_url, out in (("from BERTD_SCHEMA_REGISTRY_URL", None, used.url, "out"),
+                                        ("schema_registry.url over the environment", used.url,
+                                         unused, "out2")):
+            before = set(used.subjects())
             if env_url:
                 env["BERTD_SCHEMA_REGISTRY_URL"] = env_url
-            proc = subprocess.Popen([bertd, "run", "-c", config(url)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen([bertd, "run", "-c", config(url, out)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
             deadline = time.time() + 60
-            while time.time() < deadline and not used.subjects and proc.poll() is None:
+            new = set()
+            while time.time() < deadline and not new and proc.poll() is None:
+                new = set(used.subjects()) - before
                 time.sleep(0.1)
+            new = set(used.subjects()) - before
             proc.kill()
             proc.wait()
-            check(list(used.subjects) == ["out-value"] and not unused.subjects,
-                  "registry %s: enriched schema registered there as %s"
-                  % (what, sorted(used.subjects)))
+            check(sorted(new) == ["%s-value" % out],
+                  "registry %s: enriched schema registered there as %s" % (what, sorted(new)))
     finally:
         used.close()
-        unused.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -1065,7 +1241,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case", choices=["e2e", "kill", "broker-restart", "poison", "bad-config",
                                      "memory", "rebalance", "backpressure", "broker-unreachable",
-                                     "timing"])
+                                     "timing", "registry"])
     ap.add_argument("--build", required=True)
     ap.add_argument("--records", type=int, default=10000)
     ap.add_argument("--records-large", type=int, default=100000)
@@ -1079,7 +1255,8 @@ def main():
         {"e2e": case_e2e, "kill": case_kill, "broker-restart": case_broker_restart,
          "poison": case_poison, "bad-config": case_bad_config, "memory": case_memory,
          "rebalance": case_rebalance, "backpressure": case_backpressure,
-         "broker-unreachable": case_broker_unreachable, "timing": case_timing}[a.case](a)
+         "broker-unreachable": case_broker_unreachable, "timing": case_timing,
+         "registry": case_registry}[a.case](a)
     except Exception as e:  # a harness failure is a failed check, not a traceback-only exit
         check(False, "%s: %s: %s" % (a.case, type(e).__name__, e))
     print("%d passed, %d failed" % (len(passed), len(failures)))

@@ -159,6 +159,34 @@ static int fault_model_info(const bertd_plugin *p, char *name, size_t name_size,
   return p->real->model_info(p->inner, name, name_size, checksum, checksum_size);
 }
 
+/* The ABI 1.2 calls need no instance: each opens the real plugin, asks it, and closes it again
+ * (dlopen counts references, so the library stays loaded while an instance holds it). */
+static const bertd_plugin_api *real_api(void **so) {
+  *so = dlopen(BERTD_PLUGIN_SO, RTLD_NOW | RTLD_LOCAL);
+  bertd_plugin_get_api_fn get =
+      *so ? (bertd_plugin_get_api_fn)(uintptr_t)dlsym(*so, "bertd_plugin_get_api") : NULL;
+  return get ? get() : NULL;
+}
+
+static int fault_config_check(const char *config_json, char *effective, size_t effective_size,
+                              char *errstr, size_t errstr_size) {
+  void *so;
+  const bertd_plugin_api *real = real_api(&so);
+  int rc = real ? real->config_check(config_json, effective, effective_size, errstr, errstr_size)
+                : -1;
+  if (!real) snprintf(errstr, errstr_size, "fault plugin: cannot load %s", BERTD_PLUGIN_SO);
+  if (so) dlclose(so);
+  return rc;
+}
+
+static int fault_threads(int n) {
+  void *so;
+  const bertd_plugin_api *real = real_api(&so);
+  int rc = real ? real->threads(n) : 1;
+  if (so) dlclose(so);
+  return rc;
+}
+
 static const bertd_plugin_api fault_api = {
     .abi_version = BERTD_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(bertd_plugin_api),
@@ -173,6 +201,8 @@ static const bertd_plugin_api fault_api = {
     .model_info = fault_model_info,
     .abi_minor = BERTD_PLUGIN_ABI_MINOR,
     .poll_timed = fault_poll_timed,
+    .config_check = fault_config_check,
+    .threads = fault_threads,
 };
 
 const bertd_plugin_api *bertd_plugin_get_api(void) { return &fault_api; }

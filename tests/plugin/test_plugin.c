@@ -260,7 +260,7 @@ static void parity(const char *model_dir, bertd_enrich_task task, const char *ta
   corpus_reference(&c, model_dir, &o);
   char json[2048];
   snprintf(json, sizeof json,
-           "{\"model\":{\"dir\":\"%s\",\"task\":\"%s\"},"
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"%s\",\"max_length\":512},"
            "\"batching\":{\"max_batch_tokens\":2048,\"max_batch_records\":32,\"max_wait_ms\":2,"
            "\"buckets\":[16,32,64,128,256,512]}}",
            model_dir, task_name);
@@ -483,29 +483,41 @@ Test(plugin, destroy_with_records_in_flight) {
 Test(plugin, config_errors_name_the_key) {
   struct { const char *json, *want; } cases[] = {
       {"", "config:"},
-      {"[]", "expected an object"},
-      {"{}", "model: required"},
-      {"{\"model\":{\"task\":\"joint\"}}", "model.dir: required"},
-      {"{\"model\":{\"dir\":\"x\"}}", "model.task: required"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"summarize\"}}", "model.task: expected one of"},
+      {"[]", "config: expected an object with model and batching"},
+      {"{}", "model: required, a mapping"},
+      {"{\"model\":{\"task\":\"joint\"}}", "model: missing required key 'dir'"},
+      {"{\"model\":{\"dir\":\"x\"}}", "model: missing required key 'task'"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"summarize\"}}",
+       "model.task: unknown task 'summarize' (expected joint, classify, tag, embed, qa, tokenize, "
+       "fill-mask or nsp)"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"top_k\":\"3\"}}",
-       "model.top_k: expected an integer"},
+       "model.top_k: expected an integer, got the string '3'"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"max_lenght\":3}}",
-       "model.max_lenght: unknown key"},
+       "model: unknown key 'max_lenght'"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"on_too_long\":\"drop\"}}",
-       "model.on_too_long: expected one of truncate, dead_letter"},
+       "model.on_too_long: unknown on_too_long action 'drop' (expected truncate, dead_letter or "
+       "window)"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"tag_decoding\":\"crf\"}}",
-       "model.tag_decoding: expected one of bio, argmax"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}", "model.threshold"},
+       "model.tag_decoding: unknown tag decoding 'crf' (expected bio or argmax)"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threshold\":2}}",
+       "model.threshold: must be between 0 and 1, got 2"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"tag\",\"threshold\":0.5}}",
+       "model.threshold: threshold applies to tasks joint and classify only"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\",\"threads\":0}}",
-       "model.threads: 0 is out of range"},
+       "model.threads: must be positive, got 0"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[32,16]}}",
-       "batching.buckets[1]: 16 is not above"},
+       "batching.buckets[1]: buckets must increase: 16 follows 32"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"buckets\":[16,256]}}",
+       "batching.buckets[1]: bucket 256 is longer than model.max_length 128"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_batch_tokens\":100}}",
+       "batching.max_batch_tokens: batching.max_batch_tokens 100 is smaller than one record of "
+       "model.max_length 128"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_batch_records\":0}}",
-       "batching.max_batch_records: 0 is out of range"},
+       "batching.max_batch_records: must be positive, got 0"},
       {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"batching\":{\"max_wait\":5}}",
-       "batching.max_wait: unknown key"},
-      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"pipeline\":1}", "pipeline: unknown key"},
+       "batching: unknown key 'max_wait'"},
+      {"{\"model\":{\"dir\":\"x\",\"task\":\"joint\"},\"pipeline\":1}",
+       "config: unknown key 'pipeline'"},
       {"{\"model\":{\"dir\":\"/nonexistent/model\",\"task\":\"joint\"}}", "/nonexistent/model"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -544,4 +556,67 @@ Test(plugin, abi_version_and_table) {
   cr_assert(offsetof(bertd_plugin_api, abi_minor) > offsetof(bertd_plugin_api, model_info));
   cr_assert_str_eq(api->reason_name(BERTD_PLUGIN_INFERENCE), "inference");
   cr_assert_str_eq(api->reason_name(99), "unknown");
+}
+
+/* ABI 1.3: each batch's shape for the host's metrics. Two records per batch at most: three
+ * copies of one text run as batches of 2 and 1 with no padding; a short and a long text share a
+ * batch padded to the long one. */
+Test(plugin, poll_batches_reports_each_batch_shape) {
+  char json[1024];
+  snprintf(json, sizeof json,
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"joint\"},\"batching\":{\"max_wait_ms\":10000,"
+           "\"max_batch_records\":2,\"buckets\":[64]}}", fixture("joint"));
+  bertd_plugin *p = create(json);
+  char err[256];
+  const char *same = "show me flights from boston to denver";
+  const char *texts[5] = {same, same, same, "hi", "list the cheapest fares from dallas to boston"};
+  bertd_plugin_completion out[8];
+  int tokens[5];
+  bertd_plugin_batch b[8];
+  unsigned long long dropped = 99;
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(bertd_plugin_submit(p, texts[i], strlen(texts[i]), NULL, 0, REF(i), err,
+                                     sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_plugin_flush(p, 10000), 0);
+  cr_assert_eq(bertd_plugin_poll(p, out, 8, 0), 3);
+  for (int i = 0; i < 3; i++) tokens[IDX(out[i].ref)] = out[i].tokens;
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, &dropped), 2);
+  cr_assert_eq(dropped, 0);
+  cr_assert_eq(b[0].sequences, 2);
+  cr_assert_eq(b[0].tokens, 2 * tokens[0]);
+  cr_assert_eq(b[0].padded_tokens, 2 * tokens[0]);
+  cr_assert_eq(b[1].sequences, 1);
+  cr_assert_eq(b[1].tokens, tokens[0]);
+  cr_assert_eq(b[1].padded_tokens, tokens[0]);
+  cr_assert(b[0].model_ms > 0);
+  for (int i = 3; i < 5; i++)
+    cr_assert_eq(bertd_plugin_submit(p, texts[i], strlen(texts[i]), NULL, 0, REF(i), err,
+                                     sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_plugin_flush(p, 10000), 0);
+  cr_assert_eq(bertd_plugin_poll(p, out, 8, 0), 2);
+  for (int i = 0; i < 2; i++) tokens[IDX(out[i].ref)] = out[i].tokens;
+  cr_assert_lt(tokens[3], tokens[4]);
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, NULL), 1);
+  cr_assert_eq(b[0].sequences, 2);
+  cr_assert_eq(b[0].tokens, tokens[3] + tokens[4]);
+  cr_assert_eq(b[0].padded_tokens, 2 * tokens[4]);
+  cr_assert_eq(bertd_plugin_poll_batches(p, b, 8, NULL), 0); /* each batch is reported once */
+}
+
+Test(plugin, model_json_names_the_model) {
+  char json[1024];
+  snprintf(json, sizeof json, "{\"model\":{\"dir\":\"%s\",\"task\":\"joint\",\"max_length\":32}}",
+           fixture("joint"));
+  bertd_plugin *p = create(json);
+  char name[64], sum[64], got[512], want[512];
+  bertd_plugin_model_info(p, name, sizeof name, sum, sizeof sum);
+  snprintf(want, sizeof want, "{\"name\":\"joint\",\"checksum\":\"%s\",\"task\":\"joint\","
+           "\"precision\":\"float32\",\"max_length\":32}", sum);
+  cr_assert_eq(bertd_plugin_model_json(p, got, sizeof got), (int)strlen(want));
+  cr_assert_str_eq(got, want);
+  cr_assert_eq(bertd_plugin_model_json(p, got, 10), -1);
+  const bertd_plugin_api *api = bertd_plugin_get_api();
+  cr_assert(BERTD_PLUGIN_API_HAS(api, model_json) && BERTD_PLUGIN_API_HAS(api, poll_batches));
+  cr_assert_eq(api->model_json, bertd_plugin_model_json);
+  cr_assert_eq(api->poll_batches, bertd_plugin_poll_batches);
 }
