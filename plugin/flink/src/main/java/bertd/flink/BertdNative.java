@@ -67,6 +67,10 @@ interface BertdNative extends Library {
 
   int bertd_plugin_flush(Pointer p, int timeoutMs);
 
+  /** ABI 1.2: checks a config without loading the model (may be absent from a 1.1 plugin). */
+  int bertd_plugin_config_check(String configJson, byte[] effective, SizeT effectiveSize,
+      byte[] errstr, SizeT errstrSize);
+
   int bertd_plugin_in_flight(Pointer p);
 
   int bertd_plugin_model_info(Pointer p, byte[] name, SizeT nameSize, byte[] checksum,

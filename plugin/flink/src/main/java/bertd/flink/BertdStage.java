@@ -54,10 +54,7 @@ public final class BertdStage implements AutoCloseable {
 
   /** Loads the plugin library (once per location) and checks its ABI version. */
   static synchronized BertdNative load(String location) {
-    String where = location;
-    if (where == null || where.isEmpty()) where = System.getProperty("bertd.plugin");
-    if (where == null || where.isEmpty()) where = System.getenv("BERTD_PLUGIN");
-    if (where == null || where.isEmpty()) where = "bertd_plugin";
+    String where = location(location);
     BertdNative lib = LOADED.get(where);
     if (lib != null) return lib;
     try {
@@ -83,6 +80,33 @@ public final class BertdStage implements AutoCloseable {
     }
     LOADED.put(where, lib);
     return lib;
+  }
+
+  /**
+   * Checks a configuration as creating a stage would, without loading the model (ABI 1.2's
+   * bertd_plugin_config_check; with an older plugin only the library and its ABI are checked).
+   * Throws BertdException with bertd's one-line message ("model.top_k: ...").
+   */
+  public static void checkConfig(BertdConfig config) {
+    BertdNative lib = load(config.plugin());
+    try {
+      NativeLibrary.getInstance(location(config.plugin())).getFunction("bertd_plugin_config_check");
+    } catch (UnsatisfiedLinkError e) {
+      return;
+    }
+    byte[] err = new byte[ERR];
+    if (lib.bertd_plugin_config_check(config.toJson(), null, new BertdNative.SizeT(0), err,
+        new BertdNative.SizeT(ERR)) != 0) {
+      throw new BertdException("bertd: " + Native.toString(err, "UTF-8"));
+    }
+  }
+
+  private static String location(String given) {
+    String where = given;
+    if (where == null || where.isEmpty()) where = System.getProperty("bertd.plugin");
+    if (where == null || where.isEmpty()) where = System.getenv("BERTD_PLUGIN");
+    if (where == null || where.isEmpty()) where = "bertd_plugin";
+    return where;
   }
 
   /** A stage from a plugin configuration (bertd_plugin.h's JSON: model and batching). */

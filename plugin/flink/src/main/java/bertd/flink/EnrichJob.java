@@ -91,6 +91,8 @@ public final class EnrichJob {
   static final class Args {
     final BertdConfig config = new BertdConfig();
     final Map<String, String> opt = new HashMap<>();
+    /** File input forms the batches `bertd TASK` forms (fileDefaults). */
+    boolean cliBatches;
 
     String get(String k, String def) {
       return opt.getOrDefault(k, def);
@@ -168,11 +170,10 @@ public final class EnrichJob {
     }
     int rc;
     try {
-      // fail early, with bertd's own message, on a bad model or setting (the job would only
-      // say so from inside a task, wrapped in Flink's exceptions)
-      try (BertdStage probe = BertdStage.create(a.config)) {
-        probe.inFlight();
-      }
+      if (a.opt.containsKey("input")) fileDefaults(a);
+      // fail early, with bertd's own message, on a bad setting (the job would only say so from
+      // inside a task, wrapped in Flink's exceptions)
+      BertdStage.checkConfig(a.config);
       rc = a.opt.containsKey("input") ? runFile(a) : runKafka(a);
     } catch (BertdException | UsageException e) {
       System.err.println("flink-enrich: " + e.getMessage());
@@ -188,6 +189,31 @@ public final class EnrichJob {
   }
 
   // ---- file in, JSONL out -------------------------------------------------------------------
+
+  /** Only the file mode is read as `bertd TASK` reads its input: the model's own max_length
+   *  unless --max-length says otherwise (the plugin caps a larger value to the model's), and,
+   *  at parallelism 1 with no batching settings, the batches `bertd TASK` forms: every
+   *  --batch-size non-blank lines (good or bad) make one batch of their good records, run in
+   *  input order, one bucket for every length. The same records in the same batch shape give
+   *  byte-identical results. */
+  static void fileDefaults(Args a) {
+    int batchSize = a.getInt("batch-size", 32);
+    if (batchSize < 1 || batchSize > 4096) {
+      throw new UsageException("--batch-size: expected an integer in 1..4096, got " + batchSize);
+    }
+    if (a.config.get("model.max_length") == null) a.config.set("model.max_length", "1000000000");
+    a.cliBatches = a.getInt("parallelism", 1) == 1
+        && a.config.get("batching.max_batch_tokens") == null
+        && a.config.get("batching.max_batch_records") == null
+        && a.config.get("batching.max_wait_ms") == null
+        && a.config.get("batching.buckets") == null;
+    if (a.cliBatches) {
+      a.config.set("batching.buckets", "[" + a.config.get("model.max_length") + "]");
+      a.config.set("batching.max_batch_tokens", "1000000000");
+      a.config.set("batching.max_batch_records", Integer.toString(batchSize));
+      a.config.set("batching.max_wait_ms", "1000000000");
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -248,23 +274,8 @@ public final class EnrichJob {
       }
       if (err != null) answers[i] = errorLine(i + 1, err);
     }
-    // At parallelism 1, unless batching is set, form the batches `bertd TASK` forms: every
-    // --batch-size non-blank lines (good or bad) make one batch of their good records, run in
-    // input order. The same records in the same batch shape give byte-identical results.
     int batchSize = a.getInt("batch-size", 32);
-    if (batchSize < 1 || batchSize > 4096) {
-      throw new UsageException("--batch-size: expected an integer in 1..4096, got " + batchSize);
-    }
-    boolean cliBatches = a.getInt("parallelism", 1) == 1
-        && a.config.get("batching.max_batch_tokens") == null
-        && a.config.get("batching.max_batch_records") == null
-        && a.config.get("batching.max_wait_ms") == null
-        && a.config.get("batching.buckets") == null;
-    if (cliBatches) {
-      a.config.set("batching.buckets", "[1000000000]");
-      a.config.set("batching.max_batch_tokens", "1000000000");
-      a.config.set("batching.max_batch_records", Integer.toString(batchSize));
-      a.config.set("batching.max_wait_ms", "1000000000");
+    if (a.cliBatches) {
       int queued = 0;
       BertdRecord lastGood = null;
       int r = 0;
