@@ -77,4 +77,7 @@ interface BertdNative extends Library {
       SizeT checksumSize);
 
   String bertd_plugin_reason_name(int reason);
+
+  /** ABI 1.3: the loaded model as JSON (name, checksum, task, precision, max_length). */
+  int bertd_plugin_model_json(Pointer p, byte[] buf, SizeT size);
 }

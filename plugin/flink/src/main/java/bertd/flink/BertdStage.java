@@ -125,6 +125,33 @@ public final class BertdStage implements AutoCloseable {
     return new BertdStage(lib, out.getValue(), pollMax);
   }
 
+  /**
+   * The model's own limit of tokens per sequence: a stage of the tokenize task (no forward
+   * pass, no warm-up) asked for more is capped to it, and ABI 1.3's bertd_plugin_model_json
+   * says what it became. -1 when the plugin is older than 1.3.
+   */
+  public static int modelMaxLength(String modelDir, String pluginLocation) {
+    BertdNative lib = load(pluginLocation);
+    try {
+      NativeLibrary.getInstance(location(pluginLocation)).getFunction("bertd_plugin_model_json");
+    } catch (UnsatisfiedLinkError e) {
+      return -1;
+    }
+    BertdConfig c = new BertdConfig().set("model.dir", modelDir).set("model.task", "tokenize")
+        .set("model.max_length", "1000000000").set("batching.max_batch_tokens", "1000000000")
+        .set("batching.buckets", "[1000000000]");
+    if (pluginLocation != null) c.set("plugin", pluginLocation);
+    try (BertdStage s = create(c.toJson(), pluginLocation, 1)) {
+      byte[] buf = new byte[4096];
+      if (lib.bertd_plugin_model_json(s.handle, buf, new BertdNative.SizeT(buf.length)) < 0) {
+        return -1;
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"max_length\":\\s*(\\d+)")
+          .matcher(Native.toString(buf, "UTF-8"));
+      return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+  }
+
   /** The model's name (its directory's base name), as the daemon writes it into records. */
   public String modelName() {
     return modelName;

@@ -201,15 +201,27 @@ public final class EnrichJob {
     if (batchSize < 1 || batchSize > 4096) {
       throw new UsageException("--batch-size: expected an integer in 1..4096, got " + batchSize);
     }
-    if (a.config.get("model.max_length") == null) a.config.set("model.max_length", "1000000000");
     a.cliBatches = a.getInt("parallelism", 1) == 1
         && a.config.get("batching.max_batch_tokens") == null
         && a.config.get("batching.max_batch_records") == null
         && a.config.get("batching.max_wait_ms") == null
         && a.config.get("batching.buckets") == null;
+    if (a.config.get("model.max_length") == null) {
+      int max = BertdStage.modelMaxLength(a.config.get("model.dir"), a.config.plugin());
+      if (max > 0) {
+        a.config.set("model.max_length", Integer.toString(max));
+      } else { // an older plugin: ask for more, it is capped to the model's own
+        a.config.set("model.max_length", "1000000000");
+        if (a.config.get("batching.max_batch_tokens") == null) {
+          a.config.set("batching.max_batch_tokens", "1000000000");
+        }
+      }
+    }
     if (a.cliBatches) {
       a.config.set("batching.buckets", "[" + a.config.get("model.max_length") + "]");
-      a.config.set("batching.max_batch_tokens", "1000000000");
+      long tokens = Math.min(1000000000L,
+          (long) batchSize * Long.parseLong(a.config.get("model.max_length")));
+      a.config.set("batching.max_batch_tokens", Long.toString(tokens));
       a.config.set("batching.max_batch_records", Integer.toString(batchSize));
       a.config.set("batching.max_wait_ms", "1000000000");
     }
