@@ -24,6 +24,7 @@ Exit status 0 when every check passed.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,13 @@ def compare_outputs(task, cli_out, flink_out, identical_wanted):
 
 def case_file(a):
     tmp = tempfile.mkdtemp(prefix="bertd-flink-file-")
+    try:
+        file_runs(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_runs(a, tmp):
     path = file_lines(tmp)
     bertd = os.path.join(a.build, "cli", "bertd")
     minilm = os.environ.get("BERTD_MODEL_DIR", "")
@@ -163,6 +171,13 @@ def sql_quote(s):
 
 def case_sql(a):
     tmp = tempfile.mkdtemp(prefix="bertd-flink-sql-")
+    try:
+        sql_run(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sql_run(a, tmp):
     bertd = os.path.join(a.build, "cli", "bertd")
     joint, cls = os.path.join(FIXTURES, "joint"), os.path.join(FIXTURES, "seq_cls")
     ts = texts(300, 40)
