@@ -1,23 +1,43 @@
 /* bench_encoder.c: encoder throughput of bertd.
  *
  *   bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] [--lengths 16,64,128]
- *                 [--seconds S] [--json]
+ *                 [--mix L1,L2,...] [--seconds S] [--json] [--precision fp32|bf16|int8]
+ *   bench_encoder --sgemm N [--seconds S] [--json]
  *
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
- * GFLOP/s. --bert-base builds a BERT-Base-shaped (12/768/12/3072) model with random weights.
- * Threads: OPENBLAS_NUM_THREADS (else the cores), used as a session uses them: a batch of
- * several sequences is split across that many threads (bertd_session_forward_ids), a
- * single sequence runs on OpenBLAS's threads.
- * bench/run_peers.py runs ONNX Runtime and PyTorch on the same shapes and prints ratios. */
+ * GFLOP/s; --mix adds one batch of sequences of the given lengths (a real length mix), packed
+ * as bertd packs any batch (no padding). --bert-base builds a BERT-Base-shaped
+ * (12/768/12/3072) model with random weights. Threads: OPENBLAS_NUM_THREADS (else the cores),
+ * used as a session uses them: a batch of several sequences is split across that many threads,
+ * a single sequence splits each layer across them (bertd_session_forward_ids). Each row names
+ * the fp32 kernel bertd picked for this CPU (bertd_model_kernel). --precision bf16 | int8 runs
+ * the encoder's linear layers in that precision on the kernel cpuid picks (named in each row; a
+ * checkpoint is loaded straight into it, bertd_model_load_precision); a CPU without the
+ * instructions gets one line and exit 2. JSON rows carry the resident memory after the runs
+ * (rss_mib: what the loaded model holds), beside the peak a parent reads from wait4.
+ * --sgemm N times OpenBLAS's sgemm on N x N x N on the same threads: the machine's reference
+ * rate that the encoder's GFLOP/s are compared with.
+ * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
 #undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bertd.h"
+
+/* The process's resident memory now (not its peak), MiB: after load, what a model holds. */
+static double rss_mib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0.0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
 
 static double now(void) {
   struct timespec ts;
@@ -34,6 +54,39 @@ static double encoder_flops(const bertd_checkpoint_config *c, int B, int T) {
   return per_layer * c->num_hidden_layers;
 }
 
+/* FLOPs of one forward of B sequences of lengths lens. */
+static double encoder_flops_lens(const bertd_checkpoint_config *c, int B, const int *lens) {
+  double f = 0.0;
+  for (int b = 0; b < B; b++) f += encoder_flops(c, 1, lens[b]);
+  return f;
+}
+
+static int sgemm_rate(int n, double seconds, int json) {
+  float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n),
+        *c = malloc(sizeof(float) * (size_t)n * n);
+  if (!a || !b || !c) {
+    fprintf(stderr, "bench_encoder: out of memory for sgemm %d\n", n);
+    return 1;
+  }
+  for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+  int iters = 0;
+  double t0 = now(), t;
+  do {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    iters++;
+    t = now() - t0;
+  } while (t < seconds);
+  const double gflops = 2.0 * n * n * (double)n * iters / t / 1e9;
+  if (json) printf("{\"sgemm_n\":%d,\"sgemm_gflops\":%.3f,\"threads\":%d}\n", n, gflops,
+                   openblas_get_num_threads());
+  else printf("OpenBLAS sgemm %d^3 on %d threads: %.2f GFLOP/s\n", n, openblas_get_num_threads(), gflops);
+  free(a);
+  free(b);
+  free(c);
+  return 0;
+}
+
 static int parse_list(const char *s, int *out, int cap) {
   int n = 0;
   while (*s && n < cap) {
@@ -46,23 +99,43 @@ static int parse_list(const char *s, int *out, int cap) {
 int main(int argc, char **argv) {
   const char *model_dir = NULL;
   int bert_base = 0, json = 0;
+  bertd_precision precision = BERTD_PRECISION_FP32;
   double seconds = 2.0;
-  int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3;
+  int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3, sgemm = 0;
+  enum { MIX_CAP = 1024 };
+  static int mix[MIX_CAP];
+  int nmix = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_dir = argv[++i];
     else if (!strcmp(argv[i], "--bert-base")) bert_base = 1;
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+             !bertd_precision_parse(argv[i + 1], &precision)) i++;
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--batches") && i + 1 < argc) nb = parse_list(argv[++i], batches, 8);
     else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) nl = parse_list(argv[++i], lengths, 8);
+    else if (!strcmp(argv[i], "--mix") && i + 1 < argc) nmix = parse_list(argv[++i], mix, MIX_CAP);
+    else if (!strcmp(argv[i], "--sgemm") && i + 1 < argc) sgemm = atoi(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] "
-                      "[--lengths 16,64,128] [--seconds S] [--json]\n");
+                      "[--lengths 16,64,128] [--mix L1,L2,...] [--seconds S] [--json]\n"
+                      "       [--precision fp32|bf16|int8]\n"
+                      "       bench_encoder --sgemm N [--seconds S] [--json]\n");
       return 2;
     }
   }
+  if (sgemm > 0) return sgemm_rate(sgemm, seconds, json);
+  for (int i = 0; i < nmix; i++)
+    if (mix[i] < 1) {
+      fprintf(stderr, "bench_encoder: --mix length %d at %d is below 1\n", mix[i], i);
+      return 2;
+    }
   char err[512];
   bertd_model *m = NULL;
+  if (bertd_precision_check(precision, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    return 2;
+  }
   if (bert_base) {
     if (bertd_model_random(12, 768, 12, 3072, 42, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
@@ -74,11 +147,17 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_encoder: --model DIR or --bert-base\n");
       return 2;
     }
-    if (bertd_model_load(model_dir, &m, err, sizeof err)) {
+    if (bertd_model_load_precision(model_dir, precision, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
   }
+  if (bertd_model_set_precision(m, precision, err, sizeof err)) { /* the random model */
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    bertd_model_free(m);
+    return 2;
+  }
+  const char *prec = bertd_precision_name(precision);
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
   bertd_session *sess = NULL;
@@ -86,15 +165,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_encoder: %s\n", err);
     return 1;
   }
-  if (!json) printf("%-18s %5s %5s %12s %9s\n", "model", "batch", "len", "sentences/s", "GFLOP/s");
-  for (int bi = 0; bi < nb; bi++) {
-    for (int li = 0; li < nl; li++) {
-      const int B = batches[bi], T = lengths[li];
+  const char *kernel = bertd_model_kernel(m);
+  const int threads = openblas_get_num_threads();
+  if (!json) printf("%-18s %5s %5s %12s %9s  kernel %s, %d threads\n", "model", "batch", "len",
+                    "sentences/s", "GFLOP/s", kernel, threads);
+  const int shapes = nb * nl + (nmix > 0);
+  for (int si = 0; si < shapes; si++) {
+    {
+      const int is_mix = si == nb * nl;
+      const int B = is_mix ? nmix : batches[si / nl];
       int *lens = malloc(sizeof(int) * (size_t)B);
-      int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * T);
-      int32_t *types = calloc((size_t)B * T, sizeof(int32_t));
-      for (int b = 0; b < B; b++) lens[b] = T;
-      for (int i = 0; i < B * T; i++) ids[i] = 1000 + (int32_t)((unsigned)(i * 7919) % 20000u);
+      int N = 0, T = 0;
+      for (int b = 0; b < B; b++) {
+        lens[b] = is_mix ? mix[b] : lengths[si % nl];
+        N += lens[b];
+        T = lens[b] > T ? lens[b] : T;
+      }
+      int32_t *ids = malloc(sizeof(int32_t) * (size_t)N);
+      int32_t *types = calloc((size_t)N, sizeof(int32_t));
+      for (int i = 0; i < N; i++) ids[i] = 1000 + (int32_t)((unsigned)(i * 7919) % 20000u);
       if (bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err)) {
         fprintf(stderr, "bench_encoder: %s\n", err);
         return 1;
@@ -106,12 +195,18 @@ int main(int argc, char **argv) {
         iters++;
         t = now() - t0;
       } while (t < seconds);
-      double sps = (double)iters * B / t, gflops = encoder_flops(cfg, B, T) * iters / t / 1e9;
+      double sps = (double)iters * B / t,
+             gflops = encoder_flops_lens(cfg, B, lens) * iters / t / 1e9;
+      char len_field[32];
+      if (is_mix) snprintf(len_field, sizeof len_field, "\"mix\"");
+      else snprintf(len_field, sizeof len_field, "%d", T);
       if (json)
-        printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"batch\":%d,\"length\":%d,"
-               "\"sentences_per_s\":%.3f,\"gflops\":%.3f}\n", name, B, T, sps, gflops);
+        printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"batch\":%d,\"length\":%s,"
+               "\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
+               "\"sentences_per_s\":%.3f,\"gflops\":%.3f,\"rss_mib\":%.1f}\n",
+               name, B, len_field, prec, kernel, threads, sps, gflops, rss_mib());
       else
-        printf("%-18s %5d %5d %12.1f %9.2f\n", name, B, T, sps, gflops);
+        printf("%-18s %5d %5s %12.1f %9.2f\n", name, B, is_mix ? "mix" : len_field, sps, gflops);
       fflush(stdout);
       free(lens);
       free(ids);

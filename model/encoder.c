@@ -3,12 +3,15 @@
 
 #include <cblas.h>
 #undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encoder_pool.h"
+#include "gemm.h"
 #include "layers.h"
+#include "lowp.h"
 #include "threads.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
@@ -31,11 +34,12 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
   if (slices < 1) slices = 1;
   if (tokens > a->cap_tokens) {
     size_t n = (size_t)tokens;
-    if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, n * H, errstr, errstr_size) ||
-        grow(&a->k, n * H, errstr, errstr_size) || grow(&a->v, n * H, errstr, errstr_size) ||
+    if (grow(&a->x, n * H, errstr, errstr_size) || grow(&a->q, 3 * n * H, errstr, errstr_size) ||
         grow(&a->ctx, n * H, errstr, errstr_size) ||
         grow(&a->inter, n * I, errstr, errstr_size))
       return -1;
+    a->k = a->q + n * H;
+    a->v = a->k + n * H;
     a->cap_tokens = tokens;
   }
   if (max_len > a->cap_len || slices > a->cap_slices) {
@@ -63,8 +67,9 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
 }
 
 void bertd_acts_free(bertd_acts *a) {
-  free(a->x); free(a->q); free(a->k); free(a->v); free(a->ctx); free(a->inter);
-  free(a->scores); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  free(a->x); free(a->q); free(a->ctx); free(a->inter);
+  free(a->scores); free(a->attn_scratch); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  free(a->lowp_scratch);
   bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
 }
@@ -129,9 +134,169 @@ int bertd_batch_check(const bertd_checkpoint_config *cfg, int B, const int *lens
 typedef struct {
   const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
+  const bertd_packed_encoder *pe; /* or NULL: OpenBLAS on w */
+  const bertd_lowp_model *lp;     /* bf16 / int8 linear layers in place of pe's, or NULL */
   const int32_t *ids, *type_ids; /* the slice's tokens */
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
+  int threads;                   /* > 1: this slice splits its work across the pool */
+  bertd_encoder_pool **pool;
+  float *attn_scratch;           /* threads blocks of (D+1)*Tmax floats */
 } encoder_slice;
+
+/* One thread's share of a packed product: panels [p0, p1). */
+typedef struct {
+  const bertd_gemm_args *g;
+  int p0, p1;
+} gemm_part;
+
+static void gemm_part_task(void *arg) {
+  const gemm_part *gp = arg;
+  gp->g->w->kern->run(gp->g, gp->p0, gp->p1);
+}
+
+/* out (M, w->N) row stride ldo (epi) inp (M, w->K) row stride ldi @ W^T + bias: on this thread,
+ * or with the output panels cut into sl->threads contiguous runs across the pool */
+static void packed_linear(encoder_slice *sl, float *out, int ldo, const float *inp, int ldi,
+                          const bertd_packed *w, int M, bertd_gemm_epilogue epi) {
+  const bertd_gemm_args g = {.out = out, .inp = inp, .w = w, .M = M, .ldo = ldo, .ldi = ldi,
+                             .epi = epi};
+  enum { MAX_PARTS = 64 };
+  /* a few runs of panels per thread, claimed by whichever thread is free (encoder_pool.c) */
+  int P = 4 * sl->threads < w->panels ? 4 * sl->threads : w->panels;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  if (sl->threads <= 1 || P <= 1) {
+    bertd_gemm_run(&g);
+    return;
+  }
+  gemm_part parts[MAX_PARTS];
+  for (int i = 0; i < P; i++)
+    parts[i] = (gemm_part){&g, w->panels * i / P, w->panels * (i + 1) / P};
+  bertd_encoder_pool_run_on(sl->pool, sl->threads, P, gemm_part_task, parts, sizeof parts[0]);
+}
+
+typedef struct {
+  encoder_slice *sl;
+  const float *qkv;
+  int part, parts;
+} attn_part;
+
+/* attention's (sequence, head) pairs are cut into this many runs per thread, each with its own
+ * scratch block (encoder_slice.attn_scratch) */
+enum { ATTN_PARTS_PER_THREAD = 3 };
+
+static void attn_part_task(void *arg) {
+  const attn_part *ap = arg;
+  const encoder_slice *sl = ap->sl;
+  const bertd_checkpoint_config *cfg = sl->cfg;
+  const int D = cfg->hidden_size / cfg->num_attention_heads;
+  int Tmax = 0;
+  for (int b = 0; b < sl->view.B; b++) Tmax = sl->view.lens[b] > Tmax ? sl->view.lens[b] : Tmax;
+  bertd_attention_rows(sl->view.ctx, ap->qkv, sl->view.lens, sl->view.B, cfg->hidden_size,
+                       cfg->num_attention_heads,
+                       sl->attn_scratch + (size_t)ap->part * (size_t)(D + 1) * Tmax, ap->part,
+                       ap->parts);
+}
+
+/* The dense layers of a transformer layer, as encoder_packed.h and lowp.h lay them out. */
+typedef enum { DENSE_QKV, DENSE_ATTN_OUT, DENSE_INTER, DENSE_OUT } dense_layer;
+
+/* One thread's share of a bf16 / int8 product: its panels [p0, p1). */
+typedef struct {
+  const bertd_lowp_gemm_args *g;
+  const bertd_lowp_kernel *k;
+  int p0, p1;
+} lowp_part;
+
+static void lowp_part_task(void *arg) {
+  const lowp_part *lp = arg;
+  lp->k->gemm(lp->g, lp->p0, lp->p1);
+}
+
+/* out (M, OC) row stride ldo (epi) inp (M, C) @ W^T + bias in the model's bf16 / int8: the
+ * activations rounded or quantised once on this thread, then the panels cut into sl->threads
+ * runs of whole 4-panel blocks across the pool */
+static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp,
+                        const bertd_lowp_linear *l, int M, bertd_gemm_epilogue epi) {
+  bertd_lowp_gemm_args g;
+  bertd_lowp_prepare(l, &g, out, ldo, inp, M, epi == BERTD_EPI_RESIDUAL, sl->view.lowp_scratch);
+  const int panels = bertd_lowp_panels(l), blocks = (panels + 3) / 4;
+  enum { MAX_PARTS = 64 };
+  int P = sl->threads < blocks ? sl->threads : blocks;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  /* a part below ~2M multiply-adds (about 20 us on these units) costs more in the pool's
+   * hand-over than it saves: a 16-token MiniLM sequence's q, k, v run on this thread */
+  const double macs = (double)M * l->C * l->OC;
+  while (P > 1 && macs / P < 2e6) P--;
+  if (P <= 1) {
+    l->k->gemm(&g, 0, panels);
+  } else {
+    lowp_part parts[MAX_PARTS];
+    for (int i = 0; i < P; i++) {
+      const int b0 = blocks * i / P * 4, b1 = blocks * (i + 1) / P * 4;
+      parts[i] = (lowp_part){&g, l->k, b0, b1 < panels ? b1 : panels};
+    }
+    bertd_encoder_pool_run(sl->pool, P, lowp_part_task, parts, sizeof parts[0]);
+  }
+  /* gelu.c's GELU over the finished rows: the same arithmetic as the fp32 kernels' epilogue */
+  if (epi == BERTD_EPI_BIAS_GELU)
+    for (int r = 0; r < M; r++)
+      bertd_activation_forward(out + (size_t)r * ldo, (size_t)l->OC, BERTD_ACT_GELU);
+}
+
+/* Layer l's dense layer `which`: the bf16 / int8 copy when the model has one, else the fp32
+ * panels. ldo, ldi: row strides (ldi is C for every layer). */
+static void dense(encoder_slice *sl, int l, dense_layer which, float *out, int ldo,
+                  const float *inp, int ldi, int M, bertd_gemm_epilogue epi) {
+  if (sl->lp) {
+    const bertd_lowp_layer *ll = &sl->lp->layers[l];
+    if (which == DENSE_QKV) { /* q, k, v side by side in each row of out (M,3H) */
+      const int H = ll->q.OC;
+      lowp_linear(sl, out, ldo, inp, &ll->q, M, epi);
+      lowp_linear(sl, out + H, ldo, inp, &ll->k, M, epi);
+      lowp_linear(sl, out + 2 * H, ldo, inp, &ll->v, M, epi);
+      return;
+    }
+    const bertd_lowp_linear *const ws[4] = {NULL, &ll->attn_out, &ll->inter, &ll->out};
+    lowp_linear(sl, out, ldo, inp, ws[which], M, epi);
+    return;
+  }
+  const bertd_packed_layer *pl = &sl->pe->layers[l];
+  const bertd_packed *const ws[4] = {&pl->qkv, &pl->attn_out, &pl->inter, &pl->out};
+  packed_linear(sl, out, ldo, inp, ldi, ws[which], M, epi);
+}
+
+/* One transformer layer on packed weights, in place on x (N,H):
+ * qkv (N,3H) = x @ Wqkv^T + b; ctx = attention; x += ctx @ Wo^T + bo; x = LN(x);
+ * inter (N,I) = gelu(x @ Wi^T + bi); x += inter @ Wout^T + bout; x = LN(x). Bias, GELU and
+ * the residual add happen in the kernel's epilogue, on the tile still in registers. */
+static void layer_forward_packed(encoder_slice *sl, int l) {
+  const bertd_checkpoint_config *cfg = sl->cfg;
+  const bertd_layer_weights *lw = &sl->w->layers[l];
+  bertd_acts *a = &sl->view;
+  const int H = cfg->hidden_size, I = cfg->intermediate_size, N = a->N;
+  const float eps = cfg->layer_norm_eps;
+  float *qkv = a->q;
+  dense(sl, l, DENSE_QKV, qkv, 3 * H, a->x, H, N, BERTD_EPI_BIAS);
+  enum { MAX_PARTS = 64 };
+  attn_part parts[MAX_PARTS];
+  const int pairs = a->B * cfg->num_attention_heads;
+  int P = ATTN_PARTS_PER_THREAD * sl->threads < pairs ? ATTN_PARTS_PER_THREAD * sl->threads : pairs;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  if (P < 1 || sl->threads <= 1) P = 1;
+  for (int i = 0; i < P; i++) parts[i] = (attn_part){sl, qkv, i, P};
+  if (P == 1) attn_part_task(&parts[0]);
+  else bertd_encoder_pool_run_on(sl->pool, sl->threads, P, attn_part_task, parts, sizeof parts[0]);
+  dense(sl, l, DENSE_ATTN_OUT, a->x, H, a->ctx, H, N, BERTD_EPI_RESIDUAL);
+  bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
+  if (cfg->hidden_act == BERTD_ACT_GELU) {
+    dense(sl, l, DENSE_INTER, a->inter, I, a->x, H, N, BERTD_EPI_BIAS_GELU);
+  } else {
+    dense(sl, l, DENSE_INTER, a->inter, I, a->x, H, N, BERTD_EPI_BIAS);
+    bertd_activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
+  }
+  dense(sl, l, DENSE_OUT, a->x, H, a->inter, I, N, BERTD_EPI_RESIDUAL);
+  bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
+}
 
 static void slice_run(encoder_slice *sl) {
   const bertd_checkpoint_config *cfg = sl->cfg;
@@ -140,11 +305,21 @@ static void slice_run(encoder_slice *sl) {
   bertd_embeddings_forward(a->x, sl->ids, sl->type_ids, a->lens, a->B, w->word_emb, w->pos_emb,
                      w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
                      cfg->layer_norm_eps);
-  for (int l = 0; l < cfg->num_hidden_layers; l++)
-    layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
-  if (w->pooler_w)
+  for (int l = 0; l < cfg->num_hidden_layers; l++) {
+    if (sl->pe || sl->lp) layer_forward_packed(sl, l);
+    else layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
+  }
+  if (w->pooler_w && sl->pe && sl->pe->pooler.data) {
+    /* pooled (B,H) = tanh(x[first token of each sequence] (B,H) @ Wp^T + bp) */
+    const int H = cfg->hidden_size;
+    for (int b = 0, start = 0; b < a->B; start += a->lens[b], b++)
+      memcpy(a->cls + (size_t)b * H, a->x + (size_t)start * H, sizeof(float) * (size_t)H);
+    packed_linear(sl, a->pooled, H, a->cls, H, &sl->pe->pooler, a->B, BERTD_EPI_BIAS);
+    for (size_t i = 0; i < (size_t)a->B * H; i++) a->pooled[i] = tanhf(a->pooled[i]);
+  } else if (w->pooler_w) {
     bertd_pooler_forward(a->pooled, a->x, a->lens, a->B, w->pooler_w, w->pooler_b, cfg->hidden_size,
                    a->cls);
+  }
 }
 
 static void slice_task(void *arg) { slice_run(arg); }
@@ -172,10 +347,13 @@ void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int 
   cut[P] = B;
 }
 
-int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
-                                  int B, const int *lens, const int32_t *ids,
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                                  const bertd_packed_encoder *pe, const bertd_lowp_model *lp,
+                                  bertd_acts *a, int B, const int *lens, const int32_t *ids,
                                   const int32_t *type_ids, int threads, char *errstr,
                                   size_t errstr_size) {
+  /* a bf16 / int8 model runs the packed layer flow (fused q/k/v, row attention) */
+  const int packed = pe || lp;
   int N, T;
   if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
     return -1;
@@ -184,6 +362,31 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   if (P > MAX_SLICES) P = MAX_SLICES;
   if (P < 1) P = 1;
   if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
+  /* a single group on several threads splits its layers across them (packed path only) */
+  const int inner = P == 1 && packed && threads > 1 ? (threads < MAX_SLICES ? threads : MAX_SLICES) : 1;
+  if (lp) {
+    /* each slice's rows at most N, inputs at most max(H, I): one 64-byte aligned block each */
+    const int C = cfg->hidden_size > cfg->intermediate_size ? cfg->hidden_size
+                                                            : cfg->intermediate_size;
+    const size_t block = (bertd_lowp_scratch_bytes(N, C) + 63) / 64 * 64;
+    if (block * (size_t)P > a->lowp_cap) {
+      free(a->lowp_scratch);
+      a->lowp_scratch = aligned_alloc(64, block * (size_t)P);
+      a->lowp_cap = a->lowp_scratch ? block * (size_t)P : 0;
+      if (!a->lowp_scratch)
+        return bertd_set_error(errstr, errstr_size, "encoder: out of memory for %zu bytes",
+                               block * (size_t)P);
+    }
+    a->lowp_block = block;
+  }
+  if (packed) {
+    const size_t D = (size_t)(cfg->hidden_size / cfg->num_attention_heads);
+    const size_t need = (size_t)(inner > 1 ? ATTN_PARTS_PER_THREAD * inner : P) * (D + 1) * (size_t)T;
+    if (need > a->cap_attn_scratch) {
+      if (grow(&a->attn_scratch, need, errstr, errstr_size)) return -1;
+      a->cap_attn_scratch = need;
+    }
+  }
   a->B = B;
   a->N = N;
   for (int b = 0, s = 0; b < B; b++) {
@@ -205,6 +408,11 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     encoder_slice *s = &sl[used];
     s->cfg = cfg;
     s->w = w;
+    s->pe = pe;
+    s->lp = lp;
+    s->threads = inner;
+    s->pool = &a->pool;
+    s->attn_scratch = a->attn_scratch ? a->attn_scratch + (size_t)used * (a->cap_attn_scratch / (size_t)P) : NULL;
     s->ids = ids + n0;
     s->type_ids = type_ids + n0;
     s->view = *a;
@@ -213,7 +421,8 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.lens = a->lens + b0;
     s->view.starts = NULL; /* not read by the layers */
     s->view.x = a->x + n0 * H;
-    s->view.q = a->q + n0 * H;
+    /* q, k, v (N,H) each for OpenBLAS; qkv (N,3H) at q for the packed kernels */
+    s->view.q = a->q + (packed ? 3 * n0 * H : n0 * H);
     s->view.k = a->k + n0 * H;
     s->view.v = a->v + n0 * H;
     s->view.ctx = a->ctx + n0 * H;
@@ -221,6 +430,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.scores = a->scores + (size_t)used * score_block;
     s->view.pooled = a->pooled + (size_t)b0 * H;
     s->view.cls = a->cls + (size_t)b0 * H;
+    s->view.lowp_scratch = lp ? a->lowp_scratch + (size_t)used * a->lowp_block : NULL;
     used++;
   }
   if (used == 1) {
@@ -230,6 +440,10 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   /* Each slice calls OpenBLAS from its own thread: OpenBLAS runs single-threaded meanwhile
    * (concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool, measured
    * 6x slower), and gets its thread count back afterwards for batches of one sequence. */
+  if (pe) { /* no OpenBLAS call on the packed path */
+    bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
+    return 0;
+  }
   const int blas_threads = bertd_threads_serial_begin();
   bertd_encoder_pool_run(&a->pool, used, slice_task, sl, sizeof(sl[0]));
   bertd_threads_serial_end(blas_threads);
@@ -239,6 +453,6 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
 int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size) {
-  return bertd_encoder_forward_threads(cfg, w, a, B, lens, ids, type_ids, 1, errstr,
+  return bertd_encoder_forward_threads(cfg, w, NULL, NULL, a, B, lens, ids, type_ids, 1, errstr,
                                        errstr_size);
 }

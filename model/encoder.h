@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include "bertd_checkpoint.h"
 #include "bertd_weights.h"
+#include "encoder_packed.h"
+
+struct bertd_lowp_model;
 
 /* Activation buffers, allocated for a capacity and reused across batches. */
 typedef struct bertd_acts {
@@ -16,17 +19,23 @@ typedef struct bertd_acts {
   int cap_batch;    /* B capacity */
   int cap_slices;   /* scores blocks: one per thread a batch is split across */
   float *x;         /* (N,H) residual stream; after forward: last hidden state */
-  float *q, *k, *v; /* (N,H) each */
+  float *q, *k, *v; /* (N,H) each, in one allocation at q; the packed path uses the same memory
+                       as qkv (N,3H), each token's q, k, v side by side */
   float *ctx;       /* (N,H) attention output before its dense layer */
   float *inter;     /* (N,I) feed-forward inner activations */
   float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
   float *cls;       /* (B,H) scratch: the [CLS] rows */
+  float *attn_scratch;      /* (parts, D+1, T) bertd_attention_rows' scratch, one per thread */
+  size_t cap_attn_scratch;  /* floats */
   /* the batch last run */
   int B, N;
   int *lens;        /* (B) */
   int *starts;      /* (B) index of each sequence's first token in the packed rows */
   struct bertd_encoder_pool *pool; /* threads for split batches (encoder_pool.h), or NULL */
+  /* bf16 / int8 models: one block per slice for the rounded or quantised activations (lowp.h) */
+  unsigned char *lowp_scratch;
+  size_t lowp_block, lowp_cap; /* bytes per slice, bytes allocated */
 } bertd_acts;
 
 /* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
@@ -59,10 +68,16 @@ int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weight
  * own thread (a's pool), into its own rows of a's buffers. Sequences never interact, so no
  * thread waits for another between layers, which is why this scales better on small matrices
  * than OpenBLAS splitting each matmul. OpenBLAS is set single-threaded while the groups run,
- * and restored. threads <= 1 or B == 1: the plain pass. */
-int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a,
-                                  int B, const int *lens, const int32_t *ids,
-                                  const int32_t *type_ids, int threads, char *errstr,
-                                  size_t errstr_size);
+ * and restored. threads <= 1 or B == 1: one group.
+ * pe: the weights packed for the fp32 kernels (encoder_packed.h), or NULL for OpenBLAS on w's
+ * own matrices (training, tests). With pe, a single group on several threads splits each dense
+ * layer's output columns (panels) and attention's (sequence, head) pairs across a's pool.
+ * lp: the linear layers in bf16 or int8 (lowp.h, bertd_model_set_precision), or NULL; when set
+ * it runs them in place of pe's, in the same layer flow. */
+int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                                  const bertd_packed_encoder *pe,
+                                  const struct bertd_lowp_model *lp, bertd_acts *a, int B,
+                                  const int *lens, const int32_t *ids, const int32_t *type_ids,
+                                  int threads, char *errstr, size_t errstr_size);
 
 #endif

@@ -78,6 +78,13 @@ void softmax_rows(float *x, int N, int C);
 void bertd_attention_forward(float *ctx, const float *q, const float *k, const float *v,
                        float *scores, const int *lens, int B, int H, int NH);
 
+/* Inference attention without BLAS (attention_rows.c): qkv (N,3H) holds each token's q, k, v
+ * side by side (the fused projection's output), ctx (N,H) as in bertd_attention_forward. The
+ * B x NH (sequence, head) pairs are cut into `parts` contiguous runs and this call does run
+ * `part`, so threads can share one batch. scratch: (D + 1) * Tmax floats, D = H / NH. */
+void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, int H, int NH,
+                          float *scratch, int part, int parts);
+
 /* Floats of the attention-probability buffer for this batch: NH * sum_b lens[b]^2. */
 size_t bertd_attention_probs_size(const int *lens, int B, int NH);
 /* As bertd_attention_forward, keeping the softmax probabilities before dropout in att (packed:

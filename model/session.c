@@ -1,12 +1,12 @@
 /* session.c: one thread's activations and head outputs for a batch of encodings. */
 #include "model.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heads.h"
-#include "threads.h"
 
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size) {
@@ -17,7 +17,7 @@ int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr
   }
   s->m = m;
   /* OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else the cores) until the host says */
-  s->threads = bertd_threads();
+  s->threads = openblas_get_num_threads();
   *out = s;
   return 0;
 }
@@ -34,6 +34,11 @@ void bertd_session_free(bertd_session *s) {
   free(s->nsp_logits); free(s->intent_logits); free(s->slot_logits);
   free(s->mask_rows); free(s->mlm_logits); free(s->mlm_scratch);
   free(s);
+}
+
+/* the model's packed encoder weights, or NULL for OpenBLAS on its own */
+static const bertd_packed_encoder *packed(const bertd_model *m) {
+  return m->pe.layers ? &m->pe : NULL;
 }
 
 static int fgrow(float **p, size_t n) {
@@ -83,7 +88,7 @@ int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const in
                               const int32_t *type_ids, char *errstr, size_t errstr_size) {
   s->encs = NULL;
   s->B = 0;
-  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, &s->a, B, lens, ids, type_ids,
+  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, packed(s->m), s->m->lowp, &s->a, B, lens, ids, type_ids,
                                     s->threads, errstr, errstr_size))
     return -1;
   return 0;
@@ -129,7 +134,7 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
     for (int r = 0; r < N; r++)
       if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
   }
-  if (bertd_encoder_forward_threads(c, w, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
+  if (bertd_encoder_forward_threads(c, w, packed(m), m->lowp, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
                                     errstr, errstr_size))
     return -1;
   if (w->cls_w) {

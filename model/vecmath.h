@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* x86-64's baseline has 4-float SSE2 vectors; where the CPU has AVX2 the loader picks a clone
- * of the marked function built for it (8 floats a step). GCC only: clang's fuzzing build keeps
+/* x86-64's baseline has 4-float SSE2 vectors; where the CPU has AVX-512F or AVX2 the loader
+ * picks a clone of the marked function built for it (16 or 8 floats a step). GCC only: clang's fuzzing build keeps
  * the baseline. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BERTD_VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#define BERTD_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BERTD_VEC_CLONES
 #endif
