@@ -107,6 +107,7 @@ public final class BertdConfig implements Serializable {
       case "on_too_long":
       case "window_combine":
       case "precision":
+      case "calibration":
         return quote(value);
       default:
         return RAW.matcher(value.trim()).matches() ? value.trim() : quote(value);

@@ -63,6 +63,7 @@ public final class EnrichJob {
       + "         [--max-length N] [--top-k K] [--threshold P] [--truncation S] [--tag-decoding D]\n"
       + "         [--on-too-long truncate|dead_letter|window] [--window-stride N]\n"
       + "         [--window-combine mean|max] [--max-answer-tokens N] [--threads N]\n"
+      + "         [--precision fp32|bf16|int8]\n"
       + "         [--set model.KEY=V|batching.KEY=V ...] [--plugin FILE.so]\n"
       + "         [--parallelism N] [--max-in-flight N] [--text-field F] [--pair-field F]\n"
       + "         [--batch-size N (file input)]\n"
@@ -83,6 +84,7 @@ public final class EnrichJob {
         {"tag-decoding", "model.tag_decoding"}, {"on-too-long", "model.on_too_long"},
         {"window-stride", "model.window_stride"}, {"window-combine", "model.window_combine"},
         {"max-answer-tokens", "model.max_answer_tokens"}, {"threads", "model.threads"},
+        {"precision", "model.precision"},
         {"plugin", "plugin"}};
     for (String[] kv : f) MODEL_FLAGS.put(kv[0], kv[1]);
   }

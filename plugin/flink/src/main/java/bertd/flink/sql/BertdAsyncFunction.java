@@ -38,7 +38,8 @@ public abstract class BertdAsyncFunction extends AsyncTableFunction<Row> {
   private static final String[] KEYS = {"plugin", "model.dir", "model.max_length",
       "model.truncation", "model.top_k", "model.threshold", "model.max_answer_tokens",
       "model.tag_decoding", "model.threads", "model.on_too_long", "model.window_stride",
-      "model.window_combine", "model.precision", "batching.max_batch_tokens",
+      "model.window_combine", "model.precision", "model.min_agreement", "model.calibration",
+      "batching.max_batch_tokens",
       "batching.max_batch_records", "batching.max_wait_ms", "batching.buckets"};
 
   private final String task;
