@@ -26,8 +26,9 @@
 #include <stdint.h>
 
 /* registry.c: a Confluent Schema Registry client, just what the codec needs: a schema by id,
- * and registering a schema under a subject. Plain HTTP(S) through libcurl; no auth yet
- * (basic auth and TLS options are a TODO: URLs with user:password@ work through libcurl).
+ * and registering a schema under a subject. Plain HTTP(S) through libcurl. HTTP Basic auth:
+ * user:password@ in the URL (libcurl sends it as an Authorization header); messages name the URL
+ * without it. TLS options beyond the system's CA store are not configurable yet.
  * Caching by id is the codec's (it caches the parsed schema, which is what is expensive). */
 
 typedef struct bertd_registry bertd_registry;

@@ -12,9 +12,27 @@
 #define MAX_RESPONSE (16u << 20) /* a schema is kilobytes; a bigger answer is not a registry */
 
 struct bertd_registry {
-  char *url; /* without a trailing slash */
+  char *url;   /* without a trailing slash */
+  char *shown; /* url without its user:password@, for messages and logs */
   long timeout_ms;
 };
+
+/* url with the userinfo of its authority (user:password@) left out. */
+static char *without_userinfo(const char *url) {
+  const char *host = strstr(url, "://");
+  host = host ? host + 3 : url;
+  size_t alen = strcspn(host, "/?#");
+  const char *at = memchr(host, '@', alen);
+  /* the last '@' of the authority ends the userinfo (a password may hold '@' unescaped) */
+  for (const char *p = at; p && p < host + alen; p = memchr(p + 1, '@', (size_t)(host + alen - p - 1)))
+    at = p;
+  char *out = malloc(strlen(url) + 1);
+  if (!out) return NULL;
+  size_t pre = (size_t)(host - url);
+  memcpy(out, url, pre);
+  strcpy(out + pre, at ? at + 1 : host);
+  return out;
+}
 
 typedef struct response {
   char *buf;
@@ -57,7 +75,8 @@ int bertd_registry_create(const char *url, long timeout_ms, bertd_registry **out
     return -1;
   }
   bertd_registry *r = calloc(1, sizeof(*r));
-  if (!r || !(r->url = strdup(url))) {
+  if (!r || !(r->url = strdup(url)) || !(r->shown = without_userinfo(url))) {
+    if (r) free(r->url);
     free(r);
     curl_global_cleanup();
     snprintf(errstr, errstr_size, "schema registry: out of memory");
@@ -65,6 +84,8 @@ int bertd_registry_create(const char *url, long timeout_ms, bertd_registry **out
   }
   size_t n = strlen(r->url);
   while (n > 0 && r->url[n - 1] == '/') r->url[--n] = 0;
+  n = strlen(r->shown);
+  while (n > 0 && r->shown[n - 1] == '/') r->shown[--n] = 0;
   r->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
   *out = r;
   return 0;
@@ -73,6 +94,7 @@ int bertd_registry_create(const char *url, long timeout_ms, bertd_registry **out
 void bertd_registry_free(bertd_registry *r) {
   if (!r) return;
   free(r->url);
+  free(r->shown);
   free(r);
   curl_global_cleanup();
 }
@@ -110,7 +132,7 @@ static int request(bertd_registry *r, const char *path, const char *body, long *
   if (body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
   CURLcode cc = curl_easy_perform(h);
   if (cc != CURLE_OK) {
-    snprintf(errstr, errstr_size, "schema registry %s: %s", url,
+    snprintf(errstr, errstr_size, "schema registry %s%s: %s", r->shown, path,
              resp->too_big ? "response too large" : curl_err[0] ? curl_err : curl_easy_strerror(cc));
     free(resp->buf);
     resp->buf = NULL;

@@ -7,6 +7,7 @@
 #include "cli_consume.h"
 #include "cli_infer.h"
 #include "cli_produce.h"
+#include "cli_replay.h"
 #include "cli_run.h"
 #include "cli_schema.h"
 #include "cli_train.h"
@@ -44,6 +45,8 @@ static void usage(FILE *f) {
           "        fine-tunes a checkpoint; dev-selected best checkpoint, test metrics as JSON\n"
           "  eval --task joint|classify|tag --model DIR --data PATH [--split test]\n"
           "        a fine-tuned checkpoint's metrics on a split, as JSON\n"
+          "  replay --brokers HOST:PORT --topic T --schema FILE.avsc --model DIR --task T ...\n"
+          "        a topic's range through a model, scored against gold labels; A/B, reports\n"
           "  version\n"
           "`bertd COMMAND --help` describes a command.\n",
           BERTD_VERSION);
@@ -74,6 +77,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "produce")) return bertd_cli_produce_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "consume")) return bertd_cli_consume_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "train")) return bertd_cli_train_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "replay")) return bertd_cli_replay_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "eval")) return bertd_cli_eval_main(argc - 1, argv + 1);
   if (!strcmp(argv[1], "schema")) return bertd_cli_schema_main(argc - 1, argv + 1);
   return bertd_cli_infer_main(argc - 1, argv + 1);

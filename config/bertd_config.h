@@ -29,6 +29,12 @@ enum bertd_dconf_framing {
     BERTD_CONFIG_FRAMING_CONFLUENT, // magic byte 0 + 4-byte schema id + Avro binary
 };
 
+// What `bertd run` promises about each input record (config/README.md, `delivery`).
+enum bertd_dconf_delivery {
+    BERTD_CONFIG_AT_LEAST_ONCE, // offsets committed after delivery; repeats after a crash
+    BERTD_CONFIG_EXACTLY_ONCE,  // outputs, dead letters and offsets in one Kafka transaction
+};
+
 // A YAML position, 1-based; 0 when unknown.
 struct bertd_dconf_pos {
     int line;
@@ -91,6 +97,12 @@ struct bertd_daemon_config {
     // How long `bertd run` waits at start-up for a broker of bootstrap.servers to answer before
     // it gives up (0: for ever). Once running, a lost broker is retried for ever.
     int broker_wait_ms;
+    // `delivery:` (a mode name, or a mapping with mode and the knobs below).
+    struct {
+        enum bertd_dconf_delivery mode;
+        int commit_interval_ms;  // offsets commit (at-least-once) / transaction (exactly-once) period
+        char *transactional_id;  // exactly-once: NULL derives it from group.id and the instance
+    } delivery;
     // The Prometheus /metrics, /healthz and /readyz endpoints of `bertd run`.
     struct {
         char *listen; // "HOST:PORT"; NULL when the file has no metrics section (no endpoints)
@@ -126,6 +138,8 @@ const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char 
 
 // "plain", "confluent".
 const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing);
+// "at_least_once", "exactly_once".
+const char *bertd_dconf_delivery_name(enum bertd_dconf_delivery mode);
 
 #ifdef __cplusplus
 }

@@ -12,9 +12,11 @@ int bertd_dconf_fail(const struct bertd_daemon_config *cfg, const char *path, in
                 char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-// Replaces ${NAME} and ${NAME:-default} with environment variables and $$ with $. On success
-// *out is a new string; on error (unset variable, unterminated ${) -1 and a message in why.
-int bertd_dconf_expand(const char *in, char **out, char *why, size_t why_size);
+// Replaces ${NAME} and ${NAME:-default} with environment variables, ${file:PATH} with the file's
+// content (trailing newlines dropped; a relative PATH is resolved against dir) and $$ with $. On
+// success *out is a new string; on error (unset variable, unreadable or empty file, unterminated
+// ${) -1 and a message in why that names the variable or file, never a value.
+int bertd_dconf_expand(const char *in, const char *dir, char **out, char *why, size_t why_size);
 
 // The checks that need the whole file read: files exist, names unique, topics do not clash,
 // values agree with one another.

@@ -20,9 +20,11 @@
 #include "config_internal.h"
 
 #define DEFAULT_BROKER_WAIT_MS 30000
+#define DEFAULT_COMMIT_INTERVAL_MS 100
 #define DEFAULT_RELOAD_INTERVAL_MS 2000
 
 static const char *const framing_names[] = { "plain", "confluent" };
+static const char *const delivery_names[] = { "at_least_once", "exactly_once" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct reader {
@@ -200,7 +202,8 @@ static int check_mapping(struct reader *r, yaml_node_t *node, const char *const 
 // A scalar's text with ${NAME} expanded; a new string in *out.
 static int expanded(struct reader *r, yaml_node_t *node, char **out) {
     char why[256];
-    if (bertd_dconf_expand(scalar(node), out, why, sizeof why) != 0) return fail_node(r, node, "%s", why);
+    if (bertd_dconf_expand(scalar(node), r->cfg->dir, out, why, sizeof why) != 0)
+        return fail_node(r, node, "%s", why);
     return 0;
 }
 
@@ -521,6 +524,25 @@ static int read_schema_registry(struct reader *r, yaml_node_t *node) {
     return 0;
 }
 
+// `delivery: exactly_once`, or the mapping form for the knobs.
+static int read_delivery(struct reader *r, yaml_node_t *node) {
+    static const char *const keys[] = { "mode", "commit_interval_ms", "transactional_id", NULL };
+    int mode = BERTD_CONFIG_AT_LEAST_ONCE;
+    if (!node) return 0;
+    if (node->type == YAML_SCALAR_NODE) {
+        if (read_enum(r, node, "delivery mode", delivery_names, COUNT(delivery_names), &mode) != 0)
+            return -1;
+    } else {
+        if (check_mapping(r, node, keys, NULL) != 0) return -1;
+        FIELD(r, node, "mode", read_enum(r, VALUE, "delivery mode", delivery_names,
+                                         COUNT(delivery_names), &mode));
+        FIELD(r, node, "commit_interval_ms", read_int(r, VALUE, 1, &r->cfg->delivery.commit_interval_ms));
+        FIELD(r, node, "transactional_id", read_string(r, VALUE, 0, &r->cfg->delivery.transactional_id));
+    }
+    r->cfg->delivery.mode = (enum bertd_dconf_delivery)mode;
+    return 0;
+}
+
 // `listen: HOST:PORT`: a host name or IPv4 address, or [IPv6], and a port 1..65535.
 static int read_listen(struct reader *r, yaml_node_t *node, char **dst) {
     if (read_string(r, node, 0, dst) != 0) return -1;
@@ -575,11 +597,14 @@ static int read_reload(struct reader *r, yaml_node_t *node) {
 }
 
 static int read_root(struct reader *r, yaml_node_t *root) {
-    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms", "metrics", "reload", NULL };
+    static const char *const allowed[] = { "kafka", "pipelines", "schema_registry", "broker_wait_ms",
+                                            "metrics", "reload", "delivery", NULL };
     static const char *const required[] = { "kafka", "pipelines", NULL };
     if (check_mapping(r, root, allowed, required) != 0) return -1;
     r->cfg->broker_wait_ms = DEFAULT_BROKER_WAIT_MS;
     FIELD(r, root, "broker_wait_ms", read_int(r, VALUE, 0, &r->cfg->broker_wait_ms));
+    r->cfg->delivery.commit_interval_ms = DEFAULT_COMMIT_INTERVAL_MS;
+    FIELD(r, root, "delivery", read_delivery(r, VALUE));
     FIELD(r, root, "kafka", read_kafka(r, VALUE));
     FIELD(r, root, "schema_registry", read_schema_registry(r, VALUE));
     r->cfg->reload.interval_ms = DEFAULT_RELOAD_INTERVAL_MS;
@@ -728,6 +753,7 @@ void bertd_dconf_destroy(struct bertd_daemon_config *cfg) {
     for (size_t i = 0; i < cfg->pipeline_count; i++) pipeline_free(&cfg->pipelines[i]);
     free(cfg->pipelines);
     free(cfg->schema_registry.url);
+    free(cfg->delivery.transactional_id);
     free(cfg->metrics.listen);
     for (size_t i = 0; i < cfg->key_count; i++) free(cfg->keys[i].path);
     free(cfg->keys);
@@ -751,4 +777,8 @@ const char *bertd_dconf_kafka(const struct bertd_daemon_config *cfg, const char 
 
 const char *bertd_dconf_framing_name(enum bertd_dconf_framing framing) {
     return (size_t)framing < COUNT(framing_names) ? framing_names[framing] : "?";
+}
+
+const char *bertd_dconf_delivery_name(enum bertd_dconf_delivery mode) {
+    return (size_t)mode < COUNT(delivery_names) ? delivery_names[mode] : "?";
 }

@@ -1,8 +1,9 @@
 /* bertd_daemon.h: `bertd run`: Kafka -> Avro -> plugin (length buckets -> BERT) -> enriched Avro.
  *
- * Delivery is at-least-once: an input offset is stored for commit only when every record at or
- * below it in its partition has been delivered to the output or the dead-letter topic
- * (offsets.h). Output keeps each input record's key and headers, and each input partition's
+ * Delivery is at-least-once by default: an input offset is stored for commit only when every
+ * record at or below it in its partition has been delivered to the output or the dead-letter
+ * topic (offsets.h). With delivery: exactly_once those watermarks are committed in the Kafka
+ * transaction that holds the records' outputs and dead letters (transactions.h). Output keeps each input record's key and headers, and each input partition's
  * order (records are produced in offset order per partition; with as many output partitions as
  * input partitions, record p of input partition i goes to output partition i). Anything that
  * goes wrong with one record sends it to the dead-letter topic with its reason; the partition

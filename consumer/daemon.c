@@ -30,7 +30,9 @@
 #include "offsets.h"
 #include "pipeline_settings.h"
 #include "plugin_host.h"
+#include "registry_wait.h"
 #include "reload.h"
+#include "transactions.h"
 
 /* ---- state ---- */
 
@@ -105,6 +107,11 @@ typedef struct daemon {
   dead_count dead_by[16];
   int ndead_by;
   char fatal[512];        /* set when the daemon must stop (reported by bertd_daemon_run) */
+  /* delivery: exactly_once (transactions.h); NULL for at-least-once */
+  bertd_txn *txn;
+  int txn_failed;         /* a record of the open transaction was not delivered: abort it */
+  int64_t next_commit_ms;
+  unsigned long long txn_commits, txn_aborts;
   /* operating it: metrics and health endpoints (NULL without a metrics section), reload */
   bertd_dm *dm;
   bertd_http *http;
@@ -119,8 +126,10 @@ typedef struct daemon {
    * within broker_wait_ms, start-up fails with one line that quotes it. librdkafka calls back
    * from its own threads, hence the atomic and the lock. */
   atomic_int starting;
+  atomic_int refused;     /* while starting: a broker refused us (credentials, certificate) */
   pthread_mutex_t startup_mu;
   char startup_err[512];
+  bertd_registry_wait *waiting; /* records waiting for the Schema Registry (registry_wait.h) */
 } daemon;
 
 /* Whether the loaded plugin has ABI member m (1.3's are optional: metrics go without them). */
@@ -246,6 +255,7 @@ static void produce_dead_letter(daemon *d, job *j) {
               (int)e->q->partition, (long long)e->offset, j->pl->cfg->dead_letter.topic,
               rd_kafka_err2str(err));
     e->failed = 1;
+    if (d->txn) d->txn_failed = 1; /* the transaction holds a gap: abort and redo it */
     j->state = JOB_DONE;
     return;
   }
@@ -327,7 +337,7 @@ static void entry_finished(daemon *d, entry *e) {
                                    sizeof err);
     if (moved < 0) {
       bertd_log(BERTD_LOG_ERROR, "%s", err);
-    } else if (moved) {
+    } else if (moved && !d->txn) { /* exactly-once commits watermarks in its transactions */
       rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
       rd_kafka_topic_partition_list_add(l, q->topic, q->partition)->offset = commit;
       rd_kafka_resp_err_t serr = rd_kafka_offsets_store(d->consumer, l);
@@ -363,12 +373,27 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   job *j = m->_private;
   entry *e = j->e;
   d->last_report_ms = now_ms();
-  if (m->err) {
+  if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+      m->err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+      m->err == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+    /* a missing ACL: no record will get through, so stop rather than dead-letter them all */
+    if (!d->fatal[0])
+      snprintf(d->fatal, sizeof d->fatal, "not authorized to write to topic %s (%s): the "
+               "principal needs WRITE and DESCRIBE ACLs on the output and dead-letter topics",
+               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+  }
+  if (m->err && !d->fatal[0]) /* after a fatal error every record fails: its line says why */
     bertd_log(BERTD_LOG_WARN, "%s[%d]@%lld: delivery to %s failed: %s", e->q->topic,
               (int)e->q->partition, (long long)e->offset, rd_kafka_topic_name(m->rkt),
               rd_kafka_err2str(m->err));
-    if (!j->to_dead_letter && !e->q->revoked) {
-      /* the output topic refused it for good: the dead-letter topic gets it instead */
+  if (m->err) {
+    if (d->txn) {
+      /* a failed record fails its transaction (librdkafka makes it abortable): abort, rewind,
+       * redo; no re-routing, which would commit a dead letter for a record that may succeed */
+      if (!e->q->revoked) d->txn_failed = 1;
+    } else if (!j->to_dead_letter && !e->q->revoked && !d->fatal[0]) {
+      /* the output topic refused it for good: the dead-letter topic gets it instead (not after
+       * a fatal error: the record stays uncommitted for the restart) */
       job_dead(j, "PRODUCE_FAILED", "output topic %s: %s", rd_kafka_topic_name(m->rkt),
                rd_kafka_err2str(m->err));
       e->unacked--;
@@ -405,6 +430,39 @@ static void job_ready(daemon *d, job *j) {
   if (j->e == j->e->q->head) queue_drain(d, j->e->q);
 }
 
+static void job_submit(daemon *d, job *j) {
+  char err[512];
+  size_t tl = 0, pl = 0;
+  const char *text = bertd_record_text(j->rec, &tl);
+  const char *pair = bertd_record_pair(j->rec, &pl);
+  if (d->host.api->submit(j->pl->plugin, text, tl, pair, pl, j, err, sizeof err)) {
+    job_dead(j, "MODEL_FAILED", "%s", err);
+    job_ready(d, j);
+  }
+}
+
+/* A record waiting for the Schema Registry (registry_wait.h), decoded again. */
+static int retry_decode(void *ctx, void *item, char *errstr, size_t errstr_size) {
+  daemon *d = ctx;
+  job *j = item;
+  entry *e = j->e;
+  bertd_codec_reason why;
+  if (e->q->revoked) { /* the partition's new owner reads it again; ready only to be freed */
+    job_dead(j, "UNAVAILABLE", "partition revoked while waiting for the schema registry");
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  if (bertd_codec_decode(j->pl->codec, e->value, e->value_len, &j->rec, &why, errstr,
+                         errstr_size)) {
+    if (why == BERTD_CODEC_UNAVAILABLE) return BERTD_WAIT_STILL_UNAVAILABLE;
+    job_dead(j, bertd_codec_reason_name(why), "%s", errstr);
+    job_ready(d, j);
+    return BERTD_WAIT_LEFT;
+  }
+  job_submit(d, j);
+  return BERTD_WAIT_LEFT;
+}
+
 static void on_message(daemon *d, rd_kafka_message_t *m) {
   const char *topic = rd_kafka_topic_name(m->rkt);
   char err[512];
@@ -431,6 +489,9 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
     entry_free(e);
     return;
   }
+  if (d->txn && bertd_txn_seen(d->txn, topic, m->partition, m->offset))
+    bertd_log(BERTD_LOG_ERROR, "exactly-once: out of memory noting %s[%d]'s first offset", topic,
+              (int)m->partition);
   if (!d->in) d->first_ms = now_ms();
   d->in++;
   bertd_dm_record_in(d->dm, topic);
@@ -461,17 +522,15 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
         why = BERTD_CODEC_NOT_AVRO;
         snprintf(err, sizeof err, "empty value (tombstone)");
       }
+      /* the registry is down: not the record's fault; it waits and is decoded again later */
+      if (why == BERTD_CODEC_UNAVAILABLE &&
+          !bertd_registry_wait_add(d->waiting, j, now_ms(), err, err, sizeof err))
+        continue;
       job_dead(j, bertd_codec_reason_name(why), "%s", err);
       job_ready(d, j);
       continue;
     }
-    size_t tl = 0, pl = 0;
-    const char *text = bertd_record_text(j->rec, &tl);
-    const char *pair = bertd_record_pair(j->rec, &pl);
-    if (d->host.api->submit(pls[i]->plugin, text, tl, pair, pl, j, err, sizeof err)) {
-      job_dead(j, "MODEL_FAILED", "%s", err);
-      job_ready(d, j);
-    }
+    job_submit(d, j);
   }
   if (n == 0) queue_drain(d, q); /* a topic no pipeline reads (cannot happen with subscribe) */
 }
@@ -548,11 +607,70 @@ static void drain(daemon *d, const rd_kafka_topic_partition_list_t *parts) {
   while (now_ms() < deadline) {
     size_t left = parts ? in_flight_of(d, parts) : bertd_offsets_in_flight(d->offsets);
     if (left == 0) break;
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     for (size_t i = 0; i < d->npl; i++) d->host.api->flush(d->pl[i].plugin, 1000);
     collect(d, 0);
     rd_kafka_flush(d->producer, 200);
   }
   rd_kafka_flush(d->producer, (int)(deadline > now_ms() ? deadline - now_ms() : 0));
+}
+
+/* ---- exactly-once ---- */
+
+static void add_watermark(void *arg, const char *topic, int32_t partition, int64_t watermark) {
+  rd_kafka_topic_partition_list_add(arg, topic, partition)->offset = watermark;
+}
+
+static void set_fatal(daemon *d, const char *msg) {
+  snprintf(d->fatal, sizeof d->fatal, "%s", msg);
+  bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
+}
+
+/* Abandons everything in flight (each queue as at a revoke), aborts the transaction and seeks
+ * every partition but skip's back to its last committed offset, where its records are read
+ * and processed again. */
+static void txn_abort(daemon *d, const rd_kafka_topic_partition_list_t *skip) {
+  char err[512];
+  for (partq *q = d->queues; q; q = q->next)
+    if (!q->revoked) {
+      q->revoked = 1;
+      bertd_offsets_forget(d->offsets, q->topic, q->partition);
+    }
+  d->txn_failed = 0;
+  d->txn_aborts++;
+  if (bertd_txn_abort(d->txn, err, sizeof err) != BERTD_TXN_COMMITTED) {
+    set_fatal(d, err);
+    return;
+  }
+  int n = bertd_txn_rewind(d->txn, skip, err, sizeof err);
+  if (n < 0) {
+    set_fatal(d, err);
+    return;
+  }
+  bertd_log(BERTD_LOG_WARN, "exactly-once: transaction aborted; %d partition(s) rewound to "
+            "their last committed offsets", n);
+}
+
+/* Waits until every record produced is acknowledged (so the watermarks cover exactly what the
+ * transaction holds), then commits the transaction with those watermarks. A broker that does
+ * not answer leaves the transaction open for the next try. */
+static void txn_commit(daemon *d) {
+  char err[512];
+  if (d->fatal[0]) return;
+  while (!d->txn_failed && rd_kafka_outq_len(d->producer) > 0)
+    if (rd_kafka_flush(d->producer, 10000) == RD_KAFKA_RESP_ERR__TIMED_OUT) return;
+  if (d->txn_failed) {
+    txn_abort(d, NULL);
+    return;
+  }
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+  bertd_offsets_each_watermark(d->offsets, add_watermark, l);
+  int n = 0;
+  bertd_txn_outcome r = bertd_txn_commit(d->txn, l, &n, err, sizeof err);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (r == BERTD_TXN_ABORTED) txn_abort(d, NULL);
+  else if (r == BERTD_TXN_FATAL) set_fatal(d, err);
+  else if (n) d->txn_commits++;
 }
 
 /* How long a watermark that could not be committed is trusted for a re-assignment (see
@@ -586,7 +704,18 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   /* revoked (or lost): finish the partitions' in-flight records, commit, let go */
   size_t before = in_flight_of(d, parts);
   int committed = 0;
-  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && d->txn) {
+    /* exactly-once: commit what is finished, unless the partitions are lost already (then the
+     * group has moved on and the commit would be fenced): abort, the next owner redoes it */
+    if (d->fatal[0]) {
+    } else if (rd_kafka_assignment_lost(rk)) {
+      txn_abort(d, parts);
+    } else {
+      drain(d, parts);
+      txn_commit(d);
+    }
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !d->fatal[0]) {
+    /* (after a fatal error nothing in flight can be delivered: no drain, no commit) */
     drain(d, parts);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
     committed = !cerr || cerr == RD_KAFKA_RESP_ERR__NO_OFFSET;
@@ -601,7 +730,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (q) q->revoked = 1;
     /* the group lost this member (a broker restart): what was delivered since the last commit
      * would be read again; if the partition comes back here, start after it */
-    const int64_t wm = committed ? -1 : bertd_offsets_watermark(d->offsets, topic, part);
+    const int64_t wm =
+        committed || d->txn ? -1 : bertd_offsets_watermark(d->offsets, topic, part);
+    if (d->txn) bertd_txn_forget(d->txn, topic, part);
     if (wm >= 0 && bertd_offsets_remember(d->offsets, topic, part, wm, now))
       bertd_log(BERTD_LOG_WARN, "out of memory remembering %s[%d]'s offset %lld", topic,
                 (int)part, (long long)wm);
@@ -624,8 +755,19 @@ static int keep_while_starting(daemon *d, const char *what, const char *msg) {
   return 1;
 }
 
+/* A broker's refusal that retrying does not heal: a wrong password, an untrusted certificate. */
+static int is_refusal(int err, const char *msg) {
+  return err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL ||
+         strstr(msg, "SASL authentication error") || strstr(msg, "SSL handshake failed") ||
+         strstr(msg, "SSL routines") || strstr(msg, "certificate");
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
   daemon *d = rk ? rd_kafka_opaque(rk) : NULL;
+  /* librdkafka logs from its own threads; errors reach on_error only through a poll, which
+   * start-up does not do, so a refusal is spotted here */
+  if (level <= 4 && d && atomic_load(&d->starting) && is_refusal(0, buf))
+    atomic_store(&d->refused, 1);
   if (level <= 4 && keep_while_starting(d, fac, buf)) return;
   if (d && atomic_load(&d->starting)) return; /* nothing to say until a broker answers */
   bertd_log_kafka(rk, level, fac, buf);
@@ -641,6 +783,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     snprintf(d->fatal, sizeof d->fatal, "kafka fatal error: %s", fatal);
     bertd_dm_set_fatal(d->dm, 1);
     bertd_log(BERTD_LOG_ERROR, "%s", d->fatal);
+  } else if (atomic_load(&d->starting) && is_refusal(err, reason)) {
+    /* a wrong password or an untrusted certificate does not heal by retrying: start-up fails
+     * at once with librdkafka's reason (which names neither password nor key) */
+    keep_while_starting(d, rd_kafka_err2name(err), reason);
+    atomic_store(&d->refused, 1);
   } else if (!keep_while_starting(d, rd_kafka_err2name(err), reason)) {
     bertd_log(BERTD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
   }
@@ -673,6 +820,14 @@ static int wait_for_broker(daemon *d, char *errstr, size_t errstr_size) {
     }
     if (*d->o.stop) {
       snprintf(errstr, errstr_size, "stopped while waiting for a Kafka broker");
+      return -1;
+    }
+    if (atomic_load(&d->refused)) {
+      pthread_mutex_lock(&d->startup_mu);
+      snprintf(errstr, errstr_size, "Kafka refused the connection to %s (%s); check the "
+               "security settings under kafka: in %s", bertd_dconf_kafka(d->cfg,
+               "bootstrap.servers"), d->startup_err, d->cfg->path);
+      pthread_mutex_unlock(&d->startup_mu);
       return -1;
     }
     if (now_ms() - t0 < 100) { /* failed at once (no broker up yet): do not spin */
@@ -725,8 +880,11 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   char kerr[512];
   /* defaults a user may override */
   rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", kerr, sizeof kerr);
-  /* stored watermarks reach the broker within 250 ms: fewer duplicates after a crash */
-  rd_kafka_conf_set(cc, "auto.commit.interval.ms", "250", kerr, sizeof kerr);
+  /* at-least-once: stored watermarks reach the broker within delivery.commit_interval_ms, which
+   * bounds the records a crash repeats (kafka.auto.commit.interval.ms, if set, wins) */
+  char interval[32];
+  snprintf(interval, sizeof interval, "%d", cfg->delivery.commit_interval_ms);
+  rd_kafka_conf_set(cc, "auto.commit.interval.ms", interval, kerr, sizeof kerr);
   rd_kafka_conf_set(pc, "message.timeout.ms", "0", kerr, sizeof kerr); /* retry for ever */
   rd_kafka_conf_set(pc, "linger.ms", "5", kerr, sizeof kerr);
   for (size_t i = 0; i < cfg->kafka_count; i++) {
@@ -737,6 +895,10 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   /* what at-least-once needs, whatever the file says */
   if (conf_set(cfg, cc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
       conf_set(cfg, pc, "enable.idempotence", "true", errstr, errstr_size))
+    goto fail;
+  char txn_id[300];
+  if (cfg->delivery.mode == BERTD_CONFIG_EXACTLY_ONCE &&
+      bertd_txn_configure(cfg, pc, cc, txn_id, sizeof txn_id, errstr, errstr_size))
     goto fail;
   rd_kafka_conf_set_opaque(cc, d);
   rd_kafka_conf_set_opaque(pc, d);
@@ -769,6 +931,14 @@ static int kafka_create(daemon *d, char *errstr, size_t errstr_size) {
   }
   cc = NULL;
   rd_kafka_poll_set_consumer(d->consumer);
+  if (cfg->delivery.mode == BERTD_CONFIG_EXACTLY_ONCE) {
+    if (!(d->txn = bertd_txn_new(d->producer, d->consumer))) {
+      snprintf(errstr, errstr_size, "out of memory");
+      return -1;
+    }
+    bertd_log(BERTD_LOG_INFO, "delivery exactly_once: transactional.id %s, a transaction every "
+              "%d ms", txn_id, cfg->delivery.commit_interval_ms);
+  }
   d->cooperative = !strcmp(rd_kafka_rebalance_protocol(d->consumer), "COOPERATIVE");
   return 0;
 fail:
@@ -777,13 +947,16 @@ fail:
   return -1;
 }
 
-/* Partition count of a topic from the cluster's metadata, -1 if unknown. */
+/* Partition count of a topic from the cluster's metadata, -1 if unknown, -2 when the principal
+ * may not even describe it (no ACL). */
 static int partition_count(daemon *d, const char *topic) {
   rd_kafka_topic_t *t = rd_kafka_topic_new(d->producer, topic, NULL);
   const struct rd_kafka_metadata *md = NULL;
   int n = -1;
   if (t && rd_kafka_metadata(d->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (md->topic_cnt == 1 && !md->topics[0].err) n = md->topics[0].partition_cnt;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+      n = -2;
     rd_kafka_metadata_destroy(md);
   }
   if (t) rd_kafka_topic_destroy(t);
@@ -870,10 +1043,20 @@ static int pipeline_start(daemon *d, pipeline *pl, int threads, char *errstr,
                           sizeof pl->checksum);
   /* mirror partitions when the output has at least as many as every input */
   int out_parts = partition_count(d, pc->output.topic);
+  const char *denied = out_parts == -2 ? pc->output.topic
+                       : partition_count(d, pc->dead_letter.topic) == -2 ? pc->dead_letter.topic
+                                                                        : NULL;
   pl->mirror_partitions = out_parts > 0;
   for (size_t t = 0; t < pc->input.topic_count; t++) {
     int in_parts = partition_count(d, pc->input.topics[t]);
+    if (in_parts == -2 && !denied) denied = pc->input.topics[t];
     if (in_parts < 0 || in_parts > out_parts) pl->mirror_partitions = 0;
+  }
+  if (denied) {
+    snprintf(errstr, errstr_size, "pipeline %s: not authorized to describe topic %s (no ACL for "
+             "this principal): it needs READ on its input topics and group, WRITE on its output "
+             "and dead-letter topics, DESCRIBE on all", pc->name, denied);
+    return -1;
   }
   bertd_log(BERTD_LOG_INFO, "pipeline %s: %s with %s (%s), output %s (%s)", pc->name, pl->task,
             pl->model, pl->checksum, pc->output.topic,
@@ -1056,10 +1239,16 @@ static void teardown(daemon *d) {
     free(q);
   }
   bertd_offsets_free(d->offsets);
+  bertd_txn_free(d->txn);
+  bertd_registry_wait_free(d->waiting);
   bertd_plugin_host_close(&d->host);
   bertd_dm_free(d->dm);
   bertd_dconf_destroy(d->owned_cfg);
 }
+
+/* Backoff of records waiting for a Schema Registry that is down: 200 ms, doubling to 30 s. */
+#define REGISTRY_RETRY_FIRST_MS 200
+#define REGISTRY_RETRY_MAX_MS 30000
 
 int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_opts *opts,
                      char *errstr, size_t errstr_size) {
@@ -1071,6 +1260,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   d->cfg = cfg;
   d->o = *opts;
   atomic_init(&d->starting, 1);
+  atomic_init(&d->refused, 0);
   pthread_mutex_init(&d->startup_mu, NULL);
 
   if (!d->o.max_in_flight) d->o.max_in_flight = 20000;
@@ -1078,6 +1268,7 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   if (!d->o.drain_timeout_ms) d->o.drain_timeout_ms = 30000;
   int rc = -1;
   if (!(d->offsets = bertd_offsets_new()) ||
+      !(d->waiting = bertd_registry_wait_new(REGISTRY_RETRY_FIRST_MS, REGISTRY_RETRY_MAX_MS)) ||
       !(d->pl = calloc(cfg->pipeline_count ? cfg->pipeline_count : 1, sizeof(pipeline)))) {
     snprintf(errstr, errstr_size, "out of memory");
     goto out;
@@ -1105,6 +1296,8 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   /* Schema and registry errors answer above without a broker; the wait comes before the models
    * load, so that a wrong broker address fails within broker_wait_ms. */
   if (wait_for_broker(d, errstr, errstr_size)) goto out;
+  /* fences an earlier instance with the same transactional.id and aborts what it left open */
+  if (d->txn && bertd_txn_start(d->txn, cfg->broker_wait_ms, errstr, errstr_size)) goto out;
   /* Several pipelines run their models at the same time, each on its plugin's thread: they
    * share the cores (model.threads, else an equal share), and OpenBLAS runs single-threaded,
    * because concurrent callers of a multi-threaded OpenBLAS queue on its one thread pool. */
@@ -1147,8 +1340,13 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
       }
       rd_kafka_message_destroy(m);
     }
+    bertd_registry_wait_run(d->waiting, now_ms(), retry_decode, d);
     collect(d, 0);
     rd_kafka_poll(d->producer, 0);
+    if (d->txn && (d->txn_failed || now_ms() >= d->next_commit_ms)) {
+      txn_commit(d);
+      d->next_commit_ms = now_ms() + d->cfg->delivery.commit_interval_ms;
+    }
     queue_reap(d);
     reload_turn(d);
     bertd_dm_flow(d->dm, bertd_offsets_in_flight(d->offsets), d->assigned, d->paused,
@@ -1167,13 +1365,22 @@ int bertd_daemon_run(const struct bertd_daemon_config *cfg, const bertd_daemon_o
   bertd_log(BERTD_LOG_INFO, "stopping: draining %zu record(s)", bertd_offsets_in_flight(d->offsets));
   bertd_dm_set_stopping(d->dm, 1);
   set_paused(d, 1, 0);
-  drain(d, NULL);
-  rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
-  if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
+  if (!d->fatal[0]) { /* after a fatal error nothing can be produced or committed */
+    drain(d, NULL);
+    if (d->txn) {
+      txn_commit(d);
+    } else {
+      rd_kafka_resp_err_t cerr = rd_kafka_commit(d->consumer, NULL, 0);
+      if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        bertd_log(BERTD_LOG_WARN, "final commit: %s", rd_kafka_err2str(cerr));
+    }
+  }
   size_t left = bertd_offsets_in_flight(d->offsets);
   rd_kafka_consumer_close(d->consumer);
   log_stats(d);
+  if (d->txn)
+    bertd_log(BERTD_LOG_INFO, "exactly-once: %llu transaction(s) committed, %llu aborted",
+              d->txn_commits, d->txn_aborts);
   if (d->fatal[0]) {
     snprintf(errstr, errstr_size, "%s", d->fatal);
   } else if (left) {

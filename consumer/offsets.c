@@ -162,6 +162,15 @@ int64_t bertd_offsets_watermark(const bertd_offsets *o, const char *topic, int32
   return p ? p->watermark : -1;
 }
 
+void bertd_offsets_each_watermark(const bertd_offsets *o,
+                                  void (*fn)(void *arg, const char *topic, int32_t partition,
+                                             int64_t watermark),
+                                  void *arg) {
+  for (size_t i = 0; i < o->nparts; i++)
+    if (o->parts[i].watermark >= 0)
+      fn(arg, o->parts[i].topic, o->parts[i].partition, o->parts[i].watermark);
+}
+
 static resume *resume_find(const bertd_offsets *o, const char *topic, int32_t partition) {
   for (size_t i = 0; i < o->nresumes; i++)
     if (o->resumes[i].partition == partition && !strcmp(o->resumes[i].topic, topic))

@@ -36,6 +36,12 @@ void bertd_offsets_forget(bertd_offsets *o, const char *topic, int32_t partition
  * a commit would store), -1 when none has been or the partition is not tracked. */
 int64_t bertd_offsets_watermark(const bertd_offsets *o, const char *topic, int32_t partition);
 
+/* Every tracked partition's watermark (those with one), as the callback's arguments. */
+void bertd_offsets_each_watermark(const bertd_offsets *o,
+                                  void (*fn)(void *arg, const char *topic, int32_t partition,
+                                             int64_t watermark),
+                                  void *arg);
+
 /* Resuming after a lost assignment. When a partition is revoked and its watermark cannot be
  * committed (the group dropped this member, e.g. while its broker restarted), the records
  * delivered since the last commit would be read and produced again by the partition's next

@@ -114,6 +114,11 @@ int bertd_reload_compatible(const struct bertd_daemon_config *old,
         key = what;
       }
   if (!key && !same_str(old->metrics.listen, neu->metrics.listen)) key = "metrics.listen";
+  /* the producer is transactional or not, with its id, from start-up on */
+  if (!key && (old->delivery.mode != neu->delivery.mode ||
+               old->delivery.commit_interval_ms != neu->delivery.commit_interval_ms ||
+               !same_str(old->delivery.transactional_id, neu->delivery.transactional_id)))
+    key = "delivery";
   if (!key) return 0;
   snprintf(errstr, errstr_size, "%s: a reload cannot change %s; restart bertd for it", neu->path,
            key);

@@ -111,4 +111,28 @@ int bertd_joint_eval_summary(const bertd_joint_eval *je, bertd_joint_summary *ou
                              char *errstr, size_t errstr_size);
 void bertd_joint_eval_free(bertd_joint_eval *je);
 
+/* ---- calibration (calibration.c) ---- */
+
+#define BERTD_ECE_BINS 15
+
+/* Expected calibration error over n predictions: confidence conf[i] (the top score) and
+ * whether it was right. Bins of equal width over [0, 1], bin k holding (k/15, (k+1)/15]
+ * (confidence 0 in bin 0); ECE = sum over bins of |bin| / n * |accuracy - mean confidence|.
+ * bins (BERTD_ECE_BINS, may be NULL) gets each bin's count, accuracy and mean confidence. */
+typedef struct bertd_calib_bin {
+  size_t count;
+  double accuracy, confidence;
+} bertd_calib_bin;
+double bertd_ece(const float *conf, const uint8_t *right, size_t n, bertd_calib_bin *bins);
+
+/* The q-th percentile (0..100) of v (n > 0, sorted ascending), linear between the two nearest
+ * ranks (numpy's default). */
+double bertd_percentile_sorted(const double *v, size_t n, double q);
+
+/* ---- paired significance (significance.c) ---- */
+
+/* Exact McNemar test: two-sided binomial p-value of the discordant pairs, a_only (A right, B
+ * wrong) against b_only (B right, A wrong), under p = 1/2; 1 when there are none. */
+double bertd_mcnemar_exact(size_t a_only, size_t b_only);
+
 #endif

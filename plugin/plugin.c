@@ -40,15 +40,15 @@ static void plugin_free(bertd_plugin *p, int sync_ready) {
       while ((n = bertd_batcher_take(p->batcher, k, items, 64)) > 0)
         for (int i = 0; i < n; i++) {
           record *r = items[i], *parent = r->parent;
-          bertd_record_free(r);
+          bertd_queued_record_free(r);
           /* a text with windows still queued: freed with the last of them */
-          if (parent && --parent->pending == 0) bertd_record_free(parent);
+          if (parent && --parent->pending == 0) bertd_queued_record_free(parent);
         }
     }
     bertd_batcher_free(p->batcher);
   }
-  bertd_record_queue_free_all(&p->ready);
-  for (int i = 0; i < p->n_handed; i++) bertd_record_free(p->handed[i]);
+  bertd_queued_record_queue_free_all(&p->ready);
+  for (int i = 0; i < p->n_handed; i++) bertd_queued_record_free(p->handed[i]);
   free(p->handed);
   if (sync_ready) {
     pthread_cond_destroy(&p->done);
@@ -147,10 +147,10 @@ static void complete_now(bertd_plugin *p, record *r, int reason, int tokens, con
   r->reason = reason;
   r->tokens = tokens;
   snprintf(r->error, sizeof r->error, "%s", why);
-  r->done_us = r->started_us = bertd_record_now_us();
-  bertd_record_drop_input(r);
+  r->done_us = r->started_us = bertd_queued_record_now_us();
+  bertd_queued_record_drop_input(r);
   pthread_mutex_lock(&p->mu);
-  bertd_record_queue_push(&p->ready, r);
+  bertd_queued_record_queue_push(&p->ready, r);
   pthread_cond_broadcast(&p->done);
   pthread_mutex_unlock(&p->mu);
 }
@@ -177,8 +177,8 @@ static int submit_windows(bertd_plugin *p, record *r, char *errstr, size_t errst
   r->pending = n;
   r->tokens = 0;
   for (int k = 0; k < n; k++) {
-    if (!(kids[k] = bertd_record_new_window(r, k, r->submitted_us)) ||
-        bertd_record_set_encoding(kids[k], &p->wins.w[k]))
+    if (!(kids[k] = bertd_queued_record_new_window(r, k, r->submitted_us)) ||
+        bertd_queued_record_set_encoding(kids[k], &p->wins.w[k]))
       goto oom;
     kids[k]->tokens = kids[k]->enc.n;
     r->tokens += kids[k]->enc.n;
@@ -195,13 +195,13 @@ static int submit_windows(bertd_plugin *p, record *r, char *errstr, size_t errst
     }
     bertd_window_acc_fail(r->acc, "plugin: out of memory queueing windows");
     r->pending = k;
-    for (int j = k; j < n; j++) bertd_record_free(kids[j]);
+    for (int j = k; j < n; j++) bertd_queued_record_free(kids[j]);
   }
   pthread_mutex_unlock(&p->mu);
   free(kids);
   return 0;
 oom:
-  for (int j = 0; kids && j < n; j++) bertd_record_free(kids[j]);
+  for (int j = 0; kids && j < n; j++) bertd_queued_record_free(kids[j]);
   free(kids);
   snprintf(errstr, errstr_size, "plugin: out of memory");
   return -1;
@@ -214,7 +214,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
     snprintf(errstr, errstr_size, "bertd_plugin_submit: invalid argument");
     return -1;
   }
-  record *r = bertd_record_new(text ? text : "", len, text_pair, pair_len, ref, bertd_record_now_us());
+  record *r = bertd_queued_record_new(text ? text : "", len, text_pair, pair_len, ref, bertd_queued_record_now_us());
   if (!r) {
     snprintf(errstr, errstr_size, "plugin: out of memory");
     return -1;
@@ -248,12 +248,12 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
                  "qa needs a question (text) and a context (text_pair)");
   } else if (windowed) {
     if (submit_windows(p, r, errstr, errstr_size)) {
-      bertd_record_free(r);
+      bertd_queued_record_free(r);
       return -1;
     }
   } else {
-    if (bertd_record_set_encoding(r, enc)) {
-      bertd_record_free(r);
+    if (bertd_queued_record_set_encoding(r, enc)) {
+      bertd_queued_record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;
     }
@@ -262,7 +262,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
     int rc = enqueue_locked(p, r);
     pthread_mutex_unlock(&p->mu);
     if (rc) {
-      bertd_record_free(r);
+      bertd_queued_record_free(r);
       snprintf(errstr, errstr_size, "plugin: out of memory");
       return -1;
     }
@@ -272,7 +272,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_submit(bertd_plugin *p, const char *text, s
 }
 
 static int64_t deadline_after_ms(int timeout_ms) {
-  return bertd_record_now_us() + (int64_t)timeout_ms * 1000;
+  return bertd_queued_record_now_us() + (int64_t)timeout_ms * 1000;
 }
 
 /* Waits on p->done until the deadline; returns ETIMEDOUT once it has passed. */
@@ -292,7 +292,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
                                                 int timeout_ms) {
   if (!p || !out || max < 1) return 0;
   /* what the previous poll handed out is the host's no longer */
-  for (int i = 0; i < p->n_handed; i++) bertd_record_free(p->handed[i]);
+  for (int i = 0; i < p->n_handed; i++) bertd_queued_record_free(p->handed[i]);
   p->n_handed = 0;
   if (p->in_flight == 0) return 0;
   if (max > p->cap_handed) {
@@ -307,7 +307,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
     if (wait_done(p, timeout_ms, deadline) == ETIMEDOUT) break;
   int n = 0;
   record *r;
-  while (n < max && (r = bertd_record_queue_pop(&p->ready))) p->handed[n++] = r;
+  while (n < max && (r = bertd_queued_record_queue_pop(&p->ready))) p->handed[n++] = r;
   pthread_mutex_unlock(&p->mu);
   p->n_handed = n;
   p->in_flight -= n;

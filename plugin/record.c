@@ -13,7 +13,7 @@ static char *copy_bytes(const char *s, size_t len) {
   return c;
 }
 
-record *bertd_record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
+record *bertd_queued_record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
                    int64_t now_us) {
   record *r = calloc(1, sizeof(*r));
   if (!r) return NULL;
@@ -24,13 +24,13 @@ record *bertd_record_new(const char *text, size_t len, const char *pair, size_t 
   r->text = copy_bytes(text, len);
   if (pair) r->pair = copy_bytes(pair, pair_len);
   if (!r->text || (pair && !r->pair)) {
-    bertd_record_free(r);
+    bertd_queued_record_free(r);
     return NULL;
   }
   return r;
 }
 
-int bertd_record_set_encoding(record *r, const bertd_encoding *enc) {
+int bertd_queued_record_set_encoding(record *r, const bertd_encoding *enc) {
   /* the eight per-token arrays of bertd_encoding, in one allocation */
   const size_t n = (size_t)enc->n;
   int32_t *b = malloc(sizeof(int32_t) * 8 * (n ? n : 1));
@@ -52,7 +52,7 @@ int bertd_record_set_encoding(record *r, const bertd_encoding *enc) {
   return 0;
 }
 
-record *bertd_record_new_window(record *parent, int k, int64_t now_us) {
+record *bertd_queued_record_new_window(record *parent, int k, int64_t now_us) {
   record *r = calloc(1, sizeof(*r));
   if (!r) return NULL;
   r->ref = parent->ref;
@@ -62,7 +62,7 @@ record *bertd_record_new_window(record *parent, int k, int64_t now_us) {
   return r;
 }
 
-void bertd_record_drop_input(record *r) {
+void bertd_queued_record_drop_input(record *r) {
   free(r->text);
   free(r->pair);
   free(r->enc_block);
@@ -71,15 +71,15 @@ void bertd_record_drop_input(record *r) {
   memset(&r->enc, 0, sizeof r->enc);
 }
 
-void bertd_record_free(record *r) {
+void bertd_queued_record_free(record *r) {
   if (!r) return;
-  bertd_record_drop_input(r);
+  bertd_queued_record_drop_input(r);
   bertd_window_acc_free(r->acc);
   free(r->result);
   free(r);
 }
 
-void bertd_record_queue_push(record_queue *q, record *r) {
+void bertd_queued_record_queue_push(record_queue *q, record *r) {
   r->next = NULL;
   if (q->tail) q->tail->next = r;
   else q->head = r;
@@ -87,7 +87,7 @@ void bertd_record_queue_push(record_queue *q, record *r) {
   q->count++;
 }
 
-record *bertd_record_queue_pop(record_queue *q) {
+record *bertd_queued_record_queue_pop(record_queue *q) {
   record *r = q->head;
   if (!r) return NULL;
   q->head = r->next;
@@ -97,12 +97,12 @@ record *bertd_record_queue_pop(record_queue *q) {
   return r;
 }
 
-void bertd_record_queue_free_all(record_queue *q) {
+void bertd_queued_record_queue_free_all(record_queue *q) {
   record *r;
-  while ((r = bertd_record_queue_pop(q))) bertd_record_free(r);
+  while ((r = bertd_queued_record_queue_pop(q))) bertd_queued_record_free(r);
 }
 
-int64_t bertd_record_now_us(void) {
+int64_t bertd_queued_record_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;

@@ -34,28 +34,28 @@ typedef struct record {
 } record;
 
 /* Copies text and pair; NULL when out of memory. */
-record *bertd_record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
+record *bertd_queued_record_new(const char *text, size_t len, const char *pair, size_t pair_len, void *ref,
                    int64_t now_us);
 /* A window of parent (window k): it reads the parent's text and pair. NULL when out of memory. */
-record *bertd_record_new_window(record *parent, int k, int64_t now_us);
+record *bertd_queued_record_new_window(record *parent, int k, int64_t now_us);
 /* Copies the arrays of enc (a tokenizer's reusable encoding) into r, sized to fit: queued
  * records then hold n tokens' worth of memory instead of the tokenizer's scratch buffers. */
-int bertd_record_set_encoding(record *r, const bertd_encoding *enc);
+int bertd_queued_record_set_encoding(record *r, const bertd_encoding *enc);
 /* Drops the input copies once a result exists: a finished record keeps only what poll()
  * hands out. */
-void bertd_record_drop_input(record *r);
-void bertd_record_free(record *r);
+void bertd_queued_record_drop_input(record *r);
+void bertd_queued_record_free(record *r);
 
 typedef struct record_queue {
   record *head, *tail;
   int count;
 } record_queue;
 
-void bertd_record_queue_push(record_queue *q, record *r);
-record *bertd_record_queue_pop(record_queue *q); /* NULL when empty */
-void bertd_record_queue_free_all(record_queue *q);
+void bertd_queued_record_queue_push(record_queue *q, record *r);
+record *bertd_queued_record_queue_pop(record_queue *q); /* NULL when empty */
+void bertd_queued_record_queue_free_all(record_queue *q);
 
 /* Microseconds on the monotonic clock. */
-int64_t bertd_record_now_us(void);
+int64_t bertd_queued_record_now_us(void);
 
 #endif

@@ -78,7 +78,7 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&p->mu);
   while (!p->stopping) {
     int k;
-    int64_t now = bertd_record_now_us();
+    int64_t now = bertd_queued_record_now_us();
     if (bertd_batcher_due(p->batcher, now, p->flushing, &k) == BATCHER_NOT_DUE) {
       int64_t deadline = bertd_batcher_next_deadline(p->batcher);
       if (deadline == INT64_MAX) {
@@ -93,10 +93,10 @@ static void *worker_main(void *arg) {
     p->running = n;
     pthread_mutex_unlock(&p->mu);
 
-    const int64_t started = bertd_record_now_us();
+    const int64_t started = bertd_queued_record_now_us();
     run_batch(p, rs, n, p->batch_encs, p->batch_texts, p->batch_pairs, p->batch_accs,
               p->batch_win, p->batch_results);
-    int64_t done = bertd_record_now_us();
+    int64_t done = bertd_queued_record_now_us();
     /* the batch's shape: (n, longest) is what the encoder computed, tokens what was real
      * (read before drop_input clears the encodings) */
     bertd_plugin_batch shape = {.sequences = n, .model_ms = (double)(done - started) / 1000.0};
@@ -111,7 +111,7 @@ static void *worker_main(void *arg) {
     for (int i = 0; i < n; i++) {
       rs[i]->started_us = started;
       rs[i]->done_us = done;
-      bertd_record_drop_input(rs[i]);
+      bertd_queued_record_drop_input(rs[i]);
     }
 
     pthread_mutex_lock(&p->mu);
@@ -124,14 +124,14 @@ static void *worker_main(void *arg) {
     for (int i = 0; i < n; i++) {
       record *parent = rs[i]->parent;
       if (!parent) {
-        bertd_record_queue_push(&p->ready, rs[i]);
+        bertd_queued_record_queue_push(&p->ready, rs[i]);
         continue;
       }
       /* a windowed text's queue time ends when its first window's batch begins */
       if (!parent->started_us) parent->started_us = rs[i]->started_us;
       /* under the lock: submit() may lower pending when it could not queue every window */
       if (--parent->pending == 0) p->finished[n_finished++] = parent;
-      bertd_record_free(rs[i]);
+      bertd_queued_record_free(rs[i]);
     }
     pthread_mutex_unlock(&p->mu);
     /* texts whose last window just ran: combine outside the lock (running still holds flush) */
@@ -146,13 +146,13 @@ static void *worker_main(void *arg) {
       } else {
         set_result(r, res);
       }
-      r->done_us = bertd_record_now_us();
-      bertd_record_drop_input(r);
+      r->done_us = bertd_queued_record_now_us();
+      bertd_queued_record_drop_input(r);
       bertd_window_acc_free(r->acc);
       r->acc = NULL;
     }
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < n_finished; i++) bertd_record_queue_push(&p->ready, p->finished[i]);
+    for (int i = 0; i < n_finished; i++) bertd_queued_record_queue_push(&p->ready, p->finished[i]);
     p->running = 0;
     pthread_cond_broadcast(&p->done);
   }

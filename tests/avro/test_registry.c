@@ -231,8 +231,12 @@ Test(registry, unreachable_is_unavailable) {
   socklen_t al = sizeof a;
   getsockname(fd, (struct sockaddr *)&a, &al);
   close(fd);
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+  /* with a user and password (basic auth), which no message may show */
+  char url[96], shown[96];
+  snprintf(url, sizeof url, "http://bertd:s3cr@t@127.0.0.1:%d/apis/ccompat/v7/",
+           ntohs(a.sin_port));
+  snprintf(shown, sizeof shown, "schema registry http://127.0.0.1:%d/apis/ccompat/v7"
+           "/schemas/ids/7: ", ntohs(a.sin_port));
   bertd_registry *reg;
   cr_assert_eq(bertd_registry_create(url, 2000, &reg, err, sizeof err), 0, "%s", err);
   bertd_avro_schema *in;
@@ -245,6 +249,8 @@ Test(registry, unreachable_is_unavailable) {
   bertd_codec_reason reason;
   cr_assert_eq(bertd_codec_decode(c, rec, sizeof rec, &r, &reason, err, sizeof err), -1);
   cr_assert_eq(reason, BERTD_CODEC_UNAVAILABLE, "%s", err);
+  cr_assert(!strncmp(err, shown, strlen(shown)), "%s", err);
+  cr_assert(!strstr(err, "s3cr"), "%s", err);
 
   /* and registering at creation fails with a message */
   bertd_codec *c2 = NULL;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -254,6 +255,61 @@ Test(config_yaml, environment_expansion) {
     bertd_dconf_destroy(cfg);
     unsetenv("TEST_BROKER");
     unsetenv("TEST_GROUP");
+}
+
+// delivery: the default, the short form, the mapping form; ${file:PATH} reads a secret file
+// (trailing newline dropped, relative to the config's directory).
+Test(config_yaml, delivery_and_file_secrets) {
+    const char *pipelines =
+        "pipelines:\n"
+        "  - name: p\n"
+        "    input: { topics: [in], schema: schemas/utterance.avsc, text_field: text }\n"
+        "    output: { topic: out }\n"
+        "    dead_letter: { topic: dlq }\n"
+        "    model: { dir: tests/fixtures/config/models/atis-joint, task: tag }\n";
+    char dir[] = "/tmp/bertd-config-test-XXXXXX", secret[512], text[2048], errstr[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(secret, sizeof secret, "%s/pw", dir);
+    FILE *f = fopen(secret, "w");
+    cr_assert_not_null(f);
+    fputs("s3cr$t\n", f);
+    fclose(f);
+    struct bertd_daemon_config *cfg = NULL;
+
+    snprintf(text, sizeof text, "kafka: { bootstrap.servers: b:9092, group.id: g }\n%s", pipelines);
+    cr_assert_eq(bertd_dconf_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+                                   sizeof errstr), 0, "%s", errstr);
+    cr_assert_eq(cfg->delivery.mode, BERTD_CONFIG_AT_LEAST_ONCE);
+    cr_assert_eq(cfg->delivery.commit_interval_ms, 100);
+    cr_assert_null(cfg->delivery.transactional_id);
+    bertd_dconf_destroy(cfg);
+
+    snprintf(text, sizeof text, "delivery: exactly_once\nkafka:\n  bootstrap.servers: b:9092\n"
+             "  group.id: g\n  sasl.password: pre-${file:%s}-post\n%s", secret, pipelines);
+    cr_assert_eq(bertd_dconf_parse(text, strlen(text), "mem.yaml", BERTD_SOURCE_DIR, &cfg, errstr,
+                                   sizeof errstr), 0, "%s", errstr);
+    cr_assert_eq(cfg->delivery.mode, BERTD_CONFIG_EXACTLY_ONCE);
+    cr_assert_eq(cfg->delivery.commit_interval_ms, 100);
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "sasl.password"), "pre-s3cr$t-post");
+    bertd_dconf_destroy(cfg);
+
+    // the mapping form; a relative ${file:} is resolved against the config's directory (dir)
+    snprintf(text, sizeof text, "delivery: { mode: exactly_once, commit_interval_ms: 250, "
+             "transactional_id: bertd-a }\nkafka:\n  bootstrap.servers: b:9092\n  group.id: g\n"
+             "  sasl.password: ${file:pw}\npipelines:\n  - name: p\n    input: { topics: [in], "
+             "schema: %s/schemas/utterance.avsc, text_field: text }\n    output: { topic: out }\n"
+             "    dead_letter: { topic: dlq }\n    model: { dir: %s/tests/fixtures/config/models/"
+             "atis-joint, task: tag }\n", BERTD_SOURCE_DIR, BERTD_SOURCE_DIR);
+    cr_assert_eq(bertd_dconf_parse(text, strlen(text), "mem.yaml", dir, &cfg, errstr,
+                                   sizeof errstr), 0, "%s", errstr);
+    cr_assert_eq(cfg->delivery.mode, BERTD_CONFIG_EXACTLY_ONCE);
+    cr_assert_eq(cfg->delivery.commit_interval_ms, 250);
+    cr_assert_str_eq(cfg->delivery.transactional_id, "bertd-a");
+    cr_assert_str_eq(bertd_dconf_kafka(cfg, "sasl.password"), "s3cr$t");
+    bertd_dconf_destroy(cfg);
+    cr_assert_str_eq(bertd_dconf_delivery_name(BERTD_CONFIG_EXACTLY_ONCE), "exactly_once");
+    unlink(secret);
+    rmdir(dir);
 }
 
 Test(config_yaml, enum_names) {

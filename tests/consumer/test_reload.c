@@ -70,3 +70,25 @@ Test(reload, what_needs_a_restart) {
   bertd_dconf_destroy(topic);
   bertd_dconf_destroy(listen);
 }
+
+/* delivery: the producer is transactional (or not), with its id and interval, from start-up */
+Test(reload, delivery_needs_a_restart) {
+  char err[512];
+  struct bertd_daemon_config *alo = parse("g", "", "in", 1);
+  struct bertd_daemon_config *eos = parse("g", "delivery: exactly_once\n", "in", 1);
+  struct bertd_daemon_config *eos2 = parse("g", "delivery: { mode: exactly_once }\n", "in", 3);
+  struct bertd_daemon_config *id =
+      parse("g", "delivery: { mode: exactly_once, transactional_id: other }\n", "in", 1);
+  struct bertd_daemon_config *interval =
+      parse("g", "delivery: { commit_interval_ms: 250 }\n", "in", 1);
+  cr_assert_eq(bertd_reload_compatible(eos, eos2, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_reload_compatible(alo, eos, err, sizeof err), -1);
+  cr_assert_str_eq(err, "bertd.yaml: a reload cannot change delivery; restart bertd for it");
+  cr_assert_eq(bertd_reload_compatible(eos, id, err, sizeof err), -1);
+  cr_assert_eq(bertd_reload_compatible(alo, interval, err, sizeof err), -1);
+  bertd_dconf_destroy(alo);
+  bertd_dconf_destroy(eos);
+  bertd_dconf_destroy(eos2);
+  bertd_dconf_destroy(id);
+  bertd_dconf_destroy(interval);
+}

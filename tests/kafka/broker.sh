@@ -12,6 +12,22 @@
 #                                    create a topic (an identical existing one is fine)
 #   broker.sh clean                  stop, then delete the state dir (log dir included)
 #
+# Secured listeners (BERTD_KAFKA_SECURE=1 at `start`): besides PLAINTEXT (whose anonymous
+# principal is a super user, so the tests can set up topics and read results), the broker listens
+# with SASL_SSL (SCRAM-SHA-512) and with SSL requiring a client certificate (mutual TLS), and an
+# ACL authorizer refuses whatever no ACL allows. The test CA and the broker's certificate are made
+# with openssl at `start`, the broker's keystore and truststore with keytool, all in the state
+# dir's tls/; SCRAM users come from BERTD_KAFKA_SCRAM_USERS="name:password[,name:password]" (the
+# format step registers them, as a KRaft cluster must). A certificate's principal is its CN.
+#   broker.sh bootstrap sasl_ssl|ssl print the secured listener's 127.0.0.1:PORT
+#   broker.sh ca                     print the path of the test CA's certificate (PEM)
+#   broker.sh client-cert CN DIR [untrusted]
+#                                    DIR/CN.key and DIR/CN.crt (PEM), signed by the test CA, or by
+#                                    a throwaway CA the broker does not trust
+#   broker.sh committed GROUP TOPIC  "PARTITION OFFSET" lines: the group's committed offsets
+#   broker.sh acl PRINCIPAL topic|group NAME[*] read|write|describe
+#                                    allow it (a trailing * makes NAME a prefix)
+#
 # The broker is kafka.Kafka from the jars of org.apache.kafka:kafka_2.13 (version pinned in
 # pom.xml beside this script), resolved from Maven Central once with mvn and cached in
 # $BERTD_KAFKA_CACHE (default: .kafka/ in the checkout, which .gitignore covers). It runs in KRaft
@@ -102,6 +118,56 @@ live_pid() {
     echo "$pid"
 }
 
+# The test CA and the broker's certificate (openssl), its keystore and truststore (keytool).
+make_tls() {
+    local d="$STATE/tls" pw
+    rm -rf "$d"
+    mkdir -p "$d"
+    pw="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    echo "$pw" >"$d/store.password"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+            -subj "/CN=bertd test CA"
+        openssl req -newkey rsa:2048 -nodes -keyout "$d/broker.key" -out "$d/broker.csr" \
+            -subj "/CN=localhost"
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/broker.ext"
+        openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+            -out "$d/broker.crt" -days 2 -extfile "$d/broker.ext"
+        openssl pkcs12 -export -in "$d/broker.crt" -inkey "$d/broker.key" -name broker \
+            -out "$d/broker.tmp.p12" -passout "pass:$pw"
+        keytool -importkeystore -noprompt -srckeystore "$d/broker.tmp.p12" -srcstoretype PKCS12 \
+            -srcstorepass "$pw" -destkeystore "$d/broker.p12" -deststoretype PKCS12 \
+            -deststorepass "$pw"
+        keytool -importcert -noprompt -alias ca -file "$d/ca.crt" -keystore "$d/truststore.p12" \
+            -storetype PKCS12 -storepass "$pw"
+    } >"$d/make.log" 2>&1 || die "could not make the test certificates (see $d/make.log)"
+}
+
+# The secured listeners' part of server.properties: SASL_PORT SSL_PORT PLAIN_PORT CONTROLLER_PORT.
+secure_config() {
+    local pw
+    pw="$(cat "$STATE/tls/store.password")"
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$3,CONTROLLER://127.0.0.1:$4,SASL_SSL://127.0.0.1:$1,SSL://127.0.0.1:$2
+advertised.listeners=PLAINTEXT://127.0.0.1:$3,SASL_SSL://127.0.0.1:$1,SSL://127.0.0.1:$2
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.location=$STATE/tls/broker.p12
+ssl.keystore.type=PKCS12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+ssl.truststore.location=$STATE/tls/truststore.p12
+ssl.truststore.type=PKCS12
+ssl.truststore.password=$pw
+listener.name.ssl.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)\$/\$1/,DEFAULT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+EOF
+}
+
 write_config() {
     local port="$1" cport="$2"
     cat >"$STATE/server.properties" <<EOF
@@ -130,6 +196,11 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=2500
 EOF
+    if [ -f "$STATE/secure_ports" ]; then
+        # later keys win in a properties file: these replace the plaintext-only listeners
+        # shellcheck disable=SC2046
+        secure_config $(cat "$STATE/secure_ports") "$port" "$cport" >>"$STATE/server.properties"
+    fi
     cat >"$STATE/log4j2.properties" <<EOF
 appender.file.type=File
 appender.file.name=file
@@ -150,11 +221,19 @@ launch() {
     local pid
     if [ ! -f "$STATE/data/meta.properties" ]; then
         local cluster_id
-        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding. It may start
+        # with '-' (one start in 64), so it is passed as --cluster-id=ID, never as a separate word.
         cluster_id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+        local scram=() user users
+        if [ -f "$STATE/secure_ports" ] && [ -n "${BERTD_KAFKA_SCRAM_USERS:-}" ]; then
+            IFS=, read -ra users <<<"$BERTD_KAFKA_SCRAM_USERS"
+            for user in "${users[@]}"; do
+                scram+=(--add-scram "SCRAM-SHA-512=[name=\"${user%%:*}\",password=\"${user#*:}\"]")
+            done
+        fi
         java -cp "$JARS/*" -Dlog4j2.configurationFile="$STATE/log4j2.properties" \
-            kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" \
-            >"$STATE/format.log" 2>&1 </dev/null 9>&- ||
+            kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$STATE/server.properties" \
+            "${scram[@]}" >"$STATE/format.log" 2>&1 </dev/null 9>&- ||
             die "could not format the log dir (see $STATE/format.log)"
     fi
     # setsid: the broker outlives the calling shell and is not hit by its terminal's signals.
@@ -219,12 +298,17 @@ cmd_start() {
     # bind shows up as a failed start; try again with new ports a couple of times.
     local attempt ports
     for attempt in 1 2 3; do
-        rm -rf "$STATE/data" "$STATE/pid" "$STATE/server.log" "$STATE/stdout.log"
+        rm -rf "$STATE/data" "$STATE/pid" "$STATE/server.log" "$STATE/stdout.log" \
+            "$STATE/secure_ports"
         mkdir -p "$STATE/data"
-        ports="$("$ADMIN" free-ports 2)" || die "could not find free ports"
+        ports="$("$ADMIN" free-ports 4)" || die "could not find free ports"
         set -- $ports
         echo "$1" >"$STATE/port"
         echo "$2" >"$STATE/controller_port"
+        if [ -n "${BERTD_KAFKA_SECURE:-}" ]; then
+            make_tls
+            echo "$3 $4" >"$STATE/secure_ports"
+        fi
         write_config "$1" "$2"
         if launch; then
             say "started Kafka $(kafka_version) (pid $(cat "$STATE/pid"), state $STATE)"
@@ -294,6 +378,36 @@ cmd_create_topic() {
     say "topic $1 ready ($2 partitions)"
 }
 
+cmd_secure_bootstrap() {
+    [ -f "$STATE/secure_ports" ] || die "no secured listeners: start with BERTD_KAFKA_SECURE=1"
+    # shellcheck disable=SC2046
+    set -- $(cat "$STATE/secure_ports")
+    case "$PROTO" in
+        sasl_ssl) echo "127.0.0.1:$1" ;;
+        ssl)      echo "127.0.0.1:$2" ;;
+        *)        die "usage: broker.sh bootstrap [sasl_ssl|ssl]" ;;
+    esac
+}
+
+# A client's key and certificate (openssl), signed by the test CA or by a CA made just for it.
+cmd_client_cert() {
+    [ $# -ge 2 ] && [ $# -le 3 ] || die "usage: broker.sh client-cert CN DIR [untrusted]"
+    local cn="$1" dir="$2" ca="$STATE/tls/ca.crt" cakey="$STATE/tls/ca.key"
+    [ -f "$ca" ] || die "no test CA: start with BERTD_KAFKA_SECURE=1"
+    mkdir -p "$dir"
+    {
+        if [ "${3:-}" = untrusted ]; then
+            ca="$dir/$cn-other-ca.crt" cakey="$dir/$cn-other-ca.key"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout "$cakey" -out "$ca" -days 2 \
+                -subj "/CN=a CA the broker does not trust"
+        fi
+        openssl req -newkey rsa:2048 -nodes -keyout "$dir/$cn.key" -out "$dir/$cn.csr" -subj "/CN=$cn"
+        openssl x509 -req -in "$dir/$cn.csr" -CA "$ca" -CAkey "$cakey" -CAcreateserial \
+            -out "$dir/$cn.crt" -days 2
+    } >"$dir/$cn.log" 2>&1 || die "could not make a certificate for $cn (see $dir/$cn.log)"
+    echo "$dir/$cn.crt"
+}
+
 cmd_clean() {
     cmd_stop
     rm -rf "$STATE"
@@ -313,7 +427,7 @@ main() {
     local cmd="${1:-}"
     [ $# -gt 0 ] && shift
     case "$cmd" in
-        start|stop|kill|restart|status|bootstrap|create-topic|clean) ;;
+        start|stop|kill|restart|status|bootstrap|create-topic|clean|ca|client-cert|acl|committed) ;;
         *) die "usage: broker.sh start|stop|restart|kill|status|bootstrap|create-topic NAME PARTITIONS|clean" ;;
     esac
     mkdir -p "$CACHE" "$STATE"
@@ -327,7 +441,7 @@ main() {
             need_java
             JARS="$(jars_dir)"
             ADMIN="$(admin_bin)" ;;
-        create-topic)
+        create-topic|acl|committed)
             ADMIN="$(admin_bin)" ;;
     esac
     case "$cmd" in
@@ -336,7 +450,16 @@ main() {
         kill)         cmd_kill ;;
         restart)      cmd_restart ;;
         status)       cmd_status ;;
-        bootstrap)    live_pid >/dev/null || die "not running"; bootstrap ;;
+        bootstrap)    live_pid >/dev/null || die "not running"
+                      if [ $# -gt 0 ]; then PROTO="$1" cmd_secure_bootstrap; else bootstrap; fi ;;
+        ca)           echo "$STATE/tls/ca.crt" ;;
+        committed)    [ $# -eq 2 ] || die "usage: broker.sh committed GROUP TOPIC"
+                      live_pid >/dev/null || die "not running"
+                      "$ADMIN" committed "$(bootstrap)" "$1" "$2" || exit 1 ;;
+        client-cert)  cmd_client_cert "$@" ;;
+        acl)          [ $# -eq 4 ] || die "usage: broker.sh acl PRINCIPAL topic|group NAME[*] OP"
+                      live_pid >/dev/null || die "not running"
+                      "$ADMIN" create-acl "$(bootstrap)" "User:$1" "$2" "$3" "$4" || exit 1 ;;
         create-topic) cmd_create_topic "$@" ;;
         clean)        cmd_clean ;;
     esac

@@ -190,9 +190,104 @@ done:
     return rc;
 }
 
+// Allows PRINCIPAL (e.g. User:bertd) OPERATION (read, write, describe) on a resource: TYPE
+// topic or group; a NAME ending in '*' is a prefix ("bertd-*").
+static int create_acl(const char *bootstrap, const char *principal, const char *type,
+                      const char *name, const char *operation, char *errstr, size_t errstr_size) {
+    // (librdkafka 2.0's admin API has no transactional-id resource type)
+    rd_kafka_ResourceType_t rt = !strcmp(type, "topic")   ? RD_KAFKA_RESOURCE_TOPIC
+                                 : !strcmp(type, "group") ? RD_KAFKA_RESOURCE_GROUP
+                                                          : RD_KAFKA_RESOURCE_UNKNOWN;
+    rd_kafka_AclOperation_t op = !strcmp(operation, "read")       ? RD_KAFKA_ACL_OPERATION_READ
+                                 : !strcmp(operation, "write")    ? RD_KAFKA_ACL_OPERATION_WRITE
+                                 : !strcmp(operation, "describe") ? RD_KAFKA_ACL_OPERATION_DESCRIBE
+                                                                  : RD_KAFKA_ACL_OPERATION_UNKNOWN;
+    if (rt == RD_KAFKA_RESOURCE_UNKNOWN || op == RD_KAFKA_ACL_OPERATION_UNKNOWN) {
+        snprintf(errstr, errstr_size, "acl: unknown resource type '%s' or operation '%s'", type,
+                 operation);
+        return -1;
+    }
+    char pattern_name[256];
+    size_t len = strlen(name);
+    int prefixed = len > 0 && name[len - 1] == '*';
+    snprintf(pattern_name, sizeof pattern_name, "%.*s", (int)(prefixed ? len - 1 : len), name);
+    rd_kafka_t *rk = admin_client(bootstrap, errstr, errstr_size);
+    if (!rk) return -1;
+    int rc = -1;
+    rd_kafka_AclBinding_t *acl = rd_kafka_AclBinding_new(
+        rt, pattern_name,
+        prefixed ? RD_KAFKA_RESOURCE_PATTERN_PREFIXED : RD_KAFKA_RESOURCE_PATTERN_LITERAL,
+        principal, "*", op, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr, errstr_size);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
+    if (acl) {
+        rd_kafka_CreateAcls(rk, &acl, 1, options, queue);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 30000);
+        if (!ev) {
+            snprintf(errstr, errstr_size, "acl: no answer within 30 s");
+        } else {
+            rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+            size_t n = 0;
+            const rd_kafka_acl_result_t **res =
+                err ? NULL : rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &n);
+            const rd_kafka_error_t *e = n == 1 ? rd_kafka_acl_result_error(res[0]) : NULL;
+            if (err || e)
+                snprintf(errstr, errstr_size, "acl %s %s %s %s: %s", principal, operation, type,
+                         name, err ? rd_kafka_err2str(err) : rd_kafka_error_string(e));
+            else
+                rc = 0;
+            rd_kafka_event_destroy(ev);
+        }
+        rd_kafka_AclBinding_destroy(acl);
+    }
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+// Prints "PARTITION OFFSET" for each partition of TOPIC: GROUP's committed offset (-1: none).
+// The query does not join the group, so it can be asked while a member is down.
+static int committed(const char *bootstrap, const char *group, const char *topic, char *errstr,
+                     size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_nothing);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size) ||
+        rd_kafka_conf_set(conf, "group.id", group, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    int parts = 0, leaderless = 0, rc = -1;
+    if (topic_state(rk, topic, 10000, &parts, &leaderless, errstr, errstr_size) == 0 && parts > 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+        for (int i = 0; i < parts; i++) rd_kafka_topic_partition_list_add(l, topic, i);
+        rd_kafka_resp_err_t err = rd_kafka_committed(rk, l, 10000);
+        if (err) {
+            snprintf(errstr, errstr_size, "committed offsets of %s: %s", group, rd_kafka_err2str(err));
+        } else {
+            for (int i = 0; i < l->cnt; i++)
+                printf("%d %lld\n", (int)l->elems[i].partition,
+                       (long long)(l->elems[i].offset < 0 ? -1 : l->elems[i].offset));
+            rc = 0;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    } else if (parts == 0) {
+        snprintf(errstr, errstr_size, "no topic %s", topic);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: broker_admin free-ports N | wait BOOTSTRAP TIMEOUT_MS | "
-                    "create-topic BOOTSTRAP NAME PARTITIONS REPLICATION\n");
+                    "create-topic BOOTSTRAP NAME PARTITIONS REPLICATION | "
+                    "create-acl BOOTSTRAP PRINCIPAL topic|group NAME[*] "
+                    "read|write|describe | committed BOOTSTRAP GROUP TOPIC\n");
     return 2;
 }
 
@@ -215,6 +310,15 @@ int main(int argc, char **argv) {
         if (parse_int(argv[4], 1, 100000, &a) != 0 || parse_int(argv[5], 1, 1000, &b) != 0)
             return usage();
         if (create_topic(argv[2], argv[3], (int)a, (int)b, errstr, sizeof errstr) != 0) goto fail;
+        return 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "committed") == 0) {
+        if (committed(argv[2], argv[3], argv[4], errstr, sizeof errstr) != 0) goto fail;
+        return 0;
+    }
+    if (argc == 7 && strcmp(argv[1], "create-acl") == 0) {
+        if (create_acl(argv[2], argv[3], argv[4], argv[5], argv[6], errstr, sizeof errstr) != 0)
+            goto fail;
         return 0;
     }
     return usage();

@@ -18,14 +18,17 @@ BELOW = {
     "config": [],
     "avro": [],
     "dataset": ["model"],
-    "eval": ["dataset", "model"],
+    # eval/replay reads a topic (librdkafka), decodes it as the daemon does (avro/) and runs it
+    # through the daemon's enrichment stage (plugin/, its ABI header only)
+    "eval": ["avro", "plugin", "dataset", "model"],
     "train": ["eval", "dataset", "model"],
     "consumer": ["config", "avro", "plugin"],
     "cli": ["consumer", "train", "eval", "dataset", "avro", "config", "plugin", "model"],
     "bench": ["model"],
 }
-# consumer/ reaches the enrichment stage only through the plugin ABI, never the in-process API
-ONLY = {("consumer", "plugin"): {"bertd_plugin.h"}}
+# consumer/ and eval/ reach the enrichment stage only through the plugin ABI (eval/ links it in
+# process), never the in-process bertd_enrich.h API
+ONLY = {("consumer", "plugin"): {"bertd_plugin.h"}, ("eval", "plugin"): {"bertd_plugin.h"}}
 # tests/fuzz/fuzz_<module>.c drive the insides of the modules they fuzz
 FUZZED = {"model", "avro"}
 
