@@ -1,7 +1,7 @@
 /* bench_encoder.c: encoder throughput of bertd.
  *
  *   bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] [--lengths 16,64,128]
- *                 [--mix L1,L2,...] [--seconds S] [--json]
+ *                 [--mix L1,L2,...] [--seconds S] [--json] [--precision fp32|bf16|int8]
  *   bench_encoder --sgemm N [--seconds S] [--json]
  *
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
@@ -11,7 +11,11 @@
  * (12/768/12/3072) model with random weights. Threads: OPENBLAS_NUM_THREADS (else the cores),
  * used as a session uses them: a batch of several sequences is split across that many threads,
  * a single sequence splits each layer across them (bertd_session_forward_ids). Each row names
- * the fp32 kernel bertd picked for this CPU (bertd_model_kernel).
+ * the fp32 kernel bertd picked for this CPU (bertd_model_kernel). --precision bf16 | int8 runs
+ * the encoder's linear layers in that precision on the kernel cpuid picks (named in each row; a
+ * checkpoint is loaded straight into it, bertd_model_load_precision); a CPU without the
+ * instructions gets one line and exit 2. JSON rows carry the resident memory after the runs
+ * (rss_mib: what the loaded model holds), beside the peak a parent reads from wait4.
  * --sgemm N times OpenBLAS's sgemm on N x N x N on the same threads: the machine's reference
  * rate that the encoder's GFLOP/s are compared with.
  * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
@@ -21,8 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bertd.h"
+
+/* The process's resident memory now (not its peak), MiB: after load, what a model holds. */
+static double rss_mib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0.0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
 
 static double now(void) {
   struct timespec ts;
@@ -84,6 +99,7 @@ static int parse_list(const char *s, int *out, int cap) {
 int main(int argc, char **argv) {
   const char *model_dir = NULL;
   int bert_base = 0, json = 0;
+  bertd_precision precision = BERTD_PRECISION_FP32;
   double seconds = 2.0;
   int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3, sgemm = 0;
   enum { MIX_CAP = 1024 };
@@ -93,6 +109,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_dir = argv[++i];
     else if (!strcmp(argv[i], "--bert-base")) bert_base = 1;
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+             !bertd_precision_parse(argv[i + 1], &precision)) i++;
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--batches") && i + 1 < argc) nb = parse_list(argv[++i], batches, 8);
     else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) nl = parse_list(argv[++i], lengths, 8);
@@ -101,6 +119,7 @@ int main(int argc, char **argv) {
     else {
       fprintf(stderr, "usage: bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] "
                       "[--lengths 16,64,128] [--mix L1,L2,...] [--seconds S] [--json]\n"
+                      "       [--precision fp32|bf16|int8]\n"
                       "       bench_encoder --sgemm N [--seconds S] [--json]\n");
       return 2;
     }
@@ -113,6 +132,10 @@ int main(int argc, char **argv) {
     }
   char err[512];
   bertd_model *m = NULL;
+  if (bertd_precision_check(precision, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    return 2;
+  }
   if (bert_base) {
     if (bertd_model_random(12, 768, 12, 3072, 42, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
@@ -124,11 +147,17 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_encoder: --model DIR or --bert-base\n");
       return 2;
     }
-    if (bertd_model_load(model_dir, &m, err, sizeof err)) {
+    if (bertd_model_load_precision(model_dir, precision, &m, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
   }
+  if (bertd_model_set_precision(m, precision, err, sizeof err)) { /* the random model */
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    bertd_model_free(m);
+    return 2;
+  }
+  const char *prec = bertd_precision_name(precision);
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
   bertd_session *sess = NULL;
@@ -173,9 +202,9 @@ int main(int argc, char **argv) {
       else snprintf(len_field, sizeof len_field, "%d", T);
       if (json)
         printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"batch\":%d,\"length\":%s,"
-               "\"precision\":\"fp32\",\"kernel\":\"%s\",\"threads\":%d,"
-               "\"sentences_per_s\":%.3f,\"gflops\":%.3f}\n",
-               name, B, len_field, kernel, threads, sps, gflops);
+               "\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
+               "\"sentences_per_s\":%.3f,\"gflops\":%.3f,\"rss_mib\":%.1f}\n",
+               name, B, len_field, prec, kernel, threads, sps, gflops, rss_mib());
       else
         printf("%-18s %5d %5s %12.1f %9.2f\n", name, B, is_mix ? "mix" : len_field, sps, gflops);
       fflush(stdout);

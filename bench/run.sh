@@ -4,6 +4,7 @@
 #
 #   bash bench/run.sh [--quick] [--json [FILE]] [--threads N] [--repeats R] [--seconds S]
 #                     [--engines bertd,onnxruntime,openvino,torch]
+#   bash bench/run.sh --precision [--quick] [--json FILE] [--threads N] [--repeats R] [--seconds S]
 #
 # --quick: MiniLM and BERT-Base, batch 1 and 8, length 16 and 64, 1 s per shape, 2 repeats.
 # --json without FILE writes build-bench/encoder_results.json.
@@ -12,23 +13,32 @@
 # ($BERTD_BENCH_VENV, default .venv-bench in the checkout) with bench/requirements.txt;
 # builds bertd (build-bench/, the project's default build type); fetches MiniLM with
 # scripts/fetch-model.sh. Threads: --threads, else the online CPUs.
+# --precision: bertd fp32, bf16 and int8 beside ONNX Runtime fp32 / quantize_dynamic int8 and
+# OpenVINO f32 / bf16 instead (bench/run_precision.py; --quick: batch 1 and 8, length 16 and 64,
+# 1 s, 2 rounds; else 3 rounds and length 128 too); a CPU without bf16 or int8 units gets that
+# precision's one-line refusal and no row.
 # Never run by CI: speed lives here, not in the tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${BERTD_BENCH_VENV:-$ROOT/.venv-bench}"
 BUILD="${BERTD_BENCH_BUILD:-$ROOT/build-bench}"
 args=()
+pargs=()
+precision=0
 threads="$(nproc)"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) args+=(--quick) ;;
+    --precision) precision=1 ;;
+    --quick) args+=(--quick); pargs+=(--rounds 2 --seconds 1 --lengths 16,64) ;;
     --json) # FILE is optional: without one, build-bench/encoder_results.json
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then json="$(realpath -m "$2")"; shift
       else json="$BUILD/encoder_results.json"; fi
-      args+=(--json "$json") ;;
+      args+=(--json "$json"); pargs+=(--json-out "$json") ;;
     --threads) threads="$2"; shift ;;
-    --repeats|--seconds|--engines) args+=("$1" "$2"); shift ;;
-    *) echo "run.sh: unknown option '$1' (--quick, --json [FILE], --threads N, --repeats R, --seconds S, --engines LIST)" >&2; exit 2 ;;
+    --repeats) args+=("$1" "$2"); pargs+=(--rounds "$2"); shift ;;
+    --seconds) args+=("$1" "$2"); pargs+=(--seconds "$2"); shift ;;
+    --engines) args+=("$1" "$2"); shift ;;
+    *) echo "run.sh: unknown option '$1' (--precision, --quick, --json [FILE], --threads N, --repeats R, --seconds S, --engines LIST)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,5 +62,10 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DBERTD_TESTS=OFF >/dev/null
 cmake --build "$BUILD" -j2 --target bench_encoder >&2
 MINILM="$(bash "$ROOT/scripts/fetch-model.sh" minilm | tail -1)"
 echo "run.sh: $(lscpu | sed -n 's/^Model name: *//p'), $threads threads" >&2
+if [ "$precision" = 1 ]; then
+  exec "$VENV/bin/python" "$ROOT/bench/run_precision.py" --bench "$BUILD/bench/bench_encoder" \
+    --minilm "$MINILM" --threads "$threads" --ov-python "$VENV/bin/python" \
+    --lengths 16,64,128 "${pargs[@]}"
+fi
 exec "$VENV/bin/python" "$ROOT/bench/peers.py" --bench "$BUILD/bench/bench_encoder" \
   --minilm "$MINILM" --threads "$threads" --workdir "$BUILD/peers" "${args[@]}"

@@ -23,6 +23,7 @@ typedef struct cli_opts {
   int batch_size;
   int strict; /* stop at the first bad line instead of writing its error line and going on */
   int max_length_given;
+  bertd_precision precision;
   bertd_enrich_opts e;
 } cli_opts;
 
@@ -32,6 +33,7 @@ static void usage(FILE *f, const char *task) {
           "       [--top-k K] [--threshold P] [--truncation longest_first|only_first|only_second]\n"
           "       [--text-field NAME] [--pair-field NAME] [--tag-decoding bio|argmax] [--strict]\n"
           "       [--on-too-long truncate|error|window] [--window-stride N] [--window-combine mean|max]\n"
+          "       [--precision fp32|bf16|int8]\n"
           "Reads JSONL objects {\"text\": ..., \"text_pair\": ...} from --input or stdin and writes\n"
           "each object back with the %s result added. A bad line is answered by\n"
           "{\"line\": N, \"error\": \"...\"} on its own output line and the run goes on (exit 1 at\n"
@@ -63,13 +65,13 @@ static int parse(int argc, char **argv, cli_opts *o) {
       {"pair-field", required_argument, 0, 'p'}, {"max-answer-tokens", required_argument, 0, 'a'},
       {"tag-decoding", required_argument, 0, 'D'}, {"strict", no_argument, 0, 'S'},
       {"on-too-long", required_argument, 0, 'O'}, {"window-stride", required_argument, 0, 'W'},
-      {"window-combine", required_argument, 0, 'C'},
+      {"window-combine", required_argument, 0, 'C'}, {"precision", required_argument, 0, 'P'},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *cmd = argv[0];
   optind = 1;
   opterr = 0; /* getopt's own messages do not name the command; ours below do */
   int c;
-  while ((c = getopt_long(argc, argv, ":m:i:b:l:k:t:T:f:p:a:D:SO:W:C:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":m:i:b:l:k:t:T:f:p:a:D:SO:W:C:P:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'm': o->model = optarg; break;
     case 'i': o->input = optarg; break;
@@ -138,6 +140,13 @@ static int parse(int argc, char **argv, cli_opts *o) {
         return -1;
       }
       o->e.window_combine = !strcmp(optarg, "max") ? WINDOW_COMBINE_MAX : WINDOW_COMBINE_MEAN;
+      break;
+    case 'P':
+      if (bertd_precision_parse(optarg, &o->precision)) {
+        fprintf(stderr, "bertd %s: --precision: expected fp32, bf16 or int8, got '%s'\n", cmd,
+                optarg);
+        return -1;
+      }
       break;
     case 'h': usage(stdout, cmd); return 1;
     default: /* ':' or '?' */
@@ -331,7 +340,13 @@ int bertd_cli_infer_main(int argc, char **argv) {
   bertd_model *m = NULL;
   bertd_enricher *en = NULL;
   int rc = 2; /* a model that cannot be loaded, or cannot do the task, is a bad --model */
-  if (bertd_model_load(o.model, &m, err, sizeof err)) {
+  if (bertd_precision_check(o.precision, err, sizeof err)) {
+    /* the CPU lacks the instructions: one line, exit 2, never a slow emulation ("bertd
+     * embed: --precision bf16: this CPU has neither ...") */
+    fprintf(stderr, "bertd %s: --%s\n", cmd, err);
+    goto done;
+  }
+  if (bertd_model_load_precision(o.model, o.precision, &m, err, sizeof err)) {
     fprintf(stderr, "bertd %s: --model %s: %s\n", cmd, o.model, err);
     goto done;
   }

@@ -40,19 +40,22 @@ static void usage(FILE *f, int train) {
             "       [--split train|dev|test] [--format ...] [--heldout N] [--dev-heldout N]\n"
             "       [--text-column NAME]... [--label-column NAME] [--max-length N]\n"
             "       [--batch-size N] [--seed N] [--threads N] [--tag-decoding bio|argmax]\n"
+            "       [--precision fp32|bf16|int8]\n"
             "Evaluates a fine-tuned checkpoint on one split (default test) with the metrics\n"
-            "of `bertd train`; prints them as one JSON line.\n");
+            "of `bertd train`; prints them as one JSON line. --precision bf16 or int8 also\n"
+            "evaluates fp32 on the same checkpoint and prints its metrics as fp32_*.\n");
 }
 
 enum {
   OPT_TEXT_COL = 1000, OPT_PAIR_COL, OPT_LABEL_COL, OPT_TAGS_COL, OPT_DEV, OPT_TEST,
   OPT_HELDOUT, OPT_DEV_HELDOUT, OPT_EVAL_SPLIT, OPT_WARMUP_RATIO, OPT_WARMUP_STEPS,
   OPT_WEIGHT_DECAY, OPT_SLOT_LOSS_COEF, OPT_GRAD_ACCUM, OPT_MAX_GRAD_NORM, OPT_NO_BUCKET, OPT_THREADS, OPT_SPLIT,
-  OPT_TAG_DECODING
+  OPT_TAG_DECODING, OPT_PRECISION
 };
 
 typedef struct cli_args {
   const char *task, *split;
+  bertd_precision precision; /* eval only */
   bertd_train_opts t;
   bertd_data_args d;
 } cli_args;
@@ -112,6 +115,7 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
       {"no-bucket", no_argument, 0, OPT_NO_BUCKET},
       {"threads", required_argument, 0, OPT_THREADS},
       {"tag-decoding", required_argument, 0, OPT_TAG_DECODING},
+      {"precision", required_argument, 0, OPT_PRECISION},
       {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
   const char *cmd = argv[0];
   optind = 1;
@@ -140,6 +144,17 @@ static int parse(int argc, char **argv, int train, cli_args *a) {
     case OPT_EVAL_SPLIT: a->d.eval_split = optarg; break;
     case OPT_SPLIT: a->split = optarg; break;
     case OPT_NO_BUCKET: a->t.bucket = 0; break;
+    case OPT_PRECISION:
+      if (train) {
+        fprintf(stderr, "bertd %s: --precision is an option of bertd eval\n", cmd);
+        return -1;
+      }
+      if (bertd_precision_parse(optarg, &a->precision)) {
+        fprintf(stderr, "bertd %s: --precision: expected fp32, bf16 or int8, got '%s'\n", cmd,
+                optarg);
+        return -1;
+      }
+      break;
     case OPT_TAG_DECODING:
       if (bertd_tag_decoding_parse(optarg, &a->t.tag_decoding)) {
         fprintf(stderr, "bertd %s: --tag-decoding: expected bio or argmax, got '%s'\n", cmd,
@@ -286,13 +301,20 @@ int bertd_cli_eval_main(int argc, char **argv) {
                             : !strcmp(split, "dev") ? (sp.has_dev ? &sp.dev : NULL)
                                                     : (sp.has_test ? &sp.test : NULL);
   int rc = 1;
-  bertd_eval_metrics m;
+  bertd_eval_metrics m, m32;
   double t0 = bertd_progress_now();
+  const int beside = a.precision != BERTD_PRECISION_FP32;
   if (!ds) fprintf(stderr, "bertd eval: the data has no %s split\n", split);
   else if (bertd_eval_checkpoint(a.t.model_dir, a.t.task, ds, a.t.max_length,
-                                 a.t.batch_size, a.t.tag_decoding, &m, err, sizeof err))
+                                 a.t.batch_size, a.t.tag_decoding, a.precision, &m, err,
+                                 sizeof err) ||
+           (beside && bertd_eval_checkpoint(a.t.model_dir, a.t.task, ds, a.t.max_length,
+                                            a.t.batch_size, a.t.tag_decoding,
+                                            BERTD_PRECISION_FP32, &m32, err, sizeof err))) {
     fprintf(stderr, "bertd eval: %s\n", err);
-  else {
+    /* a CPU without the precision's instructions is a usage error, as a bad option is */
+    if (!strncmp(err, "precision ", 10)) rc = 2;
+  } else {
     json_t *j = json_object();
     json_object_set_new(j, "model", json_string(a.t.model_dir));
     json_object_set_new(j, "data", json_string(a.d.data));
@@ -301,7 +323,9 @@ int bertd_cli_eval_main(int argc, char **argv) {
     if (a.t.task != BERTD_FT_CLASSIFY)
       json_object_set_new(j, "tag_decoding",
                           json_string(bertd_tag_decoding_name(a.t.tag_decoding)));
+    json_object_set_new(j, "precision", json_string(bertd_precision_name(a.precision)));
     bertd_eval_metrics_json(&m, "", j);
+    if (beside) bertd_eval_metrics_json(&m32, "fp32_", j);
     json_object_set_new(j, "seconds", json_real((double)(long)((bertd_progress_now() - t0) * 10) / 10));
     print_json(j);
     json_decref(j);

@@ -70,9 +70,11 @@ void bertd_eval_metrics_format(const bertd_eval_metrics *m, char *buf, size_t si
 
 /* ds's label (and tag) lists must be the model's, name for name (read the data with the
  * model's lists preloaded, or from the JointBERT label files the model was trained with). */
+/* precision: the encoder's (bertd_model_set_precision); a CPU without the instructions is an
+ * error whose message starts "precision ". */
 int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd_dataset *ds,
                           int max_length, int batch_size, bertd_tag_decoding decoding,
-                          bertd_eval_metrics *out,
+                          bertd_precision precision, bertd_eval_metrics *out,
                           char *errstr, size_t errstr_size);
 
 /* Fills ds's label lists (frozen) from a checkpoint's config, for reading evaluation data. */

@@ -62,7 +62,8 @@ int bertd_eval_preload_labels(const char *model_dir, bertd_ft_task task, bertd_d
 
 int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd_dataset *ds,
                           int max_length, int batch_size, bertd_tag_decoding decoding,
-                          bertd_eval_metrics *out, char *errstr, size_t errstr_size) {
+                          bertd_precision precision, bertd_eval_metrics *out, char *errstr,
+                          size_t errstr_size) {
   bertd_model *m = NULL;
   bertd_session *s = NULL;
   bertd_evaluator ev;
@@ -75,7 +76,9 @@ int bertd_eval_checkpoint(const char *model_dir, bertd_ft_task task, const bertd
     snprintf(errstr, errstr_size, "out of memory");
     goto done;
   }
-  if (bertd_model_load(model_dir, &m, errstr, errstr_size)) goto done;
+  if (bertd_precision_check(precision, errstr, errstr_size) ||
+      bertd_model_load_precision(model_dir, precision, &m, errstr, errstr_size))
+    goto done;
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   char **labels, **tags;
   int nl, nt;

@@ -63,8 +63,40 @@ int bertd_model_max_length(const bertd_model *m);
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
 /* The fp32 encoder kernel picked at load from what this CPU has: "avx512", "avx2", "generic",
  * or "openblas" when BERTD_GEMM=blas kept OpenBLAS on the unpacked weights. BERTD_GEMM=avx2 or
- * generic caps the choice (for comparing kernels). */
+ * generic caps the choice (for comparing kernels). After bertd_model_set_precision bf16 / int8:
+ * that precision's kernel, "bf16 avx512-bf16", "int8 avx512-vnni" or "int8 avx2". */
 const char *bertd_model_kernel(const bertd_model *m);
+
+/* Numeric precision of the encoder's linear layers. fp32: the fp32 kernels (gemm.h). bf16:
+ * weights rounded to bf16 once, activations per call, fp32 accumulation (AVX512-BF16). int8: weights quantised per
+ * output channel once, activations per token per call, exact int32 sums, fp32 dequantisation and
+ * bias (AVX512-VNNI, else AVX2). LayerNorm, softmax, GELU, attention and the heads stay fp32. */
+typedef enum bertd_precision {
+  BERTD_PRECISION_FP32 = 0,
+  BERTD_PRECISION_BF16 = 1,
+  BERTD_PRECISION_INT8 = 2
+} bertd_precision;
+/* "fp32" | "bf16" | "int8" -> the precision; -1 for another name. */
+int bertd_precision_parse(const char *name, bertd_precision *out);
+const char *bertd_precision_name(bertd_precision p);
+/* Runs m's encoder in precision p from now on: picks the kernel from the CPU's features (cpuid;
+ * the environment variable BERTD_CPU_DISABLE=name,... hides features) and packs the weights for
+ * it. Refuses with one line, leaving m as it was, when the CPU lacks the instructions (bf16
+ * without AVX512-BF16 or AMX; int8 without AVX2). Call before any session of m runs a batch. */
+int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
+                              size_t errstr_size);
+/* 0 when this CPU runs precision p; else -1 and the one line bertd_model_set_precision would
+ * give ("precision bf16: this CPU has neither AMX-BF16 nor AVX512-BF16 (it has: ...); ..."). */
+int bertd_precision_check(bertd_precision p, char *errstr, size_t errstr_size);
+/* bertd_model_load, then the precision: bf16 / int8 are packed straight from the loaded fp32
+ * (never beside the fp32 panels), and the fp32 copy of the encoder's linear matrices is then
+ * released (its pages given back: bertd_model_weights' matrices read as zeros), so the model
+ * holds those weights once, in its precision. Such a model cannot go back to fp32. */
+int bertd_model_load_precision(const char *dir, bertd_precision p, bertd_model **out,
+                               char *errstr, size_t errstr_size);
+bertd_precision bertd_model_precision(const bertd_model *m);
+/* Bytes of encoder linear weights held in m's precision (packed), 0 in fp32. */
+size_t bertd_model_lowp_bytes(const bertd_model *m);
 
 /* The process's compute threads: OpenBLAS's thread pool, shared by every session, trainer and
  * plugin in the process (OPENBLAS_NUM_THREADS, else every core, until set). model/threads.c is

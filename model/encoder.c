@@ -11,6 +11,7 @@
 #include "encoder_pool.h"
 #include "gemm.h"
 #include "layers.h"
+#include "lowp.h"
 #include "threads.h"
 
 static int grow(float **p, size_t n, char *errstr, size_t errstr_size) {
@@ -68,6 +69,7 @@ int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int to
 void bertd_acts_free(bertd_acts *a) {
   free(a->x); free(a->q); free(a->ctx); free(a->inter);
   free(a->scores); free(a->attn_scratch); free(a->pooled); free(a->cls); free(a->lens); free(a->starts);
+  free(a->lowp_scratch);
   bertd_encoder_pool_free(a->pool);
   memset(a, 0, sizeof(*a));
 }
@@ -133,6 +135,7 @@ typedef struct {
   const bertd_checkpoint_config *cfg;
   const bertd_weights *w;
   const bertd_packed_encoder *pe; /* or NULL: OpenBLAS on w */
+  const bertd_lowp_model *lp;     /* bf16 / int8 linear layers in place of pe's, or NULL */
   const int32_t *ids, *type_ids; /* the slice's tokens */
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
   int threads;                   /* > 1: this slice splits its work across the pool */
@@ -194,18 +197,86 @@ static void attn_part_task(void *arg) {
                        ap->parts);
 }
 
+/* The dense layers of a transformer layer, as encoder_packed.h and lowp.h lay them out. */
+typedef enum { DENSE_QKV, DENSE_ATTN_OUT, DENSE_INTER, DENSE_OUT } dense_layer;
+
+/* One thread's share of a bf16 / int8 product: its panels [p0, p1). */
+typedef struct {
+  const bertd_lowp_gemm_args *g;
+  const bertd_lowp_kernel *k;
+  int p0, p1;
+} lowp_part;
+
+static void lowp_part_task(void *arg) {
+  const lowp_part *lp = arg;
+  lp->k->gemm(lp->g, lp->p0, lp->p1);
+}
+
+/* out (M, OC) row stride ldo (epi) inp (M, C) @ W^T + bias in the model's bf16 / int8: the
+ * activations rounded or quantised once on this thread, then the panels cut into sl->threads
+ * runs of whole 4-panel blocks across the pool */
+static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp,
+                        const bertd_lowp_linear *l, int M, bertd_gemm_epilogue epi) {
+  bertd_lowp_gemm_args g;
+  bertd_lowp_prepare(l, &g, out, ldo, inp, M, epi == BERTD_EPI_RESIDUAL, sl->view.lowp_scratch);
+  const int panels = bertd_lowp_panels(l), blocks = (panels + 3) / 4;
+  enum { MAX_PARTS = 64 };
+  int P = sl->threads < blocks ? sl->threads : blocks;
+  if (P > MAX_PARTS) P = MAX_PARTS;
+  /* a part below ~2M multiply-adds (about 20 us on these units) costs more in the pool's
+   * hand-over than it saves: a 16-token MiniLM sequence's q, k, v run on this thread */
+  const double macs = (double)M * l->C * l->OC;
+  while (P > 1 && macs / P < 2e6) P--;
+  if (P <= 1) {
+    l->k->gemm(&g, 0, panels);
+  } else {
+    lowp_part parts[MAX_PARTS];
+    for (int i = 0; i < P; i++) {
+      const int b0 = blocks * i / P * 4, b1 = blocks * (i + 1) / P * 4;
+      parts[i] = (lowp_part){&g, l->k, b0, b1 < panels ? b1 : panels};
+    }
+    bertd_encoder_pool_run(sl->pool, P, lowp_part_task, parts, sizeof parts[0]);
+  }
+  /* gelu.c's GELU over the finished rows: the same arithmetic as the fp32 kernels' epilogue */
+  if (epi == BERTD_EPI_BIAS_GELU)
+    for (int r = 0; r < M; r++)
+      bertd_activation_forward(out + (size_t)r * ldo, (size_t)l->OC, BERTD_ACT_GELU);
+}
+
+/* Layer l's dense layer `which`: the bf16 / int8 copy when the model has one, else the fp32
+ * panels. ldo, ldi: row strides (ldi is C for every layer). */
+static void dense(encoder_slice *sl, int l, dense_layer which, float *out, int ldo,
+                  const float *inp, int ldi, int M, bertd_gemm_epilogue epi) {
+  if (sl->lp) {
+    const bertd_lowp_layer *ll = &sl->lp->layers[l];
+    if (which == DENSE_QKV) { /* q, k, v side by side in each row of out (M,3H) */
+      const int H = ll->q.OC;
+      lowp_linear(sl, out, ldo, inp, &ll->q, M, epi);
+      lowp_linear(sl, out + H, ldo, inp, &ll->k, M, epi);
+      lowp_linear(sl, out + 2 * H, ldo, inp, &ll->v, M, epi);
+      return;
+    }
+    const bertd_lowp_linear *const ws[4] = {NULL, &ll->attn_out, &ll->inter, &ll->out};
+    lowp_linear(sl, out, ldo, inp, ws[which], M, epi);
+    return;
+  }
+  const bertd_packed_layer *pl = &sl->pe->layers[l];
+  const bertd_packed *const ws[4] = {&pl->qkv, &pl->attn_out, &pl->inter, &pl->out};
+  packed_linear(sl, out, ldo, inp, ldi, ws[which], M, epi);
+}
+
 /* One transformer layer on packed weights, in place on x (N,H):
  * qkv (N,3H) = x @ Wqkv^T + b; ctx = attention; x += ctx @ Wo^T + bo; x = LN(x);
  * inter (N,I) = gelu(x @ Wi^T + bi); x += inter @ Wout^T + bout; x = LN(x). Bias, GELU and
  * the residual add happen in the kernel's epilogue, on the tile still in registers. */
-static void layer_forward_packed(encoder_slice *sl, const bertd_packed_layer *pl) {
+static void layer_forward_packed(encoder_slice *sl, int l) {
   const bertd_checkpoint_config *cfg = sl->cfg;
-  const bertd_layer_weights *lw = &sl->w->layers[pl - sl->pe->layers];
+  const bertd_layer_weights *lw = &sl->w->layers[l];
   bertd_acts *a = &sl->view;
   const int H = cfg->hidden_size, I = cfg->intermediate_size, N = a->N;
   const float eps = cfg->layer_norm_eps;
   float *qkv = a->q;
-  packed_linear(sl, qkv, 3 * H, a->x, H, &pl->qkv, N, BERTD_EPI_BIAS);
+  dense(sl, l, DENSE_QKV, qkv, 3 * H, a->x, H, N, BERTD_EPI_BIAS);
   enum { MAX_PARTS = 64 };
   attn_part parts[MAX_PARTS];
   const int pairs = a->B * cfg->num_attention_heads;
@@ -215,15 +286,15 @@ static void layer_forward_packed(encoder_slice *sl, const bertd_packed_layer *pl
   for (int i = 0; i < P; i++) parts[i] = (attn_part){sl, qkv, i, P};
   if (P == 1) attn_part_task(&parts[0]);
   else bertd_encoder_pool_run_on(sl->pool, sl->threads, P, attn_part_task, parts, sizeof parts[0]);
-  packed_linear(sl, a->x, H, a->ctx, H, &pl->attn_out, N, BERTD_EPI_RESIDUAL);
+  dense(sl, l, DENSE_ATTN_OUT, a->x, H, a->ctx, H, N, BERTD_EPI_RESIDUAL);
   bertd_layernorm_forward(a->x, lw->ln1_g, lw->ln1_b, N, H, eps);
   if (cfg->hidden_act == BERTD_ACT_GELU) {
-    packed_linear(sl, a->inter, I, a->x, H, &pl->inter, N, BERTD_EPI_BIAS_GELU);
+    dense(sl, l, DENSE_INTER, a->inter, I, a->x, H, N, BERTD_EPI_BIAS_GELU);
   } else {
-    packed_linear(sl, a->inter, I, a->x, H, &pl->inter, N, BERTD_EPI_BIAS);
+    dense(sl, l, DENSE_INTER, a->inter, I, a->x, H, N, BERTD_EPI_BIAS);
     bertd_activation_forward(a->inter, (size_t)N * I, cfg->hidden_act);
   }
-  packed_linear(sl, a->x, H, a->inter, I, &pl->out, N, BERTD_EPI_RESIDUAL);
+  dense(sl, l, DENSE_OUT, a->x, H, a->inter, I, N, BERTD_EPI_RESIDUAL);
   bertd_layernorm_forward(a->x, lw->ln2_g, lw->ln2_b, N, H, eps);
 }
 
@@ -235,7 +306,7 @@ static void slice_run(encoder_slice *sl) {
                      w->type_emb, w->emb_ln_g, w->emb_ln_b, cfg->hidden_size,
                      cfg->layer_norm_eps);
   for (int l = 0; l < cfg->num_hidden_layers; l++) {
-    if (sl->pe) layer_forward_packed(sl, &sl->pe->layers[l]);
+    if (sl->pe || sl->lp) layer_forward_packed(sl, l);
     else layer_forward(cfg, &w->layers[l], a, a->B, a->lens, a->N);
   }
   if (w->pooler_w && sl->pe && sl->pe->pooler.data) {
@@ -277,9 +348,12 @@ void bertd_plan_slices(const bertd_checkpoint_config *cfg, const int *lens, int 
 }
 
 int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                                  const bertd_packed_encoder *pe, bertd_acts *a, int B,
-                                  const int *lens, const int32_t *ids, const int32_t *type_ids,
-                                  int threads, char *errstr, size_t errstr_size) {
+                                  const bertd_packed_encoder *pe, const bertd_lowp_model *lp,
+                                  bertd_acts *a, int B, const int *lens, const int32_t *ids,
+                                  const int32_t *type_ids, int threads, char *errstr,
+                                  size_t errstr_size) {
+  /* a bf16 / int8 model runs the packed layer flow (fused q/k/v, row attention) */
+  const int packed = pe || lp;
   int N, T;
   if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
     return -1;
@@ -289,8 +363,23 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   if (P < 1) P = 1;
   if (bertd_acts_reserve(a, cfg, N, T, B, P, errstr, errstr_size)) return -1;
   /* a single group on several threads splits its layers across them (packed path only) */
-  const int inner = P == 1 && pe && threads > 1 ? (threads < MAX_SLICES ? threads : MAX_SLICES) : 1;
-  if (pe) {
+  const int inner = P == 1 && packed && threads > 1 ? (threads < MAX_SLICES ? threads : MAX_SLICES) : 1;
+  if (lp) {
+    /* each slice's rows at most N, inputs at most max(H, I): one 64-byte aligned block each */
+    const int C = cfg->hidden_size > cfg->intermediate_size ? cfg->hidden_size
+                                                            : cfg->intermediate_size;
+    const size_t block = (bertd_lowp_scratch_bytes(N, C) + 63) / 64 * 64;
+    if (block * (size_t)P > a->lowp_cap) {
+      free(a->lowp_scratch);
+      a->lowp_scratch = aligned_alloc(64, block * (size_t)P);
+      a->lowp_cap = a->lowp_scratch ? block * (size_t)P : 0;
+      if (!a->lowp_scratch)
+        return bertd_set_error(errstr, errstr_size, "encoder: out of memory for %zu bytes",
+                               block * (size_t)P);
+    }
+    a->lowp_block = block;
+  }
+  if (packed) {
     const size_t D = (size_t)(cfg->hidden_size / cfg->num_attention_heads);
     const size_t need = (size_t)(inner > 1 ? ATTN_PARTS_PER_THREAD * inner : P) * (D + 1) * (size_t)T;
     if (need > a->cap_attn_scratch) {
@@ -320,6 +409,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->cfg = cfg;
     s->w = w;
     s->pe = pe;
+    s->lp = lp;
     s->threads = inner;
     s->pool = &a->pool;
     s->attn_scratch = a->attn_scratch ? a->attn_scratch + (size_t)used * (a->cap_attn_scratch / (size_t)P) : NULL;
@@ -332,7 +422,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.starts = NULL; /* not read by the layers */
     s->view.x = a->x + n0 * H;
     /* q, k, v (N,H) each for OpenBLAS; qkv (N,3H) at q for the packed kernels */
-    s->view.q = a->q + (pe ? 3 * n0 * H : n0 * H);
+    s->view.q = a->q + (packed ? 3 * n0 * H : n0 * H);
     s->view.k = a->k + n0 * H;
     s->view.v = a->v + n0 * H;
     s->view.ctx = a->ctx + n0 * H;
@@ -340,6 +430,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->view.scores = a->scores + (size_t)used * score_block;
     s->view.pooled = a->pooled + (size_t)b0 * H;
     s->view.cls = a->cls + (size_t)b0 * H;
+    s->view.lowp_scratch = lp ? a->lowp_scratch + (size_t)used * a->lowp_block : NULL;
     used++;
   }
   if (used == 1) {
@@ -362,6 +453,6 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
 int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weights *w, bertd_acts *a, int B,
                           const int *lens, const int32_t *ids, const int32_t *type_ids,
                           char *errstr, size_t errstr_size) {
-  return bertd_encoder_forward_threads(cfg, w, NULL, a, B, lens, ids, type_ids, 1, errstr,
+  return bertd_encoder_forward_threads(cfg, w, NULL, NULL, a, B, lens, ids, type_ids, 1, errstr,
                                        errstr_size);
 }

@@ -10,6 +10,8 @@
 #include "bertd_weights.h"
 #include "encoder_packed.h"
 
+struct bertd_lowp_model;
+
 /* Activation buffers, allocated for a capacity and reused across batches. */
 typedef struct bertd_acts {
   int cap_tokens;   /* N capacity */
@@ -31,6 +33,9 @@ typedef struct bertd_acts {
   int *lens;        /* (B) */
   int *starts;      /* (B) index of each sequence's first token in the packed rows */
   struct bertd_encoder_pool *pool; /* threads for split batches (encoder_pool.h), or NULL */
+  /* bf16 / int8 models: one block per slice for the rounded or quantised activations (lowp.h) */
+  unsigned char *lowp_scratch;
+  size_t lowp_block, lowp_cap; /* bytes per slice, bytes allocated */
 } bertd_acts;
 
 /* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
@@ -66,9 +71,12 @@ int bertd_encoder_forward(const bertd_checkpoint_config *cfg, const bertd_weight
  * and restored. threads <= 1 or B == 1: one group.
  * pe: the weights packed for the fp32 kernels (encoder_packed.h), or NULL for OpenBLAS on w's
  * own matrices (training, tests). With pe, a single group on several threads splits each dense
- * layer's output columns (panels) and attention's (sequence, head) pairs across a's pool. */
+ * layer's output columns (panels) and attention's (sequence, head) pairs across a's pool.
+ * lp: the linear layers in bf16 or int8 (lowp.h, bertd_model_set_precision), or NULL; when set
+ * it runs them in place of pe's, in the same layer flow. */
 int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                                  const bertd_packed_encoder *pe, bertd_acts *a, int B,
+                                  const bertd_packed_encoder *pe,
+                                  const struct bertd_lowp_model *lp, bertd_acts *a, int B,
                                   const int *lens, const int32_t *ids, const int32_t *type_ids,
                                   int threads, char *errstr, size_t errstr_size);
 

@@ -28,7 +28,7 @@ static void weights_checksum(const bertd_weights *w, char out[17]) {
 
 /* Packs the encoder's weights once for the best fp32 kernel this CPU runs (gemm.h), unless
  * BERTD_GEMM=blas keeps OpenBLAS on the unpacked weights (for comparing the two). */
-static int pack_encoder(bertd_model *m, char *errstr, size_t errstr_size) {
+int bertd_model_pack_encoder(bertd_model *m, char *errstr, size_t errstr_size) {
   const char *choice = getenv("BERTD_GEMM");
   if (choice && !strcmp(choice, "blas")) return 0;
   return bertd_packed_encoder_build(&m->pe, bertd_gemm_best(), &m->cfg, &m->w, errstr,
@@ -46,6 +46,11 @@ static unsigned tasks_of(const bertd_weights *w) {
 }
 
 int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size) {
+  return bertd_model_load_precision(dir, BERTD_PRECISION_FP32, out, errstr, errstr_size);
+}
+
+int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd_model **out,
+                               char *errstr, size_t errstr_size) {
   *out = NULL;
   bertd_model *m = calloc(1, sizeof(*m));
   if (!m) {
@@ -61,13 +66,20 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
     free(m);
     return -1;
   }
+  /* of the weights as loaded, before any precision releases part of them */
+  weights_checksum(&m->w, m->checksum);
   if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size)) {
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
     free(m);
     return -1;
   }
-  if (pack_encoder(m, errstr, errstr_size)) {
+  /* bf16 / int8: packed from the loaded fp32 once (no fp32 panels on the way), whose encoder
+   * matrices are then released (precision.c) */
+  if (precision == BERTD_PRECISION_FP32 ? bertd_model_pack_encoder(m, errstr, errstr_size)
+                                        : bertd_model_set_precision(m, precision, errstr,
+                                                                    errstr_size)) {
+    bertd_lowp_model_free(m->lowp);
     bertd_tokenizer_free(m->tok);
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
@@ -79,7 +91,7 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
     m->tasks |= BERTD_TASK_CLASSIFY;
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_TOKEN_CLS) m->tasks |= BERTD_TASK_TAG;
   name_from_dir(dir, m->name, sizeof(m->name));
-  weights_checksum(&m->w, m->checksum);
+  if (m->lowp) bertd_model_release_fp32(m);
   *out = m;
   return 0;
 }
@@ -111,7 +123,7 @@ int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint
     x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
     m->w.memory[i] = (float)((x * 0x2545F4914F6CDD1DULL) >> 40) / 16777216.0f * 0.1f - 0.05f;
   }
-  if (pack_encoder(m, errstr, errstr_size)) {
+  if (bertd_model_pack_encoder(m, errstr, errstr_size)) {
     bertd_weights_free(&m->w);
     free(m);
     return -1;
@@ -125,6 +137,7 @@ int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint
 
 void bertd_model_free(bertd_model *m) {
   if (!m) return;
+  bertd_lowp_model_free(m->lowp);
   bertd_tokenizer_free(m->tok);
   bertd_packed_encoder_free(&m->pe);
   bertd_weights_free(&m->w);
@@ -133,6 +146,7 @@ void bertd_model_free(bertd_model *m) {
 }
 
 const char *bertd_model_kernel(const bertd_model *m) {
+  if (m->lowp) return m->lowp->kernel->name; /* "bf16 avx512-bf16", "int8 avx2", ... */
   return m->pe.layers ? m->pe.kern->name : "openblas";
 }
 

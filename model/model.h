@@ -5,6 +5,7 @@
 #include "bertd.h"
 #include "encoder.h"
 #include "bertd_weights.h"
+#include "lowp.h"
 
 struct bertd_model {
   bertd_checkpoint_config cfg;
@@ -15,7 +16,17 @@ struct bertd_model {
   unsigned tasks;
   char name[256];
   char checksum[17];
+  bertd_precision precision;
+  bertd_lowp_model *lowp; /* bf16 / int8 linear weights; NULL in fp32 */
+  int fp32_released;      /* the encoder's fp32 linear matrices in w were given back to the OS
+                             (precision.c): fp32 can no longer run */
 };
+
+/* The encoder's fp32 linear matrices, packed in bf16 / int8, given back to the OS (precision.c;
+ * bertd_model_load_precision). */
+void bertd_model_release_fp32(bertd_model *m);
+/* Packs m's encoder for the best fp32 kernel (model.c; BERTD_GEMM=blas: none, OpenBLAS). */
+int bertd_model_pack_encoder(bertd_model *m, char *errstr, size_t errstr_size);
 
 struct bertd_session {
   const bertd_model *m;

@@ -1,12 +1,12 @@
 /* session.c: one thread's activations and head outputs for a batch of encodings. */
 #include "model.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heads.h"
-#include "threads.h"
 
 int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr,
                          size_t errstr_size) {
@@ -17,7 +17,7 @@ int bertd_session_create(const bertd_model *m, bertd_session **out, char *errstr
   }
   s->m = m;
   /* OpenBLAS's thread count (OPENBLAS_NUM_THREADS, else the cores) until the host says */
-  s->threads = bertd_threads();
+  s->threads = openblas_get_num_threads();
   *out = s;
   return 0;
 }
@@ -88,7 +88,7 @@ int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const in
                               const int32_t *type_ids, char *errstr, size_t errstr_size) {
   s->encs = NULL;
   s->B = 0;
-  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, packed(s->m), &s->a, B, lens, ids, type_ids,
+  if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, packed(s->m), s->m->lowp, &s->a, B, lens, ids, type_ids,
                                     s->threads, errstr, errstr_size))
     return -1;
   return 0;
@@ -134,7 +134,7 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
     for (int r = 0; r < N; r++)
       if (s->ids[r] == mask_id) s->mask_rows[j++] = r;
   }
-  if (bertd_encoder_forward_threads(c, w, packed(m), &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
+  if (bertd_encoder_forward_threads(c, w, packed(m), m->lowp, &s->a, B, s->lens, s->ids, s->type_ids, s->threads,
                                     errstr, errstr_size))
     return -1;
   if (w->cls_w) {

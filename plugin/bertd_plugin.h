@@ -138,6 +138,14 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_abi_check(int host_abi_version, char *errst
  *                                     argmax (each word's best tag, as transformers outputs)
  *       "threads": null,              threads a batch of several records is split across;
  *                                     null: bertd_plugin_threads()
+ *       "precision": "fp32",          fp32 | bf16 | int8: the encoder's linear layers in bf16
+ *                                     (AVX512-BF16) or dynamic int8 (AVX512-VNNI, else AVX2),
+ *                                     the kernel picked from cpuid; on a CPU without the
+ *                                     instructions create fails with one line
+ *       "min_agreement": null,        bf16 / int8, classify / joint: create fails (one line,
+ *                                     the measured fraction) unless at least this fraction of
+ *                                     the calibration records get fp32's top label
+ *       "calibration": null,          JSONL of {"text", "text_pair"?}: min_agreement's records
  *       "on_too_long": "truncate",    truncate: cut to max_length and enrich (the result
  *                                     says "truncated_tokens": how many were cut);
  *                                     dead_letter: complete with BERTD_PLUGIN_TOO_LONG;

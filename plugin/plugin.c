@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agreement.h"
 #include "plugin_internal.h"
 #include "window.h"
 
@@ -102,11 +103,38 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_create(const char *config_json, bertd_plugi
     return -1;
   }
   char why[512];
-  if (bertd_model_load(p->cfg.model_dir, &p->model, why, sizeof why)) {
+  if (bertd_precision_check(p->cfg.precision, why, sizeof why)) {
+    /* a CPU without the instructions: one line, and the pipeline does not start.
+     * "model.precision: bf16: this CPU has neither ...": the key first, for the host's
+     * pointer at its line (why starts "precision bf16: ") */
+    snprintf(errstr, errstr_size, "model.precision: %s",
+             strncmp(why, "precision ", 10) ? why : why + 10);
+    plugin_free(p, 0);
+    return -1;
+  }
+  if (bertd_model_load_precision(p->cfg.model_dir, p->cfg.precision, &p->model, why,
+                                 sizeof why)) {
     /* the loader names the file inside the directory; the host's log needs the directory */
     snprintf(errstr, errstr_size, "model.dir %s: %s", p->cfg.model_dir, why);
     plugin_free(p, 0);
     return -1;
+  }
+  if (p->cfg.min_agreement > 0 && p->cfg.precision != BERTD_PRECISION_FP32) {
+    /* the accuracy gate: top labels against fp32 on the calibration file, before serving */
+    double agree;
+    int n;
+    if (bertd_plugin_agreement(p->model, &p->cfg, &agree, &n, errstr, errstr_size)) {
+      plugin_free(p, 0);
+      return -1;
+    }
+    if (agree < p->cfg.min_agreement) {
+      snprintf(errstr, errstr_size,
+               "model.min_agreement: %s agrees with fp32 on %.4f of %d records of %s, below %g",
+               bertd_precision_name(p->cfg.precision), agree, n, p->cfg.calibration,
+               p->cfg.min_agreement);
+      plugin_free(p, 0);
+      return -1;
+    }
   }
   if (bertd_enricher_create(p->model, &p->cfg.enrich, &p->enricher, errstr, errstr_size)) {
     plugin_free(p, 0);

@@ -44,6 +44,12 @@ static const setting SETTINGS[] = {
     {"model", "max_answer_tokens", S_INT, 1, NULL, NULL, "15"},
     {"model", "tag_decoding", S_CHOICE, 0, "bio|argmax", "tag decoding", "\"bio\""},
     {"model", "threads", S_INT, 1, NULL, NULL, "null"}, /* null: OpenBLAS's thread count */
+    /* the encoder's precision, in bertd_precision's order; bf16 / int8 refused on a CPU
+     * without the instructions when the plugin is created */
+    {"model", "precision", S_CHOICE, 0, "fp32|bf16|int8", "precision", "\"fp32\""},
+    /* the accuracy gate of bf16 / int8 (agreement.c): null: none; needs calibration */
+    {"model", "min_agreement", S_FRACTION, 0, NULL, NULL, "null"},
+    {"model", "calibration", S_PATH, 0, NULL, NULL, "null"},
     {"model", "on_too_long", S_CHOICE, 0, "truncate|dead_letter|window", "on_too_long action",
      "\"truncate\""},
     {"model", "window_stride", S_INT, 0, NULL, NULL, "null"}, /* null: max_length / 4 */
@@ -208,6 +214,14 @@ static int derive(json_t *eff, char *errstr, size_t errstr_size) {
       strcmp(task, "joint"))
     return fail(errstr, errstr_size,
                 "model.threshold: threshold applies to tasks joint and classify only");
+  if (!json_is_null(json_object_get(m, "min_agreement"))) {
+    if (strcmp(task, "classify") && strcmp(task, "joint"))
+      return fail(errstr, errstr_size,
+                  "model.min_agreement: min_agreement applies to tasks joint and classify only");
+    if (json_is_null(json_object_get(m, "calibration")))
+      return fail(errstr, errstr_size,
+                  "model.min_agreement: needs model.calibration, a JSONL file of texts");
+  }
   json_t *buckets = json_object_get(b, "buckets");
   if (json_is_null(buckets)) {
     buckets = json_array();
@@ -333,6 +347,11 @@ int bertd_plugin_config_parse(const char *json_text, plugin_config *c, char *err
   c->enrich.tag_decoding =
       choice_of(m, "tag_decoding") == 1 ? BERTD_TAG_DECODE_ARGMAX : BERTD_TAG_DECODE_BIO;
   c->enrich.threads = int_of(m, "threads", 0);
+  c->precision = (bertd_precision)choice_of(m, "precision");
+  if (!json_is_null(json_object_get(m, "min_agreement"))) {
+    c->min_agreement = json_number_value(json_object_get(m, "min_agreement"));
+    c->calibration = strdup(json_string_value(json_object_get(m, "calibration")));
+  }
   const int too_long = choice_of(m, "on_too_long");
   c->too_long_dead_letter = too_long == 1;
   c->enrich.window = too_long == 2;
@@ -354,4 +373,6 @@ int bertd_plugin_config_parse(const char *json_text, plugin_config *c, char *err
 void bertd_plugin_config_free(plugin_config *c) {
   free(c->model_dir);
   c->model_dir = NULL;
+  free(c->calibration);
+  c->calibration = NULL;
 }

@@ -14,6 +14,9 @@ typedef struct plugin_config {
   char *model_dir;             /* owned */
   bertd_enrich_opts enrich;    /* too_long_is_error stays 0: the plugin checks length itself */
   int too_long_dead_letter;    /* on_too_long: dead_letter */
+  bertd_precision precision;   /* the encoder's: fp32 (default), bf16, int8 */
+  double min_agreement;        /* bf16 / int8, classify / joint: refuse below it; 0: no gate */
+  char *calibration;           /* owned: JSONL texts min_agreement is measured on, or NULL */
   int max_batch_tokens;
   int max_batch_records;
   int max_wait_ms;

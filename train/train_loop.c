@@ -216,7 +216,8 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     if (sp->dev) {
       bertd_eval_metrics m;
       double dev_loss;
-      if (eval_trainer(t, &dev, o->eval_batch_size, o->tag_decoding, &m, &dev_loss, errstr,
+      if (eval_trainer(t, &dev, o->eval_batch_size,
+                              /* what training checks is the checkpoint as saved */ o->tag_decoding, &m, &dev_loss, errstr,
                        errstr_size)) {
         json_decref(ej);
         goto done;
@@ -259,7 +260,7 @@ int bertd_train_run(const bertd_train_opts *o, const bertd_train_splits *sp, jso
     bertd_eval_metrics m;
     double te = bertd_progress_now();
     if (bertd_eval_checkpoint(o->out_dir, o->task, sp->test, o->max_length, o->eval_batch_size,
-                              o->tag_decoding, &m, errstr, errstr_size))
+                              o->tag_decoding, BERTD_PRECISION_FP32, &m, errstr, errstr_size))
       goto done;
     char line[256], prefix[64];
     bertd_eval_metrics_format(&m, line, sizeof line);

@@ -10,7 +10,9 @@ tools/reference/make_cli_fixtures.py): token ids and offsets, top-k labels in or
 and spans, answer text and character offsets, fills, embeddings. Errors: for every command, bad
 flags, a missing --model / --input and malformed lines give one line naming the flag, file or
 line, exit 2 for bad arguments, and a JSONL file with bad lines in the middle gives one output
-line per input line (exit 1, the count on stderr). Only the standard library.
+line per input line (exit 1, the count on stderr). --precision: a CPU without the instructions
+(forced with BERTD_CPU_DISABLE) gets one line and exit 2; embed in int8 on the AVX2 kernel stays
+within cosine 0.99 of transformers. Only the standard library.
 """
 import argparse
 import json
@@ -43,9 +45,10 @@ class Bertd:
         self.exe = os.path.join(build, "cli", "bertd")
         self.tmp = tempfile.mkdtemp(prefix="bertd-cli-")
 
-    def run(self, *args, stdin=None):
+    def run(self, *args, stdin=None, env=None):
         p = subprocess.run([self.exe, *args], input=stdin, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=300)
+                           stderr=subprocess.PIPE, text=True, timeout=300,
+                           env=dict(os.environ, **env) if env else None)
         return p.returncode, p.stdout, p.stderr
 
     def file(self, name, lines):
@@ -199,6 +202,42 @@ def test_batches(b):
           "stdin: a raw NUL byte is line 3's error, named <stdin>:3")
 
 
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def test_precision(b, case):
+    """--precision: a CPU without the instructions (forced with BERTD_CPU_DISABLE) gets one line
+    and exit 2, never a slow emulation; int8 on the AVX2 kernel, which every AVX2 CPU runs,
+    gives transformers' embeddings within cosine 0.99; a bad name is a usage error."""
+    cmd, model = case["command"], os.path.join(MODELS, case["model"])
+    inp = b.file("precision.jsonl", case["lines"])
+    rc, out, err = b.run(cmd, "--model", model, "--input", inp, "--precision", "bf16",
+                         env={"BERTD_CPU_DISABLE": "avx512_bf16,amx_bf16"})
+    check(rc == 2 and out == "" and err.count("\n") == 1 and err.startswith(
+        "bertd %s: --precision bf16: this CPU has neither AMX-BF16 nor AVX512-BF16 (it has: " % cmd),
+        "%s --precision bf16 without AVX512-BF16: one line, exit 2 (rc %d: %s)" % (cmd, rc, err.strip()))
+    rc, out, err = b.run(cmd, "--model", model, "--input", inp, "--precision", "fp64")
+    check(rc == 2 and out == "" and err == "bertd %s: --precision: expected fp32, bf16 or int8, "
+          "got 'fp64'\n" % cmd, "%s --precision fp64: exit 2 naming the flag" % cmd)
+    rc, out, err = b.run(cmd, "--model", model, "--input", inp, "--precision", "int8",
+                         env={"BERTD_CPU_DISABLE": "avx512_vnni,avx_vnni,amx_int8"})
+    if rc == 2 and "this CPU has neither" in err:
+        print("skip %s --precision int8: %s" % (cmd, err.strip()))
+        return
+    lines = out.splitlines()
+    check(rc == 0 and len(lines) == len(case["lines"]), "%s --precision int8 (avx2): exit 0, %d lines"
+          % (cmd, len(case["lines"])))
+    for i, line in enumerate(lines):
+        got, want = json.loads(line)["embedding"], case["expected"][i]["embedding"]
+        c = cosine(got, want)
+        check(c >= 0.99, "%s --precision int8 line %d: cosine %.5f vs transformers >= 0.99"
+              % (cmd, i + 1, c))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -211,6 +250,8 @@ def main():
             continue
         test_values(b, case)
         test_errors(b, case)
+        if case["command"] == "embed":
+            test_precision(b, case)
     if not a.only:
         test_batches(b)
         rc, out, _ = b.run("--help")

@@ -473,7 +473,7 @@ def test_kafka(exe, build):
               "replay --partition 1: that partition alone (%s records)" % g1.get("records"))
 
         # Confluent framing: writer schemas by id from a Schema Registry, as the daemon reads them
-        reg = kt.Registry()
+        reg = kt.Registry(tempfile.mkdtemp(prefix="bertd-replay-registry-"))
         try:
             h.produce("lab.cf", recs, schema=SCHEMA, extra=("--confluent", "--registry", reg.url))
             rc, g, out, err = replay(exe, h, "--topic", "lab.cf", "--confluent", "--registry",

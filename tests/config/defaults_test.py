@@ -64,7 +64,7 @@ def read_doc_default(text, key, eff_section, max_length):
     t = text.strip()
     if re.fullmatch(r"-?\d+", t):
         return int(t)
-    if re.fullmatch(r"`[a-z_]+`", t):
+    if re.fullmatch(r"`[a-z0-9_]+`", t):  # fp32 has digits
         return t.strip("`")
     if t.startswith("none"):
         return None

@@ -97,7 +97,8 @@ Test(run_preflight, intents_example_settings) {
     cr_assert_str_eq(eff, MODEL_DEFAULTS("atis-joint", "joint",
                                          "\"max_length\":128,\"truncation\":\"longest_first\","
                                          "\"top_k\":3,\"threshold\":0.5,\"max_answer_tokens\":15,"
-                                         "\"tag_decoding\":\"bio\",\"threads\":null,"
+                                         "\"tag_decoding\":\"bio\",\"threads\":null,\"precision\":\"fp32\","
+                                         "\"min_agreement\":null,\"calibration\":null,"
                                          "\"on_too_long\":\"truncate\",\"window_stride\":null,"
                                          "\"window_combine\":\"mean\"")
                      ",\"batching\":{\"max_batch_tokens\":4096,\"max_batch_records\":32,"
@@ -112,7 +113,8 @@ Test(run_preflight, defaults) {
     cr_assert_str_eq(eff, MODEL_DEFAULTS("atis-joint", "joint",
                                          "\"max_length\":128,\"truncation\":\"longest_first\","
                                          "\"top_k\":0,\"threshold\":null,\"max_answer_tokens\":15,"
-                                         "\"tag_decoding\":\"bio\",\"threads\":null,"
+                                         "\"tag_decoding\":\"bio\",\"threads\":null,\"precision\":\"fp32\","
+                                         "\"min_agreement\":null,\"calibration\":null,"
                                          "\"on_too_long\":\"dead_letter\",\"window_stride\":null,"
                                          "\"window_combine\":\"mean\"")
                      ",\"batching\":{\"max_batch_tokens\":4096,\"max_batch_records\":32,"

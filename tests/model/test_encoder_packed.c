@@ -51,7 +51,7 @@ static double compare(const char *name, int B, const int *lens, int threads) {
   cr_assert_eq(bertd_encoder_forward(&cfg, &w, &ref, B, lens, ids, types, err, sizeof err), 0);
   /* twice: the second run reuses the pool and buffers the first grew */
   for (int rep = 0; rep < 2; rep++)
-    cr_assert_eq(bertd_encoder_forward_threads(&cfg, &w, &pe, &got, B, lens, ids, types, threads,
+    cr_assert_eq(bertd_encoder_forward_threads(&cfg, &w, &pe, NULL, &got, B, lens, ids, types, threads,
                                                err, sizeof err), 0, "%s", err);
   double worst = 0.0;
   for (size_t i = 0; i < (size_t)N * cfg.hidden_size; i++) {

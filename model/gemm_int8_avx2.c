@@ -1,0 +1,95 @@
+/* gemm_int8_avx2.c: the int8 linear-layer kernel for CPUs with AVX2 and no VNNI. Built with
+ * -mavx2 -mfma and called only when cpuid says the CPU has AVX2 (lowp_linear.c).
+ *
+ * vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16 WITH saturation,
+ * which silently ruins int8 models on CPUs without VNNI when both sides use the full range.
+ * Here it is fed |w| (unsigned) and sign(w) * a (vpsignb), both within [-127, 127], so a pair
+ * is at most 2 * 127 * 127 = 32,258 < 32,767: nothing saturates and the int32 sums (vpmaddwd
+ * with ones) are exact, the same integers as the VNNI kernel's.
+ * Tile: MR rows x NP panels of 8 channels. */
+#include <immintrin.h>
+
+#include "lowp.h"
+
+enum { MR = 4, NP = 2, PANEL = 8 };
+
+static inline __m256i bcast4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m256i c) {
+  float *o = g->out + (size_t)n * g->ldo + oc;
+  float v[PANEL];
+  int32_t s[PANEL];
+  _mm256_storeu_si256((__m256i *)s, c);
+  const int cols = g->OC - oc < PANEL ? g->OC - oc : PANEL;
+  if (cols == PANEL) {
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(c),
+                             _mm256_mul_ps(_mm256_set1_ps(g->a_scale[n]), _mm256_loadu_ps(g->w_scale + oc)));
+    if (g->bias) f = _mm256_add_ps(f, _mm256_loadu_ps(g->bias + oc));
+    if (g->accumulate) f = _mm256_add_ps(f, _mm256_loadu_ps(o));
+    _mm256_storeu_ps(o, f);
+    return;
+  }
+  for (int j = 0; j < cols; j++) {
+    v[j] = (float)s[j] * (g->a_scale[n] * g->w_scale[oc + j]);
+    if (g->bias) v[j] += g->bias[oc + j];
+    o[j] = g->accumulate ? o[j] + v[j] : v[j];
+  }
+}
+
+static inline __m256i dot4(__m256i acc, __m256i a, __m256i w_abs, __m256i w, __m256i ones) {
+  const __m256i p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(a, w));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+}
+
+static void tile(const bertd_lowp_gemm_args *g, int n0, int p0, int np) {
+  const int Kp = g->Kp, K4 = Kp / 4;
+  const size_t ps = (size_t)Kp * PANEL;
+  const int8_t *A = (const int8_t *)g->a + (size_t)n0 * Kp;
+  const int8_t *W = (const int8_t *)g->w + (size_t)p0 * ps;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i c[MR][NP];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NP; j++) c[r][j] = _mm256_setzero_si256();
+  if (np == NP) {
+    for (int k = 0; k < K4; k++) {
+      __m256i w[NP], wa[NP];
+      for (int j = 0; j < NP; j++) {
+        w[j] = _mm256_loadu_si256((const __m256i *)(W + j * ps + (size_t)k * 4 * PANEL));
+        wa[j] = _mm256_abs_epi8(w[j]);
+      }
+      for (int r = 0; r < MR; r++) {
+        const __m256i a = bcast4(A + (size_t)r * Kp + 4 * k);
+        for (int j = 0; j < NP; j++) c[r][j] = dot4(c[r][j], a, wa[j], w[j], ones);
+      }
+    }
+  } else {
+    for (int k = 0; k < K4; k++) {
+      const __m256i w = _mm256_loadu_si256((const __m256i *)(W + (size_t)k * 4 * PANEL));
+      const __m256i wa = _mm256_abs_epi8(w);
+      for (int r = 0; r < MR; r++) c[r][0] = dot4(c[r][0], bcast4(A + (size_t)r * Kp + 4 * k), wa, w, ones);
+    }
+  }
+  /* constant indices only, so c stays in registers (see gemm_int8_avx512vnni.c) */
+  const int rows = g->N - n0 < MR ? g->N - n0 : MR;
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; j++)
+      if (r < rows && j < np) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
+}
+
+/* panels [p0, p1), NP at a time */
+static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
+  for (int p = p0; p < p1; p += NP) {
+    const int np = p1 - p < NP ? p1 - p : NP;
+    for (int n0 = 0; n0 < g->N; n0 += MR) tile(g, n0, p, np);
+  }
+}
+
+const bertd_lowp_kernel bertd_kernel_int8_avx2 = {
+    .name = "int8 avx2", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4, .mr = MR,
+    .act_offset = 0, .gemm = gemm, .to_bf16 = NULL};
