@@ -2,10 +2,12 @@
 # The encoder benchmark in one command: bertd against ONNX Runtime, OpenVINO and PyTorch on the
 # same machine, in the same run, same shapes, inputs and thread count, fp32 (bench/peers.py).
 #
-#   bash bench/run.sh [--quick] [--json FILE] [--threads N] [--repeats R] [--seconds S]
+#   bash bench/run.sh [--quick] [--json [FILE]] [--threads N] [--repeats R] [--seconds S]
+#                     [--engines bertd,onnxruntime,openvino,torch]
 #   bash bench/run.sh --precision [--quick] [--json FILE] [--threads N] [--repeats R] [--seconds S]
 #
 # --quick: MiniLM and BERT-Base, batch 1 and 8, length 16 and 64, 1 s per shape, 2 repeats.
+# --json without FILE writes build-bench/encoder_results.json.
 # Without: batch 1, 8, 32 x length 16, 64, 128 and a real length mix, 3 repeats.
 # Sets up its own environment: Debian's python3-torch (apt-get, when missing) and a venv
 # ($BERTD_BENCH_VENV, default .venv-bench in the checkout) with bench/requirements.txt;
@@ -28,12 +30,15 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --precision) precision=1 ;;
     --quick) args+=(--quick); pargs+=(--rounds 2 --seconds 1 --lengths 16,64) ;;
-    --json) args+=(--json "$(realpath -m "$2")"); pargs+=(--json-out "$(realpath -m "$2")"); shift ;;
+    --json) # FILE is optional: without one, build-bench/encoder_results.json
+      if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then json="$(realpath -m "$2")"; shift
+      else json="$BUILD/encoder_results.json"; fi
+      args+=(--json "$json"); pargs+=(--json-out "$json") ;;
     --threads) threads="$2"; shift ;;
     --repeats) args+=("$1" "$2"); pargs+=(--rounds "$2"); shift ;;
     --seconds) args+=("$1" "$2"); pargs+=(--seconds "$2"); shift ;;
     --engines) args+=("$1" "$2"); shift ;;
-    *) echo "run.sh: unknown option '$1' (--quick, --json FILE, --threads N, --repeats R, --seconds S, --engines LIST)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown option '$1' (--precision, --quick, --json [FILE], --threads N, --repeats R, --seconds S, --engines LIST)" >&2; exit 2 ;;
   esac
   shift
 done
