@@ -59,7 +59,7 @@ def doubling_buckets(max_length):
     return edges + [max_length]
 
 
-def read_doc_default(text, key, eff_section, max_length):
+def read_doc_default(text, key, max_length):
     """The value a config/README.md default cell states, or raises ValueError."""
     t = text.strip()
     if re.fullmatch(r"-?\d+", t):
@@ -96,7 +96,7 @@ def readme_tables(eff):
                 check(default == "", "config/README.md %s.%s: required, no default" % (section, key))
                 continue
             try:
-                want = read_doc_default(default, key, eff[section], max_length)
+                want = read_doc_default(default, key, max_length)
             except ValueError as e:
                 check(False, "config/README.md %s" % e)
                 continue

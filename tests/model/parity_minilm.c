@@ -14,29 +14,7 @@
 #include <string.h>
 
 #include "bertd.h"
-
-/* The "text" of the first n lines of a JSONL file (NUL kept: JSON_ALLOW_NUL), with lengths. */
-static void read_jsonl(const char *path, int n, char **texts, size_t *lens) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "cannot open %s", path);
-  char *buf = NULL;
-  size_t cap = 0;
-  for (int i = 0; i < n; i++) {
-    ssize_t len = getline(&buf, &cap, f);
-    cr_assert(len > 0, "%s: fewer than %d lines", path, n);
-    json_error_t je;
-    json_t *o = json_loadb(buf, (size_t)len, JSON_ALLOW_NUL, &je);
-    cr_assert(o, "%s:%d: %s", path, i + 1, je.text);
-    json_t *t = json_object_get(o, "text");
-    cr_assert(json_is_string(t), "%s:%d: no string field 'text'", path, i + 1);
-    lens[i] = json_string_length(t);
-    texts[i] = malloc(lens[i] + 1);
-    memcpy(texts[i], json_string_value(t), lens[i] + 1);
-    json_decref(o);
-  }
-  free(buf);
-  fclose(f);
-}
+#include "minilm_golden.h"
 
 Test(parity_minilm, embeddings_match_sentence_transformers) {
   const char *dir = getenv("BERTD_MODEL_DIR");
@@ -60,28 +38,10 @@ Test(parity_minilm, embeddings_match_sentence_transformers) {
   cr_assert_eq(bertd_model_max_length(m),
                (int)json_integer_value(json_object_get(meta, "max_seq_length")));
 
-  char **texts = calloc((size_t)count, sizeof(char *));
-  size_t *lens = calloc((size_t)count, sizeof(size_t));
-  int k = 0;
-  json_t *src;
-  size_t si;
-  json_array_foreach(json_object_get(meta, "sources"), si, src) {
-    int n = (int)json_integer_value(json_object_get(src, "lines"));
-    const char *rel = json_string_value(json_object_get(src, "path"));
-    if (rel[0] == '/') snprintf(path, sizeof path, "%s", rel);
-    else snprintf(path, sizeof path, "%s/%s", BERTD_FIXTURES, rel);
-    cr_assert(k + n <= count, "meta.json: sources hold more than %d texts", count);
-    read_jsonl(path, n, texts + k, lens + k);
-    k += n;
-  }
-  cr_assert_eq(k, count);
-
-  float *golden = malloc(sizeof(float) * (size_t)count * H);
-  snprintf(path, sizeof path, "%s/embeddings.f32", golden_dir);
-  FILE *f = fopen(path, "rb");
-  cr_assert(f);
-  cr_assert_eq(fread(golden, sizeof(float), (size_t)count * H, f), (size_t)count * H);
-  fclose(f);
+  minilm_golden gold = minilm_golden_load(meta, golden_dir, H);
+  char **texts = gold.texts;
+  const size_t *lens = gold.lens;
+  const float *golden = gold.embeddings;
 
   bertd_session *s;
   cr_assert_eq(bertd_session_create(m, &s, err, sizeof err), 0, "%s", err);
@@ -134,10 +94,7 @@ Test(parity_minilm, embeddings_match_sentence_transformers) {
          worst, ids_checked);
   cr_expect(min_cos >= 0.99999, "min cosine %.7f at text %d", min_cos, worst);
   for (int b = 0; b < BATCH; b++) bertd_encoding_free(&enc[b]);
-  for (int i = 0; i < count; i++) free(texts[i]);
-  free(texts);
-  free(lens);
-  free(golden);
+  minilm_golden_free(&gold);
   free(emb);
   bertd_session_free(s);
   bertd_model_free(m);

@@ -17,6 +17,7 @@
 #include "bertd.h"
 #include "cpu_features.h"
 #include "lowp.h"
+#include "minilm_golden.h"
 
 /* 0 when precision p has a kernel on this CPU; else the reason in why */
 static int precision_runnable(bertd_precision p, char *why, size_t size) {
@@ -32,29 +33,6 @@ typedef struct precision_cosines {
   int worst;
   char kernel[64];
 } precision_cosines;
-
-/* The "text" field of the next n lines of f into texts, lens. */
-static void read_texts(const char *path, int n, char **texts, size_t *lens) {
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "cannot open %s", path);
-  char *buf = NULL;
-  size_t cap = 0;
-  for (int i = 0; i < n; i++) {
-    ssize_t len = getline(&buf, &cap, f);
-    cr_assert(len > 0, "%s: fewer than %d lines", path, n);
-    json_error_t je;
-    json_t *o = json_loadb(buf, (size_t)len, JSON_ALLOW_NUL, &je);
-    cr_assert(o, "%s:%d: %s", path, i + 1, je.text);
-    json_t *t = json_object_get(o, "text");
-    cr_assert(json_is_string(t), "%s:%d: no string field 'text'", path, i + 1);
-    lens[i] = json_string_length(t);
-    texts[i] = malloc(lens[i] + 1);
-    memcpy(texts[i], json_string_value(t), lens[i] + 1);
-    json_decref(o);
-  }
-  free(buf);
-  fclose(f);
-}
 
 /* Every parity text through MiniLM (BERTD_MODEL_DIR) in precision p; cosines against the
  * reference embeddings. */
@@ -74,26 +52,10 @@ static precision_cosines precision_parity(bertd_precision p) {
   json_t *meta = json_load_file(path, 0, &je);
   cr_assert(meta, "%s:%d: %s", path, je.line, je.text);
   const int count = (int)json_integer_value(json_object_get(meta, "count"));
-  char **texts = calloc((size_t)count, sizeof(char *));
-  size_t *lens = calloc((size_t)count, sizeof(size_t));
-  int k = 0;
-  json_t *src;
-  size_t si;
-  json_array_foreach(json_object_get(meta, "sources"), si, src) {
-    int n = (int)json_integer_value(json_object_get(src, "lines"));
-    snprintf(path, sizeof path, "%s/%s", BERTD_FIXTURES,
-             json_string_value(json_object_get(src, "path")));
-    cr_assert(k + n <= count);
-    read_texts(path, n, texts + k, lens + k);
-    k += n;
-  }
-  cr_assert_eq(k, count);
-  float *golden = malloc(sizeof(float) * (size_t)count * H);
-  snprintf(path, sizeof path, "%s/minilm/embeddings.f32", BERTD_FIXTURES);
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "cannot open %s", path);
-  cr_assert_eq(fread(golden, sizeof(float), (size_t)count * H, f), (size_t)count * H);
-  fclose(f);
+  minilm_golden gold = minilm_golden_load(meta, BERTD_FIXTURES "/minilm", H);
+  char **texts = gold.texts;
+  const size_t *lens = gold.lens;
+  const float *golden = gold.embeddings;
 
   bertd_session *s;
   cr_assert_eq(bertd_session_create(m, &s, err, sizeof err), 0, "%s", err);
@@ -137,10 +99,7 @@ static precision_cosines precision_parity(bertd_precision p) {
          "min %.6f (text %d), mean %.6f\n", bertd_precision_name(p), r.kernel, count, r.min,
          r.worst, r.mean);
   for (int b = 0; b < BATCH; b++) bertd_encoding_free(&enc[b]);
-  for (int i = 0; i < count; i++) free(texts[i]);
-  free(texts);
-  free(lens);
-  free(golden);
+  minilm_golden_free(&gold);
   free(emb);
   bertd_session_free(s);
   bertd_model_free(m);
