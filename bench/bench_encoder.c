@@ -2,6 +2,7 @@
  *
  *   bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] [--lengths 16,64,128]
  *                 [--mix L1,L2,...] [--seconds S] [--json] [--precision fp32|bf16|int8]
+ *                 [--streams S]
  *   bench_encoder --sgemm N [--seconds S] [--json]
  *
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
@@ -16,10 +17,15 @@
  * checkpoint is loaded straight into it, bertd_model_load_precision); a CPU without the
  * instructions gets one line and exit 2. JSON rows carry the resident memory after the runs
  * (rss_mib: what the loaded model holds), beside the peak a parent reads from wait4.
+ * --streams S runs S sessions on the one loaded model, each on its own thread with threads / S
+ * threads, each running the same batch (a server with S batches in flight, as OpenVINO's
+ * THROUGHPUT hint runs its requests): one pass over the weights then serves S batches while
+ * they sit in the shared cache. Rows report the sum over the streams.
  * --sgemm N times OpenBLAS's sgemm on N x N x N on the same threads: the machine's reference
  * rate that the encoder's GFLOP/s are compared with.
  * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
+#include <pthread.h>
 #undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +65,32 @@ static double encoder_flops_lens(const bertd_checkpoint_config *c, int B, const 
   double f = 0.0;
   for (int b = 0; b < B; b++) f += encoder_flops(c, 1, lens[b]);
   return f;
+}
+
+/* One stream: its own session on the shared model, running the same batch until the clock
+ * passes the deadline (THROUGHPUT-style: several batches in flight, one pass over the weights
+ * serving them while they sit in the shared cache). */
+typedef struct {
+  bertd_session *s;
+  int B;
+  const int *lens;
+  const int32_t *ids, *types;
+  double deadline;
+  long iters;
+  int failed;
+} stream_arg;
+
+static void *stream_main(void *p) {
+  stream_arg *a = p;
+  char err[256];
+  do {
+    if (bertd_session_forward_ids(a->s, a->B, a->lens, a->ids, a->types, err, sizeof err)) {
+      a->failed = 1;
+      break;
+    }
+    a->iters++;
+  } while (now() < a->deadline);
+  return NULL;
 }
 
 static int sgemm_rate(int n, double seconds, int json) {
@@ -101,7 +133,7 @@ int main(int argc, char **argv) {
   int bert_base = 0, json = 0;
   bertd_precision precision = BERTD_PRECISION_FP32;
   double seconds = 2.0;
-  int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3, sgemm = 0;
+  int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3, sgemm = 0, streams = 1;
   enum { MIX_CAP = 1024 };
   static int mix[MIX_CAP];
   int nmix = 0;
@@ -116,10 +148,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--lengths") && i + 1 < argc) nl = parse_list(argv[++i], lengths, 8);
     else if (!strcmp(argv[i], "--mix") && i + 1 < argc) nmix = parse_list(argv[++i], mix, MIX_CAP);
     else if (!strcmp(argv[i], "--sgemm") && i + 1 < argc) sgemm = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--streams") && i + 1 < argc) streams = atoi(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] "
                       "[--lengths 16,64,128] [--mix L1,L2,...] [--seconds S] [--json]\n"
-                      "       [--precision fp32|bf16|int8]\n"
+                      "       [--precision fp32|bf16|int8] [--streams S]\n"
                       "       bench_encoder --sgemm N [--seconds S] [--json]\n");
       return 2;
     }
@@ -160,13 +193,24 @@ int main(int argc, char **argv) {
   const char *prec = bertd_precision_name(precision);
   const bertd_checkpoint_config *cfg = bertd_model_config(m);
   const char *name = bert_base ? "bert-base-random" : bertd_model_name(m);
-  bertd_session *sess = NULL;
-  if (bertd_session_create(m, &sess, err, sizeof err)) {
-    fprintf(stderr, "bench_encoder: %s\n", err);
-    return 1;
-  }
-  const char *kernel = bertd_model_kernel(m);
+  enum { STREAMS_CAP = 16 };
   const int threads = openblas_get_num_threads();
+  if (streams < 1 || streams > STREAMS_CAP || streams > threads) {
+    fprintf(stderr, "bench_encoder: --streams %d: between 1 and the thread count (%d)\n", streams,
+            threads);
+    return 2;
+  }
+  bertd_session *sess = NULL, *ss[STREAMS_CAP] = {0};
+  for (int i = 0; i < streams; i++) {
+    if (bertd_session_create(m, &ss[i], err, sizeof err)) {
+      fprintf(stderr, "bench_encoder: %s\n", err);
+      return 1;
+    }
+    /* the threads shared out: streams x (threads / streams) */
+    if (streams > 1) bertd_session_set_threads(ss[i], threads / streams);
+  }
+  sess = ss[0];
+  const char *kernel = bertd_model_kernel(m);
   if (!json) printf("%-18s %5s %5s %12s %9s  kernel %s, %d threads\n", "model", "batch", "len",
                     "sentences/s", "GFLOP/s", kernel, threads);
   const int shapes = nb * nl + (nmix > 0);
@@ -184,17 +228,39 @@ int main(int argc, char **argv) {
       int32_t *ids = malloc(sizeof(int32_t) * (size_t)N);
       int32_t *types = calloc((size_t)N, sizeof(int32_t));
       for (int i = 0; i < N; i++) ids[i] = 1000 + (int32_t)((unsigned)(i * 7919) % 20000u);
-      if (bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err)) {
-        fprintf(stderr, "bench_encoder: %s\n", err);
-        return 1;
-      }
-      int iters = 0;
+      for (int k = 0; k < streams; k++)
+        if (bertd_session_forward_ids(ss[k], B, lens, ids, types, err, sizeof err)) {
+          fprintf(stderr, "bench_encoder: %s\n", err);
+          return 1;
+        }
+      long iters = 0;
       double t0 = now(), t;
-      do {
-        bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err);
-        iters++;
+      if (streams == 1) {
+        do {
+          bertd_session_forward_ids(sess, B, lens, ids, types, err, sizeof err);
+          iters++;
+          t = now() - t0;
+        } while (t < seconds);
+      } else {
+        stream_arg sa[STREAMS_CAP];
+        pthread_t th[STREAMS_CAP];
+        for (int k = 0; k < streams; k++) {
+          sa[k] = (stream_arg){ss[k], B, lens, ids, types, t0 + seconds, 0, 0};
+          if (pthread_create(&th[k], NULL, stream_main, &sa[k])) {
+            fprintf(stderr, "bench_encoder: cannot start stream %d\n", k);
+            return 1;
+          }
+        }
+        for (int k = 0; k < streams; k++) pthread_join(th[k], NULL);
         t = now() - t0;
-      } while (t < seconds);
+        for (int k = 0; k < streams; k++) {
+          if (sa[k].failed) {
+            fprintf(stderr, "bench_encoder: stream %d failed\n", k);
+            return 1;
+          }
+          iters += sa[k].iters;
+        }
+      }
       double sps = (double)iters * B / t,
              gflops = encoder_flops_lens(cfg, B, lens) * iters / t / 1e9;
       char len_field[32];
@@ -213,7 +279,7 @@ int main(int argc, char **argv) {
       free(types);
     }
   }
-  bertd_session_free(sess);
+  for (int i = 0; i < streams; i++) bertd_session_free(ss[i]);
   bertd_model_free(m);
   return 0;
 }
