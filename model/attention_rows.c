@@ -47,10 +47,16 @@ void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, 
   const float scale = 1.0f / sqrtf((float)D);
   int Tmax = 0;
   for (int b = 0; b < B; b++) Tmax = lens[b] > Tmax ? lens[b] : Tmax;
-  /* the register-tiled heads where the CPU's fp32 kernel is AVX-512 (BERTD_GEMM caps both) */
-  const int wide = D % 16 == 0 && bertd_gemm_best() == &bertd_gemm_avx512;
+  /* the register-tiled heads for the CPU's fp32 kernel (BERTD_GEMM caps both) */
+  typedef void head_fn(float *restrict, int, const float *restrict, const float *restrict,
+                       const float *restrict, int, int, int, float, float *restrict,
+                       float *restrict);
+  const bertd_gemm_kernel *kern = bertd_gemm_best();
+  head_fn *tiled = kern == &bertd_gemm_avx512 && D % 16 == 0 ? bertd_attention_head_avx512
+                   : kern == &bertd_gemm_avx2 && D % 8 == 0  ? bertd_attention_head_avx2
+                                                             : NULL;
   const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
-  float *kt = scratch, *s = scratch + (size_t)D * (wide ? Tp : (size_t)Tmax);
+  float *kt = scratch, *s = scratch + (size_t)D * (tiled ? Tp : (size_t)Tmax);
   /* work items (b, h) in order; this part takes items [lo, hi) */
   const long items = (long)B * NH, lo = items * part / parts, hi = items * (part + 1) / parts;
   size_t start = 0;
@@ -61,7 +67,7 @@ void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, 
       if (item < lo || item >= hi) continue;
       const float *q = qkv + start * ld + (size_t)h * D;
       float *c = ctx + start * H + (size_t)h * D;
-      if (wide) bertd_attention_head_avx512(c, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
+      if (tiled) tiled(c, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
       else head_rows(c, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
     }
     start += (size_t)T;

@@ -119,13 +119,18 @@ Test(encoder_packed, row_attention_matches_blas_attention) {
   free(qkv); free(q); free(k); free(v); free(ref); free(got); free(scores); free(scratch);
 }
 
-/* attention_avx512.c's register-tiled heads against bertd_attention_forward (OpenBLAS, separate
- * q, k, v) for head widths of 1, 2, 4 and 5 vectors (D 16, 32, 64, 80: the 64 + 16 split) and
- * lengths on both sides of every tile edge: 1 token, a 6-row block and one past it, one key
- * vector and one past it, 64 keys, and 70 (64 + 16 padded columns, 12 blocks minus 2 rows). */
-static void tiled_heads_case(int H, int NH) {
-  enum { B = 7 };
-  const int lens[B] = {1, 6, 7, 16, 17, 64, 70};
+/* attention_tiles.inc's register-tiled heads (AVX-512 and AVX2) against bertd_attention_forward
+ * (OpenBLAS, separate q, k, v) for head widths of 1 to 10 vectors (D 8 for AVX2 only, 16, 32,
+ * 64, 80: AVX-512's 64 + 16 split, AVX2's 16 + 16 + ...) and lengths on both sides of every
+ * tile edge: 1 token, a 6-row block and one past it, one and two key vectors and one past, 64
+ * keys, and 70 (12 blocks minus 2 rows, padded columns). */
+typedef void head_fn(float *restrict, int, const float *restrict, const float *restrict,
+                     const float *restrict, int, int, int, float, float *restrict,
+                     float *restrict);
+
+static void tiled_heads_case(head_fn *head, int H, int NH) {
+  enum { B = 9 };
+  const int lens[B] = {1, 6, 7, 8, 9, 16, 17, 64, 70};
   int N = 0, Tmax = 0;
   for (int b = 0; b < B; b++) N += lens[b], Tmax = lens[b] > Tmax ? lens[b] : Tmax;
   const int D = H / NH;
@@ -152,7 +157,7 @@ static void tiled_heads_case(int H, int NH) {
   for (int b = 0, start = 0; b < B; start += lens[b], b++)
     for (int h = 0; h < NH; h++) {
       const float *qp = qkv + (size_t)start * 3 * H + (size_t)h * D;
-      bertd_attention_head_avx512(got + (size_t)start * H + (size_t)h * D, H, qp, qp + H,
+      head(got + (size_t)start * H + (size_t)h * D, H, qp, qp + H,
                                   qp + 2 * H, 3 * H, lens[b], D, scale, kt, kt + (size_t)D * Tp);
     }
   for (int i = 0; i < N * H; i++)
@@ -160,10 +165,20 @@ static void tiled_heads_case(int H, int NH) {
   free(qkv); free(q); free(k); free(v); free(ref); free(got); free(scores); free(kt);
 }
 
-Test(encoder_packed, tiled_attention_heads_match_blas_attention) {
+static void tiled_heads(head_fn *head, int min_d) {
+  if (min_d == 8) tiled_heads_case(head, 16, 2); /* D 8 */
+  tiled_heads_case(head, 32, 2);                 /* D 16 */
+  tiled_heads_case(head, 64, 2);                 /* D 32: MiniLM's */
+  tiled_heads_case(head, 128, 2);                /* D 64: BERT-Base's */
+  tiled_heads_case(head, 160, 2);                /* D 80 */
+}
+
+Test(encoder_packed, avx512_tiled_attention_matches_blas_attention) {
   if (!bertd_gemm_by_name("avx512")) cr_skip_test("this CPU has no avx512f");
-  tiled_heads_case(32, 2);  /* D 16 */
-  tiled_heads_case(64, 2);  /* D 32: MiniLM's */
-  tiled_heads_case(128, 2); /* D 64: BERT-Base's */
-  tiled_heads_case(160, 2); /* D 80 */
+  tiled_heads(bertd_attention_head_avx512, 16);
+}
+
+Test(encoder_packed, avx2_tiled_attention_matches_blas_attention) {
+  if (!bertd_gemm_by_name("avx2")) cr_skip_test("this CPU has no avx2 and fma");
+  tiled_heads(bertd_attention_head_avx2, 8);
 }
