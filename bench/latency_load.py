@@ -7,7 +7,7 @@ the send and also written into the record's `ts` field, which the enriched recor
 
     python3 bench/latency_load.py --build BUILD --model DIR [--rates 100,1000]
         [--waits 5,20] [--precisions fp32,int8] [--seconds 30] [--warmup 5] [--threads N]
-        [--partitions 3] [--linger-ms MS] [--json FILE]
+        [--partitions 3] [--linger-ms default,0] [--repeats N] [--json FILE]
 
 One broker (tests/kafka/broker.sh on loopback; BERTD_KAFKA_CACHE is honoured there) serves
 every combination; each gets its own input and output topics and its own daemon (task embed,
@@ -70,13 +70,13 @@ def wait_delivered(h, log, n, timeout):
                        % (n, timeout, h.stats(log)))
 
 
-def run_one(h, gen, a, rate, wait, prec, k):
+def run_one(h, gen, a, rate, wait, prec, linger, k):
     inp, out = "in-%d" % k, "out-%d" % k
     load_gen(h, gen, "topic", "--brokers", h.bootstrap, "--topic", inp, "--partitions",
              str(a.partitions))
     load_gen(h, gen, "topic", "--brokers", h.bootstrap, "--topic", out, "--partitions",
              str(a.partitions), "--log-append-time")
-    extra = "  linger.ms: %d\n" % a.linger_ms if a.linger_ms is not None else ""
+    extra = "  linger.ms: %s\n" % linger if linger != "default" else ""
     cfg = h.config(name="p", max_length=128, inp=inp, out=out, dlq="dlq", group="lat-%d" % k,
                    model=a.model, task="embed", extra_kafka=extra)
     txt = open(cfg).read().replace("max_wait_ms: 5", "max_wait_ms: %d" % wait)
@@ -127,7 +127,8 @@ def run_one(h, gen, a, rate, wait, prec, k):
     out_rate = (len(app) - 1) / ((app[-1] - app[0]) / 1000.0) if len(app) > 1 and \
         app[-1] > app[0] else float("nan")
     row = {
-        "rate": rate, "max_wait_ms": wait, "precision": prec, "seconds": a.seconds,
+        "rate": rate, "max_wait_ms": wait, "precision": prec, "linger_ms": linger,
+        "seconds": a.seconds,
         "achieved_rate": gen_out["achieved_rate"], "late_max_ms": gen_out["late_max_ms"],
         "in": n_meas, "out": len(ids), "duplicates": len(meas) - len(ids),
         "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": max(lat) if lat else None,
@@ -142,9 +143,9 @@ def run_one(h, gen, a, rate, wait, prec, k):
                                  if r["end_to_end_ms"] is not None], 50),
         "load_before": load_before, "load_after": load_after,
     }
-    print("latency_load: R %d/s max_wait_ms %d %s: p50 %.1f ms p99 %.1f ms max %.1f ms, "
-          "in %d out %d, sent at %.1f/s, out %.1f/s; load %s -> %s"
-          % (rate, wait, prec, row["p50_ms"], row["p99_ms"], row["max_ms"], row["in"],
+    print("latency_load: R %d/s max_wait_ms %d %s linger.ms %s: p50 %.1f ms p99 %.1f ms "
+          "max %.1f ms, in %d out %d, sent at %.1f/s, out %.1f/s; load %s -> %s"
+          % (rate, wait, prec, linger, row["p50_ms"], row["p99_ms"], row["max_ms"], row["in"],
              row["out"], row["achieved_rate"], out_rate, load_before, load_after), flush=True)
     return row
 
@@ -160,8 +161,11 @@ def main():
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--partitions", type=int, default=3)
-    ap.add_argument("--linger-ms", type=int, default=None,
-                    help="the daemon's producer linger.ms (kafka: linger.ms); default: bertd's")
+    ap.add_argument("--linger-ms", default="default",
+                    help="the daemon's producer linger.ms (kafka: linger.ms), a comma list of "
+                    "values, each run in turn; 'default': bertd's own (5)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run the whole grid this many times (interleaved, for A/B under noise)")
     ap.add_argument("--json")
     a = ap.parse_args()
     a.model = os.path.abspath(a.model)
@@ -177,20 +181,23 @@ def main():
     try:
         h.start([("dlq", 1)])
         k = 0
-        for prec in a.precisions.split(","):
-            for rate in [int(x) for x in a.rates.split(",")]:
-                for wait in [int(x) for x in a.waits.split(",")]:
-                    rows.append(run_one(h, gen, a, rate, wait, prec, k))
-                    k += 1
+        for _ in range(a.repeats):
+            for prec in a.precisions.split(","):
+                for rate in [int(x) for x in a.rates.split(",")]:
+                    for wait in [int(x) for x in a.waits.split(",")]:
+                        for linger in a.linger_ms.split(","):
+                            rows.append(run_one(h, gen, a, rate, wait, prec, linger, k))
+                            k += 1
     finally:
         h.close()
-    print("\n| R (records/s) | max_wait_ms | precision | sent at | p50 ms | p99 ms | max ms | in "
-          "| out | output records/s | queue p50 | model p50 | produce..append p50 | load before "
-          "-> after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| R (records/s) | max_wait_ms | precision | linger.ms | sent at | p50 ms | p99 ms "
+          "| max ms | in | out | output records/s | queue p50 | model p50 | produce..append p50 "
+          "| load before -> after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %d | %d | %.1f | %.1f | %.1f | %.1f "
-              "| %s -> %s |" % (r["rate"], r["max_wait_ms"], r["precision"], r["achieved_rate"],
+        print("| %d | %d | %s | %s | %.1f | %.1f | %.1f | %.1f | %d | %d | %.1f | %.1f | %.1f "
+              "| %.1f | %s -> %s |" % (r["rate"], r["max_wait_ms"], r["precision"], r["linger_ms"],
+                                r["achieved_rate"],
                                 r["p50_ms"], r["p99_ms"], r["max_ms"], r["in"], r["out"],
                                 r["out_rate"], r["queue_ms_p50"], r["model_ms_p50"],
                                 r["produce_to_append_ms_p50"], r["load_before"],
@@ -199,7 +206,7 @@ def main():
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"threads": a.threads, "seconds": a.seconds, "warmup": a.warmup,
-                       "linger_ms": a.linger_ms, "rows": rows}, fh, indent=1)
+                       "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":
