@@ -23,6 +23,10 @@ int bertd_lowp_kernel_select(bertd_precision p, const bertd_cpu_features *f,
         !bertd_lowp_amx_usable(&bertd_kernel_bf16_amx, why, sizeof why))
       *out = &bertd_kernel_bf16_amx;
     else if (f->avx512_bf16 && f->avx512bw && f->avx512vl) *out = &bertd_kernel_bf16_avx512;
+    else if (why[0]) /* AMX-BF16 was there but refused, and nothing else runs bf16 */
+      return bertd_set_error(errstr, errstr_size,
+                             "precision bf16: AMX-BF16 cannot be used (%s) and this CPU has no "
+                             "AVX512-BF16; use fp32 or int8", why);
     else
       return bertd_set_error(errstr, errstr_size,
                              "precision bf16: this CPU has neither AMX-BF16 nor AVX512-BF16 "

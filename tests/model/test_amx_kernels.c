@@ -336,8 +336,16 @@ Test(amx_select, refused_when_the_tile_permission_is_refused, .init = cr_redirec
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(k, &bertd_kernel_bf16_avx512, "%s", k ? k->name : "none");
   } else {
-    cr_assert_eq(rc, -1); /* AMX refused and nothing else: the one-line refusal */
+    cr_assert_eq(rc, -1);
   }
+  /* without AVX512-BF16 as well: the one-line refusal names both */
+  bertd_cpu_features g = f;
+  g.avx512_bf16 = 0;
+  cr_assert_eq(bertd_lowp_kernel_select(BERTD_PRECISION_BF16, &g, &k, err, sizeof err), -1);
+  cr_assert_null(k);
+  cr_assert(strstr(err, "precision bf16: AMX-BF16 cannot be used (AMX: ") == err, "%s", err);
+  cr_assert(strstr(err, ") and this CPU has no AVX512-BF16; use fp32 or int8") && !strchr(err, '\n'),
+            "%s", err);
   rc = bertd_lowp_kernel_select(BERTD_PRECISION_INT8, &f, &k, err, sizeof err);
   cr_assert_eq(rc, 0, "%s", err);
   cr_assert_eq(k, f.avx512_vnni ? &bertd_kernel_int8_avx512vnni : &bertd_kernel_int8_avx2,
