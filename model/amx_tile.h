@@ -89,7 +89,9 @@ typedef bertd_amx_emu *bertd_amx_state;
 #define amx_dpbf16ps(st, c, a, b) amx_emu_dpbf16ps(st, c, a, b)
 #define amx_dpbusd(st, c, a, b) amx_emu_dpbusd(st, c, a, b)
 
-static inline void amx_emu_poison(bertd_amx_emu *st, int t) { memset(st->t[t], 0xff, sizeof st->t[t]); }
+static inline void amx_emu_poison(bertd_amx_emu *st, int t) {
+  memset(st->t[t], 0xff, sizeof st->t[t]);
+}
 
 /* tile t is usable: a config is loaded and gives t rows and bytes */
 static inline int amx_emu_tile_ok(const bertd_amx_emu *st, int t) {

@@ -31,7 +31,8 @@ int bertd_lowp_kernel_selfcheck(const bertd_lowp_kernel *k, char *errstr, size_t
   }
   for (int n = 0; n < N; n++)
     for (int c = 0; c < C; c++)
-      A[n * C + c] = c == n % C ? (n % 2 ? 127.0f : -127.0f) : (float)((n * 31 + c * 7) % 255 - 127);
+      A[n * C + c] = c == n % C ? (n % 2 ? 127.0f : -127.0f)
+                                : (float)((n * 31 + c * 7) % 255 - 127);
   for (int o = 0; o < OC; o++)
     for (int c = 0; c < C; c++)
       W[o * C + c] = c == (o * 3) % C ? (o % 3 ? 127.0f : -127.0f)

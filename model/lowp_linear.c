@@ -46,14 +46,16 @@ int bertd_lowp_kernel_select(bertd_precision p, const bertd_cpu_features *f,
                              have[0] ? have : "none of bertd's");
     break;
   case BERTD_PRECISION_FP32:
-    return bertd_set_error(errstr, errstr_size, "precision fp32 has no low-precision kernel");
+    break;
   }
+  if (!*out)
+    return bertd_set_error(errstr, errstr_size, "precision fp32 has no low-precision kernel");
   /* the CPU has AMX but it may not run: say so once, beside the kernel that runs instead */
   const int amx_offered = p == BERTD_PRECISION_BF16 ? f->amx_tile && f->amx_bf16 && avx512
                                                     : f->amx_tile && f->amx_int8 && avx512;
   if (amx_offered && *out != &bertd_kernel_bf16_amx && *out != &bertd_kernel_int8_amx)
-    fprintf(stderr, "bertd: %s; precision %s runs on %s\n", why, p == BERTD_PRECISION_BF16 ? "bf16" : "int8",
-            (*out)->name);
+    fprintf(stderr, "bertd: %s; precision %s runs on %s\n", why,
+            p == BERTD_PRECISION_BF16 ? "bf16" : "int8", (*out)->name);
   return 0;
 }
 
