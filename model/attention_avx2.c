@@ -11,6 +11,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "vecmath.h"
+
 #define TARGET __attribute__((target("avx2,fma")))
 #define VEC __m256
 #define VW 8
@@ -21,6 +23,23 @@
 #define vset1 _mm256_set1_ps
 #define vfma _mm256_fmadd_ps
 #define vmul _mm256_mul_ps
+/* a vector's 8 lanes summed / maximised: halves, then pairs */
+static inline TARGET float hsum8(__m256 v) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+static inline TARGET float hmax8(__m256 v) {
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+#define vadd _mm256_add_ps
+#define vmax _mm256_max_ps
+#define vhsum hsum8
+#define vhmax hmax8
 #define HEAD_FN bertd_attention_head_avx2
 #include "attention_tiles.inc"
 #else

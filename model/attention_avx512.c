@@ -11,6 +11,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "vecmath.h"
+
 #define TARGET __attribute__((target("avx512f")))
 #define VEC __m512
 #define VW 16
@@ -21,6 +23,10 @@
 #define vset1 _mm512_set1_ps
 #define vfma _mm512_fmadd_ps
 #define vmul _mm512_mul_ps
+#define vadd _mm512_add_ps
+#define vmax _mm512_max_ps
+#define vhsum _mm512_reduce_add_ps
+#define vhmax _mm512_reduce_max_ps
 #define HEAD_FN bertd_attention_head_avx512
 #include "attention_tiles.inc"
 #else

@@ -96,7 +96,7 @@ Test(encoder_packed, row_attention_matches_blas_attention) {
         *k = malloc(sizeof(float) * N * H), *v = malloc(sizeof(float) * N * H),
         *ref = malloc(sizeof(float) * N * H), *got = malloc(sizeof(float) * N * H),
         *scores = malloc(sizeof(float) * NH * 20 * 20),
-        *scratch = malloc(sizeof(float) * (D + 1) * 20);
+        *scratch = malloc(sizeof(float) * bertd_attention_rows_scratch(D, 20));
   cr_assert(qkv && q && k && v && ref && got && scores && scratch);
   unsigned s = 5;
   for (int i = 0; i < N * 3 * H; i++) {
