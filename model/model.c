@@ -1,6 +1,8 @@
 /* model.c: a checkpoint directory -> config, weights and tokenizer in one handle. */
 #include "model.h"
 
+#include "cpu_features.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +52,31 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
   return bertd_model_load_precision(dir, BERTD_PRECISION_FP32, out, errstr, errstr_size);
 }
 
-/* bertd_weights_load_ex's layer callback on an fp32 load: layer l into the kernel's panels, then
- * its fp32 matrices given back, so the load holds the panels plus one layer, never two copies
- * of the encoder. */
+/* bertd_weights_load_ex's layer callback: layer l into the fp32 kernel's panels or the bf16 /
+ * int8 copy, then its fp32 matrices given back, so the load holds the packed layers plus one
+ * layer in fp32, never two copies of the encoder. */
 static int pack_loaded_layer(void *arg, int l, char *errstr, size_t errstr_size) {
   bertd_model *m = arg;
-  if (bertd_packed_encoder_pack_layer(&m->pe, &m->cfg, l, &m->w.layers[l], errstr, errstr_size))
+  if (m->lowp ? bertd_lowp_layer_pack(m->lowp, &m->cfg, &m->w, l, errstr, errstr_size)
+              : bertd_packed_encoder_pack_layer(&m->pe, &m->cfg, l, &m->w.layers[l], errstr,
+                                                errstr_size))
     return -1;
   bertd_weights_release_dense(&m->w, l);
   return 0;
+}
+
+/* The bf16 / int8 kernel this CPU runs for precision p, and room for the packed layers. */
+static int lowp_begin(bertd_model *m, bertd_precision p, char *errstr, size_t errstr_size) {
+  if ((unsigned)p > BERTD_PRECISION_INT8)
+    return bertd_set_error(errstr, errstr_size, "precision %d unknown", (int)p);
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  const bertd_lowp_kernel *k;
+  return bertd_lowp_kernel_select(p, &f, &k, errstr, errstr_size) ||
+                 bertd_lowp_model_alloc(m->cfg.num_hidden_layers, k, &m->lowp, errstr,
+                                        errstr_size)
+             ? -1
+             : 0;
 }
 
 int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd_model **out,
@@ -73,35 +91,35 @@ int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd
     free(m);
     return -1;
   }
-  /* fp32 on the packed kernels: each layer packed as it is read and its fp32 matrices released
-   * (BERTD_GEMM=blas keeps them: OpenBLAS reads them at every call). bf16 / int8: packed from
-   * the loaded fp32 once (no fp32 panels on the way), whose encoder matrices are then released
-   * (precision.c). Every load reads the word embeddings row by row as ids first appear, when it
-   * can (bertd_weights_load_opts). */
+  /* Each encoder layer is packed as it is read -- for the fp32 kernel, or in bf16 / int8
+   * straight from the fp32 (no fp32 panels on the way) -- and its fp32 matrices released;
+   * BERTD_GEMM=blas in fp32 keeps them instead (OpenBLAS reads them at every call). Every load
+   * reads the word embeddings row by row as ids first appear, when it can
+   * (bertd_weights_load_opts). */
   const char *choice = getenv("BERTD_GEMM");
-  const int pack_per_layer = precision == BERTD_PRECISION_FP32 && !(choice && !strcmp(choice, "blas"));
+  const int lowp = precision != BERTD_PRECISION_FP32;
+  const int pack = lowp || !(choice && !strcmp(choice, "blas"));
   uint64_t h = 0;
   bertd_weights_load_opts lo = {.lazy_word_embeddings = 1, .checksum = &h};
-  if (pack_per_layer) {
+  if (pack) {
     lo.layer_loaded = pack_loaded_layer;
     lo.arg = m;
   }
-  if ((pack_per_layer && bertd_packed_encoder_init(&m->pe, bertd_gemm_best(),
-                                                   m->cfg.num_hidden_layers, errstr, errstr_size)) ||
+  if ((lowp ? lowp_begin(m, precision, errstr, errstr_size)
+            : pack && bertd_packed_encoder_init(&m->pe, bertd_gemm_best(),
+                                                m->cfg.num_hidden_layers, errstr, errstr_size)) ||
       bertd_weights_load_ex(dir, &m->cfg, &lo, &m->w, errstr, errstr_size)) {
+    bertd_lowp_model_free(m->lowp);
     bertd_packed_encoder_free(&m->pe);
     bertd_config_free(&m->cfg);
     free(m);
     return -1;
   }
-  /* of the weights as loaded, before any precision releases part of them */
+/* of the weights as loaded, before any precision releases part of them */
   snprintf(m->checksum, sizeof m->checksum, "%016llx", (unsigned long long)h);
   if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size) ||
-      (pack_per_layer ? bertd_packed_encoder_pack_pooler(&m->pe, &m->cfg, &m->w, errstr,
-                                                         errstr_size)
-       : precision == BERTD_PRECISION_FP32
-           ? 0
-           : bertd_model_set_precision(m, precision, errstr, errstr_size))) {
+      (pack && !lowp &&
+       bertd_packed_encoder_pack_pooler(&m->pe, &m->cfg, &m->w, errstr, errstr_size))) {
     bertd_lowp_model_free(m->lowp);
     bertd_tokenizer_free(m->tok);
     bertd_packed_encoder_free(&m->pe);
@@ -110,13 +128,13 @@ int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd
     free(m);
     return -1;
   }
-  m->fp32_released = pack_per_layer;
+  m->precision = precision;
+  m->fp32_released = pack;
   m->tasks = tasks_of(&m->w);
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_SEQ_CLS && m->w.pooler_w)
     m->tasks |= BERTD_TASK_CLASSIFY;
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_TOKEN_CLS) m->tasks |= BERTD_TASK_TAG;
   name_from_dir(dir, m->name, sizeof(m->name));
-  if (m->lowp) bertd_model_release_fp32(m);
   *out = m;
   return 0;
 }

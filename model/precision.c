@@ -20,11 +20,6 @@ const char *bertd_precision_name(bertd_precision p) {
   return (unsigned)p < 3 ? names[p] : "?";
 }
 
-void bertd_model_release_fp32(bertd_model *m) {
-  for (int l = 0; l < m->cfg.num_hidden_layers; l++) bertd_weights_release_dense(&m->w, l);
-  m->fp32_released = 1;
-}
-
 int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
                               size_t errstr_size) {
   if (p == m->precision) return 0;
