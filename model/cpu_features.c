@@ -41,7 +41,7 @@ static int *field(bertd_cpu_features *f, size_t i, const char **name) {
   return fields[i];
 }
 
-static void apply_disable(bertd_cpu_features *f, const char *list) {
+void bertd_cpu_features_disable(bertd_cpu_features *f, const char *list) {
   const char *name;
   int *p;
   for (size_t i = 0; (p = field(f, i, &name)); i++) {
@@ -53,6 +53,8 @@ static void apply_disable(bertd_cpu_features *f, const char *list) {
       if (start && end) *p = 0;
     }
   }
+  /* the AMX compute extensions use the tile registers: without AMX-TILE there are none */
+  if (!f->amx_tile) f->amx_bf16 = f->amx_int8 = 0;
 }
 
 void bertd_cpu_features_detect(bertd_cpu_features *f) {
@@ -90,7 +92,7 @@ void bertd_cpu_features_detect(bertd_cpu_features *f) {
     if (!f->amx_tile) f->amx_bf16 = f->amx_int8 = 0;
   }
   const char *off = getenv("BERTD_CPU_DISABLE");
-  if (off && *off) apply_disable(f, off);
+  if (off && *off) bertd_cpu_features_disable(f, off);
 }
 
 void bertd_cpu_features_describe(const bertd_cpu_features *f, char *buf, size_t size) {

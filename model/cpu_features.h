@@ -21,6 +21,11 @@ typedef struct bertd_cpu_features {
  * features off, so a test or a user can force a narrower CPU's path or refusal. */
 void bertd_cpu_features_detect(bertd_cpu_features *f);
 
+/* Turns off the features named in list (as BERTD_CPU_DISABLE, which detect applies with this);
+ * amx_tile off turns amx_bf16 and amx_int8 off too. BERTD_CPU_DISABLE=amx_tile keeps bertd off
+ * AMX. */
+void bertd_cpu_features_disable(bertd_cpu_features *f, const char *list);
+
 /* "avx2 fma avx512f ..." : the features set, space-separated, into buf. */
 void bertd_cpu_features_describe(const bertd_cpu_features *f, char *buf, size_t size);
 

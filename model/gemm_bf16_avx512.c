@@ -119,4 +119,4 @@ static void to_bf16(const float *x, int N, int C, uint16_t *a, int Kp) {
 
 const bertd_lowp_kernel bertd_kernel_bf16_avx512 = {
     .name = "bf16 avx512-bf16", .prec = BERTD_PRECISION_BF16, .panel = PANEL, .group = 2,
-    .mr = MR, .act_offset = 0, .gemm = gemm, .to_bf16 = to_bf16};
+    .mr = MR, .kalign = 4, .act_offset = 0, .gemm = gemm, .to_bf16 = to_bf16};

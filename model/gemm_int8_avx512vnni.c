@@ -106,4 +106,4 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
 
 const bertd_lowp_kernel bertd_kernel_int8_avx512vnni = {
     .name = "int8 avx512-vnni", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4,
-    .mr = MR, .act_offset = 1, .gemm = gemm, .to_bf16 = NULL};
+    .mr = MR, .kalign = 4, .act_offset = 1, .gemm = gemm, .to_bf16 = NULL};

@@ -13,9 +13,10 @@
  * Packed layout (both precisions): panels of `panel` output channels; in a panel, k runs in
  * groups of `group` (2 bf16 or 4 int8 values = one 32-bit lane), channel-minor:
  *   panel p, group g, channel j, element e  <-  W[p*panel + j][g*group + e]
- * zero-padded to OC' = panels*panel and Kp = C rounded up to a multiple of 4. A kernel's inner
- * step broadcasts one 32-bit group of a row of activations and multiplies it with one vector
- * of the panel. */
+ * zero-padded to OC' = panels*panel and Kp = C rounded up to a multiple of the kernel's kalign
+ * (4; the AMX kernels: one tile row, 32 bf16 or 64 int8). The AVX kernels' inner step broadcasts
+ * one 32-bit group of a row of activations and multiplies it with one vector of the panel; with
+ * 16-channel panels, 16 consecutive groups of a panel are exactly an AMX B tile (gemm_amx.inc). */
 #ifndef BERTD_LOWP_H
 #define BERTD_LOWP_H
 
@@ -42,11 +43,12 @@ typedef struct bertd_lowp_gemm_args {
 } bertd_lowp_gemm_args;
 
 typedef struct bertd_lowp_kernel {
-  const char *name;     /* "bf16 avx512-bf16", "int8 avx512-vnni", "int8 avx2" */
+  const char *name;     /* "bf16 amx", "bf16 avx512-bf16", "int8 amx", "int8 avx512-vnni", ... */
   bertd_precision prec;
   int panel;            /* output channels per panel */
   int group;            /* k values per 32-bit lane */
-  int mr;               /* rows per tile: activations are padded to a multiple */
+  int mr;               /* rows per tile: activations are padded to a multiple (<= 16) */
+  int kalign;           /* k is padded to a multiple of this (a multiple of 4, <= 64) */
   int act_offset;       /* int8: activations as uint8 = int8 + 128 (vpdpbusd's unsigned side) */
   /* the product over output panels [p0, p1) (of `panel` channels), all rows: threads split
    * one call by panel ranges */
@@ -59,10 +61,31 @@ typedef struct bertd_lowp_kernel {
 extern const bertd_lowp_kernel bertd_kernel_bf16_avx512;
 extern const bertd_lowp_kernel bertd_kernel_int8_avx512vnni;
 extern const bertd_lowp_kernel bertd_kernel_int8_avx2;
+/* AMX (gemm_amx.c); and the same code on the C emulation of the tile instructions
+ * (gemm_amx_emulated.c), which the tests run on CPUs without AMX and nothing selects. */
+extern const bertd_lowp_kernel bertd_kernel_bf16_amx;
+extern const bertd_lowp_kernel bertd_kernel_int8_amx;
+extern const bertd_lowp_kernel bertd_kernel_bf16_amx_emulated;
+extern const bertd_lowp_kernel bertd_kernel_int8_amx_emulated;
 
-/* The best kernel of precision p the CPU f runs; -1 with one line naming what is missing. */
+/* The best kernel of precision p the CPU f runs; -1 with one line naming what is missing.
+ * AMX is chosen only when f has AMX-TILE and AMX-BF16 (AMX-INT8) with AVX-512 F/BW/VL, Linux
+ * grants the tile permission and the kernel passes bertd_lowp_kernel_selfcheck; when one of the
+ * last two fails the AVX-512 kernel runs instead and one line on stderr says why. */
 int bertd_lowp_kernel_select(bertd_precision p, const bertd_cpu_features *f,
                              const bertd_lowp_kernel **out, char *errstr, size_t errstr_size);
+
+/* AMX kernel k may run here: the tile permission (bertd_cpu_amx_request), then
+ * bertd_lowp_kernel_selfcheck. -1 with one line. (lowp_amx_check.c) */
+int bertd_lowp_amx_usable(const bertd_lowp_kernel *k, char *errstr, size_t errstr_size);
+
+/* Runs a 40 x 96 -> 72 product (two 32-row and one 16-row block, two channel pairs and a
+ * partial single panel, padded k) with bias, then again accumulating, through kernel k and
+ * compares it with the exact result: integer inputs in [-127, 127] with each row's largest
+ * |value| 127, so bf16 holds them, int8 quantises them with scale 1, and every partial sum is
+ * an integer below 2^24, exact in fp32 in any order: the bound is 0. -1 with one line naming
+ * the first difference. (lowp_amx_check.c) */
+int bertd_lowp_kernel_selfcheck(const bertd_lowp_kernel *k, char *errstr, size_t errstr_size);
 
 typedef struct bertd_lowp_linear {
   const bertd_lowp_kernel *k;

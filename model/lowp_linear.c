@@ -13,29 +13,50 @@ int bertd_lowp_kernel_select(bertd_precision p, const bertd_cpu_features *f,
   char have[256];
   bertd_cpu_features_describe(f, have, sizeof have);
   *out = NULL;
+  const int avx512 = f->avx512f && f->avx512bw && f->avx512vl;
+  char why[256] = "";
   switch (p) {
   case BERTD_PRECISION_BF16:
-    /* AMX-BF16 CPUs (Sapphire Rapids and later) also have AVX512-BF16, which runs here */
-    if (f->avx512_bf16 && f->avx512bw && f->avx512vl) *out = &bertd_kernel_bf16_avx512;
+    /* AMX-BF16 CPUs (Sapphire Rapids and later) also have AVX512-BF16: it runs when the tile
+     * permission or the self-check fails */
+    if (f->amx_tile && f->amx_bf16 && avx512 &&
+        !bertd_lowp_amx_usable(&bertd_kernel_bf16_amx, why, sizeof why))
+      *out = &bertd_kernel_bf16_amx;
+    else if (f->avx512_bf16 && f->avx512bw && f->avx512vl) *out = &bertd_kernel_bf16_avx512;
+    else if (why[0]) /* AMX-BF16 was there but refused, and nothing else runs bf16 */
+      return bertd_set_error(errstr, errstr_size,
+                             "precision bf16: AMX-BF16 cannot be used (%s) and this CPU has no "
+                             "AVX512-BF16; use fp32 or int8", why);
     else
       return bertd_set_error(errstr, errstr_size,
                              "precision bf16: this CPU has neither AMX-BF16 nor AVX512-BF16 "
                              "(it has: %s); use fp32 or int8",
                              have[0] ? have : "none of bertd's");
-    return 0;
+    break;
   case BERTD_PRECISION_INT8:
-    if (f->avx512_vnni && f->avx512bw && f->avx512vl) *out = &bertd_kernel_int8_avx512vnni;
+    if (f->amx_tile && f->amx_int8 && avx512 &&
+        !bertd_lowp_amx_usable(&bertd_kernel_int8_amx, why, sizeof why))
+      *out = &bertd_kernel_int8_amx;
+    else if (f->avx512_vnni && f->avx512bw && f->avx512vl) *out = &bertd_kernel_int8_avx512vnni;
     else if (f->avx2) *out = &bertd_kernel_int8_avx2;
     else
       return bertd_set_error(errstr, errstr_size,
                              "precision int8: this CPU has neither AVX512-VNNI nor AVX2 "
                              "(it has: %s); use fp32",
                              have[0] ? have : "none of bertd's");
-    return 0;
+    break;
   case BERTD_PRECISION_FP32:
     break;
   }
-  return bertd_set_error(errstr, errstr_size, "precision fp32 has no low-precision kernel");
+  if (!*out)
+    return bertd_set_error(errstr, errstr_size, "precision fp32 has no low-precision kernel");
+  /* the CPU has AMX but it may not run: say so once, beside the kernel that runs instead */
+  const int amx_offered = p == BERTD_PRECISION_BF16 ? f->amx_tile && f->amx_bf16 && avx512
+                                                    : f->amx_tile && f->amx_int8 && avx512;
+  if (amx_offered && *out != &bertd_kernel_bf16_amx && *out != &bertd_kernel_int8_amx)
+    fprintf(stderr, "bertd: %s; precision %s runs on %s\n", why,
+            p == BERTD_PRECISION_BF16 ? "bf16" : "int8", (*out)->name);
+  return 0;
 }
 
 /* Rounds half to even for |v| < 2^22 without a libm call, so the loop vectorises. */
@@ -84,7 +105,7 @@ int bertd_lowp_linear_init(bertd_lowp_linear *l, const bertd_lowp_kernel *k, con
   l->k = k;
   l->C = C;
   l->OC = OC;
-  l->Kp = (int)round_up((size_t)C, 4);
+  l->Kp = (int)round_up((size_t)C, (size_t)k->kalign);
   l->bias = bias;
   const size_t P = round_up((size_t)OC, (size_t)k->panel) / (size_t)k->panel;
   const size_t G = (size_t)l->Kp / (size_t)k->group;
@@ -165,12 +186,13 @@ size_t bertd_lowp_linear_bytes(const bertd_lowp_linear *l) {
   return b;
 }
 
-/* No kernel's mr exceeds this: the scratch has room for N rounded up to any of them. */
-enum { MR_MAX = 8 };
+/* No kernel's mr or kalign exceeds these: the scratch has room for N rounded up to any mr and
+ * Cmax rounded up to any kalign. */
+enum { MR_MAX = 16, KALIGN_MAX = 64 };
 static size_t scratch_rows(int N) { return (size_t)N + MR_MAX; }
 
 size_t bertd_lowp_scratch_bytes(int N, int Cmax) {
-  const size_t Np = scratch_rows(N), Kp = round_up((size_t)Cmax, 4);
+  const size_t Np = scratch_rows(N), Kp = round_up((size_t)Cmax, KALIGN_MAX);
   /* scales (Np floats), then activations (Np,Kp) of at most 2 bytes each */
   return round_up(Np * sizeof(float), 64) + round_up(Np * Kp * 2, 64);
 }
