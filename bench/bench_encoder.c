@@ -95,9 +95,10 @@ static int bert_base_dir(char *dir, size_t size, char *err, size_t errsize) {
     return -1;
   }
   if (rename(tmp, dir)) {
+    const int e = errno;
     remove_checkpoint(tmp); /* another run got there first: use its copy */
     if (stat(probe, &sb)) {
-      snprintf(err, errsize, "model cache: rename: %s", strerror(errno));
+      snprintf(err, errsize, "model cache: rename: %s", strerror(e));
       return -1;
     }
   }
