@@ -8,8 +8,10 @@
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
  * GFLOP/s; --mix adds one batch of sequences of the given lengths (a real length mix), packed
- * as bertd packs any batch (no padding). --bert-base builds a BERT-Base-shaped
- * (12/768/12/3072) model with random weights. Threads: OPENBLAS_NUM_THREADS (else the cores),
+ * as bertd packs any batch (no padding). --bert-base runs a BERT-Base-shaped
+ * (12/768/12/3072) model with random weights, written once as a checkpoint directory
+ * (bertd_model_random_save) into $BERTD_MODEL_CACHE, else beside this program, and loaded from
+ * there like any checkpoint, so its memory is what a real BERT-base load holds. Threads: OPENBLAS_NUM_THREADS (else the cores),
  * used as a session uses them: a batch of several sequences is split across that many threads,
  * a single sequence splits each layer across them (bertd_session_forward_ids). Each row names
  * the fp32 kernel bertd picked for this CPU (bertd_model_kernel). --precision bf16 | int8 runs
@@ -25,11 +27,13 @@
  * rate that the encoder's GFLOP/s are compared with.
  * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
+#include <errno.h>
 #include <pthread.h>
 #undef I /* cblas.h brings complex.h's I; here I is the intermediate size */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,62 @@ static double rss_mib(void) {
   if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
   fclose(f);
   return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+/* Removes a checkpoint directory bertd_model_random_save wrote (its three files). */
+static void remove_checkpoint(const char *dir) {
+  static const char *const files[] = {"config.json", "vocab.txt", "model.safetensors",
+                                      "model.safetensors.tmp"};
+  char path[4400];
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    remove(path);
+  }
+  rmdir(dir);
+}
+
+/* The random BERT-Base checkpoint's directory, written on first use: under $BERTD_MODEL_CACHE,
+ * else beside this program. Written under a temporary name and renamed, so a concurrent run
+ * never reads half a checkpoint. */
+static int bert_base_dir(char *dir, size_t size, char *err, size_t errsize) {
+  char base[4096] = ".";
+  const char *cache = getenv("BERTD_MODEL_CACHE");
+  if (cache && *cache) {
+    snprintf(base, sizeof base, "%s", cache);
+  } else {
+    ssize_t n = readlink("/proc/self/exe", base, sizeof base - 1);
+    base[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(base, '/');
+    if (slash) *slash = '\0';
+    else snprintf(base, sizeof base, ".");
+  }
+  /* the seed and the generator's layout name the directory: another seed is another model */
+  char probe[4300], tmp[4300];
+  struct stat sb;
+  if (snprintf(dir, size, "%s/bert-base-random-s42", base) >= (int)size ||
+      snprintf(probe, sizeof probe, "%s/model.safetensors", dir) >= (int)sizeof probe ||
+      snprintf(tmp, sizeof tmp, "%s.tmp%ld", dir, (long)getpid()) >= (int)sizeof tmp) {
+    snprintf(err, errsize, "model cache path too long");
+    return -1;
+  }
+  if (stat(probe, &sb) == 0) return 0;
+  if (mkdir(base, 0755) && errno != EEXIST) {
+    snprintf(err, errsize, "model cache: %s", strerror(errno));
+    return -1;
+  }
+  if (bertd_model_random_save(tmp, 12, 768, 12, 3072, 42, err, errsize)) {
+    remove_checkpoint(tmp);
+    return -1;
+  }
+  if (rename(tmp, dir)) {
+    const int e = errno;
+    remove_checkpoint(tmp); /* another run got there first: use its copy */
+    if (stat(probe, &sb)) {
+      snprintf(err, errsize, "model cache: rename: %s", strerror(e));
+      return -1;
+    }
+  }
+  return 0;
 }
 
 static double now(void) {
@@ -169,26 +229,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_encoder: %s\n", err);
     return 2;
   }
+  char base_dir[4200];
   if (bert_base) {
-    if (bertd_model_random(12, 768, 12, 3072, 42, &m, err, sizeof err)) {
+    if (bert_base_dir(base_dir, sizeof base_dir, err, sizeof err)) {
       fprintf(stderr, "bench_encoder: %s\n", err);
       return 1;
     }
-  } else {
-    if (!model_dir) model_dir = getenv("BERTD_MODEL_DIR");
-    if (!model_dir) {
-      fprintf(stderr, "bench_encoder: --model DIR or --bert-base\n");
-      return 2;
-    }
-    if (bertd_model_load_precision(model_dir, precision, &m, err, sizeof err)) {
-      fprintf(stderr, "bench_encoder: %s\n", err);
-      return 1;
-    }
+    model_dir = base_dir;
   }
-  if (bertd_model_set_precision(m, precision, err, sizeof err)) { /* the random model */
-    fprintf(stderr, "bench_encoder: %s\n", err);
-    bertd_model_free(m);
+  if (!model_dir) model_dir = getenv("BERTD_MODEL_DIR");
+  if (!model_dir) {
+    fprintf(stderr, "bench_encoder: --model DIR or --bert-base\n");
     return 2;
+  }
+  if (bertd_model_load_precision(model_dir, precision, &m, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    return 1;
   }
   const char *prec = bertd_precision_name(precision);
   const bertd_checkpoint_config *cfg = bertd_model_config(m);

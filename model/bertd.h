@@ -46,11 +46,23 @@ typedef enum {
   BERTD_TASK_JOINT = 1 << 6      /* JointBERT intent + slots */
 } bertd_task;
 
+/* Loads a checkpoint directory for inference in fp32: each encoder layer is packed for the fp32
+ * kernel as it is read and its fp32 matrices are released (their pointers in
+ * bertd_model_weights are NULL), so the model holds the encoder once, as panels; the word
+ * embeddings are read in place from the file's mapping when it stores them as F32. (With
+ * BERTD_GEMM=blas the fp32 matrices stay, for OpenBLAS.) Such a model cannot change precision;
+ * training loads its weights itself (bertd_weights_load). */
 int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t errstr_size);
 /* A BertModel of the given shape with weights drawn uniformly from [-0.05, 0.05) (seeded), no
  * tokenizer and no heads: for benchmarks of shapes no checkpoint at hand has (BERT-base). */
 int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint64_t seed,
                        bertd_model **out, char *errstr, size_t errstr_size);
+/* The same weights written as a checkpoint directory dir (created; config.json of a BertModel,
+ * a placeholder vocab.txt of BERT's 30522 entries, an F32 model.safetensors) a few MiB at a
+ * time, never held whole: bertd_model_load(dir) gives the model bertd_model_random gives (the
+ * same checksum) through the load path a real checkpoint takes. */
+int bertd_model_random_save(const char *dir, int layers, int hidden, int heads, int intermediate,
+                            uint64_t seed, char *errstr, size_t errstr_size);
 void bertd_model_free(bertd_model *m);
 const bertd_checkpoint_config *bertd_model_config(const bertd_model *m);
 const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m);
@@ -59,7 +71,8 @@ const char *bertd_model_name(const bertd_model *m);     /* the directory's base 
 const char *bertd_model_checksum(const bertd_model *m); /* hex FNV-1a 64 of the weight files */
 /* Sentence-transformers' max_seq_length when the checkpoint has one, else model_max_length. */
 int bertd_model_max_length(const bertd_model *m);
-/* The weights as loaded (bertd_weights.h), for benchmarks and training. */
+/* The weights as loaded (bertd_weights.h), for benchmarks: after bertd_model_load the encoder's
+ * dense matrices are NULL (packed and released) and word_emb may point into the file. */
 const struct bertd_weights *bertd_model_weights(const bertd_model *m);
 /* The fp32 encoder kernel picked at load from what this CPU has: "avx512", "avx2", "generic",
  * or "openblas" when BERTD_GEMM=blas kept OpenBLAS on the unpacked weights. BERTD_GEMM=avx2 or
@@ -79,7 +92,8 @@ typedef enum bertd_precision {
 /* "fp32" | "bf16" | "int8" -> the precision; -1 for another name. */
 int bertd_precision_parse(const char *name, bertd_precision *out);
 const char *bertd_precision_name(bertd_precision p);
-/* Runs m's encoder in precision p from now on: picks the kernel from the CPU's features (cpuid;
+/* Runs m's encoder in precision p from now on (a model from bertd_model_random; a loaded model
+ * keeps the precision it was loaded in and refuses any other in one line): picks the kernel from the CPU's features (cpuid;
  * the environment variable BERTD_CPU_DISABLE=name,... hides features) and packs the weights for
  * it. Refuses with one line, leaving m as it was, when the CPU lacks the instructions (bf16
  * without AVX512-BF16 or AMX; int8 without AVX2). Call before any session of m runs a batch. */
@@ -90,8 +104,8 @@ int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
 int bertd_precision_check(bertd_precision p, char *errstr, size_t errstr_size);
 /* bertd_model_load, then the precision: bf16 / int8 are packed straight from the loaded fp32
  * (never beside the fp32 panels), and the fp32 copy of the encoder's linear matrices is then
- * released (its pages given back: bertd_model_weights' matrices read as zeros), so the model
- * holds those weights once, in its precision. Such a model cannot go back to fp32. */
+ * released (its pages given back, its pointers NULL), so the model holds those weights once, in
+ * its precision. Such a model cannot go back to fp32. */
 int bertd_model_load_precision(const char *dir, bertd_precision p, bertd_model **out,
                                char *errstr, size_t errstr_size);
 bertd_precision bertd_model_precision(const bertd_model *m);

@@ -357,6 +357,8 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   int N, T;
   if (bertd_batch_check(cfg, B, lens, ids, type_ids, &N, &T, "encoder", errstr, errstr_size))
     return -1;
+  /* an inference load reads its word-embedding rows as ids first appear */
+  if (bertd_weights_rows_fetch(w, ids, N, errstr, errstr_size)) return -1;
   enum { MAX_SLICES = 64 };
   int P = threads < B ? threads : B;
   if (P > MAX_SLICES) P = MAX_SLICES;

@@ -31,6 +31,15 @@ typedef struct bertd_packed_encoder {
 int bertd_packed_encoder_build(bertd_packed_encoder *pe, const bertd_gemm_kernel *kern,
                                const bertd_checkpoint_config *cfg, const bertd_weights *w,
                                char *errstr, size_t errstr_size);
+/* The same in steps, for a load that packs each layer as soon as it is read (model.c): init
+ * (room for L layers), then each layer, then the pooler (none when w has no pooler). */
+int bertd_packed_encoder_init(bertd_packed_encoder *pe, const bertd_gemm_kernel *kern, int L,
+                              char *errstr, size_t errstr_size);
+int bertd_packed_encoder_pack_layer(bertd_packed_encoder *pe, const bertd_checkpoint_config *cfg,
+                                    int l, const bertd_layer_weights *lw, char *errstr,
+                                    size_t errstr_size);
+int bertd_packed_encoder_pack_pooler(bertd_packed_encoder *pe, const bertd_checkpoint_config *cfg,
+                                     const bertd_weights *w, char *errstr, size_t errstr_size);
 void bertd_packed_encoder_free(bertd_packed_encoder *pe);
 
 #endif

@@ -141,6 +141,12 @@ typedef struct bertd_lowp_model {
 int bertd_lowp_model_create(const bertd_checkpoint_config *cfg, const struct bertd_weights *w,
                             const bertd_lowp_kernel *k, bertd_lowp_model **out, char *errstr,
                             size_t errstr_size);
+/* The same in steps, for a load that packs each layer as soon as it is read (model.c): room
+ * for L layers, then layer i (its LayerNorms and the one before it must be in w). */
+int bertd_lowp_model_alloc(int L, const bertd_lowp_kernel *k, bertd_lowp_model **out,
+                           char *errstr, size_t errstr_size);
+int bertd_lowp_layer_pack(bertd_lowp_model *m, const bertd_checkpoint_config *cfg,
+                          const struct bertd_weights *w, int i, char *errstr, size_t errstr_size);
 void bertd_lowp_model_free(bertd_lowp_model *m);
 
 /* fp32 -> bf16, round to nearest even (NaN stays NaN): what vcvtneps2bf16 does. */

@@ -234,45 +234,60 @@ void bertd_lowp_prepare(const bertd_lowp_linear *l, bertd_lowp_gemm_args *gp, fl
   }
 }
 
-int bertd_lowp_model_create(const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                            const bertd_lowp_kernel *k, bertd_lowp_model **out, char *errstr,
-                            size_t errstr_size) {
+int bertd_lowp_model_alloc(int L, const bertd_lowp_kernel *k, bertd_lowp_model **out,
+                           char *errstr, size_t errstr_size) {
   *out = NULL;
-  const int L = cfg->num_hidden_layers, H = cfg->hidden_size, I = cfg->intermediate_size;
   bertd_lowp_model *m = calloc(1, sizeof(*m));
-  if (!m || !(m->layers = calloc((size_t)L, sizeof(bertd_lowp_layer)))) {
+  if (!m || !(m->layers = calloc((size_t)(L > 0 ? L : 1), sizeof(bertd_lowp_layer)))) {
     free(m);
     return bertd_set_error(errstr, errstr_size, "%s: out of memory", k->name);
   }
   m->kernel = k;
   m->L = L;
-  for (int i = 0; i < L; i++) {
-    const bertd_layer_weights *lw = &w->layers[i];
-    bertd_lowp_layer *ll = &m->layers[i];
-    /* q, k, v read the previous LayerNorm's output (the embeddings' for layer 0), the
-     * feed-forward's first layer this layer's attention LayerNorm's: int8 smooths them */
-    const int smooth = k->prec == BERTD_PRECISION_INT8;
-    const float *g_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_g : w->emb_ln_g;
-    const float *b_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_b : w->emb_ln_b;
-    const float *g_mid = smooth ? lw->ln1_g : NULL, *b_mid = smooth ? lw->ln1_b : NULL;
-    if (bertd_lowp_linear_init(&ll->q, k, lw->q_w, lw->q_b, H, H, g_in, b_in, errstr,
-                               errstr_size) ||
-        bertd_lowp_linear_init(&ll->k, k, lw->k_w, lw->k_b, H, H, g_in, b_in, errstr,
-                               errstr_size) ||
-        bertd_lowp_linear_init(&ll->v, k, lw->v_w, lw->v_b, H, H, g_in, b_in, errstr,
-                               errstr_size) ||
-        bertd_lowp_linear_init(&ll->attn_out, k, lw->attn_out_w, lw->attn_out_b, H, H, NULL,
-                               NULL, errstr, errstr_size) ||
-        bertd_lowp_linear_init(&ll->inter, k, lw->inter_w, lw->inter_b, H, I, g_mid, b_mid,
-                               errstr, errstr_size) ||
-        bertd_lowp_linear_init(&ll->out, k, lw->out_w, lw->out_b, I, H, NULL, NULL, errstr,
-                               errstr_size)) {
+  *out = m;
+  return 0;
+}
+
+int bertd_lowp_layer_pack(bertd_lowp_model *m, const bertd_checkpoint_config *cfg,
+                          const bertd_weights *w, int i, char *errstr, size_t errstr_size) {
+  const int H = cfg->hidden_size, I = cfg->intermediate_size;
+  const bertd_lowp_kernel *k = m->kernel;
+  const bertd_layer_weights *lw = &w->layers[i];
+  bertd_lowp_layer *ll = &m->layers[i];
+  /* q, k, v read the previous LayerNorm's output (the embeddings' for layer 0), the
+   * feed-forward's first layer this layer's attention LayerNorm's: int8 smooths them */
+  const int smooth = k->prec == BERTD_PRECISION_INT8;
+  const float *g_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_g : w->emb_ln_g;
+  const float *b_in = !smooth ? NULL : i ? w->layers[i - 1].ln2_b : w->emb_ln_b;
+  const float *g_mid = smooth ? lw->ln1_g : NULL, *b_mid = smooth ? lw->ln1_b : NULL;
+  if (bertd_lowp_linear_init(&ll->q, k, lw->q_w, lw->q_b, H, H, g_in, b_in, errstr,
+                             errstr_size) ||
+      bertd_lowp_linear_init(&ll->k, k, lw->k_w, lw->k_b, H, H, g_in, b_in, errstr,
+                             errstr_size) ||
+      bertd_lowp_linear_init(&ll->v, k, lw->v_w, lw->v_b, H, H, g_in, b_in, errstr,
+                             errstr_size) ||
+      bertd_lowp_linear_init(&ll->attn_out, k, lw->attn_out_w, lw->attn_out_b, H, H, NULL,
+                             NULL, errstr, errstr_size) ||
+      bertd_lowp_linear_init(&ll->inter, k, lw->inter_w, lw->inter_b, H, I, g_mid, b_mid,
+                             errstr, errstr_size) ||
+      bertd_lowp_linear_init(&ll->out, k, lw->out_w, lw->out_b, I, H, NULL, NULL, errstr,
+                             errstr_size))
+    return -1;
+  const bertd_lowp_linear *all[6] = {&ll->q, &ll->k, &ll->v, &ll->attn_out, &ll->inter, &ll->out};
+  for (int j = 0; j < 6; j++) m->bytes += bertd_lowp_linear_bytes(all[j]);
+  return 0;
+}
+
+int bertd_lowp_model_create(const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                            const bertd_lowp_kernel *k, bertd_lowp_model **out, char *errstr,
+                            size_t errstr_size) {
+  bertd_lowp_model *m;
+  if (bertd_lowp_model_alloc(cfg->num_hidden_layers, k, &m, errstr, errstr_size)) return -1;
+  for (int i = 0; i < cfg->num_hidden_layers; i++)
+    if (bertd_lowp_layer_pack(m, cfg, w, i, errstr, errstr_size)) {
       bertd_lowp_model_free(m);
       return -1;
     }
-    const bertd_lowp_linear *all[6] = {&ll->q, &ll->k, &ll->v, &ll->attn_out, &ll->inter, &ll->out};
-    for (int j = 0; j < 6; j++) m->bytes += bertd_lowp_linear_bytes(all[j]);
-  }
   *out = m;
   return 0;
 }

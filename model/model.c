@@ -1,6 +1,8 @@
 /* model.c: a checkpoint directory -> config, weights and tokenizer in one handle. */
 #include "model.h"
 
+#include "cpu_features.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +16,9 @@ static void name_from_dir(const char *dir, char *name, size_t size) {
 }
 
 /* FNV-1a 64 over the parameters as loaded: the same weights give the same checksum whatever the
- * file layout (F16 or F32 file, sharded or not), and a changed weight changes it. */
-static void weights_checksum(const bertd_weights *w, char out[17]) {
+ * file layout (F16 or F32 file, sharded or not), and a changed weight changes it. A checkpoint
+ * load computes the same sum while it reads (bertd_weights_load_opts.checksum). */
+void bertd_model_weights_checksum(const bertd_weights *w, char out[17]) {
   uint64_t h = 0xcbf29ce484222325ULL;
   const unsigned char *p = (const unsigned char *)w->memory;
   size_t n = w->num_floats * sizeof(float);
@@ -49,6 +52,33 @@ int bertd_model_load(const char *dir, bertd_model **out, char *errstr, size_t er
   return bertd_model_load_precision(dir, BERTD_PRECISION_FP32, out, errstr, errstr_size);
 }
 
+/* bertd_weights_load_ex's layer callback: layer l into the fp32 kernel's panels or the bf16 /
+ * int8 copy, then its fp32 matrices given back, so the load holds the packed layers plus one
+ * layer in fp32, never two copies of the encoder. */
+static int pack_loaded_layer(void *arg, int l, char *errstr, size_t errstr_size) {
+  bertd_model *m = arg;
+  if (m->lowp ? bertd_lowp_layer_pack(m->lowp, &m->cfg, &m->w, l, errstr, errstr_size)
+              : bertd_packed_encoder_pack_layer(&m->pe, &m->cfg, l, &m->w.layers[l], errstr,
+                                                errstr_size))
+    return -1;
+  bertd_weights_release_dense(&m->w, l);
+  return 0;
+}
+
+/* The bf16 / int8 kernel this CPU runs for precision p, and room for the packed layers. */
+static int lowp_begin(bertd_model *m, bertd_precision p, char *errstr, size_t errstr_size) {
+  if ((unsigned)p > BERTD_PRECISION_INT8)
+    return bertd_set_error(errstr, errstr_size, "precision %d unknown", (int)p);
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  const bertd_lowp_kernel *k;
+  return bertd_lowp_kernel_select(p, &f, &k, errstr, errstr_size) ||
+                 bertd_lowp_model_alloc(m->cfg.num_hidden_layers, k, &m->lowp, errstr,
+                                        errstr_size)
+             ? -1
+             : 0;
+}
+
 int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd_model **out,
                                char *errstr, size_t errstr_size) {
   *out = NULL;
@@ -61,76 +91,50 @@ int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd
     free(m);
     return -1;
   }
-  if (bertd_weights_load(dir, &m->cfg, &m->w, errstr, errstr_size)) {
+  /* Each encoder layer is packed as it is read -- for the fp32 kernel, or in bf16 / int8
+   * straight from the fp32 (no fp32 panels on the way) -- and its fp32 matrices released;
+   * BERTD_GEMM=blas in fp32 keeps them instead (OpenBLAS reads them at every call). Every load
+   * reads the word embeddings row by row as ids first appear, when it can
+   * (bertd_weights_load_opts). */
+  const char *choice = getenv("BERTD_GEMM");
+  const int lowp = precision != BERTD_PRECISION_FP32;
+  const int pack = lowp || !(choice && !strcmp(choice, "blas"));
+  uint64_t h = 0;
+  bertd_weights_load_opts lo = {.lazy_word_embeddings = 1, .checksum = &h};
+  if (pack) {
+    lo.layer_loaded = pack_loaded_layer;
+    lo.arg = m;
+  }
+  if ((lowp ? lowp_begin(m, precision, errstr, errstr_size)
+            : pack && bertd_packed_encoder_init(&m->pe, bertd_gemm_best(),
+                                                m->cfg.num_hidden_layers, errstr, errstr_size)) ||
+      bertd_weights_load_ex(dir, &m->cfg, &lo, &m->w, errstr, errstr_size)) {
+    bertd_lowp_model_free(m->lowp);
+    bertd_packed_encoder_free(&m->pe);
     bertd_config_free(&m->cfg);
     free(m);
     return -1;
   }
-  /* of the weights as loaded, before any precision releases part of them */
-  weights_checksum(&m->w, m->checksum);
-  if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size)) {
-    bertd_weights_free(&m->w);
-    bertd_config_free(&m->cfg);
-    free(m);
-    return -1;
-  }
-  /* bf16 / int8: packed from the loaded fp32 once (no fp32 panels on the way), whose encoder
-   * matrices are then released (precision.c) */
-  if (precision == BERTD_PRECISION_FP32 ? bertd_model_pack_encoder(m, errstr, errstr_size)
-                                        : bertd_model_set_precision(m, precision, errstr,
-                                                                    errstr_size)) {
+/* of the weights as loaded, before any precision releases part of them */
+  snprintf(m->checksum, sizeof m->checksum, "%016llx", (unsigned long long)h);
+  if (bertd_tokenizer_from_config(dir, &m->cfg, &m->tok, errstr, errstr_size) ||
+      (pack && !lowp &&
+       bertd_packed_encoder_pack_pooler(&m->pe, &m->cfg, &m->w, errstr, errstr_size))) {
     bertd_lowp_model_free(m->lowp);
     bertd_tokenizer_free(m->tok);
+    bertd_packed_encoder_free(&m->pe);
     bertd_weights_free(&m->w);
     bertd_config_free(&m->cfg);
     free(m);
     return -1;
   }
+  m->precision = precision;
+  m->fp32_released = pack;
   m->tasks = tasks_of(&m->w);
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_SEQ_CLS && m->w.pooler_w)
     m->tasks |= BERTD_TASK_CLASSIFY;
   if (m->w.cls_w && m->cfg.arch == BERTD_ARCH_TOKEN_CLS) m->tasks |= BERTD_TASK_TAG;
   name_from_dir(dir, m->name, sizeof(m->name));
-  if (m->lowp) bertd_model_release_fp32(m);
-  *out = m;
-  return 0;
-}
-
-int bertd_model_random(int layers, int hidden, int heads, int intermediate, uint64_t seed,
-                       bertd_model **out, char *errstr, size_t errstr_size) {
-  *out = NULL;
-  if (layers < 1 || hidden < 1 || heads < 1 || hidden % heads || intermediate < 1) {
-    snprintf(errstr, errstr_size, "random model: bad shape %d layers, hidden %d, %d heads", layers,
-             hidden, heads);
-    return -1;
-  }
-  bertd_model *m = calloc(1, sizeof(*m));
-  if (!m) {
-    snprintf(errstr, errstr_size, "random model: out of memory");
-    return -1;
-  }
-  m->cfg = (bertd_checkpoint_config){.vocab_size = 30522, .hidden_size = hidden,
-                          .num_hidden_layers = layers, .num_attention_heads = heads,
-                          .intermediate_size = intermediate, .hidden_act = BERTD_ACT_GELU,
-                          .max_position_embeddings = 512, .type_vocab_size = 2,
-                          .layer_norm_eps = 1e-12f, .arch = BERTD_ARCH_BASE};
-  if (bertd_weights_alloc(&m->cfg, &m->w, errstr, errstr_size)) {
-    free(m);
-    return -1;
-  }
-  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1; /* xorshift64*: reproducible, no global state */
-  for (size_t i = 0; i < m->w.num_floats; i++) {
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-    m->w.memory[i] = (float)((x * 0x2545F4914F6CDD1DULL) >> 40) / 16777216.0f * 0.1f - 0.05f;
-  }
-  if (bertd_model_pack_encoder(m, errstr, errstr_size)) {
-    bertd_weights_free(&m->w);
-    free(m);
-    return -1;
-  }
-  m->tasks = BERTD_TASK_EMBED;
-  snprintf(m->name, sizeof m->name, "random-%dx%d", layers, hidden);
-  weights_checksum(&m->w, m->checksum);
   *out = m;
   return 0;
 }

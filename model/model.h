@@ -19,12 +19,11 @@ struct bertd_model {
   bertd_precision precision;
   bertd_lowp_model *lowp; /* bf16 / int8 linear weights; NULL in fp32 */
   int fp32_released;      /* the encoder's fp32 linear matrices in w were given back to the OS
-                             (precision.c): fp32 can no longer run */
+                             once packed (model.c): no other precision can be packed */
 };
 
-/* The encoder's fp32 linear matrices, packed in bf16 / int8, given back to the OS (precision.c;
- * bertd_model_load_precision). */
-void bertd_model_release_fp32(bertd_model *m);
+/* Hex FNV-1a 64 of w->memory (model.c; a random model's checksum). */
+void bertd_model_weights_checksum(const bertd_weights *w, char out[17]);
 /* Packs m's encoder for the best fp32 kernel (model.c; BERTD_GEMM=blas: none, OpenBLAS). */
 int bertd_model_pack_encoder(bertd_model *m, char *errstr, size_t errstr_size);
 

@@ -1,7 +1,5 @@
 /* precision.c: a model's precision (fp32, bf16, int8) and the kernel that runs it. */
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cpu_features.h"
 #include "lowp.h"
@@ -22,37 +20,15 @@ const char *bertd_precision_name(bertd_precision p) {
   return (unsigned)p < 3 ? names[p] : "?";
 }
 
-/* Gives the whole pages inside [p, p + n floats) back to the OS (anonymous memory: they read
- * as zeros if touched again). */
-static void release_floats(float *p, size_t n) {
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t a = ((uintptr_t)p + page - 1) / page * page;
-  uintptr_t b = ((uintptr_t)(p + n)) / page * page;
-  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
-void bertd_model_release_fp32(bertd_model *m) {
-  const size_t H = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
-  for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
-    bertd_layer_weights *lw = &m->w.layers[l];
-    release_floats(lw->q_w, H * H);
-    release_floats(lw->k_w, H * H);
-    release_floats(lw->v_w, H * H);
-    release_floats(lw->attn_out_w, H * H);
-    release_floats(lw->inter_w, I * H);
-    release_floats(lw->out_w, H * I);
-  }
-  m->fp32_released = 1;
-}
-
 int bertd_model_set_precision(bertd_model *m, bertd_precision p, char *errstr,
                               size_t errstr_size) {
   if (p == m->precision) return 0;
   if (m->fp32_released)
     return bertd_set_error(errstr, errstr_size,
                            "precision %s: this model was loaded in %s and holds no fp32 copy of "
-                           "its encoder; load it again", bertd_precision_name(p),
-                           bertd_precision_name(m->precision));
+                           "its encoder (packed at load); load it again in %s",
+                           bertd_precision_name(p), bertd_precision_name(m->precision),
+                           bertd_precision_name(p));
   bertd_lowp_model *lp = NULL;
   if (p != BERTD_PRECISION_FP32) {
     if ((unsigned)p > BERTD_PRECISION_INT8)

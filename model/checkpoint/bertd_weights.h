@@ -54,6 +54,13 @@ typedef struct bertd_weights {
   float *nsp_w, *nsp_b;             /* cls.seq_relationship (2,H), (2) */
   float *intent_w, *intent_b;       /* intent_classifier.linear (NI,H), (NI) */
   float *slot_w, *slot_b;           /* slot_classifier.linear (NS,H), (NS) */
+
+  /* Inference loads only (bertd_weights_load_ex), both 0 / NULL otherwise: */
+  struct bertd_weights_rows *rows; /* word_emb filled in from the file row by row as token ids
+                                      first appear (bertd_weights_rows_fetch) */
+  int released;                     /* layers whose six dense matrices were given back
+                                       (bertd_weights_release_dense): their pointers are NULL
+                                       and memory holds no copy of them */
 } bertd_weights;
 
 /* Loads DIR/model.safetensors or the shards named by DIR/model.safetensors.index.json,
@@ -62,6 +69,45 @@ typedef struct bertd_weights {
  * with the config is an error naming the file and the tensor. */
 int bertd_weights_load(const char *dir, const bertd_checkpoint_config *cfg, bertd_weights *w,
                        char *errstr, size_t errstr_size);
+
+/* An inference load: what bertd_weights_load does, plus (each optional) */
+typedef struct bertd_weights_load_opts {
+  /* word_emb not read at load but row by row, the first time a batch holds a token id
+   * (bertd_weights_rows_fetch, which the encoder calls), into memory that stays untouched
+   * until then: the rows a stream never uses never become resident. Only for an F32 tensor and
+   * a model whose MLM decoder is not tied to it (the decoder reads every row); else a plain
+   * copy. The weights must then never be written, viewed or saved (training loads with
+   * bertd_weights_load). */
+  int lazy_word_embeddings;
+  /* Called once layer l's tensors are all in place, layers in order, before any later tensor is
+   * read: it may pack the layer and release its dense matrices (bertd_weights_release_dense),
+   * so the fp32 copy of the whole encoder is never held. Non-zero fails the load (message in
+   * errstr). */
+  int (*layer_loaded)(void *arg, int layer, char *errstr, size_t errstr_size);
+  void *arg;
+  /* If set: FNV-1a 64 over every parameter's F32 bytes in table order, i.e. over w->memory as
+   * bertd_weights_load fills it, computed while loading (before any release). */
+  uint64_t *checksum;
+} bertd_weights_load_opts;
+
+/* bertd_weights_load with opts (NULL: bertd_weights_load). Every tensor's file pages are dropped
+ * from the resident set once converted, so the peak is the weights, not the file plus them. */
+int bertd_weights_load_ex(const char *dir, const bertd_checkpoint_config *cfg,
+                          const bertd_weights_load_opts *opts, bertd_weights *w, char *errstr,
+                          size_t errstr_size);
+
+/* Makes sure the word-embedding rows of ids[0..n) are in w->word_emb (a lazy load; a no-op
+ * otherwise): each row is read from the checkpoint file once, the first time it is asked for,
+ * under a lock, so sessions on several threads may call this at once. Ids outside the
+ * vocabulary are skipped (the caller's batch check names them). -1 with a message when the
+ * file cannot be read. */
+int bertd_weights_rows_fetch(const bertd_weights *w, const int32_t *ids, int n, char *errstr,
+                             size_t errstr_size);
+
+/* Gives layer l's q, k, v, attention-output, intermediate and output matrices back to the OS
+ * (after they were packed for inference) and sets their pointers NULL; biases and LayerNorms
+ * stay. bertd_weights_save and bertd_weights_view then refuse w. */
+void bertd_weights_release_dense(bertd_weights *w, int l);
 
 /* Allocates the layout for cfg->arch with no file (for tests and for new heads in training);
  * values are zero. */

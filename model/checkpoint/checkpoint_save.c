@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "bertd_trainer.h"
+#include "weights_internal.h"
 
 static int fail(char *errstr, size_t errstr_size, const char *what, const char *path) {
   snprintf(errstr, errstr_size, "%s: %s: %s", path, what, strerror(errno));
@@ -115,8 +116,8 @@ static int copy_optional(const char *src_dir, const char *dir, const char *name,
   return 0;
 }
 
-int bertd_checkpoint_save(const char *dir, const bertd_checkpoint_config *cfg, const bertd_weights *w,
-                          const char *tokenizer_dir, char *errstr, size_t errstr_size) {
+int bertd_checkpoint_save_config(const char *dir, const bertd_checkpoint_config *cfg,
+                                 const char *tokenizer_dir, char *errstr, size_t errstr_size) {
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fail(errstr, errstr_size, "mkdir", dir);
   char path[4096];
   if (join(path, sizeof path, dir, "config.json", errstr, errstr_size)) return -1;
@@ -137,6 +138,14 @@ int bertd_checkpoint_save(const char *dir, const bertd_checkpoint_config *cfg, c
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
       if (copy_optional(tokenizer_dir, dir, files[i], errstr, errstr_size)) return -1;
   }
-  if (join(path, sizeof path, dir, "model.safetensors", errstr, errstr_size)) return -1;
+  return 0;
+}
+
+int bertd_checkpoint_save(const char *dir, const bertd_checkpoint_config *cfg, const bertd_weights *w,
+                          const char *tokenizer_dir, char *errstr, size_t errstr_size) {
+  char path[4096];
+  if (bertd_checkpoint_save_config(dir, cfg, tokenizer_dir, errstr, errstr_size) ||
+      join(path, sizeof path, dir, "model.safetensors", errstr, errstr_size))
+    return -1;
   return bertd_weights_save(w, path, errstr, errstr_size);
 }

@@ -315,6 +315,19 @@ void bertd_st_close(bertd_safetensors *st) {
   st->data_size = 0;
 }
 
+void bertd_st_drop_pages(const bertd_safetensors *st, const bertd_st_tensor *t) {
+  if (!st->map || t->begin == t->end) return;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = (uintptr_t)st->map, hi = lo + st->map_size;
+  uintptr_t a = (uintptr_t)(st->data + t->begin) / page * page;
+  uintptr_t b = ((uintptr_t)(st->data + t->end) + page - 1) / page * page;
+  if (a < lo) a = lo;
+  if (b > hi) b = hi;
+  /* a private read-only file mapping never written: the pages go back to the page cache and a
+   * later read (a neighbour tensor sharing an edge page) faults them in again */
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 const bertd_st_tensor *bertd_st_find(const bertd_safetensors *st, const char *name) {
   /* Linear: a BERT checkpoint has a few hundred tensors and each is looked up once. */
   for (int i = 0; i < st->num_tensors; i++)

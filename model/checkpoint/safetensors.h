@@ -63,6 +63,12 @@ void bertd_st_close(bertd_safetensors *st);
 /* The tensor called name, or NULL. */
 const bertd_st_tensor *bertd_st_find(const bertd_safetensors *st, const char *name);
 
+/* Drops the pages of the mapping under t's bytes from this process's resident memory once t has
+ * been converted (bertd_st_read_f32): loading a checkpoint then never holds the file and its
+ * copy at once. They stay readable (a read faults them in again from the page cache). No-op
+ * for a buffer not mapped from a file. */
+void bertd_st_drop_pages(const bertd_safetensors *st, const bertd_st_tensor *t);
+
 const char *bertd_st_dtype_name(bertd_st_dtype dtype);
 size_t bertd_st_dtype_size(bertd_st_dtype dtype);
 

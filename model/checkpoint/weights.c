@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "weights_internal.h"
 
@@ -188,14 +190,14 @@ int bertd_weights_layout(const bertd_checkpoint_config *cfg, bertd_weights_layou
   }
 
   w->num_floats = t.next_offset;
-  w->memory = calloc(w->num_floats, sizeof(float));
+  w->memory = opts.table_only ? NULL : calloc(w->num_floats, sizeof(float));
   w->layers = calloc((size_t)cfg->num_hidden_layers, sizeof *w->layers);
-  if (!w->memory || !w->layers) {
+  if ((!opts.table_only && !w->memory) || !w->layers) {
     size_t mb = w->num_floats * sizeof(float) >> 20;
     bertd_weights_free(w);
     return bertd_set_error(errstr, errstr_size, "weights: out of memory for %zu MB of parameters", mb);
   }
-  bind(w, cfg->num_hidden_layers);
+  if (!opts.table_only) bind(w, cfg->num_hidden_layers);
   return 0;
 }
 
@@ -209,8 +211,33 @@ bertd_param *bertd_weights_find(bertd_weights *w, const char *name) {
   return NULL;
 }
 
+/* Gives the whole pages inside [p, p + n floats) back to the OS: anonymous memory, so only the
+ * edges shared with neighbouring tensors (biases) stay resident. */
+static void release_floats(float *p, size_t n) {
+  if (!p) return;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + page - 1) / page * page;
+  uintptr_t b = ((uintptr_t)(p + n)) / page * page;
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void bertd_weights_release_dense(bertd_weights *w, int l) {
+  bertd_layer_weights *lw = &w->layers[l];
+  float **const m[6] = {&lw->q_w, &lw->k_w, &lw->v_w, &lw->attn_out_w, &lw->inter_w, &lw->out_w};
+  if (!lw->q_w) return; /* released already */
+  for (int i = 0; i < 6; i++) {
+    const bertd_param *p = NULL;
+    for (int j = 0; j < w->num_params && !p; j++)
+      if (w->memory + w->params[j].offset == *m[i]) p = &w->params[j];
+    if (p) release_floats(*m[i], p->numel);
+    *m[i] = NULL;
+  }
+  w->released++;
+}
+
 void bertd_weights_free(bertd_weights *w) {
   if (!w) return;
+  bertd_weights_rows_free(w->rows);
   free(w->memory);
   free(w->params);
   free(w->layers);
@@ -223,6 +250,11 @@ static float *rebase(const bertd_weights *w, float *memory, const float *p) {
 
 int bertd_weights_view(const bertd_weights *w, float *memory, bertd_weights *v, char *errstr,
                        size_t errstr_size) {
+  if (w->rows || w->released)
+    return bertd_set_error(errstr, errstr_size,
+                           "weights: loaded for inference (word embeddings read on demand, "
+                           "encoder released after packing); load them with bertd_weights_load "
+                           "to train");
   int L = 0;
   /* the layer count is not stored; count the layers by their first tensor's name */
   for (int i = 0; i < w->num_params; i++)
