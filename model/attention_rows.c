@@ -5,6 +5,7 @@
  * head and layer cost more in call overhead than in arithmetic). See layers.h. */
 #include <math.h>
 
+#include "gemm.h"
 #include "layers.h"
 #include "vecmath.h"
 
@@ -35,13 +36,27 @@ BERTD_VEC_CLONES static void head_rows(float *restrict c, int ldc, const float *
   }
 }
 
+size_t bertd_attention_rows_scratch(int D, int Tmax) {
+  const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
+  return ((size_t)D + 6) * Tp; /* attention_avx512.c's kt and score block; covers (D+1)*Tmax */
+}
+
 void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, int H, int NH,
                           float *scratch, int part, int parts) {
   const int D = H / NH, ld = 3 * H;
   const float scale = 1.0f / sqrtf((float)D);
   int Tmax = 0;
   for (int b = 0; b < B; b++) Tmax = lens[b] > Tmax ? lens[b] : Tmax;
-  float *kt = scratch, *s = scratch + (size_t)D * Tmax;
+  /* the register-tiled heads for the CPU's fp32 kernel (BERTD_GEMM caps both) */
+  typedef void head_fn(float *restrict, int, const float *restrict, const float *restrict,
+                       const float *restrict, int, int, int, float, float *restrict,
+                       float *restrict);
+  const bertd_gemm_kernel *kern = bertd_gemm_best();
+  head_fn *tiled = kern == &bertd_gemm_avx512 && D % 16 == 0 ? bertd_attention_head_avx512
+                   : kern == &bertd_gemm_avx2 && D % 8 == 0  ? bertd_attention_head_avx2
+                                                             : NULL;
+  const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
+  float *kt = scratch, *s = scratch + (size_t)D * (tiled ? Tp : (size_t)Tmax);
   /* work items (b, h) in order; this part takes items [lo, hi) */
   const long items = (long)B * NH, lo = items * part / parts, hi = items * (part + 1) / parts;
   size_t start = 0;
@@ -51,7 +66,9 @@ void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, 
     for (int h = 0; h < NH; h++, item++) {
       if (item < lo || item >= hi) continue;
       const float *q = qkv + start * ld + (size_t)h * D;
-      head_rows(ctx + start * H + (size_t)h * D, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
+      float *c = ctx + start * H + (size_t)h * D;
+      if (tiled) tiled(c, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
+      else head_rows(c, H, q, q + H, q + 2 * H, ld, T, D, scale, kt, s);
     }
     start += (size_t)T;
   }

@@ -140,7 +140,7 @@ typedef struct {
   bertd_acts view;               /* pointers into the batch's acts; its own scores block */
   int threads;                   /* > 1: this slice splits its work across the pool */
   bertd_encoder_pool **pool;
-  float *attn_scratch;           /* threads blocks of (D+1)*Tmax floats */
+  float *attn_scratch;           /* threads blocks of bertd_attention_rows_scratch floats */
 } encoder_slice;
 
 /* One thread's share of a packed product: panels [p0, p1). */
@@ -193,7 +193,7 @@ static void attn_part_task(void *arg) {
   for (int b = 0; b < sl->view.B; b++) Tmax = sl->view.lens[b] > Tmax ? sl->view.lens[b] : Tmax;
   bertd_attention_rows(sl->view.ctx, ap->qkv, sl->view.lens, sl->view.B, cfg->hidden_size,
                        cfg->num_attention_heads,
-                       sl->attn_scratch + (size_t)ap->part * (size_t)(D + 1) * Tmax, ap->part,
+                       sl->attn_scratch + (size_t)ap->part * bertd_attention_rows_scratch(D, Tmax), ap->part,
                        ap->parts);
 }
 
@@ -381,7 +381,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   }
   if (packed) {
     const size_t D = (size_t)(cfg->hidden_size / cfg->num_attention_heads);
-    const size_t need = (size_t)(inner > 1 ? ATTN_PARTS_PER_THREAD * inner : P) * (D + 1) * (size_t)T;
+    const size_t need = (size_t)(inner > 1 ? ATTN_PARTS_PER_THREAD * inner : P) * bertd_attention_rows_scratch(D, T);
     if (need > a->cap_attn_scratch) {
       if (grow(&a->attn_scratch, need, errstr, errstr_size)) return -1;
       a->cap_attn_scratch = need;

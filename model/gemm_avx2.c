@@ -7,15 +7,35 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "gelu.h"
+#include "gelu_erf_coeffs.h"
 
-enum { MR = 6, NR = 16 };
+/* PF: rows of a panel prefetched ahead (32 x 64 bytes = 2 KiB), as gemm_avx512.c does. */
+enum { MR = 6, NR = 16, PF = 32 };
 #define TARGET __attribute__((target("avx2,fma")))
 
 /* mask of the first n of 8 lanes (n may be <= 0 or >= 8) */
 static inline TARGET __m256i lanes(int n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
+}
+
+/* gelu.c's x Phi(x) on 8 lanes in registers, the same operations in the same order (see
+ * gemm_avx512.c's gelu16), so bit for bit gelu.c's result. */
+static inline __attribute__((always_inline)) TARGET __m256 gelu8(__m256 x) {
+  const __m256 xmax = _mm256_set1_ps(GELU_ERF_XMAX), xmin = _mm256_set1_ps(-GELU_ERF_XMAX);
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)); /* x / sqrt 2 */
+  /* NaN-preserving clamp: max/min return their second operand when either is NaN */
+  const __m256 z = _mm256_min_ps(xmax, _mm256_max_ps(xmin, t));
+  const __m256 u = _mm256_mul_ps(_mm256_mul_ps(z, z),
+                                 _mm256_set1_ps(1.0f / (GELU_ERF_XMAX * GELU_ERF_XMAX)));
+  __m256 p = _mm256_set1_ps(GELU_ERF_P[6]), q = _mm256_set1_ps(GELU_ERF_Q[5]);
+  for (int i = 5; i >= 0; i--) p = _mm256_add_ps(_mm256_mul_ps(p, u), _mm256_set1_ps(GELU_ERF_P[i]));
+  for (int i = 4; i >= 0; i--) q = _mm256_add_ps(_mm256_mul_ps(q, u), _mm256_set1_ps(GELU_ERF_Q[i]));
+  __m256 r = _mm256_div_ps(_mm256_mul_ps(z, p), q);
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(1.0f), _mm256_cmp_ps(t, xmax, _CMP_GE_OQ));
+  r = _mm256_blendv_ps(r, _mm256_set1_ps(-1.0f), _mm256_cmp_ps(t, xmin, _CMP_LE_OQ));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                       _mm256_add_ps(_mm256_set1_ps(1.0f), r));
 }
 
 typedef struct {
@@ -25,14 +45,17 @@ typedef struct {
 static inline __attribute__((always_inline)) TARGET void put_row(const bertd_gemm_args *a, float *o,
                                                                  __m256 v0, __m256 v1,
                                                                  __m256i m0, __m256i m1,
-                                                                 int cols, chunk_pos pos) {
+                                                                 chunk_pos pos) {
   if (!pos.first || a->epi == BERTD_EPI_RESIDUAL) {
     v0 = _mm256_add_ps(_mm256_maskload_ps(o, m0), v0);
     v1 = _mm256_add_ps(_mm256_maskload_ps(o + 8, m1), v1);
   }
+  if (pos.last && a->epi == BERTD_EPI_BIAS_GELU) {
+    v0 = gelu8(v0);
+    v1 = gelu8(v1);
+  }
   _mm256_maskstore_ps(o, m0, v0);
   _mm256_maskstore_ps(o + 8, m1, v1);
-  if (pos.last && a->epi == BERTD_EPI_BIAS_GELU) gelu_forward(o, (size_t)cols);
 }
 
 /* named accumulators, not an array (see gemm_avx512.c): rows at or past mr are dead code */
@@ -46,7 +69,7 @@ static inline __attribute__((always_inline)) TARGET void put_row(const bertd_gem
 #define PUT(r)                                                                                  \
   if (mr > r)                                                                                   \
     put_row(a, a->out + (size_t)(row0 + r) * a->ldo + col0, _mm256_add_ps(c##r##0, bias0),     \
-            _mm256_add_ps(c##r##1, bias1), m0, m1, cols, pos);
+            _mm256_add_ps(c##r##1, bias1), m0, m1, pos);
 
 /* Rows row0..row0+mr of panel p over k in [k0, k1): the first chunk (k0 == 0) adds the bias
  * and, for the residual epilogue, the old out; later chunks add to out; the last applies GELU. */
@@ -61,6 +84,7 @@ static inline __attribute__((always_inline)) TARGET void tile_mr(const bertd_gem
   const chunk_pos pos = {k0 == 0, k1 == w->K};
   DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5)
   for (int k = 0; k < K; k++) {
+    _mm_prefetch((const char *)(B + (size_t)(k + PF) * NR), _MM_HINT_T0);
     const __m256 b0 = _mm256_load_ps(B + (size_t)k * NR), b1 = _mm256_load_ps(B + (size_t)k * NR + 8);
     FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5)
   }

@@ -81,9 +81,24 @@ void bertd_attention_forward(float *ctx, const float *q, const float *k, const f
 /* Inference attention without BLAS (attention_rows.c): qkv (N,3H) holds each token's q, k, v
  * side by side (the fused projection's output), ctx (N,H) as in bertd_attention_forward. The
  * B x NH (sequence, head) pairs are cut into `parts` contiguous runs and this call does run
- * `part`, so threads can share one batch. scratch: (D + 1) * Tmax floats, D = H / NH. */
+ * `part`, so threads can share one batch. scratch: bertd_attention_rows_scratch(D, Tmax)
+ * floats, D = H / NH. Where the CPU's fp32 kernel (gemm.h) is avx512 and D a multiple of 16,
+ * or avx2 and D a multiple of 8, each head runs in register tiles (attention_tiles.inc); else
+ * one query row at a time. */
 void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, int H, int NH,
                           float *scratch, int part, int parts);
+/* Floats of scratch one part of bertd_attention_rows needs: k transposed (D, Tp) and a block of
+ * scores (6, Tp), Tp = Tmax rounded up to 16. */
+size_t bertd_attention_rows_scratch(int D, int Tmax);
+/* One (sequence, head) in AVX-512F (attention_avx512.c, D a multiple of 16) or AVX2+FMA
+ * (attention_avx2.c, D a multiple of 8) register tiles: c (T,D) row stride ldc; q, k, v (T,D)
+ * row stride ld; kt: D * Tp floats, s: 6 * Tp floats (Tp: T rounded up to 16). */
+void bertd_attention_head_avx512(float *restrict c, int ldc, const float *restrict q,
+                                 const float *restrict k, const float *restrict v, int ld, int T,
+                                 int D, float scale, float *restrict kt, float *restrict s);
+void bertd_attention_head_avx2(float *restrict c, int ldc, const float *restrict q,
+                               const float *restrict k, const float *restrict v, int ld, int T,
+                               int D, float scale, float *restrict kt, float *restrict s);
 
 /* Floats of the attention-probability buffer for this batch: NH * sum_b lens[b]^2. */
 size_t bertd_attention_probs_size(const int *lens, int B, int NH);

@@ -118,3 +118,67 @@ Test(encoder_packed, row_attention_matches_blas_attention) {
   }
   free(qkv); free(q); free(k); free(v); free(ref); free(got); free(scores); free(scratch);
 }
+
+/* attention_tiles.inc's register-tiled heads (AVX-512 and AVX2) against bertd_attention_forward
+ * (OpenBLAS, separate q, k, v) for head widths of 1 to 10 vectors (D 8 for AVX2 only, 16, 32,
+ * 64, 80: AVX-512's 64 + 16 split, AVX2's 16 + 16 + ...) and lengths on both sides of every
+ * tile edge: 1 token, a 6-row block and one past it, one and two key vectors and one past, 64
+ * keys, and 70 (12 blocks minus 2 rows, padded columns). */
+typedef void head_fn(float *restrict, int, const float *restrict, const float *restrict,
+                     const float *restrict, int, int, int, float, float *restrict,
+                     float *restrict);
+
+static void tiled_heads_case(head_fn *head, int H, int NH) {
+  enum { B = 9 };
+  const int lens[B] = {1, 6, 7, 8, 9, 16, 17, 64, 70};
+  int N = 0, Tmax = 0;
+  for (int b = 0; b < B; b++) N += lens[b], Tmax = lens[b] > Tmax ? lens[b] : Tmax;
+  const int D = H / NH;
+  float *qkv = malloc(sizeof(float) * N * 3 * H), *q = malloc(sizeof(float) * N * H),
+        *k = malloc(sizeof(float) * N * H), *v = malloc(sizeof(float) * N * H),
+        *ref = malloc(sizeof(float) * N * H), *got = malloc(sizeof(float) * N * H),
+        *scores = malloc(sizeof(float) * NH * Tmax * Tmax),
+        *kt = malloc(sizeof(float) * bertd_attention_rows_scratch(D, Tmax));
+  cr_assert(qkv && q && k && v && ref && got && scores && kt);
+  unsigned s = 11;
+  for (int i = 0; i < N * 3 * H; i++) {
+    s = s * 1103515245u + 12345u;
+    qkv[i] = 2.0f * ((float)(s >> 8) / (float)(1u << 23) - 1.0f); /* scores up to ~|D| */
+  }
+  for (int n = 0; n < N; n++) {
+    memcpy(q + n * H, qkv + n * 3 * H, sizeof(float) * H);
+    memcpy(k + n * H, qkv + n * 3 * H + H, sizeof(float) * H);
+    memcpy(v + n * H, qkv + n * 3 * H + 2 * H, sizeof(float) * H);
+  }
+  bertd_attention_forward(ref, q, k, v, scores, lens, B, H, NH);
+  memset(got, 0xff, sizeof(float) * N * H); /* NaN: every element must be written */
+  const float scale = 1.0f / sqrtf((float)D);
+  const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
+  for (int b = 0, start = 0; b < B; start += lens[b], b++)
+    for (int h = 0; h < NH; h++) {
+      const float *qp = qkv + (size_t)start * 3 * H + (size_t)h * D;
+      head(got + (size_t)start * H + (size_t)h * D, H, qp, qp + H,
+                                  qp + 2 * H, 3 * H, lens[b], D, scale, kt, kt + (size_t)D * Tp);
+    }
+  for (int i = 0; i < N * H; i++)
+    cr_assert(fabsf(got[i] - ref[i]) < 2e-6f, "D %d element %d: %g vs %g", D, i, got[i], ref[i]);
+  free(qkv); free(q); free(k); free(v); free(ref); free(got); free(scores); free(kt);
+}
+
+static void tiled_heads(head_fn *head, int min_d) {
+  if (min_d == 8) tiled_heads_case(head, 16, 2); /* D 8 */
+  tiled_heads_case(head, 32, 2);                 /* D 16 */
+  tiled_heads_case(head, 64, 2);                 /* D 32: MiniLM's */
+  tiled_heads_case(head, 128, 2);                /* D 64: BERT-Base's */
+  tiled_heads_case(head, 160, 2);                /* D 80 */
+}
+
+Test(encoder_packed, avx512_tiled_attention_matches_blas_attention) {
+  if (!bertd_gemm_by_name("avx512")) cr_skip_test("this CPU has no avx512f");
+  tiled_heads(bertd_attention_head_avx512, 16);
+}
+
+Test(encoder_packed, avx2_tiled_attention_matches_blas_attention) {
+  if (!bertd_gemm_by_name("avx2")) cr_skip_test("this CPU has no avx2 and fma");
+  tiled_heads(bertd_attention_head_avx2, 8);
+}
