@@ -111,7 +111,7 @@ def child_openvino(a, shapes):
             if a.precision != "int8":  # int8: the unquantized ops at OpenVINO's default
                 cfg["INFERENCE_PRECISION_HINT"] = "bf16" if a.precision == "bf16" else "f32"
             cm = core.compile_model(model, "CPU", cfg)
-            inner = str(cm.get_property("INFERENCE_PRECISION_HINT"))
+            inner = cm.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. bf16
             if hint == "LATENCY":
                 req = cm.create_infer_request()
                 sps = timed(lambda: req.infer(feed), a.seconds, B)
@@ -335,7 +335,7 @@ def plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16
     """[(model, engine, precision, command, variant or None)]: the processes of one repeat; a
     bertd command names its variant (its streams), a peer's rows name theirs."""
     me = os.path.abspath(__file__)
-    streams = sorted({1, a.threads})
+    streams = sorted({1, min(a.threads, 16)})  # bench_encoder runs up to 16 streams
     runs = []
     for label, path in (("minilm", a.minilm), ("bert-base", None)):
         for eng in engines:
@@ -461,6 +461,10 @@ def main():
         if x["gflops"]:
             row["gflops"] = round(sorted(x["gflops"])[len(x["gflops"]) // 2], 3)
         out_rows.append(row)
+    order = ["bertd", *results_table.PEERS]
+    out_rows.sort(key=lambda r: (order.index(r["engine"]), results_table.MODELS.get(r["model"], 9),
+                                 results_table.PRECISIONS.index(r["precision"]),
+                                 results_table.shape_order(r["model"], r["batch"], r["length"])))
     kernels = {}
     for r in out_rows:
         if r["engine"] == "bertd":
