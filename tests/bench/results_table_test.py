@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""bench/results_table.py on a small synthetic run: which variant each engine keeps, the ratios
+per precision (bertd / best peer at the same precision, bertd / bertd fp32), the summary and
+the printed lines. Exact expected values worked out by hand; no timing (speed lives in bench/)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import results_table as rt  # noqa: E402
+
+FAILS = []
+
+
+def check(what, got, want):
+    if got != want:
+        FAILS.append(f"{what}: got {got!r}, want {want!r}")
+
+
+def close(what, got, want):
+    if got is None or abs(got - want) > 1e-9:
+        FAILS.append(f"{what}: got {got!r}, want {want!r}")
+
+
+SAMPLES = {
+    # bertd fp32 8x64: streams=1 median 100, streams=2 median 120 (min 80, max 130) -> streams=2
+    ("bertd", "minilm", 8, 64, "fp32", "streams=1"): [100.0, 110.0, 90.0],
+    ("bertd", "minilm", 8, 64, "fp32", "streams=2"): [120.0, 80.0, 130.0],
+    ("bertd", "minilm", 8, 64, "bf16", "streams=1"): [250.0],
+    ("bertd", "minilm", 8, 64, "bf16", "streams=2"): [240.0],
+    ("bertd", "minilm", 8, 64, "int8", "streams=1"): [200.0],
+    ("bertd", "minilm", 1, 16, "fp32", "streams=1"): [50.0],
+    ("onnxruntime", "minilm", 8, 64, "fp32", "exported"): [100.0],
+    ("onnxruntime", "minilm", 8, 64, "fp32", "optimized"): [150.0],
+    ("onnxruntime", "minilm", 8, 64, "int8", "exported"): [400.0],
+    ("onnxruntime", "minilm", 1, 16, "fp32", "exported"): [40.0],
+    ("openvino", "minilm", 8, 64, "fp32", "LATENCY"): [140.0],
+    ("openvino", "minilm", 8, 64, "fp32", "THROUGHPUT"): [160.0],
+    ("openvino", "minilm", 8, 64, "bf16", "LATENCY"): [200.0],
+    ("openvino", "minilm", 8, 64, "int8", "LATENCY"): [100.0],
+    # a tie keeps the first name
+    ("torch", "minilm", 1, 16, "fp32", "b"): [10.0],
+    ("torch", "minilm", 1, 16, "fp32", "a"): [10.0],
+}
+
+best = rt.pick_best(SAMPLES)
+check("rows", len(best), 11)
+b = best[("bertd", "minilm", 8, 64, "fp32")]
+check("bertd fp32 8x64", b, dict(variants={"streams=1": 100.0, "streams=2": 120.0},
+                                 variant="streams=2", sentences_per_s=120.0,
+                                 sentences_per_s_min=80.0, sentences_per_s_max=130.0, repeats=3))
+check("bertd bf16 variant", best[("bertd", "minilm", 8, 64, "bf16")]["variant"], "streams=1")
+check("ort fp32 variant", best[("onnxruntime", "minilm", 8, 64, "fp32")]["variant"], "optimized")
+check("ov fp32 variant", best[("openvino", "minilm", 8, 64, "fp32")]["variant"], "THROUGHPUT")
+check("torch tie", best[("torch", "minilm", 1, 16, "fp32")]["variant"], "a")
+
+rows = []
+for (e, m, B, T, p), r in best.items():
+    row = dict(engine=e, model=m, batch=B, length=T, precision=p,
+               sentences_per_s=r["sentences_per_s"], variant=r["variant"], peak_rss_mib=100.0)
+    if e == "bertd":
+        row["gflops"] = 50.0
+    rows.append(row)
+
+comps = rt.compare(rows)
+check("compare order", [(c["precision"], c["batch"], c["length"]) for c in comps],
+      [("fp32", 1, 16), ("fp32", 8, 64), ("bf16", 8, 64), ("int8", 8, 64)])
+c16, c64, cbf, ci8 = comps
+check("fp32 1x16 best", c16["best_peer"], "onnxruntime")
+close("fp32 1x16 vs best", c16["vs_best"], 1.25)
+close("fp32 1x16 vs torch", c16["vs_peer"]["torch"], 5.0)
+check("fp32 1x16 vs fp32", c16["vs_fp32"], None)
+check("fp32 8x64 best", c64["best_peer"], "openvino")
+close("fp32 8x64 vs best", c64["vs_best"], 0.75)
+close("fp32 8x64 vs ort", c64["vs_peer"]["onnxruntime"], 0.8)
+check("bf16 peers", cbf["peers"], {"openvino": 200.0})
+close("bf16 vs best", cbf["vs_best"], 1.25)
+close("bf16 vs fp32", cbf["vs_fp32"], 250.0 / 120.0)
+check("int8 best", ci8["best_peer"], "onnxruntime")
+close("int8 vs best", ci8["vs_best"], 0.5)
+close("int8 vs openvino", ci8["vs_peer"]["openvino"], 2.0)
+close("int8 vs fp32", ci8["vs_fp32"], 200.0 / 120.0)
+
+s = rt.summary(comps)
+check("summary fp32", (s["fp32"]["n"], s["fp32"]["min"], s["fp32"]["median"],
+                       s["fp32"]["below"], s["fp32"]["stream_min"]), (2, 0.75, 1.0, 1, 1.25))
+check("summary fp32 target", s["fp32"]["vs_fp32_target"], {})
+close("summary bf16 target", s["bf16"]["vs_fp32_target"]["minilm"], 250.0 / 120.0)
+check("summary int8", (s["int8"]["n"], s["int8"]["min"], s["int8"]["below"]), (1, 0.5, 1))
+
+doc = dict(rows=rows, sgemm_gflops=200.0)
+lines = rt.text_lines(doc)
+check("header", lines[0],
+      "model     prec   B    T    bertd   variant GFLOP/s %sgemm onnxruntime    openvino"
+      "       torch bertd/best /onnxrunt /openvino    /torch  /fp32")
+check("fp32 8x64 line", lines[2],
+      "minilm    fp32   8   64    120.0 streams=2    50.0     25       150.0       160.0"
+      "           -       0.75      0.80      0.75         -      -")
+check("int8 line", lines[4],
+      "minilm    int8   8   64    200.0 streams=1    50.0     25       400.0       100.0"
+      "           -       0.50      0.50      2.00         -   1.67")
+check("summary lines", lines[5:10], [
+    "fp32 bertd / best peer at fp32: min 0.75, median 1.00, batch 1 T<=64 min 1.25; "
+    "below 1.0 on 1 of 2 shapes",
+    "bf16 bertd / best peer at bf16: min 1.25, median 1.25; below 1.0 on 0 of 1 shapes",
+    "bf16 bertd bf16 / bertd fp32 at 8x64: minilm 2.08x (target >= 2.5x)",
+    "int8 bertd / best peer at int8: min 0.50, median 0.50; below 1.0 on 1 of 1 shapes",
+    "int8 bertd int8 / bertd fp32 at 8x64: minilm 1.67x (target >= 2.0x)"])
+
+if FAILS:
+    print("\n".join(FAILS))
+    sys.exit(1)
+print("results_table: all checks passed")
