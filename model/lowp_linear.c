@@ -223,11 +223,22 @@ void bertd_lowp_prepare(const bertd_lowp_linear *l, bertd_lowp_gemm_args *gp, fl
     /* per token: int8 with its own scale; +128 (xor 0x80) for vpdpbusd's unsigned operand.
      * Padding (columns C..Kp, rows N..Np) is the encoding of 0. */
     const unsigned char zero = k->act_offset ? 0x80 : 0;
+    /* the vector quantisers where the CPU runs them (quantize_rows.c: the same bytes) */
+    float (*vq)(const float *, const float *, int, unsigned char *, int) = NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) vq = bertd_quantize_row_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      vq = bertd_quantize_row_avx2;
+#endif
     for (int n = 0; n < N; n++) {
       unsigned char *row = a + (size_t)n * Kp;
-      a_scale[n] = bertd_quantize_row_mul(inp + (size_t)n * C, l->a_mul, C, (int8_t *)row);
-      if (k->act_offset)
-        for (int c = 0; c < C; c++) row[c] ^= 0x80;
+      if (vq) {
+        a_scale[n] = vq(inp + (size_t)n * C, l->a_mul, C, row, k->act_offset);
+      } else {
+        a_scale[n] = bertd_quantize_row_mul(inp + (size_t)n * C, l->a_mul, C, (int8_t *)row);
+        if (k->act_offset)
+          for (int c = 0; c < C; c++) row[c] ^= 0x80;
+      }
       memset(row + C, zero, (size_t)(Kp - C));
     }
     memset(a + (size_t)N * Kp, zero, (size_t)(Np - N) * Kp);

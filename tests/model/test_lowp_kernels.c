@@ -301,3 +301,59 @@ Test(lowp_kernels, amx_permission_follows_the_cpu) {
     cr_assert(!strncmp(err, "AMX: ", 5) && !strchr(err, '\n'), "%s", err);
   }
 }
+
+/* quantize_rows.c's AVX-512 and AVX2 quantisers give bertd_quantize_row_mul's scale and bytes
+ * exactly (then xor 0x80 with the offset), on every row length from 1 to 70 and 384 (vector
+ * tails), with and without a multiplier, on ties (amax 127: scale 1, so k + 0.5 rounds to
+ * even), an all-zero row, and rows holding an infinity (all zero) or a NaN (skipped by the max). */
+typedef float quantizer(const float *, const float *, int, unsigned char *, int);
+
+static void quantizer_matches(quantizer *vq) {
+  enum { NMAX = 384 };
+  float x[NMAX], mul[NMAX];
+  int8_t want[NMAX];
+  unsigned char got[NMAX];
+  unsigned s = 99;
+  for (int n = 1; n <= NMAX; n = n < 70 ? n + 1 : NMAX + (n == NMAX)) {
+    for (int kind = 0; kind < 5; kind++)
+      for (int use_mul = 0; use_mul < 2; use_mul++)
+        for (int offset = 0; offset < 2; offset++) {
+          for (int i = 0; i < n; i++) {
+            s = s * 1103515245u + 12345u;
+            const float u = (float)(s >> 8) / (float)(1u << 23) - 1.0f;
+            x[i] = kind == 1 ? (float)((int)(s >> 9) % 255 - 127) + ((s >> 8) & 1 ? 0.5f : 0.0f)
+                 : kind == 2 ? 0.0f
+                             : 3.0f * u;
+            mul[i] = 0.5f + (float)((s >> 12) % 7) * 0.25f;
+          }
+          if (kind == 1) x[0] = 127.0f; /* amax 127 (times mul when used) */
+          if (kind == 3) x[n / 2] = INFINITY;
+          if (kind == 4) x[n - 1] = NAN;
+          const float *m = use_mul ? mul : NULL;
+          const float sw = bertd_quantize_row_mul(x, m, n, want);
+          const float sg = vq(x, m, n, got, offset);
+          cr_assert(sw == sg || (isnan(sw) && isnan(sg)), "n %d kind %d: scale %g vs %g", n,
+                    kind, sg, sw);
+          for (int i = 0; i < n; i++) {
+            if (kind == 4 && i == n - 1) continue; /* a NaN's byte is unspecified */
+            const unsigned char w = (unsigned char)want[i] ^ (offset ? 0x80 : 0);
+            cr_assert_eq(got[i], w, "n %d kind %d mul %d offset %d: q[%d] = %d, want %d", n, kind,
+                         use_mul, offset, i, got[i], w);
+          }
+        }
+  }
+}
+
+Test(lowp_kernels, quantize_rows_avx512_bit_for_bit) {
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  if (!f.avx512f) cr_skip_test("this CPU has no AVX-512F");
+  quantizer_matches(bertd_quantize_row_avx512);
+}
+
+Test(lowp_kernels, quantize_rows_avx2_bit_for_bit) {
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  if (!f.avx2 || !f.fma) cr_skip_test("this CPU has no AVX2 and FMA");
+  quantizer_matches(bertd_quantize_row_avx2);
+}
