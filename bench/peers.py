@@ -305,17 +305,22 @@ def mix_lengths(minilm, n=32):
     return lens
 
 
-def prepare_models(a, engines, precisions, workdir, env):
+def prepare_models(a, engines, precisions, workdir, env, models=("minilm", "bert-base"),
+                   python=None):
     """The ONNX export, ONNX Runtime's optimized graph and the int8 models, made once per
-    workdir: {model: {onnx, onnx_opt, onnx_int8, onnx_opt_int8, ov_int8}} paths."""
+    workdir: {model: {onnx, onnx_opt, onnx_int8, onnx_opt_int8, ov_int8}} paths. models and
+    python (the interpreter of the steps, default this one) let bench/precision_accuracy.py
+    build or reuse MiniLM's OpenVINO int8 exactly as the speed bench does."""
     me = os.path.abspath(__file__)
     files = {}
     for label, path in (("minilm", a.minilm), ("bert-base", None)):
+        if label not in models:
+            continue
         f = {k: os.path.join(workdir, label + suffix) for k, suffix in (
             ("onnx", ".onnx"), ("onnx_opt", "-ort.onnx"), ("onnx_int8", "-int8.onnx"),
             ("onnx_opt_int8", "-ort-int8.onnx"), ("ov_int8", "-ov-int8.xml"))}
         files[label] = f
-        base = [sys.executable, me, "--model", label, "--model-dir", path or "",
+        base = [python or sys.executable, me, "--model", label, "--model-dir", path or "",
                 "--tokenizer-dir", a.minilm] + sum(
             ([f"--{k.replace('_', '-')}", v] for k, v in f.items()), [])
         steps = []
