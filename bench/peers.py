@@ -236,10 +236,15 @@ class Refused(Exception):
     """A child exited 2 with a one-line reason (bertd on a CPU without a precision's units)."""
 
 
+class Failed(Exception):
+    """A child failed otherwise (a crash, a peer's export or quantizer error): the message is
+    its exit status and the last line of its stderr."""
+
+
 def run_child(cmd, env):
     """rows (the child's JSON lines), its peak RSS in MiB (ru_maxrss from wait4: the child's
-    own); exit 2 raises Refused with the child's last stderr line, any other failure ends the
-    bench. stderr goes to a file, so a chatty child never blocks on a full pipe."""
+    own); exit 2 raises Refused with the child's last stderr line, any other failure Failed.
+    stderr goes to a file, so a chatty child never blocks on a full pipe."""
     with tempfile.TemporaryFile(mode="w+") as err:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
         out = p.stdout.read()
@@ -252,7 +257,8 @@ def run_child(cmd, env):
         raise Refused((msg.strip().splitlines() or ["(no message)"])[-1])
     if code != 0:
         sys.stderr.write(msg[-2000:])
-        sys.exit(f"peers: {' '.join(cmd[:6])} failed with exit {code}")
+        last = (msg.strip().splitlines() or ["(no message)"])[-1]
+        raise Failed(f"{os.path.basename(cmd[0])} {' '.join(cmd[1:4])} ... exited {code}: {last}")
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return rows, ru.ru_maxrss / 1024.0
 
@@ -306,11 +312,16 @@ def mix_lengths(minilm, n=32):
 
 
 def prepare_models(a, engines, precisions, workdir, env, models=("minilm", "bert-base"),
-                   python=None):
+                   python=None, failed=None):
     """The ONNX export, ONNX Runtime's optimized graph and the int8 models, made once per
     workdir: {model: {onnx, onnx_opt, onnx_int8, onnx_opt_int8, ov_int8}} paths. models and
     python (the interpreter of the steps, default this one) let bench/precision_accuracy.py
-    build or reuse MiniLM's OpenVINO int8 exactly as the speed bench does."""
+    build or reuse MiniLM's OpenVINO int8 exactly as the speed bench does. failed: a dict to
+    record a failed step in, (engine, precision or None for all, model) -> reason, so the
+    bench goes on without what it could not make; without it a failure ends the run."""
+    # what each step's failure takes away: (engine, precision) pairs, None for every precision
+    lost = {"export": [("onnxruntime", None), ("openvino", None)],
+            "quantize-ort": [("onnxruntime", "int8")], "quantize-openvino": [("openvino", "int8")]}
     me = os.path.abspath(__file__)
     files = {}
     for label, path in (("minilm", a.minilm), ("bert-base", None)):
@@ -333,11 +344,20 @@ def prepare_models(a, engines, precisions, workdir, env, models=("minilm", "bert
         for step, outs in steps:
             if not all(os.path.exists(f[o]) for o in outs):
                 print(f"peers: {step} {label}", file=sys.stderr, flush=True)
-                run_child(base + ["--child", step], env)
+                try:
+                    run_child(base + ["--child", step], env)
+                except (Failed, Refused) as e:
+                    if failed is None:
+                        sys.exit(f"peers: {step} {label} failed: {e}")
+                    for eng, p in lost[step]:
+                        failed[(eng, p, label)] = f"{step} failed: {e}"
+                    if step == "export":
+                        break  # nothing else can be made from a missing export
     return files
 
 
-def plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16_cpu):
+def plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16_cpu,
+              failed=None):
     """[(model, engine, precision, command, variant or None)]: the processes of one repeat; a
     bertd command names its variant (its streams), a peer's rows name theirs."""
     me = os.path.abspath(__file__)
@@ -360,6 +380,8 @@ def plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16
                     continue  # not a precision this bench runs that engine in
                 if eng == "openvino" and p == "bf16" and not bf16_cpu:
                     continue  # OpenVINO would quietly run f32; said in the header
+                if failed and ((eng, None, label) in failed or (eng, p, label) in failed):
+                    continue  # its model could not be made; said in the header
                 f = files[label]
                 cmd = [sys.executable, me, "--child", eng, "--model", label, "--model-dir",
                        path or "", "--precision", p, "--threads", str(a.threads), "--seconds",
@@ -412,8 +434,12 @@ def main():
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     cpu, flags = cpu_info()
     bf16_cpu = any(f in flags for f in BF16_FLAGS)
-    files = prepare_models(a, engines, precisions, workdir, env)
-    runs = plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16_cpu)
+    # a peer or a low precision that fails is left out and named, not the end of the run:
+    # (engine, precision or None, model) -> reason; only bertd fp32 and sgemm are required
+    failed = {}
+    files = prepare_models(a, engines, precisions, workdir, env, failed=failed)
+    runs = plan_runs(a, engines, precisions, files, batches, lengths, mix, shapes, bf16_cpu,
+                     failed)
     load_before = os.getloadavg()
     sgemm_runs = []  # OpenBLAS sgemm before every repeat; the best is the machine's rate
     samples = {}     # (engine, model, B, T, precision, variant) -> [sentences/s]
@@ -424,7 +450,7 @@ def main():
                            "--json"], env)
         sgemm_runs.append(sg[0]["sgemm_gflops"])
         for i, (label, eng, p, cmd, run_variant) in enumerate(runs):
-            if eng == "bertd" and p in refusals:
+            if (eng == "bertd" and p in refusals) or (eng, p, label) in failed:
                 continue
             try:
                 rows, peak = run_child(cmd, env)
@@ -432,6 +458,13 @@ def main():
                 if eng != "bertd" or p == "fp32":
                     sys.exit(f"peers: {eng} {p} failed: {e}")
                 refusals[p] = str(e)
+                continue
+            except Failed as e:
+                if eng == "bertd" and p == "fp32":
+                    sys.exit(f"peers: bertd fp32 failed: {e}")
+                print(f"peers: {eng} {p} {label} failed, left out: {e}", file=sys.stderr,
+                      flush=True)
+                failed[(eng, p, label)] = str(e)
                 continue
             for r in rows:
                 variant = run_variant or r.get("variant", "-")
@@ -482,11 +515,13 @@ def main():
     not_run = []
     if "openvino" in engines and "bf16" in precisions and not bf16_cpu:
         not_run.append("openvino bf16 (the CPU has neither avx512_bf16 nor amx_bf16)")
+    failures = [f"{eng} {p or 'every precision'} {label}: {why}"
+                for (eng, p, label), why in failed.items()]
     doc = dict(cpu=cpu, flags=flags, flags_used=[f for f in SIMD_FLAGS if f in flags],
                threads=a.threads, sgemm_gflops=round(sgemm, 3),
                sgemm_gflops_runs=[round(x, 3) for x in sgemm_runs],
                bertd_kernel=kernels.get("fp32", "?"), bertd_kernels=kernels, refusals=refusals,
-               not_run=not_run, versions=vers, precisions=precisions,
+               not_run=not_run, failures=failures, versions=vers, precisions=precisions,
                seconds_per_shape=a.seconds, repeats=repeats,
                load_average=[round(load_before[0], 2), round(load_after[0], 2)],
                mix_lengths=mix, rows=out_rows)
@@ -500,6 +535,8 @@ def main():
         print(f"bertd {p}: refused: {line}")
     for line in not_run:
         print(f"not run: {line}")
+    for line in failures:
+        print(f"FAILED, left out: {line}")
     print("peers: " + ", ".join(f"{k} {v}" for k, v in vers.items() if v))
     print(f"load average before {load_before[0]:.2f} after {load_after[0]:.2f}")
     for line in results_table.text_lines(doc):
