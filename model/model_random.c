@@ -89,7 +89,7 @@ int bertd_model_random_save(const char *dir, int layers, int hidden, int heads, 
                             uint64_t seed, char *errstr, size_t errstr_size) {
   bertd_checkpoint_config cfg;
   if (bertd_config_defaults(&cfg, errstr, errstr_size)) return -1;
-  bertd_checkpoint_config shape;
+  bertd_checkpoint_config shape = {0}; /* random_config fills it; zeroed so -O3 sees it set */
   if (random_config(layers, hidden, heads, intermediate, &shape, errstr, errstr_size)) {
     bertd_config_free(&cfg);
     return -1;
