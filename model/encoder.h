@@ -15,10 +15,11 @@ struct bertd_lowp_model;
 /* The packed (inference) path runs each slice's layers over row chunks of whole sequences of
  * at most this many tokens (a longer sequence is a chunk alone), so q/k/v, ctx, inter and the
  * bf16 / int8 scratch hold one chunk per slice, not the batch: MiniLM's batch of 32 x 128
- * (4,096 tokens) on two slices holds 2 x 256 rows of them. Measured on MiniLM and BERT-base,
- * fp32 and int8, 32 x 64 and 32 x 128: 256 rows as fast as 512, 1,024 and whole batches (int8
- * a few % faster: its scratch stays in cache), and half the memory of 512. */
-#define BERTD_ENCODER_CHUNK_TOKENS 256
+ * (4,096 tokens) on two slices holds 2 x 512 rows of them. Measured (in one process, the sizes
+ * alternated): on MiniLM fp32 and int8, 256 to 1,024 rows are as fast as whole batches (int8 a
+ * few % faster: its scratch stays in cache); on BERT-base fp32 at 8 x 128 and 32 x 128, 256
+ * rows are 5-8 % slower than 512, so 512. */
+#define BERTD_ENCODER_CHUNK_TOKENS 512
 
 /* Activation buffers, allocated for a capacity and reused across batches. R ("rows"): N on
  * the OpenBLAS path; on the packed path slices x the largest row chunk (see above). */
