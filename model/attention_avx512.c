@@ -27,6 +27,40 @@
 #define vmax _mm512_max_ps
 #define vhsum _mm512_reduce_add_ps
 #define vhmax _mm512_reduce_max_ps
+/* dst (16 rows, stride ldd) = the 16 x 16 block src (rows of 16 floats, stride ld)
+ * transposed; rows past `rows` read as zeros. Pairs of rows interleave by 32 bits, then
+ * quads by 64 bits, leaving lane L of u[4g + c] = column 4L + c of rows 4g..4g+3; 128-bit
+ * lane shuffles then gather each column's four quads. */
+static inline TARGET void transpose_tile(const float *src, int ld, int rows, float *dst,
+                                         int ldd) {
+  __m512 r[16], t[16], u[16];
+  for (int i = 0; i < 16; i++)
+    r[i] = i < rows ? _mm512_loadu_ps(src + (size_t)i * ld) : _mm512_setzero_ps();
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#define PD _mm512_castps_pd
+#define PS _mm512_castpd_ps
+  for (int g = 0; g < 4; g++) {
+    u[4 * g + 0] = PS(_mm512_unpacklo_pd(PD(t[4 * g + 0]), PD(t[4 * g + 2])));
+    u[4 * g + 1] = PS(_mm512_unpackhi_pd(PD(t[4 * g + 0]), PD(t[4 * g + 2])));
+    u[4 * g + 2] = PS(_mm512_unpacklo_pd(PD(t[4 * g + 1]), PD(t[4 * g + 3])));
+    u[4 * g + 3] = PS(_mm512_unpackhi_pd(PD(t[4 * g + 1]), PD(t[4 * g + 3])));
+  }
+#undef PD
+#undef PS
+  for (int c = 0; c < 4; c++) {
+    const __m512 vlo = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 vhi = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 wlo = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 whi = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    _mm512_storeu_ps(dst + (size_t)(c)*ldd, _mm512_shuffle_f32x4(vlo, wlo, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(dst + (size_t)(4 + c) * ldd, _mm512_shuffle_f32x4(vlo, wlo, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_ps(dst + (size_t)(8 + c) * ldd, _mm512_shuffle_f32x4(vhi, whi, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(dst + (size_t)(12 + c) * ldd, _mm512_shuffle_f32x4(vhi, whi, _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+}
 #define HEAD_FN bertd_attention_head_avx512
 #include "attention_tiles.inc"
 #else
