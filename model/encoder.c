@@ -141,6 +141,7 @@ typedef struct {
   int threads;                   /* > 1: this slice splits its work across the pool */
   bertd_encoder_pool **pool;
   float *attn_scratch;           /* threads blocks of bertd_attention_rows_scratch floats */
+  bertd_attention_head_fn *attn_head; /* the model's (bertd_attention_head_select) */
 } encoder_slice;
 
 /* One thread's share of a packed product: panels [p0, p1). */
@@ -192,7 +193,7 @@ static void attn_part_task(void *arg) {
   int Tmax = 0;
   for (int b = 0; b < sl->view.B; b++) Tmax = sl->view.lens[b] > Tmax ? sl->view.lens[b] : Tmax;
   bertd_attention_rows(sl->view.ctx, ap->qkv, sl->view.lens, sl->view.B, cfg->hidden_size,
-                       cfg->num_attention_heads,
+                       cfg->num_attention_heads, sl->attn_head,
                        sl->attn_scratch + (size_t)ap->part * bertd_attention_rows_scratch(D, Tmax), ap->part,
                        ap->parts);
 }
@@ -398,6 +399,12 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   }
   int cut[MAX_SLICES + 1];
   bertd_plan_slices(cfg, lens, B, P, cut);
+  /* the low-precision model chose its heads at load; fp32 panels: their kernel's tiles */
+  bertd_attention_head_fn *attn_head =
+      lp ? lp->attn_head
+         : pe ? bertd_attention_head_select(pe->kern, 0,
+                                            cfg->hidden_size / cfg->num_attention_heads)
+              : NULL;
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t score_block = (size_t)cfg->num_attention_heads * (size_t)a->cap_len * a->cap_len;
   encoder_slice sl[MAX_SLICES];
@@ -413,6 +420,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->pe = pe;
     s->lp = lp;
     s->threads = inner;
+    s->attn_head = attn_head;
     s->pool = &a->pool;
     s->attn_scratch = a->attn_scratch ? a->attn_scratch + (size_t)used * (a->cap_attn_scratch / (size_t)P) : NULL;
     s->ids = ids + n0;

@@ -26,6 +26,7 @@
 
 #include "bertd.h"
 #include "cpu_features.h"
+#include "layers.h"
 
 /* One call of a kernel: out (N,OC) (+)= A @ W^T (dequantised) + bias. */
 typedef struct bertd_lowp_gemm_args {
@@ -132,6 +133,9 @@ typedef struct bertd_lowp_layer {
 
 typedef struct bertd_lowp_model {
   const bertd_lowp_kernel *kernel;
+  /* attention's heads (layers.h), chosen at load: bf16 tiles where the CPU has AVX512-BF16
+   * (see model.c), else the fp32 tiles of bertd_gemm_best() */
+  bertd_attention_head_fn *attn_head;
   int L;
   bertd_lowp_layer *layers; /* (L) */
   size_t bytes;             /* packed weights held */
