@@ -220,6 +220,8 @@ static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp
                         const bertd_lowp_linear *l, int M, bertd_gemm_epilogue epi) {
   bertd_lowp_gemm_args g;
   bertd_lowp_prepare(l, &g, out, ldo, inp, M, epi == BERTD_EPI_RESIDUAL, sl->view.lowp_scratch);
+  /* GELU on the tile in registers where the kernel does it (a pass over (M, OC) saved) */
+  g.gelu = epi == BERTD_EPI_BIAS_GELU && l->k->gelu;
   const int panels = bertd_lowp_panels(l), blocks = (panels + 3) / 4;
   enum { MAX_PARTS = 64 };
   int P = sl->threads < blocks ? sl->threads : blocks;
@@ -238,8 +240,8 @@ static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp
     }
     bertd_encoder_pool_run(sl->pool, P, lowp_part_task, parts, sizeof parts[0]);
   }
-  /* gelu.c's GELU over the finished rows: the same arithmetic as the fp32 kernels' epilogue */
-  if (epi == BERTD_EPI_BIAS_GELU)
+  /* else gelu.c's GELU over the finished rows: the same arithmetic as the kernels' epilogue */
+  if (epi == BERTD_EPI_BIAS_GELU && !g.gelu)
     for (int r = 0; r < M; r++)
       bertd_activation_forward(out + (size_t)r * ldo, (size_t)l->OC, BERTD_ACT_GELU);
 }

@@ -41,6 +41,8 @@ typedef struct bertd_lowp_gemm_args {
   float *out;           /* (N,ldo) */
   int ldo;
   int accumulate;       /* 1: out += ...; 0: out = ... */
+  int gelu;             /* 1: out = gelu(... + bias), gelu.c's bits; only where the kernel's
+                           `gelu` says it applies it, never with accumulate */
 } bertd_lowp_gemm_args;
 
 typedef struct bertd_lowp_kernel {
@@ -51,6 +53,8 @@ typedef struct bertd_lowp_kernel {
   int mr;               /* rows per tile: activations are padded to a multiple (<= 16) */
   int kalign;           /* k is padded to a multiple of this (a multiple of 4, <= 64) */
   int act_offset;       /* int8: activations as uint8 = int8 + 128 (vpdpbusd's unsigned side) */
+  int gelu;             /* applies args.gelu on the tile in registers; 0: the caller runs
+                           gelu.c over the finished rows */
   /* the product over output panels [p0, p1) (of `panel` channels), all rows: threads split
    * one call by panel ranges */
   void (*gemm)(const bertd_lowp_gemm_args *g, int p0, int p1);
