@@ -108,4 +108,5 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
 
 const bertd_lowp_kernel bertd_kernel_int8_avx512vnni = {
     .name = "int8 avx512-vnni", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4,
-    .mr = MR, .kalign = 4, .act_offset = 1, .gelu = 1, .gemm = gemm, .to_bf16 = NULL};
+    .mr = MR, .kalign = 4, .act_offset = 1, .gelu = 1, .gemm = gemm, .to_bf16 = NULL,
+    .quantize = bertd_quantize_row_avx512};

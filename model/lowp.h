@@ -60,6 +60,9 @@ typedef struct bertd_lowp_kernel {
   void (*gemm)(const bertd_lowp_gemm_args *g, int p0, int p1);
   /* bf16: rows of x (N,C) -> a (N,Kp) bf16, rounded to nearest even, zero-padded */
   void (*to_bf16)(const float *x, int N, int C, uint16_t *a, int Kp);
+  /* int8: the vector quantiser of one row (bertd_quantize_row_avx512 / _avx2: the CPU runs it
+   * wherever it runs the kernel), chosen with the kernel; NULL: bertd_quantize_row_mul */
+  float (*quantize)(const float *x, const float *mul, int n, unsigned char *q, int offset);
 } bertd_lowp_kernel;
 
 /* The kernels, one file each (gemm_*.c). */
