@@ -183,7 +183,7 @@ static inline float bertd_bf16_to_float(uint16_t h) {
 float bertd_quantize_row(const float *x, int n, int8_t *q);
 /* The same of x[i] * mul[i] (mul NULL: of x). */
 float bertd_quantize_row_mul(const float *x, const float *mul, int n, int8_t *q);
-/* The same in AVX-512F / AVX2+FMA vectors (quantize_rows.c), bit for bit, with the encoding's
+/* The same in AVX-512 F+BW / AVX2+FMA vectors (quantize_rows.c), bit for bit, with the encoding's
  * offset applied (offset: each byte xor 0x80, vpdpbusd's unsigned operand); call only on a CPU
  * that runs them. */
 float bertd_quantize_row_avx512(const float *x, const float *mul, int n, unsigned char *q,

@@ -347,7 +347,7 @@ static void quantizer_matches(quantizer *vq) {
 Test(lowp_kernels, quantize_rows_avx512_bit_for_bit) {
   bertd_cpu_features f;
   bertd_cpu_features_detect(&f);
-  if (!f.avx512f) cr_skip_test("this CPU has no AVX-512F");
+  if (!(f.avx512f && f.avx512bw)) cr_skip_test("this CPU has no AVX-512 F and BW");
   quantizer_matches(bertd_quantize_row_avx512);
 }
 
