@@ -44,16 +44,20 @@ size_t bertd_attention_rows_scratch(int D, int Tmax) {
   return ((5 * (size_t)D + 1) / 2 + 9) * Tp + 3 * (size_t)D;
 }
 
-bertd_attention_head_fn *bertd_attention_head_select(const bertd_gemm_kernel *kern, int bf16,
-                                                     int D) {
-  if (kern == &bertd_gemm_avx512 && bf16 && D % 32 == 0) return bertd_attention_head_avx512_bf16;
+bertd_attention_head_fn *bertd_attention_head_select(const bertd_gemm_kernel *kern,
+                                                     bertd_attention_precision p, int D) {
+  if (kern == &bertd_gemm_avx512 && p == BERTD_ATTN_BF16 && D % 32 == 0)
+    return bertd_attention_head_avx512_bf16;
+  if (kern == &bertd_gemm_avx512 && p == BERTD_ATTN_BF16_LONG && D % 32 == 0)
+    return bertd_attention_head_avx512_bf16_long;
   if (kern == &bertd_gemm_avx512 && D % 16 == 0) return bertd_attention_head_avx512;
   if (kern == &bertd_gemm_avx2 && D % 8 == 0) return bertd_attention_head_avx2;
   return NULL;
 }
 
 const char *bertd_attention_head_name(bertd_attention_head_fn *head) {
-  return head == bertd_attention_head_avx512_bf16 ? "avx512-bf16"
+  return head == bertd_attention_head_avx512_bf16        ? "avx512-bf16"
+         : head == bertd_attention_head_avx512_bf16_long ? "avx512-bf16 over 16 tokens"
          : head == bertd_attention_head_avx512    ? "avx512"
          : head == bertd_attention_head_avx2      ? "avx2"
                                                   : "rows";

@@ -85,7 +85,7 @@ const char *bertd_model_kernel(const bertd_model *m);
  * output channel once, activations per token per call, exact int32 sums, fp32 dequantisation and
  * bias (AVX512-VNNI, else AVX2). LayerNorm, softmax, GELU and the heads stay fp32; attention's
  * two products (q.k and probabilities.v) run in bf16 with fp32 sums where the CPU has
- * AVX512-BF16, for sequences over 16 tokens. */
+ * AVX512-BF16 (int8: for sequences over 16 tokens). */
 typedef enum bertd_precision {
   BERTD_PRECISION_FP32 = 0,
   BERTD_PRECISION_BF16 = 1,

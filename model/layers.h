@@ -86,14 +86,23 @@ typedef void bertd_attention_head_fn(float *restrict c, int ldc, const float *re
                                      int T, int D, float scale, float *restrict kt,
                                      float *restrict s);
 
+/* Which products attention runs in bf16: none (fp32 models, or a CPU without AVX512-BF16),
+ * every sequence's (bf16 models), or those of sequences over 16 tokens (int8 models). */
+typedef enum {
+  BERTD_ATTN_FP32 = 0,
+  BERTD_ATTN_BF16,
+  BERTD_ATTN_BF16_LONG,
+} bertd_attention_precision;
+
 /* The head a model runs, chosen once at load (attention_rows.c): the register tiles of its
  * fp32 kernel kern (gemm.h: avx512 with D a multiple of 16, avx2 with D a multiple of 8), or,
- * with bf16 set (the model's linear layers run in bf16 on a CPU with AVX512-BF16) and D a
- * multiple of 32, the bf16 tiles; NULL: one query row at a time, portable C. */
+ * for bf16 attention on avx512 with D a multiple of 32, the bf16 tiles; NULL: one query row at
+ * a time, portable C. */
 struct bertd_gemm_kernel;
 bertd_attention_head_fn *bertd_attention_head_select(const struct bertd_gemm_kernel *kern,
-                                                     int bf16, int D);
-/* "avx512", "avx512-bf16", "avx2" or "rows": what bertd_attention_head_select chose. */
+                                                     bertd_attention_precision p, int D);
+/* "avx512", "avx512-bf16", "avx512-bf16 over 16 tokens", "avx2" or "rows": what
+ * bertd_attention_head_select chose. */
 const char *bertd_attention_head_name(bertd_attention_head_fn *head);
 
 /* Inference attention without BLAS (attention_rows.c): qkv (N,3H) holds each token's q, k, v
@@ -114,6 +123,11 @@ void bertd_attention_head_avx512_bf16(float *restrict c, int ldc, const float *r
                                       const float *restrict k, const float *restrict v, int ld,
                                       int T, int D, float scale, float *restrict kt,
                                       float *restrict s);
+/* The same for sequences over 16 tokens, the fp32 AVX-512 tiles for shorter ones. */
+void bertd_attention_head_avx512_bf16_long(float *restrict c, int ldc, const float *restrict q,
+                                           const float *restrict k, const float *restrict v,
+                                           int ld, int T, int D, float scale,
+                                           float *restrict kt, float *restrict s);
 void bertd_attention_head_avx512(float *restrict c, int ldc, const float *restrict q,
                                  const float *restrict k, const float *restrict v, int ld, int T,
                                  int D, float scale, float *restrict kt, float *restrict s);

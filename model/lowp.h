@@ -10,7 +10,7 @@
  *         scale_a * scale_w + b in fp32.
  * LayerNorm, softmax and GELU stay in fp32 (GELU on the kernel's fp32 tile where the kernel
  * says `gelu`); attention's two products run in bf16 with fp32 sums where the CPU has
- * AVX512-BF16, for sequences over 16 tokens (attention_avx512.c, model.c), else in fp32.
+ * AVX512-BF16 (int8: for sequences over 16 tokens; attention_avx512.c, model.c), else in fp32.
  *
  * Packed layout (both precisions): panels of `panel` output channels; in a panel, k runs in
  * groups of `group` (2 bf16 or 4 int8 values = one 32-bit lane), channel-minor:

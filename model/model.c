@@ -76,13 +76,17 @@ static int lowp_begin(bertd_model *m, bertd_precision p, char *errstr, size_t er
       bertd_lowp_model_alloc(m->cfg.num_hidden_layers, k, &m->lowp, errstr, errstr_size))
     return -1;
   /* bf16 and int8 run attention's two products in bf16 where the CPU multiplies bf16 pairs
-   * (every AMX CPU does), from 17 tokens up (attention_avx512.c). MiniLM's parity texts, int8,
-   * against sentence-transformers fp32: worst of the 1,047 0.991057 either way; worst of those
-   * over 16 tokens 0.993826 with fp32 attention, 0.994409 with bf16. (All 1,047 in bf16
-   * attention, before the 16-token cut: 0.988, a short text.) */
-  const int bf16_attn = f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16;
+   * (every AMX CPU does): bf16 every sequence's, int8 those of sequences over 16 tokens.
+   * MiniLM's 1,047 parity texts against sentence-transformers fp32: bf16 worst 0.999957
+   * either way; int8 worst 0.991057 with fp32 attention and with bf16 over 16 tokens (worst
+   * of the texts over 16 tokens 0.993826 and 0.994409), but 0.9896 with bf16 attention on
+   * every text (a 12-token one), under int8's 0.99 bound. */
+  const int bf16_units = f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16;
   m->lowp->attn_head = bertd_attention_head_select(
-      bertd_gemm_best(), bf16_attn, m->cfg.hidden_size / m->cfg.num_attention_heads);
+      bertd_gemm_best(),
+      !bf16_units ? BERTD_ATTN_FP32
+      : p == BERTD_PRECISION_BF16 ? BERTD_ATTN_BF16 : BERTD_ATTN_BF16_LONG,
+      m->cfg.hidden_size / m->cfg.num_attention_heads);
   return 0;
 }
 

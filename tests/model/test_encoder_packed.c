@@ -138,10 +138,11 @@ static float bf16_round(float x) {
   return x;
 }
 
-/* bf16: the head rounds q, k, v and the probabilities to bf16 for sequences of more than 16
- * tokens (up to 16 it runs the fp32 tiles); the reference for those gets q, k, v rounded the
- * same way, so the two differ by the probabilities' rounding (each p relative 2^-9: at most
- * 2^-9 max|v| = 0.004 on each output, |v| < 2) and fp32 summation order */
+/* bf16 > 0: the head rounds q, k, v and the probabilities to bf16 for sequences of at least
+ * bf16 tokens (shorter ones run the fp32 tiles); the reference for those gets q, k, v rounded
+ * the same way, so the two differ by the probabilities' rounding (each p relative 2^-9: at
+ * most 2^-9 max|v| = 0.004 on each output, |v| < 2), the bf16 heads' exp (relative 3e-6) and
+ * fp32 summation order */
 static void tiled_heads_case(head_fn *head, int H, int NH, int bf16) {
   enum { B = 9 };
   const int lens[B] = {1, 6, 7, 8, 9, 16, 17, 64, 70};
@@ -179,7 +180,7 @@ static void tiled_heads_case(head_fn *head, int H, int NH, int bf16) {
                                   qp + 2 * H, 3 * H, lens[b], D, scale, kt, kt + (size_t)D * Tp);
     }
   for (int b = 0, start = 0; b < B; start += lens[b], b++) {
-    const int rounded = bf16 && lens[b] > 16;
+    const int rounded = bf16 && lens[b] >= bf16;
     const float tol = rounded ? 5e-3f : 2e-6f, *want = rounded ? ref16 : ref;
     for (int i = start * H; i < (start + lens[b]) * H; i++)
       cr_assert(fabsf(got[i] - want[i]) < tol, "D %d T %d element %d: %g vs %g", D, lens[b], i,
@@ -208,14 +209,24 @@ Test(encoder_packed, avx512_bf16_tiled_attention_matches_rounded_attention) {
   bertd_cpu_features_detect(&f);
   if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16))
     cr_skip_test("this CPU has no AVX512-BF16");
-  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, 1, 64),
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16, 64),
                bertd_attention_head_avx512_bf16);
-  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, 1, 48), bertd_attention_head_avx512);
-  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, 0, 64), bertd_attention_head_avx512);
-  tiled_heads_case(bertd_attention_head_avx512_bf16, 64, 2, 1);
-  tiled_heads_case(bertd_attention_head_avx512_bf16, 128, 2, 1);
-  tiled_heads_case(bertd_attention_head_avx512_bf16, 192, 2, 1);
-  tiled_heads_case(bertd_attention_head_avx512_bf16, 320, 2, 1);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16_LONG, 64),
+               bertd_attention_head_avx512_bf16_long);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16, 48),
+               bertd_attention_head_avx512);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_FP32, 64),
+               bertd_attention_head_avx512);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx2, BERTD_ATTN_BF16, 64),
+               bertd_attention_head_avx2);
+  for (int pass = 0; pass < 2; pass++) {
+    head_fn *h = pass ? bertd_attention_head_avx512_bf16_long : bertd_attention_head_avx512_bf16;
+    const int rounded_from = pass ? 17 : 1;
+    tiled_heads_case(h, 64, 2, rounded_from);
+    tiled_heads_case(h, 128, 2, rounded_from);
+    tiled_heads_case(h, 192, 2, rounded_from);
+    tiled_heads_case(h, 320, 2, rounded_from);
+  }
 }
 
 Test(encoder_packed, avx2_tiled_attention_matches_blas_attention) {
