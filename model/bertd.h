@@ -79,6 +79,9 @@ const struct bertd_weights *bertd_model_weights(const bertd_model *m);
  * generic caps the choice (for comparing kernels). After bertd_model_set_precision bf16 / int8:
  * that precision's kernel, "bf16 avx512-bf16", "int8 avx512-vnni" or "int8 avx2". */
 const char *bertd_model_kernel(const bertd_model *m);
+/* The attention heads the model runs: "avx512", "avx2", "rows" (portable), "avx512-bf16",
+ * "avx512-bf16 over 16 tokens" (fp32 heads for shorter sequences) or "openblas". */
+const char *bertd_model_attention(const bertd_model *m);
 
 /* Numeric precision of the encoder's linear layers. fp32: the fp32 kernels (gemm.h). bf16:
  * weights rounded to bf16 once, activations per call, fp32 accumulation (AVX512-BF16). int8: weights quantised per

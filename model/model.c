@@ -165,6 +165,13 @@ const char *bertd_model_kernel(const bertd_model *m) {
   return m->pe.layers ? m->pe.kern->name : "openblas";
 }
 
+const char *bertd_model_attention(const bertd_model *m) {
+  if (m->lowp) return bertd_attention_head_name(m->lowp->attn_head);
+  if (!m->pe.layers) return "openblas";
+  return bertd_attention_head_name(bertd_attention_head_select(
+      m->pe.kern, BERTD_ATTN_FP32, m->cfg.hidden_size / m->cfg.num_attention_heads));
+}
+
 const bertd_checkpoint_config *bertd_model_config(const bertd_model *m) { return &m->cfg; }
 const bertd_tokenizer *bertd_model_tokenizer(const bertd_model *m) { return m->tok; }
 unsigned bertd_model_tasks(const bertd_model *m) { return m->tasks; }
