@@ -281,7 +281,10 @@ int main(int argc, char **argv) {
     if (streams > 1) bertd_session_set_threads(ss[i], threads / streams);
   }
   sess = ss[0];
-  const char *kernel = bertd_model_kernel(m);
+  /* the linear layers' kernel and attention's heads, as bench/peers.py prints them */
+  char kernel[160];
+  snprintf(kernel, sizeof kernel, "%s (attention %s)", bertd_model_kernel(m),
+           bertd_model_attention(m));
   if (!json) printf("%-18s %5s %5s %12s %9s  kernel %s, %d threads\n", "model", "batch", "len",
                     "sentences/s", "GFLOP/s", kernel, threads);
   const int shapes = nb * nl + (nmix > 0);

@@ -441,7 +441,9 @@ def main():
         x for x in a.precisions.split(",") if x not in results_table.PRECISIONS]
     if bad:
         ap.error(f"unknown engine or precision: {', '.join(bad)}")
-    repeats = a.repeats if a.repeats is not None else (2 if a.quick else 3)
+    # the median of 3 passes over one slow or fast pass (a shared virtual machine moves by up to
+    # 15 % between runs); the median of 2 is their mean
+    repeats = a.repeats if a.repeats is not None else 3
     batches, lengths = ([1, 8], [16, 64]) if a.quick else ([1, 8, 32], [16, 64, 128])
     mix = None if a.quick else mix_lengths(a.minilm)
     shapes = [[B, T, None] for B in batches for T in lengths]

@@ -6,7 +6,7 @@
 #   bash bench/run.sh [--quick] [--json [FILE]] [--threads N] [--repeats R] [--seconds S]
 #                     [--engines bertd,onnxruntime,openvino,torch] [--precisions fp32,bf16,int8]
 #
-# --quick: MiniLM and BERT-Base, batch 1 and 8, length 16 and 64, 1 s per shape, 2 repeats.
+# --quick: MiniLM and BERT-Base, batch 1 and 8, length 16 and 64, 1 s per shape, 3 repeats.
 # --json without FILE writes build-bench/encoder_results.json.
 # Without: batch 1, 8, 32 x length 16, 64, 128 and a real length mix, 3 repeats.
 # Precisions: bertd fp32/bf16/int8, ONNX Runtime fp32 and quantize_dynamic int8, OpenVINO f32,

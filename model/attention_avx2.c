@@ -40,6 +40,29 @@ static inline TARGET float hmax8(__m256 v) {
 #define vmax _mm256_max_ps
 #define vhsum hsum8
 #define vhmax hmax8
+/* dst (8 rows, stride ldd) = the 8 x 8 block src (rows of 8 floats, stride ld) transposed;
+ * rows past `rows` read as zeros. Pairs of rows interleave by 32 bits, then quads by 64 bits
+ * (lane L of u[4g + c] = column 4L + c of rows 4g..4g+3), then the 128-bit halves pair up. */
+static inline TARGET void transpose_tile(const float *src, int ld, int rows, float *dst,
+                                         int ldd) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; i++)
+    r[i] = i < rows ? _mm256_loadu_ps(src + (size_t)i * ld) : _mm256_setzero_ps();
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 2; g++) {
+    u[4 * g + 0] = _mm256_shuffle_ps(t[4 * g + 0], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g + 0], t[4 * g + 2], 0xee);
+    u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+  }
+  for (int c = 0; c < 4; c++) {
+    _mm256_storeu_ps(dst + (size_t)c * ldd, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
+    _mm256_storeu_ps(dst + (size_t)(4 + c) * ldd, _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
+  }
+}
 #define HEAD_FN bertd_attention_head_avx2
 #include "attention_tiles.inc"
 #else

@@ -38,23 +38,37 @@ BERTD_VEC_CLONES static void head_rows(float *restrict c, int ldc, const float *
 
 size_t bertd_attention_rows_scratch(int D, int Tmax) {
   const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
-  return ((size_t)D + 6) * Tp; /* attention_avx512.c's kt and score block; covers (D+1)*Tmax */
+  /* fp32 tiles: kt (D, Tp) and scores (6, Tp); bf16 tiles beside them: k's and v's words
+   * (D/2, Tp) and (Tp/2, D), q's (Tp + 6, D/2) and the probabilities' (6, Tp/2). Covers the
+   * row path's (D+1) * Tmax. */
+  return ((5 * (size_t)D + 1) / 2 + 9) * Tp + 3 * (size_t)D;
+}
+
+bertd_attention_head_fn *bertd_attention_head_select(const bertd_gemm_kernel *kern,
+                                                     bertd_attention_precision p, int D) {
+  if (kern == &bertd_gemm_avx512 && p == BERTD_ATTN_BF16 && D % 32 == 0)
+    return bertd_attention_head_avx512_bf16;
+  if (kern == &bertd_gemm_avx512 && p == BERTD_ATTN_BF16_LONG && D % 32 == 0)
+    return bertd_attention_head_avx512_bf16_long;
+  if (kern == &bertd_gemm_avx512 && D % 16 == 0) return bertd_attention_head_avx512;
+  if (kern == &bertd_gemm_avx2 && D % 8 == 0) return bertd_attention_head_avx2;
+  return NULL;
+}
+
+const char *bertd_attention_head_name(bertd_attention_head_fn *head) {
+  return head == bertd_attention_head_avx512_bf16        ? "avx512-bf16"
+         : head == bertd_attention_head_avx512_bf16_long ? "avx512-bf16 over 16 tokens"
+         : head == bertd_attention_head_avx512    ? "avx512"
+         : head == bertd_attention_head_avx2      ? "avx2"
+                                                  : "rows";
 }
 
 void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, int H, int NH,
-                          float *scratch, int part, int parts) {
+                          bertd_attention_head_fn *tiled, float *scratch, int part, int parts) {
   const int D = H / NH, ld = 3 * H;
   const float scale = 1.0f / sqrtf((float)D);
   int Tmax = 0;
   for (int b = 0; b < B; b++) Tmax = lens[b] > Tmax ? lens[b] : Tmax;
-  /* the register-tiled heads for the CPU's fp32 kernel (BERTD_GEMM caps both) */
-  typedef void head_fn(float *restrict, int, const float *restrict, const float *restrict,
-                       const float *restrict, int, int, int, float, float *restrict,
-                       float *restrict);
-  const bertd_gemm_kernel *kern = bertd_gemm_best();
-  head_fn *tiled = kern == &bertd_gemm_avx512 && D % 16 == 0 ? bertd_attention_head_avx512
-                   : kern == &bertd_gemm_avx2 && D % 8 == 0  ? bertd_attention_head_avx2
-                                                             : NULL;
   const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
   float *kt = scratch, *s = scratch + (size_t)D * (tiled ? Tp : (size_t)Tmax);
   /* work items (b, h) in order; this part takes items [lo, hi) */

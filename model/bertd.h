@@ -79,11 +79,16 @@ const struct bertd_weights *bertd_model_weights(const bertd_model *m);
  * generic caps the choice (for comparing kernels). After bertd_model_set_precision bf16 / int8:
  * that precision's kernel, "bf16 avx512-bf16", "int8 avx512-vnni" or "int8 avx2". */
 const char *bertd_model_kernel(const bertd_model *m);
+/* The attention heads the model runs: "avx512", "avx2", "rows" (portable), "avx512-bf16",
+ * "avx512-bf16 over 16 tokens" (fp32 heads for shorter sequences) or "openblas". */
+const char *bertd_model_attention(const bertd_model *m);
 
 /* Numeric precision of the encoder's linear layers. fp32: the fp32 kernels (gemm.h). bf16:
  * weights rounded to bf16 once, activations per call, fp32 accumulation (AVX512-BF16). int8: weights quantised per
  * output channel once, activations per token per call, exact int32 sums, fp32 dequantisation and
- * bias (AVX512-VNNI, else AVX2). LayerNorm, softmax, GELU, attention and the heads stay fp32. */
+ * bias (AVX512-VNNI, else AVX2). LayerNorm, softmax, GELU and the heads stay fp32; attention's
+ * two products (q.k and probabilities.v) run in bf16 with fp32 sums where the CPU has
+ * AVX512-BF16 (int8: for sequences over 16 tokens). */
 typedef enum bertd_precision {
   BERTD_PRECISION_FP32 = 0,
   BERTD_PRECISION_BF16 = 1,

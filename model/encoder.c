@@ -146,6 +146,7 @@ typedef struct {
   int chunk;                     /* packed path: tokens per row chunk (see slice_run) */
   bertd_encoder_pool **pool;
   float *attn_scratch;           /* threads blocks of bertd_attention_rows_scratch floats */
+  bertd_attention_head_fn *attn_head; /* the model's (bertd_attention_head_select) */
 } encoder_slice;
 
 /* One thread's share of a packed product: panels [p0, p1). */
@@ -197,7 +198,7 @@ static void attn_part_task(void *arg) {
   int Tmax = 0;
   for (int b = 0; b < sl->view.B; b++) Tmax = sl->view.lens[b] > Tmax ? sl->view.lens[b] : Tmax;
   bertd_attention_rows(sl->view.ctx, ap->qkv, sl->view.lens, sl->view.B, cfg->hidden_size,
-                       cfg->num_attention_heads,
+                       cfg->num_attention_heads, sl->attn_head,
                        sl->attn_scratch + (size_t)ap->part * bertd_attention_rows_scratch(D, Tmax), ap->part,
                        ap->parts);
 }
@@ -224,6 +225,8 @@ static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp
                         const bertd_lowp_linear *l, int M, bertd_gemm_epilogue epi) {
   bertd_lowp_gemm_args g;
   bertd_lowp_prepare(l, &g, out, ldo, inp, M, epi == BERTD_EPI_RESIDUAL, sl->view.lowp_scratch);
+  /* GELU on the tile in registers where the kernel does it (a pass over (M, OC) saved) */
+  g.gelu = epi == BERTD_EPI_BIAS_GELU && l->k->gelu;
   const int panels = bertd_lowp_panels(l), blocks = (panels + 3) / 4;
   enum { MAX_PARTS = 64 };
   int P = sl->threads < blocks ? sl->threads : blocks;
@@ -242,8 +245,8 @@ static void lowp_linear(encoder_slice *sl, float *out, int ldo, const float *inp
     }
     bertd_encoder_pool_run(sl->pool, P, lowp_part_task, parts, sizeof parts[0]);
   }
-  /* gelu.c's GELU over the finished rows: the same arithmetic as the fp32 kernels' epilogue */
-  if (epi == BERTD_EPI_BIAS_GELU)
+  /* else gelu.c's GELU over the finished rows: the same arithmetic as the kernels' epilogue */
+  if (epi == BERTD_EPI_BIAS_GELU && !g.gelu)
     for (int r = 0; r < M; r++)
       bertd_activation_forward(out + (size_t)r * ldo, (size_t)l->OC, BERTD_ACT_GELU);
 }
@@ -453,6 +456,12 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     a->starts[b] = s;
     s += lens[b];
   }
+  /* the low-precision model chose its heads at load; fp32 panels: their kernel's tiles */
+  bertd_attention_head_fn *attn_head =
+      lp ? lp->attn_head
+         : pe ? bertd_attention_head_select(pe->kern, 0,
+                                            cfg->hidden_size / cfg->num_attention_heads)
+              : NULL;
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;
   const size_t score_block = (size_t)cfg->num_attention_heads * (size_t)a->cap_len * a->cap_len;
   encoder_slice sl[MAX_SLICES];
@@ -469,6 +478,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
     s->lp = lp;
     s->threads = inner;
     s->chunk = chunk;
+    s->attn_head = attn_head;
     s->pool = &a->pool;
     s->attn_scratch = a->attn_scratch ? a->attn_scratch + (size_t)used * (a->cap_attn_scratch / (size_t)P) : NULL;
     s->ids = ids + n0;

@@ -6,4 +6,5 @@
 #define AMX_INT8_SYMBOL bertd_kernel_int8_amx
 #define AMX_BF16_NAME "bf16 amx"
 #define AMX_INT8_NAME "int8 amx"
+#define AMX_QUANTIZE bertd_quantize_row_avx512 /* every AMX CPU has AVX-512F */
 #include "gemm_amx.inc"

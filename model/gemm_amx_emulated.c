@@ -8,4 +8,5 @@
 #define AMX_INT8_SYMBOL bertd_kernel_int8_amx_emulated
 #define AMX_BF16_NAME "bf16 amx-emulated"
 #define AMX_INT8_NAME "int8 amx-emulated"
+#define AMX_QUANTIZE NULL /* runs on any CPU: the scalar quantiser */
 #include "gemm_amx.inc"

@@ -6,7 +6,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#include "gelu_erf_coeffs.h"
+#include "gelu_avx512.h"
 
 /* PF: rows of a panel prefetched ahead (32 x 128 bytes = 4 KiB). At one 16-token sequence the
  * panels stream from memory and the hardware prefetcher alone left the kernel at about 62
@@ -17,30 +17,6 @@ enum { MR = 12, NR = 32, PF = 32, KC_MAX = 4096 };
 
 static inline __mmask16 lanes(int n) {
   return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-/* gelu.c's x Phi(x) on 16 lanes while the tile is in registers: the same rational erf on the
- * same clamped range (gelu_erf_coeffs.h), the same operations in the same order (no fused
- * multiply-adds: gelu.c is built as ISO C, without contraction), so the result is gelu.c's bit
- * for bit (tests/model/test_gemm.c holds it exactly). Calling
- * gelu_forward on each stored 32-column row cost about a tenth of the feed-forward product. */
-static inline __attribute__((always_inline)) TARGET __m512 gelu16(__m512 x) {
-  const __m512 xmax = _mm512_set1_ps(GELU_ERF_XMAX);
-  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)); /* x / sqrt 2 */
-  /* NaN-preserving clamp: max/min return their second operand when either is NaN */
-  const __m512 z = _mm512_min_ps(xmax, _mm512_max_ps(_mm512_set1_ps(-GELU_ERF_XMAX), t));
-  const __m512 u = _mm512_mul_ps(_mm512_mul_ps(z, z),
-                                 _mm512_set1_ps(1.0f / (GELU_ERF_XMAX * GELU_ERF_XMAX)));
-  __m512 p = _mm512_set1_ps(GELU_ERF_P[6]), q = _mm512_set1_ps(GELU_ERF_Q[5]);
-  for (int i = 5; i >= 0; i--) p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(GELU_ERF_P[i]));
-  for (int i = 4; i >= 0; i--) q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(GELU_ERF_Q[i]));
-  __m512 r = _mm512_div_ps(_mm512_mul_ps(z, p), q);
-  /* exactly +-1 at and beyond the clamp, as gelu.c */
-  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(t, xmax, _CMP_GE_OQ), _mm512_set1_ps(1.0f));
-  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(t, _mm512_set1_ps(-GELU_ERF_XMAX), _CMP_LE_OQ),
-                         _mm512_set1_ps(-1.0f));
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
-                       _mm512_add_ps(_mm512_set1_ps(1.0f), r));
 }
 
 /* one finished row of a tile: v = acc + bias (+ out), stored under the column masks */
@@ -57,8 +33,8 @@ static inline __attribute__((always_inline)) TARGET void put_row(const bertd_gem
     v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), v1);
   }
   if (pos.last && a->epi == BERTD_EPI_BIAS_GELU) {
-    v0 = gelu16(v0);
-    v1 = gelu16(v1);
+    v0 = bertd_gelu16(v0);
+    v1 = bertd_gelu16(v1);
   }
   _mm512_mask_storeu_ps(o, m0, v0);
   _mm512_mask_storeu_ps(o + 16, m1, v1);

@@ -8,6 +8,7 @@
  * tile runs over it. */
 #include <immintrin.h>
 
+#include "gelu_avx512.h"
 #include "lowp.h"
 
 enum { MR = 6, NP = 4, PANEL = 16 };
@@ -25,6 +26,7 @@ static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512 c)
   float *o = g->out + (size_t)n * g->ldo + oc;
   if (g->bias) c = _mm512_add_ps(c, _mm512_maskz_loadu_ps(m, g->bias + oc));
   if (g->accumulate) c = _mm512_add_ps(c, _mm512_maskz_loadu_ps(m, o));
+  if (g->gelu) c = bertd_gelu16(c);
   _mm512_mask_storeu_ps(o, m, c);
 }
 
@@ -119,4 +121,4 @@ static void to_bf16(const float *x, int N, int C, uint16_t *a, int Kp) {
 
 const bertd_lowp_kernel bertd_kernel_bf16_avx512 = {
     .name = "bf16 avx512-bf16", .prec = BERTD_PRECISION_BF16, .panel = PANEL, .group = 2,
-    .mr = MR, .kalign = 4, .act_offset = 0, .gemm = gemm, .to_bf16 = to_bf16};
+    .mr = MR, .kalign = 4, .act_offset = 0, .gelu = 1, .gemm = gemm, .to_bf16 = to_bf16};

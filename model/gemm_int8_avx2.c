@@ -92,4 +92,5 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
 
 const bertd_lowp_kernel bertd_kernel_int8_avx2 = {
     .name = "int8 avx2", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4, .mr = MR,
-    .kalign = 4, .act_offset = 0, .gemm = gemm, .to_bf16 = NULL};
+    .kalign = 4, .act_offset = 0, .gemm = gemm, .to_bf16 = NULL,
+    .quantize = bertd_quantize_row_avx2};

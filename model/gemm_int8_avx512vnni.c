@@ -9,6 +9,7 @@
  * loads NP panel vectors (16 channels x 4 k) and broadcasts 4 bytes per row. */
 #include <immintrin.h>
 
+#include "gelu_avx512.h"
 #include "lowp.h"
 
 enum { MR = 6, NP = 4, PANEL = 16 };
@@ -29,6 +30,7 @@ static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512i c
   __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c), s);
   if (g->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, g->bias + oc));
   if (g->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, o));
+  if (g->gelu) v = bertd_gelu16(v);
   _mm512_mask_storeu_ps(o, m, v);
 }
 
@@ -106,4 +108,5 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
 
 const bertd_lowp_kernel bertd_kernel_int8_avx512vnni = {
     .name = "int8 avx512-vnni", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4,
-    .mr = MR, .kalign = 4, .act_offset = 1, .gemm = gemm, .to_bf16 = NULL};
+    .mr = MR, .kalign = 4, .act_offset = 1, .gelu = 1, .gemm = gemm, .to_bf16 = NULL,
+    .quantize = bertd_quantize_row_avx512};

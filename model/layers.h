@@ -78,21 +78,56 @@ void softmax_rows(float *x, int N, int C);
 void bertd_attention_forward(float *ctx, const float *q, const float *k, const float *v,
                        float *scores, const int *lens, int B, int H, int NH);
 
+/* One (sequence, head) of inference attention: c (T,D) row stride ldc; q, k, v (T,D) row
+ * stride ld; kt: D * Tp floats, s: the rest of bertd_attention_rows_scratch (Tp: T rounded up
+ * to 16). */
+typedef void bertd_attention_head_fn(float *restrict c, int ldc, const float *restrict q,
+                                     const float *restrict k, const float *restrict v, int ld,
+                                     int T, int D, float scale, float *restrict kt,
+                                     float *restrict s);
+
+/* Which products attention runs in bf16: none (fp32 models, or a CPU without AVX512-BF16),
+ * every sequence's (bf16 models), or those of sequences over 16 tokens (int8 models). */
+typedef enum {
+  BERTD_ATTN_FP32 = 0,
+  BERTD_ATTN_BF16,
+  BERTD_ATTN_BF16_LONG,
+} bertd_attention_precision;
+
+/* The head a model runs, chosen once at load (attention_rows.c): the register tiles of its
+ * fp32 kernel kern (gemm.h: avx512 with D a multiple of 16, avx2 with D a multiple of 8), or,
+ * for bf16 attention on avx512 with D a multiple of 32, the bf16 tiles; NULL: one query row at
+ * a time, portable C. */
+struct bertd_gemm_kernel;
+bertd_attention_head_fn *bertd_attention_head_select(const struct bertd_gemm_kernel *kern,
+                                                     bertd_attention_precision p, int D);
+/* "avx512", "avx512-bf16", "avx512-bf16 over 16 tokens", "avx2" or "rows": what
+ * bertd_attention_head_select chose. */
+const char *bertd_attention_head_name(bertd_attention_head_fn *head);
+
 /* Inference attention without BLAS (attention_rows.c): qkv (N,3H) holds each token's q, k, v
  * side by side (the fused projection's output), ctx (N,H) as in bertd_attention_forward. The
  * B x NH (sequence, head) pairs are cut into `parts` contiguous runs and this call does run
- * `part`, so threads can share one batch. scratch: bertd_attention_rows_scratch(D, Tmax)
- * floats, D = H / NH. Where the CPU's fp32 kernel (gemm.h) is avx512 and D a multiple of 16,
- * or avx2 and D a multiple of 8, each head runs in register tiles (attention_tiles.inc); else
- * one query row at a time. */
+ * `part`, so threads can share one batch. head: bertd_attention_head_select's choice (NULL:
+ * one query row at a time). scratch: bertd_attention_rows_scratch(D, Tmax) floats, D = H / NH. */
 void bertd_attention_rows(float *ctx, const float *qkv, const int *lens, int B, int H, int NH,
-                          float *scratch, int part, int parts);
-/* Floats of scratch one part of bertd_attention_rows needs: k transposed (D, Tp) and a block of
- * scores (6, Tp), Tp = Tmax rounded up to 16. */
+                          bertd_attention_head_fn *head, float *scratch, int part, int parts);
+/* Floats of scratch one part of bertd_attention_rows needs, for any head: k transposed (D, Tp)
+ * and a block of scores (6, Tp), and the bf16 heads' words (D/2 + D/2 + D/2 + 3 rows of Tp,
+ * and 6 x D/2), Tp = Tmax rounded up to 16. */
 size_t bertd_attention_rows_scratch(int D, int Tmax);
-/* One (sequence, head) in AVX-512F (attention_avx512.c, D a multiple of 16) or AVX2+FMA
- * (attention_avx2.c, D a multiple of 8) register tiles: c (T,D) row stride ldc; q, k, v (T,D)
- * row stride ld; kt: D * Tp floats, s: 6 * Tp floats (Tp: T rounded up to 16). */
+/* The heads: AVX-512F (attention_avx512.c, D a multiple of 16) or AVX2+FMA (attention_avx2.c,
+ * D a multiple of 8) fp32 register tiles; AVX512-BF16 (attention_avx512.c, D a multiple of 32)
+ * bf16 tiles with fp32 sums, softmax in fp32. */
+void bertd_attention_head_avx512_bf16(float *restrict c, int ldc, const float *restrict q,
+                                      const float *restrict k, const float *restrict v, int ld,
+                                      int T, int D, float scale, float *restrict kt,
+                                      float *restrict s);
+/* The same for sequences over 16 tokens, the fp32 AVX-512 tiles for shorter ones. */
+void bertd_attention_head_avx512_bf16_long(float *restrict c, int ldc, const float *restrict q,
+                                           const float *restrict k, const float *restrict v,
+                                           int ld, int T, int D, float scale,
+                                           float *restrict kt, float *restrict s);
 void bertd_attention_head_avx512(float *restrict c, int ldc, const float *restrict q,
                                  const float *restrict k, const float *restrict v, int ld, int T,
                                  int D, float scale, float *restrict kt, float *restrict s);

@@ -8,7 +8,9 @@
  *         quantises the activations per token (row) the same way; the kernel multiplies int8 by
  *         int8 into exact int32 sums (vpdpbusd, or vpmaddubsw on AVX2), then out = sum *
  *         scale_a * scale_w + b in fp32.
- * LayerNorm, softmax, GELU and attention stay in fp32.
+ * LayerNorm, softmax and GELU stay in fp32 (GELU on the kernel's fp32 tile where the kernel
+ * says `gelu`); attention's two products run in bf16 with fp32 sums where the CPU has
+ * AVX512-BF16 (int8: for sequences over 16 tokens; attention_avx512.c, model.c), else in fp32.
  *
  * Packed layout (both precisions): panels of `panel` output channels; in a panel, k runs in
  * groups of `group` (2 bf16 or 4 int8 values = one 32-bit lane), channel-minor:
@@ -26,6 +28,7 @@
 
 #include "bertd.h"
 #include "cpu_features.h"
+#include "layers.h"
 
 /* One call of a kernel: out (N,OC) (+)= A @ W^T (dequantised) + bias. */
 typedef struct bertd_lowp_gemm_args {
@@ -40,6 +43,8 @@ typedef struct bertd_lowp_gemm_args {
   float *out;           /* (N,ldo) */
   int ldo;
   int accumulate;       /* 1: out += ...; 0: out = ... */
+  int gelu;             /* 1: out = gelu(... + bias), gelu.c's bits; only where the kernel's
+                           `gelu` says it applies it, never with accumulate */
 } bertd_lowp_gemm_args;
 
 typedef struct bertd_lowp_kernel {
@@ -50,11 +55,16 @@ typedef struct bertd_lowp_kernel {
   int mr;               /* rows per tile: activations are padded to a multiple (<= 16) */
   int kalign;           /* k is padded to a multiple of this (a multiple of 4, <= 64) */
   int act_offset;       /* int8: activations as uint8 = int8 + 128 (vpdpbusd's unsigned side) */
+  int gelu;             /* applies args.gelu on the tile in registers; 0: the caller runs
+                           gelu.c over the finished rows */
   /* the product over output panels [p0, p1) (of `panel` channels), all rows: threads split
    * one call by panel ranges */
   void (*gemm)(const bertd_lowp_gemm_args *g, int p0, int p1);
   /* bf16: rows of x (N,C) -> a (N,Kp) bf16, rounded to nearest even, zero-padded */
   void (*to_bf16)(const float *x, int N, int C, uint16_t *a, int Kp);
+  /* int8: the vector quantiser of one row (bertd_quantize_row_avx512 / _avx2: the CPU runs it
+   * wherever it runs the kernel), chosen with the kernel; NULL: bertd_quantize_row_mul */
+  float (*quantize)(const float *x, const float *mul, int n, unsigned char *q, int offset);
 } bertd_lowp_kernel;
 
 /* The kernels, one file each (gemm_*.c). */
@@ -132,6 +142,9 @@ typedef struct bertd_lowp_layer {
 
 typedef struct bertd_lowp_model {
   const bertd_lowp_kernel *kernel;
+  /* attention's heads (layers.h), chosen at load: bf16 tiles where the CPU has AVX512-BF16
+   * (see model.c), else the fp32 tiles of bertd_gemm_best() */
+  bertd_attention_head_fn *attn_head;
   int L;
   bertd_lowp_layer *layers; /* (L) */
   size_t bytes;             /* packed weights held */
@@ -170,7 +183,7 @@ static inline float bertd_bf16_to_float(uint16_t h) {
 float bertd_quantize_row(const float *x, int n, int8_t *q);
 /* The same of x[i] * mul[i] (mul NULL: of x). */
 float bertd_quantize_row_mul(const float *x, const float *mul, int n, int8_t *q);
-/* The same in AVX-512F / AVX2+FMA vectors (quantize_rows.c), bit for bit, with the encoding's
+/* The same in AVX-512 F+BW / AVX2+FMA vectors (quantize_rows.c), bit for bit, with the encoding's
  * offset applied (offset: each byte xor 0x80, vpdpbusd's unsigned operand); call only on a CPU
  * that runs them. */
 float bertd_quantize_row_avx512(const float *x, const float *mul, int n, unsigned char *q,

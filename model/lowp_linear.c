@@ -38,10 +38,11 @@ int bertd_lowp_kernel_select(bertd_precision p, const bertd_cpu_features *f,
         !bertd_lowp_amx_usable(&bertd_kernel_int8_amx, why, sizeof why))
       *out = &bertd_kernel_int8_amx;
     else if (f->avx512_vnni && f->avx512bw && f->avx512vl) *out = &bertd_kernel_int8_avx512vnni;
-    else if (f->avx2) *out = &bertd_kernel_int8_avx2;
+    else if (f->avx2 && f->fma) /* fma: its quantiser's (quantize_rows.c) */
+      *out = &bertd_kernel_int8_avx2;
     else
       return bertd_set_error(errstr, errstr_size,
-                             "precision int8: this CPU has neither AVX512-VNNI nor AVX2 "
+                             "precision int8: this CPU has neither AVX512-VNNI nor AVX2 with FMA "
                              "(it has: %s); use fp32",
                              have[0] ? have : "none of bertd's");
     break;
@@ -223,13 +224,8 @@ void bertd_lowp_prepare(const bertd_lowp_linear *l, bertd_lowp_gemm_args *gp, fl
     /* per token: int8 with its own scale; +128 (xor 0x80) for vpdpbusd's unsigned operand.
      * Padding (columns C..Kp, rows N..Np) is the encoding of 0. */
     const unsigned char zero = k->act_offset ? 0x80 : 0;
-    /* the vector quantisers where the CPU runs them (quantize_rows.c: the same bytes) */
-    float (*vq)(const float *, const float *, int, unsigned char *, int) = NULL;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx512f")) vq = bertd_quantize_row_avx512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      vq = bertd_quantize_row_avx2;
-#endif
+    /* the kernel's vector quantiser (quantize_rows.c: the same bytes as the scalar one) */
+    float (*vq)(const float *, const float *, int, unsigned char *, int) = k->quantize;
     for (int n = 0; n < N; n++) {
       unsigned char *row = a + (size_t)n * Kp;
       if (vq) {

@@ -72,11 +72,22 @@ static int lowp_begin(bertd_model *m, bertd_precision p, char *errstr, size_t er
   bertd_cpu_features f;
   bertd_cpu_features_detect(&f);
   const bertd_lowp_kernel *k;
-  return bertd_lowp_kernel_select(p, &f, &k, errstr, errstr_size) ||
-                 bertd_lowp_model_alloc(m->cfg.num_hidden_layers, k, &m->lowp, errstr,
-                                        errstr_size)
-             ? -1
-             : 0;
+  if (bertd_lowp_kernel_select(p, &f, &k, errstr, errstr_size) ||
+      bertd_lowp_model_alloc(m->cfg.num_hidden_layers, k, &m->lowp, errstr, errstr_size))
+    return -1;
+  /* bf16 and int8 run attention's two products in bf16 where the CPU multiplies bf16 pairs
+   * (every AMX CPU does): bf16 every sequence's, int8 those of sequences over 16 tokens.
+   * MiniLM's 1,047 parity texts against sentence-transformers fp32: bf16 worst 0.999957
+   * either way; int8 worst 0.991057 with fp32 attention and with bf16 over 16 tokens (worst
+   * of the texts over 16 tokens 0.993826 and 0.994409), but 0.9896 with bf16 attention on
+   * every text (a 12-token one), under int8's 0.99 bound. */
+  const int bf16_units = f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16;
+  m->lowp->attn_head = bertd_attention_head_select(
+      bertd_gemm_best(),
+      !bf16_units ? BERTD_ATTN_FP32
+      : p == BERTD_PRECISION_BF16 ? BERTD_ATTN_BF16 : BERTD_ATTN_BF16_LONG,
+      m->cfg.hidden_size / m->cfg.num_attention_heads);
+  return 0;
 }
 
 int bertd_model_load_precision(const char *dir, bertd_precision precision, bertd_model **out,
@@ -152,6 +163,13 @@ void bertd_model_free(bertd_model *m) {
 const char *bertd_model_kernel(const bertd_model *m) {
   if (m->lowp) return m->lowp->kernel->name; /* "bf16 avx512-bf16", "int8 avx2", ... */
   return m->pe.layers ? m->pe.kern->name : "openblas";
+}
+
+const char *bertd_model_attention(const bertd_model *m) {
+  if (m->lowp) return bertd_attention_head_name(m->lowp->attn_head);
+  if (!m->pe.layers) return "openblas";
+  return bertd_attention_head_name(bertd_attention_head_select(
+      m->pe.kern, BERTD_ATTN_FP32, m->cfg.hidden_size / m->cfg.num_attention_heads));
 }
 
 const bertd_checkpoint_config *bertd_model_config(const bertd_model *m) { return &m->cfg; }

@@ -46,6 +46,17 @@ static precision_cosines precision_parity(bertd_precision p) {
   cr_assert_eq(bertd_model_load_precision(dir, p, &m, err, sizeof err), 0, "%s", err);
   precision_cosines r = {.min = 1.0, .worst = -1};
   snprintf(r.kernel, sizeof r.kernel, "%s", bertd_model_kernel(m));
+  /* attention in bf16 exactly where the CPU (as BERTD_CPU_DISABLE leaves it) has AVX512-BF16:
+   * every sequence in bf16, over 16 tokens in int8 (MiniLM's D = 32 fits the bf16 heads) */
+  {
+    bertd_cpu_features f;
+    bertd_cpu_features_detect(&f);
+    const char *att = bertd_model_attention(m);
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16)
+      cr_assert_str_eq(att, p == BERTD_PRECISION_BF16 ? "avx512-bf16" : "avx512-bf16 over 16 tokens");
+    else
+      cr_assert(!strstr(att, "bf16"), "attention %s on a CPU without AVX512-BF16", att);
+  }
   const int H = bertd_model_config(m)->hidden_size;
   json_error_t je;
   snprintf(path, sizeof path, "%s/minilm/meta.json", BERTD_FIXTURES);
@@ -95,9 +106,9 @@ static precision_cosines precision_parity(bertd_precision p) {
   }
   r.count = count;
   r.mean = sum / count;
-  printf("parity all-MiniLM-L6-v2 %s (%s): %d texts, cosine vs sentence-transformers fp32 "
-         "min %.6f (text %d), mean %.6f\n", bertd_precision_name(p), r.kernel, count, r.min,
-         r.worst, r.mean);
+  printf("parity all-MiniLM-L6-v2 %s (%s, attention %s): %d texts, cosine vs "
+         "sentence-transformers fp32 min %.6f (text %d), mean %.6f\n", bertd_precision_name(p),
+         r.kernel, bertd_model_attention(m), count, r.min, r.worst, r.mean);
   for (int b = 0; b < BATCH; b++) bertd_encoding_free(&enc[b]);
   minilm_golden_free(&gold);
   free(emb);

@@ -10,6 +10,7 @@
 #include "bertd_weights.h"
 #include "encoder.h"
 #include "gemm.h"
+#include "cpu_features.h"
 #include "layers.h"
 
 static bertd_checkpoint_config config(void) {
@@ -111,7 +112,7 @@ Test(encoder_packed, row_attention_matches_blas_attention) {
   bertd_attention_forward(ref, q, k, v, scores, lens, B, H, NH);
   for (int parts = 1; parts <= 4; parts++) {
     memset(got, 0xff, sizeof(float) * N * H); /* NaN: every element must be written */
-    for (int p = 0; p < parts; p++) bertd_attention_rows(got, qkv, lens, B, H, NH, scratch, p, parts);
+    for (int p = 0; p < parts; p++) bertd_attention_rows(got, qkv, lens, B, H, NH, NULL, scratch, p, parts);
     for (int i = 0; i < N * H; i++)
       cr_assert(fabsf(got[i] - ref[i]) < 1e-6f, "parts %d element %d: %g vs %g", parts, i,
                 got[i], ref[i]);
@@ -128,7 +129,21 @@ typedef void head_fn(float *restrict, int, const float *restrict, const float *r
                      const float *restrict, int, int, int, float, float *restrict,
                      float *restrict);
 
-static void tiled_heads_case(head_fn *head, int H, int NH) {
+/* x rounded to bf16, to nearest even (what vcvtneps2bf16 does to finite values) */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+/* bf16 > 0: the head rounds q, k, v and the probabilities to bf16 for sequences of at least
+ * bf16 tokens (shorter ones run the fp32 tiles); the reference for those gets q, k, v rounded
+ * the same way, so the two differ by the probabilities' rounding (each p relative 2^-9: at
+ * most 2^-9 max|v| = 0.004 on each output, |v| < 2), the bf16 heads' exp (relative 3e-6) and
+ * fp32 summation order */
+static void tiled_heads_case(head_fn *head, int H, int NH, int bf16) {
   enum { B = 9 };
   const int lens[B] = {1, 6, 7, 8, 9, 16, 17, 64, 70};
   int N = 0, Tmax = 0;
@@ -137,9 +152,10 @@ static void tiled_heads_case(head_fn *head, int H, int NH) {
   float *qkv = malloc(sizeof(float) * N * 3 * H), *q = malloc(sizeof(float) * N * H),
         *k = malloc(sizeof(float) * N * H), *v = malloc(sizeof(float) * N * H),
         *ref = malloc(sizeof(float) * N * H), *got = malloc(sizeof(float) * N * H),
+        *ref16 = malloc(sizeof(float) * N * H),
         *scores = malloc(sizeof(float) * NH * Tmax * Tmax),
         *kt = malloc(sizeof(float) * bertd_attention_rows_scratch(D, Tmax));
-  cr_assert(qkv && q && k && v && ref && got && scores && kt);
+  cr_assert(qkv && q && k && v && ref && ref16 && got && scores && kt);
   unsigned s = 11;
   for (int i = 0; i < N * 3 * H; i++) {
     s = s * 1103515245u + 12345u;
@@ -151,6 +167,9 @@ static void tiled_heads_case(head_fn *head, int H, int NH) {
     memcpy(v + n * H, qkv + n * 3 * H + 2 * H, sizeof(float) * H);
   }
   bertd_attention_forward(ref, q, k, v, scores, lens, B, H, NH);
+  if (bf16)
+    for (int i = 0; i < N * H; i++) q[i] = bf16_round(q[i]), k[i] = bf16_round(k[i]), v[i] = bf16_round(v[i]);
+  bertd_attention_forward(ref16, q, k, v, scores, lens, B, H, NH);
   memset(got, 0xff, sizeof(float) * N * H); /* NaN: every element must be written */
   const float scale = 1.0f / sqrtf((float)D);
   const size_t Tp = ((size_t)Tmax + 15) / 16 * 16;
@@ -160,22 +179,54 @@ static void tiled_heads_case(head_fn *head, int H, int NH) {
       head(got + (size_t)start * H + (size_t)h * D, H, qp, qp + H,
                                   qp + 2 * H, 3 * H, lens[b], D, scale, kt, kt + (size_t)D * Tp);
     }
-  for (int i = 0; i < N * H; i++)
-    cr_assert(fabsf(got[i] - ref[i]) < 2e-6f, "D %d element %d: %g vs %g", D, i, got[i], ref[i]);
-  free(qkv); free(q); free(k); free(v); free(ref); free(got); free(scores); free(kt);
+  for (int b = 0, start = 0; b < B; start += lens[b], b++) {
+    const int rounded = bf16 && lens[b] >= bf16;
+    const float tol = rounded ? 5e-3f : 2e-6f, *want = rounded ? ref16 : ref;
+    for (int i = start * H; i < (start + lens[b]) * H; i++)
+      cr_assert(fabsf(got[i] - want[i]) < tol, "D %d T %d element %d: %g vs %g", D, lens[b], i,
+                got[i], want[i]);
+  }
+  free(qkv); free(q); free(k); free(v); free(ref); free(ref16); free(got); free(scores); free(kt);
 }
 
 static void tiled_heads(head_fn *head, int min_d) {
-  if (min_d == 8) tiled_heads_case(head, 16, 2); /* D 8 */
-  tiled_heads_case(head, 32, 2);                 /* D 16 */
-  tiled_heads_case(head, 64, 2);                 /* D 32: MiniLM's */
-  tiled_heads_case(head, 128, 2);                /* D 64: BERT-Base's */
-  tiled_heads_case(head, 160, 2);                /* D 80 */
+  if (min_d == 8) tiled_heads_case(head, 16, 2, 0); /* D 8 */
+  tiled_heads_case(head, 32, 2, 0);                 /* D 16 */
+  tiled_heads_case(head, 64, 2, 0);                 /* D 32: MiniLM's */
+  tiled_heads_case(head, 128, 2, 0);                /* D 64: BERT-Base's */
+  tiled_heads_case(head, 160, 2, 0);                /* D 80 */
 }
 
 Test(encoder_packed, avx512_tiled_attention_matches_blas_attention) {
   if (!bertd_gemm_by_name("avx512")) cr_skip_test("this CPU has no avx512f");
   tiled_heads(bertd_attention_head_avx512, 16);
+}
+
+/* the bf16 heads: D 32 (MiniLM's, one 32-wide step of q's words), 64 (BERT-Base's), 96 (64 +
+ * 32 of the context's columns), 160 (two steps of 64 and 32) */
+Test(encoder_packed, avx512_bf16_tiled_attention_matches_rounded_attention) {
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16))
+    cr_skip_test("this CPU has no AVX512-BF16");
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16, 64),
+               bertd_attention_head_avx512_bf16);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16_LONG, 64),
+               bertd_attention_head_avx512_bf16_long);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_BF16, 48),
+               bertd_attention_head_avx512);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx512, BERTD_ATTN_FP32, 64),
+               bertd_attention_head_avx512);
+  cr_assert_eq(bertd_attention_head_select(&bertd_gemm_avx2, BERTD_ATTN_BF16, 64),
+               bertd_attention_head_avx2);
+  for (int pass = 0; pass < 2; pass++) {
+    head_fn *h = pass ? bertd_attention_head_avx512_bf16_long : bertd_attention_head_avx512_bf16;
+    const int rounded_from = pass ? 17 : 1;
+    tiled_heads_case(h, 64, 2, rounded_from);
+    tiled_heads_case(h, 128, 2, rounded_from);
+    tiled_heads_case(h, 192, 2, rounded_from);
+    tiled_heads_case(h, 320, 2, rounded_from);
+  }
 }
 
 Test(encoder_packed, avx2_tiled_attention_matches_blas_attention) {

@@ -347,7 +347,7 @@ static void quantizer_matches(quantizer *vq) {
 Test(lowp_kernels, quantize_rows_avx512_bit_for_bit) {
   bertd_cpu_features f;
   bertd_cpu_features_detect(&f);
-  if (!f.avx512f) cr_skip_test("this CPU has no AVX-512F");
+  if (!(f.avx512f && f.avx512bw)) cr_skip_test("this CPU has no AVX-512 F and BW");
   quantizer_matches(bertd_quantize_row_avx512);
 }
 
@@ -356,4 +356,42 @@ Test(lowp_kernels, quantize_rows_avx2_bit_for_bit) {
   bertd_cpu_features_detect(&f);
   if (!f.avx2 || !f.fma) cr_skip_test("this CPU has no AVX2 and FMA");
   quantizer_matches(bertd_quantize_row_avx2);
+}
+
+/* A kernel that applies GELU in its epilogue (lowp.h: `gelu`) gives exactly gelu.c over the
+ * rows it would have stored without it, on values across GELU's range (|x| up to ~6: both
+ * clamps of its erf) */
+Test(lowp_kernels, fused_gelu_is_gelu_c_bit_for_bit) {
+  static float A[N * C], W[OC * C], b[OC], plain[N * OC], fused[N * OC];
+  uint64_t x = 4242;
+  for (int i = 0; i < N * C; i++) { x = x * 6364136223846793005ULL + 1; A[i] = (float)((x >> 40) % 2001) / 1000.0f - 1.0f; }
+  for (int i = 0; i < OC * C; i++) { x = x * 6364136223846793005ULL + 1; W[i] = (float)((x >> 40) % 2001) / 2000.0f - 0.5f; }
+  for (int o = 0; o < OC; o++) b[o] = (float)(o % 9 - 4);
+  int ran = 0;
+  for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++) {
+    const bertd_lowp_kernel *k = kernels[ki];
+    if (!k->gelu || !runnable(k)) continue;
+    char err[256];
+    bertd_lowp_linear l;
+    cr_assert_eq(bertd_lowp_linear_init(&l, k, W, b, C, OC, NULL, NULL, err, sizeof err), 0, "%s", err);
+    void *scratch = aligned_alloc(64, (bertd_lowp_scratch_bytes(N, C) + 63) / 64 * 64);
+    bertd_lowp_gemm_args g;
+    bertd_lowp_prepare(&l, &g, plain, OC, A, N, 0, scratch);
+    k->gemm(&g, 0, bertd_lowp_panels(&l));
+    bertd_activation_forward(plain, (size_t)N * OC, BERTD_ACT_GELU);
+    bertd_lowp_prepare(&l, &g, fused, OC, A, N, 0, scratch);
+    g.gelu = 1;
+    k->gemm(&g, 0, bertd_lowp_panels(&l));
+    int big = 0;
+    for (int i = 0; i < N * OC; i++) {
+      cr_assert_eq(memcmp(&plain[i], &fused[i], sizeof(float)), 0, "%s at %d: %.9g vs %.9g",
+                   k->name, i, plain[i], fused[i]);
+      big += fabsf(plain[i]) > 4.0f;
+    }
+    cr_assert_gt(big, 0, "%s: no value past GELU's clamp was tested", k->name);
+    free(scratch);
+    bertd_lowp_linear_free(&l);
+    ran++;
+  }
+  if (!ran) cr_skip_test("no kernel with a GELU epilogue runs on this CPU");
 }
