@@ -18,7 +18,7 @@ struct bertd_lowp_model;
  * (4,096 tokens) on two slices holds 2 x 512 rows of them. Measured (in one process, the sizes
  * alternated): on MiniLM fp32 and int8, 256 to 1,024 rows are as fast as whole batches (int8 a
  * few % faster: its scratch stays in cache); on BERT-base fp32 at 8 x 128 and 32 x 128, 256
- * rows are 5-8 % slower than 512, so 512. */
+ * rows are 5-10 % slower than 512, so 512. */
 #define BERTD_ENCODER_CHUNK_TOKENS 512
 
 /* Activation buffers, allocated for a capacity and reused across batches. R ("rows"): N on
