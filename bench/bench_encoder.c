@@ -18,7 +18,8 @@
  * the encoder's linear layers in that precision on the kernel cpuid picks (named in each row; a
  * checkpoint is loaded straight into it, bertd_model_load_precision); a CPU without the
  * instructions gets one line and exit 2. JSON rows carry the resident memory after the runs
- * (rss_mib: what the loaded model holds), beside the peak a parent reads from wait4.
+ * (rss_mib: what the loaded model holds) and the process's own peak so far (own_peak_mib,
+ * VmHWM), which a parent's wait4 overstates when the parent is the larger (peak_mib below).
  * --streams S runs S sessions on the one loaded model, each on its own thread with threads / S
  * threads, each running the same batch (a server with S batches in flight, as OpenVINO's
  * THROUGHPUT hint runs its requests): one pass over the weights then serves S batches while
@@ -47,6 +48,20 @@ static double rss_mib(void) {
   if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
   fclose(f);
   return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+/* The process's own peak resident memory since exec, MiB (VmHWM). A parent's wait4 ru_maxrss
+ * is not that: exec keeps the larger of the pre-exec memory's peak (the forking parent's, e.g.
+ * bench/peers.py with transformers loaded, 270 MiB) and the new program's. */
+static double peak_mib(void) {
+  char line[256];
+  double kib = 0.0;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return 0.0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, "VmHWM:", 6)) kib = atof(line + 6);
+  fclose(f);
+  return kib / 1024.0;
 }
 
 /* Removes a checkpoint directory bertd_model_random_save wrote (its three files). */
@@ -328,8 +343,8 @@ int main(int argc, char **argv) {
       if (json)
         printf("{\"engine\":\"bertd\",\"model\":\"%s\",\"batch\":%d,\"length\":%s,"
                "\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
-               "\"sentences_per_s\":%.3f,\"gflops\":%.3f,\"rss_mib\":%.1f}\n",
-               name, B, len_field, prec, kernel, threads, sps, gflops, rss_mib());
+               "\"sentences_per_s\":%.3f,\"gflops\":%.3f,\"rss_mib\":%.1f,\"own_peak_mib\":%.1f}\n",
+               name, B, len_field, prec, kernel, threads, sps, gflops, rss_mib(), peak_mib());
       else
         printf("%-18s %5d %5s %12.1f %9.2f\n", name, B, is_mix ? "mix" : len_field, sps, gflops);
       fflush(stdout);

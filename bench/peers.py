@@ -222,6 +222,18 @@ PREPARE = {"export": child_export, "quantize-ort": child_quantize_ort,
            "quantize-openvino": child_quantize_openvino}
 
 
+def own_peak_mib():
+    """This process's own peak resident memory since exec (VmHWM), MiB; None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def child_main(a):
     if a.child in PREPARE:
         PREPARE[a.child](a)
@@ -229,7 +241,8 @@ def child_main(a):
     shapes = json.loads(a.shapes)
     for B, T, lens, sps, extra in CHILDREN[a.child](a, shapes):
         print(json.dumps(dict(engine=a.child, batch=B, length=T if lens is None else "mix",
-                              precision=a.precision, sentences_per_s=sps, **extra)), flush=True)
+                              precision=a.precision, sentences_per_s=sps,
+                              own_peak_mib=own_peak_mib(), **extra)), flush=True)
 
 
 class Refused(Exception):
@@ -242,9 +255,13 @@ class Failed(Exception):
 
 
 def run_child(cmd, env):
-    """rows (the child's JSON lines), its peak RSS in MiB (ru_maxrss from wait4: the child's
-    own); exit 2 raises Refused with the child's last stderr line, any other failure Failed.
-    stderr goes to a file, so a chatty child never blocks on a full pipe."""
+    """rows (the child's JSON lines), its peak RSS in MiB; exit 2 raises Refused with the
+    child's last stderr line, any other failure Failed. stderr goes to a file, so a chatty
+    child never blocks on a full pipe. The peak is the largest `own_peak_mib` the rows carry
+    (the child's VmHWM, bench_encoder and child_main print it): wait4's ru_maxrss is not the
+    child's own, since exec keeps the pre-exec memory's peak, i.e. this process's (270 MiB
+    once transformers is loaded: every small child read 270). ru_maxrss only when no row has
+    it."""
     with tempfile.TemporaryFile(mode="w+") as err:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
         out = p.stdout.read()
@@ -260,7 +277,8 @@ def run_child(cmd, env):
         last = (msg.strip().splitlines() or ["(no message)"])[-1]
         raise Failed(f"{os.path.basename(cmd[0])} {' '.join(cmd[1:4])} ... exited {code}: {last}")
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return rows, ru.ru_maxrss / 1024.0
+    own = [r["own_peak_mib"] for r in rows if r.get("own_peak_mib")]
+    return rows, max(own) if own else ru.ru_maxrss / 1024.0
 
 
 def cpu_info():

@@ -12,18 +12,30 @@
 
 struct bertd_lowp_model;
 
-/* Activation buffers, allocated for a capacity and reused across batches. */
+/* The packed (inference) path runs each slice's layers over row chunks of whole sequences of
+ * at most this many tokens (a longer sequence is a chunk alone), so q/k/v, ctx, inter and the
+ * bf16 / int8 scratch hold one chunk per slice, not the batch: MiniLM's batch of 32 x 128
+ * (4,096 tokens) on two slices holds 2 x 512 rows of them. Measured (in one process, the sizes
+ * alternated): on MiniLM fp32 and int8, 256 to 1,024 rows are as fast as whole batches (int8 a
+ * few % faster: its scratch stays in cache); on BERT-base fp32 at 8 x 128 and 32 x 128, 256
+ * rows are 5-10 % slower than 512, so 512. */
+#define BERTD_ENCODER_CHUNK_TOKENS 512
+
+/* Activation buffers, allocated for a capacity and reused across batches. R ("rows"): N on
+ * the OpenBLAS path; on the packed path slices x the largest row chunk (see above). */
 typedef struct bertd_acts {
-  int cap_tokens;   /* N capacity */
-  int cap_len;      /* longest sequence capacity (T) */
+  int cap_tokens;   /* N capacity (x) */
+  int cap_rows;     /* R capacity (q/k/v, ctx, inter) */
+  int cap_len;      /* longest sequence capacity (T) of scores */
   int cap_batch;    /* B capacity */
   int cap_slices;   /* scores blocks: one per thread a batch is split across */
   float *x;         /* (N,H) residual stream; after forward: last hidden state */
-  float *q, *k, *v; /* (N,H) each, in one allocation at q; the packed path uses the same memory
-                       as qkv (N,3H), each token's q, k, v side by side */
-  float *ctx;       /* (N,H) attention output before its dense layer */
-  float *inter;     /* (N,I) feed-forward inner activations */
-  float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice */
+  float *q, *k, *v; /* (R,H) each, in one allocation at q; the packed path uses the same memory
+                       as qkv (R,3H), each token's q, k, v side by side */
+  float *ctx;       /* (R,H) attention output before its dense layer */
+  float *inter;     /* (R,I) feed-forward inner activations */
+  float *scores;    /* (slices,NH,T,T) one sequence's attention probabilities per slice;
+                       OpenBLAS path only (NULL on the packed path) */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
   float *cls;       /* (B,H) scratch: the [CLS] rows */
   float *attn_scratch;      /* (parts, D+1, T) bertd_attention_rows' scratch, one per thread */
@@ -33,15 +45,17 @@ typedef struct bertd_acts {
   int *lens;        /* (B) */
   int *starts;      /* (B) index of each sequence's first token in the packed rows */
   struct bertd_encoder_pool *pool; /* threads for split batches (encoder_pool.h), or NULL */
-  /* bf16 / int8 models: one block per slice for the rounded or quantised activations (lowp.h) */
+  /* bf16 / int8 models: one block per slice for the rounded or quantised activations of one
+   * row chunk (lowp.h) */
   unsigned char *lowp_scratch;
   size_t lowp_block, lowp_cap; /* bytes per slice, bytes allocated */
 } bertd_acts;
 
-/* Grows the buffers to hold at least this batch shape, split across `slices` threads (never
- * shrinks). */
-int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int tokens, int max_len, int batch,
-                       int slices, char *errstr, size_t errstr_size);
+/* Grows the buffers (never shrinks) to hold x for `tokens` tokens, q/k/v, ctx and inter for
+ * `rows` rows, pooled and cls for `batch` sequences, and `slices` score blocks of sequences up
+ * to max_len tokens (max_len 0: no score blocks). */
+int bertd_acts_reserve(bertd_acts *a, const bertd_checkpoint_config *cfg, int tokens, int rows,
+                       int max_len, int batch, int slices, char *errstr, size_t errstr_size);
 void bertd_acts_free(bertd_acts *a);
 
 /* Checks a packed batch against the config (1 <= lens[b] <= max_position_embeddings, ids below
