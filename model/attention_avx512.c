@@ -4,8 +4,10 @@
  * The portable path (attention_rows.c) forms one query row's scores at a time, so every
  * multiply-add also loads and stores the row it adds to: it ran at about a quarter of the
  * dense layers' rate, 15 % of MiniLM's time at 8 x 64 tokens for 3 % of its arithmetic (3 %
- * with the tiles). Built for AVX-512F by target attribute only; attention_rows.c calls it only
- * when the fp32 kernel the CPU runs is avx512 (gemm.h) and D is a multiple of 16. */
+ * with the tiles). Also the bf16 heads (below) for bf16 and int8 models. Built by target
+ * attribute only (AVX-512F; the bf16 heads AVX512-BF16 too); bertd_attention_head_select
+ * (attention_rows.c) picks them only when the fp32 kernel the CPU runs is avx512 (gemm.h), D
+ * is a multiple of 16 (32 for bf16), and for bf16 when the CPU has AVX512-BF16 (model.c). */
 #include "layers.h"
 
 #include <stdint.h>
@@ -72,7 +74,7 @@ static inline TARGET void transpose_tile(const float *src, int ld, int rows, flo
  * products of two bf16 pairs), so every instruction does twice the fp32 tiles' multiply-adds:
  *   scores (RB, Tp) = sum over pairs p of q's words (q[2p], q[2p+1]) . ktw[p] (D/2, Tp): word j
  *                     of ktw row p = (k[j][2p], k[j][2p+1])
- *   softmax in fp32, as above
+ *   exp(s - max) in fp32, written as bf16 words; 1 / its fp32 sum scales the context
  *   ctx (RB, D)    = sum over pairs jp of p's words (p[2jp], p[2jp+1]) . vw[jp] (Tp/2, D): word
  *                     d of vw row jp = (v[2jp][d], v[2jp+1][d])
  * Operands are rounded to bf16 to nearest even (vcvtneps2bf16), as the bf16 linear layers'
@@ -185,15 +187,15 @@ static inline __attribute__((always_inline)) TARGET_BF16 __m512 exp_bf16(__m512 
   return _mm512_scalef_ps(e, n);
 }
 
-/* One row of scores sr (Tp, keys past T ignored) -> its unnormalised probabilities
- * exp(s - max) as bf16 words pw (Tp/2; zero past T), in one pass after the max; returns
- * 1 / their fp32 sum, which the context tile applies to its fp32 sums (a normalising pass and
- * a conversion pass fewer) */
 /* lanes [0, n) of 16 */
 static inline __mmask16 first_lanes(int n) {
   return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
+/* One row of scores sr (Tp, keys past T ignored) -> its unnormalised probabilities
+ * exp(s - max) as bf16 words pw (Tp/2; zero past T), in one pass after the max; returns
+ * 1 / their fp32 sum, which the context tile applies to its fp32 sums (a normalising pass and
+ * a conversion pass fewer) */
 static inline __attribute__((always_inline)) TARGET_BF16 float softmax_words(
     const float *restrict sr, int T, int Tp, uint32_t *restrict pw) {
   __m512 m = _mm512_set1_ps(-__builtin_inff());

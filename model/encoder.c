@@ -459,7 +459,7 @@ int bertd_encoder_forward_threads(const bertd_checkpoint_config *cfg, const bert
   /* the low-precision model chose its heads at load; fp32 panels: their kernel's tiles */
   bertd_attention_head_fn *attn_head =
       lp ? lp->attn_head
-         : pe ? bertd_attention_head_select(pe->kern, 0,
+         : pe ? bertd_attention_head_select(pe->kern, BERTD_ATTN_FP32,
                                             cfg->hidden_size / cfg->num_attention_heads)
               : NULL;
   const size_t H = (size_t)cfg->hidden_size, I = (size_t)cfg->intermediate_size;

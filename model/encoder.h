@@ -38,7 +38,7 @@ typedef struct bertd_acts {
                        OpenBLAS path only (NULL on the packed path) */
   float *pooled;    /* (B,H) pooler output (tanh(W h_cls + b)) */
   float *cls;       /* (B,H) scratch: the [CLS] rows */
-  float *attn_scratch;      /* (parts, D+1, T) bertd_attention_rows' scratch, one per thread */
+  float *attn_scratch;      /* parts blocks of bertd_attention_rows_scratch(D, T) floats */
   size_t cap_attn_scratch;  /* floats */
   /* the batch last run */
   int B, N;

@@ -26,7 +26,7 @@ static inline float scaled(const float *x, const float *mul, int i, float inv) {
 
 T512 float bertd_quantize_row_avx512(const float *x, const float *mul, int n, unsigned char *q,
                                      int offset) {
-  /* two running maxima: one max's latency per 16 elements was the scan's limit */
+  /* two running maxima, so that consecutive maxima do not wait on each other */
   __m512 amax = _mm512_setzero_ps(), amax2 = amax;
   int i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -53,8 +53,9 @@ T512 float bertd_quantize_row_avx512(const float *x, const float *mul, int n, un
                lo = _mm512_set1_ps(-127.0f);
   const __m128i flip = _mm_set1_epi8(offset ? (char)0x80 : 0);
   /* 64 at a time: rounded to nearest even in the conversion itself, then packed by saturating
-   * packs (exact: |v| <= 127) and one dword permute into order, one 64-byte store; a
-   * vpmovdb per 16 was the slow step (0.8 cycles an element, the whole function) */
+   * packs (exact: |v| <= 127) and one dword permute into order, one 64-byte store, in place
+   * of a vpmovdb and a 16-byte store per 16 (with the two maxima: 0.8 -> 0.63 cycles an
+   * element on Zen 4, rows of 384-1,536 with a multiplier, one core) */
   const __m512i flip64 = _mm512_set1_epi8(offset ? (char)0x80 : 0);
   /* packs work within 128-bit lanes: dword 4L + j of the packed bytes holds elements
    * 4L..4L+3 of input vector j; dword d of the output wants vector d / 4's lane d % 4 */
