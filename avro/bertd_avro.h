@@ -171,6 +171,10 @@ typedef struct bertd_enrichment {
   double end_to_end_ms;   /* the input record's Kafka timestamp .. this enriched record */
   int has_end_to_end;     /* 0: the input record had no timestamp (end_to_end_ms null) */
   const json_t *result;
+  /* the embedding as floats (the plugin's poll_vectors), written to the embedding field as they
+   * are, so it is never printed and parsed back; NULL when none or when it is in result */
+  const float *embedding;
+  int embedding_dim;
 } bertd_enrichment;
 
 /* record + enrichment -> enriched bytes in the input's framing (Confluent: the enriched schema's

@@ -56,6 +56,45 @@ static int set_string_field(avro_value_t *rec, const char *name, const char *s, 
   return 0;
 }
 
+/* The embedding field from floats. An array of float or double takes them straight; any other
+ * shape the schema gives it (a union, say) goes through the JSON path, which knows them all. */
+static int set_embedding(avro_value_t *ev, const float *v, int dim, char *errstr,
+                         size_t errstr_size) {
+  avro_value_t f;
+  if (avro_value_get_by_name(ev, "embedding", &f, NULL)) {
+    snprintf(errstr, errstr_size, "result key 'embedding' has no field in the enriched schema");
+    return -1;
+  }
+  avro_schema_t items = avro_value_get_type(&f) == AVRO_ARRAY
+                            ? avro_schema_array_items(avro_value_get_schema(&f))
+                            : NULL;
+  if (items && (is_avro_float(items) || is_avro_double(items))) {
+    for (int i = 0; i < dim; i++) {
+      avro_value_t c;
+      if (avro_value_append(&f, &c, NULL) ||
+          (is_avro_float(items) ? avro_value_set_float(&c, v[i])
+                                : avro_value_set_double(&c, (double)v[i]))) {
+        snprintf(errstr, errstr_size, "bertd.embedding[%d]: %s", i, avro_strerror());
+        return -1;
+      }
+    }
+    return 0;
+  }
+  json_t *a = json_array();
+  for (int i = 0; a && i < dim; i++)
+    if (json_array_append_new(a, json_real((double)v[i]))) {
+      json_decref(a);
+      a = NULL;
+    }
+  if (!a) {
+    snprintf(errstr, errstr_size, "codec: out of memory");
+    return -1;
+  }
+  int rc = bertd_codec_value_from_json(&f, a, "bertd.embedding", errstr, errstr_size);
+  json_decref(a);
+  return rc;
+}
+
 /* The enrichment record from model facts and the plugin's result object. */
 static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *errstr,
                            size_t errstr_size) {
@@ -94,6 +133,8 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
     snprintf(errstr, errstr_size, "bertd.end_to_end_ms: %s", avro_strerror());
     return -1;
   }
+  if (e->embedding && set_embedding(ev, e->embedding, e->embedding_dim, errstr, errstr_size))
+    return -1;
   if (!e->result) return 0;
   if (!json_is_object(e->result)) {
     snprintf(errstr, errstr_size, "bertd: the result is not a JSON object");
@@ -108,6 +149,10 @@ static int fill_enrichment(avro_value_t *ev, const bertd_enrichment *e, char *er
         !strcmp(key, "queue_ms") || !strcmp(key, "model_ms") || !strcmp(key, "end_to_end_ms") ||
         avro_value_get_by_name(ev, key, &f, NULL)) {
       snprintf(errstr, errstr_size, "result key '%s' has no field in the enriched schema", key);
+      return -1;
+    }
+    if (e->embedding && !strcmp(key, "embedding")) {
+      snprintf(errstr, errstr_size, "bertd.embedding: given both as floats and in the result");
       return -1;
     }
     snprintf(path, sizeof path, "bertd.%s", key);

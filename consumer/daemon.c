@@ -47,6 +47,8 @@ typedef struct job {
   job_state state;
   bertd_record *rec;      /* decoded input, NULL when it did not decode */
   char *result;           /* result JSON text when the plugin succeeded */
+  float *vector;          /* its embedding as floats (poll_vectors), not in result; or NULL */
+  int dim;
   const char *reason;     /* dead-letter reason name, NULL when result is set */
   char *error;            /* dead-letter message */
   double queue_ms, model_ms; /* the plugin's (bertd_plugin_timing) */
@@ -175,6 +177,7 @@ static void entry_free(entry *e) {
   for (int i = 0; i < e->njobs; i++) {
     bertd_record_free(e->jobs[i].rec);
     free(e->jobs[i].result);
+    free(e->jobs[i].vector);
     free(e->jobs[i].error);
   }
   if (e->headers) rd_kafka_headers_destroy(e->headers);
@@ -276,7 +279,8 @@ static void produce_output(daemon *d, job *j) {
   } else {
     bertd_enrichment en = {.model = pl->model, .model_checksum = pl->checksum,
                            .task = pl->task, .queue_ms = j->queue_ms,
-                           .model_ms = j->model_ms, .result = result};
+                           .model_ms = j->model_ms, .result = result,
+                           .embedding = j->vector, .embedding_dim = j->dim};
     if (e->kafka_ts_ms >= 0) { /* CreateTime or LogAppendTime: another clock, maybe skewed */
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
@@ -539,18 +543,30 @@ static void on_message(daemon *d, rd_kafka_message_t *m) {
 static int collect(daemon *d, int timeout_ms) {
   bertd_plugin_completion c[256];
   bertd_plugin_timing t[256];
+  bertd_plugin_vector v[256];
+  /* embeddings as floats where the plugin has it (ABI 1.4): the Avro encoder writes them as
+   * they are instead of parsing back the text the plugin printed */
+  const int vectors = HAS_API(d, poll_vectors);
   int total = 0;
   for (size_t i = 0; i < d->npl; i++) {
     int n;
-    while ((n = d->host.api->poll_timed(d->pl[i].plugin, c, t, 256, total ? 0 : timeout_ms)) >
-           0) {
+    while ((n = vectors ? d->host.api->poll_vectors(d->pl[i].plugin, c, t, v, 256,
+                                                    total ? 0 : timeout_ms)
+                        : d->host.api->poll_timed(d->pl[i].plugin, c, t, 256,
+                                                  total ? 0 : timeout_ms)) > 0) {
       for (int k = 0; k < n; k++) {
         job *j = c[k].ref;
         j->queue_ms = t[k].queue_ms;
         j->model_ms = t[k].model_ms;
         if (c[k].reason == BERTD_PLUGIN_OK) {
           j->result = strdup(c[k].result);
-          if (!j->result) job_dead(j, "MODEL_FAILED", "out of memory");
+          if (vectors && v[k].values && v[k].dim > 0 &&
+              (j->vector = malloc(sizeof(float) * (size_t)v[k].dim)) != NULL) {
+            memcpy(j->vector, v[k].values, sizeof(float) * (size_t)v[k].dim);
+            j->dim = v[k].dim;
+          }
+          if (!j->result || (vectors && v[k].values && !j->vector))
+            job_dead(j, "MODEL_FAILED", "out of memory");
         } else {
           const char *r = c[k].reason == BERTD_PLUGIN_TOO_LONG ? "TOO_LONG"
                           : c[k].reason == BERTD_PLUGIN_INVALID_INPUT ? "INVALID_INPUT"

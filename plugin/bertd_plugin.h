@@ -42,8 +42,9 @@ extern "C" {
  *   1.1  bertd_plugin_poll_timed, bertd_plugin_timing, bertd_plugin_api.abi_minor/poll_timed
  *   1.2  bertd_plugin_config_check, bertd_plugin_threads (and their bertd_plugin_api members)
  *   1.3  bertd_plugin_poll_batches, bertd_plugin_batch, bertd_plugin_model_json (for a host's
- *        metrics) */
-#define BERTD_PLUGIN_ABI_MINOR 3
+ *        metrics)
+ *   1.4  bertd_plugin_poll_vectors, bertd_plugin_vector (an embedding as floats, not text) */
+#define BERTD_PLUGIN_ABI_MINOR 4
 
 /* Only these symbols are exported from the shared object (it is built -fvisibility=hidden). */
 #if defined(__GNUC__)
@@ -86,6 +87,14 @@ typedef struct bertd_plugin_timing {
   double model_ms;         /* its batch's forward pass and results, shared by the batch's
                             * records; 0 for records that never reached the model */
 } bertd_plugin_timing;
+
+/* A finished record's embedding as floats (ABI 1.4), beside its completion: the embed task's
+ * vector, exactly as the model computed it, for a host that writes it in binary (Avro) and would
+ * otherwise print it as text and parse it back. */
+typedef struct bertd_plugin_vector {
+  const float *values;     /* dim floats; NULL when the record has no embedding */
+  int dim;                 /* 0 when values is NULL */
+} bertd_plugin_vector;
 
 /* One batch the worker ran (ABI 1.3), for a host's metrics. */
 typedef struct bertd_plugin_batch {
@@ -209,6 +218,15 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
                                                 bertd_plugin_timing *timing, int max,
                                                 int timeout_ms);
 
+/* poll_timed() that hands each record's embedding (embed task) over as floats in vectors[i]
+ * instead of text: out[i].result then has no "embedding" key. For records without one (other
+ * tasks, failed records) vectors[i] is {NULL, 0} and the result is what poll() gives. The floats
+ * are owned like the strings: valid until the next poll or destroy. ABI 1.4. */
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_vectors(bertd_plugin *p, bertd_plugin_completion *out,
+                                                  bertd_plugin_timing *timing,
+                                                  bertd_plugin_vector *vectors, int max,
+                                                  int timeout_ms);
+
 /* Runs every non-empty bucket now, whatever its size or age, and waits until every record
  * submitted so far is ready for poll(). 0 on success; -1 if timeout_ms (-1: no limit) passed
  * first, in which case the remaining records still complete later. */
@@ -286,6 +304,9 @@ typedef struct bertd_plugin_api {
   int (*poll_batches)(bertd_plugin *p, bertd_plugin_batch *out, int max,
                       unsigned long long *dropped);
   int (*model_json)(const bertd_plugin *p, char *buf, size_t size);
+  /* ABI 1.4 */
+  int (*poll_vectors)(bertd_plugin *p, bertd_plugin_completion *out, bertd_plugin_timing *timing,
+                      bertd_plugin_vector *vectors, int max, int timeout_ms);
 } bertd_plugin_api;
 
 /* Whether api (of a plugin possibly built for an older minor) has member m. */

@@ -310,14 +310,38 @@ static int wait_done(bertd_plugin *p, int timeout_ms, int64_t deadline_us) {
   return pthread_cond_timedwait(&p->done, &p->mu, &ts);
 }
 
-BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out,
-                                          int max, int timeout_ms) {
-  return bertd_plugin_poll_timed(p, out, NULL, max, timeout_ms);
+/* The same JSON text `bertd <task>` prints for a record. */
+#define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
+
+/* The worker's result object -> the text (and, with vectors, the embedding's floats) that poll
+ * hands out. Here, on the host's thread, not on the worker's (worker.c, set_result). */
+static void finish_result(record *r, int vectors) {
+  if (r->reason != BERTD_PLUGIN_OK || !r->value) return;
+  json_t *emb = vectors ? json_object_get(r->value, "embedding") : NULL;
+  if (json_is_array(emb) && json_array_size(emb) > 0) {
+    const size_t n = json_array_size(emb);
+    r->vector = malloc(sizeof(float) * n);
+    if (r->vector) {
+      /* the values were floats (the model's) before they were JSON reals: exact */
+      for (size_t i = 0; i < n; i++) r->vector[i] = (float)json_number_value(json_array_get(emb, i));
+      r->dim = (int)n;
+      json_object_del(r->value, "embedding");
+    }
+  }
+  r->result = json_dumps(r->value, RESULT_JSON_FLAGS);
+  json_decref(r->value);
+  r->value = NULL;
+  if (!r->result) {
+    r->reason = BERTD_PLUGIN_INFERENCE;
+    snprintf(r->error, sizeof r->error, "result: out of memory");
+    return;
+  }
+  r->result_len = strlen(r->result);
 }
 
-BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_completion *out,
-                                                bertd_plugin_timing *timing, int max,
-                                                int timeout_ms) {
+static int poll_records(bertd_plugin *p, bertd_plugin_completion *out,
+                        bertd_plugin_timing *timing, bertd_plugin_vector *vectors, int max,
+                        int timeout_ms) {
   if (!p || !out || max < 1) return 0;
   /* what the previous poll handed out is the host's no longer */
   for (int i = 0; i < p->n_handed; i++) bertd_queued_record_free(p->handed[i]);
@@ -341,6 +365,7 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
   p->in_flight -= n;
   for (int i = 0; i < n; i++) {
     r = p->handed[i];
+    finish_result(r, vectors != NULL);
     out[i] = (bertd_plugin_completion){
         .ref = r->ref,
         .reason = r->reason,
@@ -355,8 +380,31 @@ BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_co
           .queue_ms = (double)(r->started_us - r->submitted_us) / 1000.0,
           .model_ms = (double)(r->done_us - r->started_us) / 1000.0,
       };
+    if (vectors)
+      vectors[i] = r->reason == BERTD_PLUGIN_OK && r->vector
+                       ? (bertd_plugin_vector){.values = r->vector, .dim = r->dim}
+                       : (bertd_plugin_vector){.values = NULL, .dim = 0};
   }
   return n;
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll(bertd_plugin *p, bertd_plugin_completion *out,
+                                          int max, int timeout_ms) {
+  return poll_records(p, out, NULL, NULL, max, timeout_ms);
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_timed(bertd_plugin *p, bertd_plugin_completion *out,
+                                                bertd_plugin_timing *timing, int max,
+                                                int timeout_ms) {
+  return poll_records(p, out, timing, NULL, max, timeout_ms);
+}
+
+BERTD_PLUGIN_EXPORT int bertd_plugin_poll_vectors(bertd_plugin *p, bertd_plugin_completion *out,
+                                                  bertd_plugin_timing *timing,
+                                                  bertd_plugin_vector *vectors, int max,
+                                                  int timeout_ms) {
+  if (!vectors) return 0;
+  return poll_records(p, out, timing, vectors, max, timeout_ms);
 }
 
 BERTD_PLUGIN_EXPORT int bertd_plugin_flush(bertd_plugin *p, int timeout_ms) {
@@ -466,6 +514,7 @@ static const bertd_plugin_api API = {
     .threads = bertd_plugin_threads,
     .poll_batches = bertd_plugin_poll_batches,
     .model_json = bertd_plugin_model_json,
+    .poll_vectors = bertd_plugin_poll_vectors,
 };
 
 BERTD_PLUGIN_EXPORT const bertd_plugin_api *bertd_plugin_get_api(void) { return &API; }

@@ -75,7 +75,9 @@ void bertd_queued_record_free(record *r) {
   if (!r) return;
   bertd_queued_record_drop_input(r);
   bertd_window_acc_free(r->acc);
+  json_decref(r->value);
   free(r->result);
+  free(r->vector);
   free(r);
 }
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "bertd.h"
 #include "window.h"
 
@@ -21,8 +23,12 @@ typedef struct record {
   int64_t done_us;         /* its result (or error) was ready */
   int reason;              /* bertd_plugin_reason */
   int tokens;
-  char *result;            /* JSON text, from json_dumps (free()) */
+  json_t *value;           /* the result object as the worker made it; turned into text (or text
+                            * and a vector) by the host's poll, on the host's thread */
+  char *result;            /* JSON text, from json_dumps (free()); made at poll */
   size_t result_len;
+  float *vector;           /* poll_vectors: the "embedding" taken out of value (free()) */
+  int dim;
   char error[256];
   /* on_too_long: window. A long text is one parent record (never queued; it owns text, pair
    * and the gatherer) and one child record per window (queued like any record; no text of

@@ -12,18 +12,14 @@
 #include "plugin_internal.h"
 #include "window.h"
 
-/* The same JSON text `bertd <task>` prints for a record. */
-#define RESULT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
-
-/* Takes result (NULL: the error in why). */
+/* Takes result (NULL: out of memory). Kept as an object: the host's poll turns it into text
+ * (plugin.c), on the host's thread rather than here, where a batch's serial printing would hold
+ * the next forward pass; a host that takes embeddings as floats never prints them at all. */
 static void set_result(record *r, json_t *result) {
-  r->result = result ? json_dumps(result, RESULT_JSON_FLAGS) : NULL;
-  json_decref(result);
-  if (!r->result) {
+  r->value = result;
+  if (!result) {
     r->reason = BERTD_PLUGIN_INFERENCE;
     snprintf(r->error, sizeof r->error, "result: out of memory");
-  } else {
-    r->result_len = strlen(r->result);
   }
 }
 

@@ -345,6 +345,65 @@ Test(codec, enrich_other_tasks) {
   bertd_avro_schema_free(s);
 }
 
+/* An embedding given as floats (the plugin's poll_vectors) is written as the same bytes as the
+ * same values in the result, keeps every float exactly (none of them prints in 8 digits), and
+ * may not come both ways at once. */
+Test(codec, enrich_embedding_as_floats) {
+  bertd_avro_schema *s = utterance();
+  bertd_codec *c = codec_for(s, NULL);
+  unsigned char buf[64];
+  size_t n = utterance_datum(buf, "q", 1);
+  bertd_record *r = NULL;
+  bertd_codec_reason reason;
+  cr_assert_eq(bertd_codec_decode(c, buf, n, &r, &reason, err, sizeof err), 0, "%s", err);
+  void *a = NULL, *b = NULL;
+  size_t alen, blen;
+  json_t *with = parse("{\"embedding\":[1,0.5,-2]}"), *without = parse("{}");
+  const float halves[] = {1.0f, 0.5f, -2.0f};
+  bertd_enrichment e = {.model = "m", .model_checksum = "c", .task = "embed", .result = with};
+  cr_assert_eq(bertd_codec_encode(c, r, &e, &a, &alen, err, sizeof err), 0, "%s", err);
+  e.result = without;
+  e.embedding = halves;
+  e.embedding_dim = 3;
+  cr_assert_eq(bertd_codec_encode(c, r, &e, &b, &blen, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(blen, alen);
+  cr_assert_eq(memcmp(a, b, alen), 0);
+  free(b);
+  b = NULL;
+
+  const float odd[] = {0.1f, -2.5e-7f, 3.40282347e38f, 1.17549435e-38f, 0.123456789f};
+  e.embedding = odd;
+  e.embedding_dim = 5;
+  cr_assert_eq(bertd_codec_encode(c, r, &e, &b, &blen, err, sizeof err), 0, "%s", err);
+  bertd_codec *ec = codec_for((bertd_avro_schema *)bertd_codec_enriched_schema(c),
+                              &(bertd_codec_conf){.decode_only = 1});
+  bertd_record *er = NULL;
+  cr_assert_eq(bertd_codec_decode(ec, b, blen, &er, &reason, err, sizeof err), 0, "%s", err);
+  json_t *j;
+  cr_assert_eq(bertd_record_to_json(er, &j, err, sizeof err), 0);
+  json_t *got = json_object_get(json_object_get(j, "bertd"), "embedding");
+  cr_assert_eq(json_array_size(got), 5);
+  for (int i = 0; i < 5; i++)
+    cr_assert_eq(json_real_value(json_array_get(got, i)), (double)odd[i], "embedding[%d]", i);
+  json_decref(j);
+  bertd_record_free(er);
+  bertd_codec_free(ec);
+
+  void *d = NULL;
+  size_t dlen;
+  e.result = with;
+  cr_assert_eq(bertd_codec_encode(c, r, &e, &d, &dlen, err, sizeof err), -1);
+  cr_assert_null(d);
+  cr_assert(strstr(err, "bertd.embedding: given both as floats and in the result"), "%s", err);
+  free(a);
+  free(b);
+  json_decref(with);
+  json_decref(without);
+  bertd_record_free(r);
+  bertd_codec_free(c);
+  bertd_avro_schema_free(s);
+}
+
 Test(codec, result_keys_without_a_field_are_errors) {
   bertd_avro_schema *s = utterance();
   bertd_codec *c = codec_for(s, NULL);

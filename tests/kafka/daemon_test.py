@@ -93,9 +93,11 @@ class Harness:
         subprocess.run([self.bertd, "produce", "--brokers", self.bootstrap, "--topic", topic,
                         "--raw", "--input", path], check=True, stdout=subprocess.DEVNULL)
 
-    def consume(self, topic, schema=None, raw=False, extra=()):
+    def consume(self, topic, schema=None, raw=False, extra=(), count=None):
+        """Every record of topic, or its first count (from whichever partitions come first)."""
         cmd = [self.bertd, "consume", "--brokers", self.bootstrap, "--topic", topic,
-               "--from-beginning", "--until-eof", *extra]
+               "--from-beginning", *(("--count", str(count)) if count else ("--until-eof",)),
+               *extra]
         cmd += ["--raw"] if raw else ["--schema", schema]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              timeout=120)
@@ -976,6 +978,7 @@ def case_memory(a):
         rc = h.stop_daemon()
         check(st["out"] == total and st["dead"] == 0,
               "all %d records enriched (out %d, dead-lettered %d)" % (total, st["out"], st["dead"]))
+        same_embeddings_as_cli(h, model, recs)
         growth = (rss[-1] - rss[0]) / rss[0]
         check(growth <= 0.05, "resident memory after %d records within 5%% of after %d "
               "(%d KiB -> %d KiB, %+.1f%%)" % (total, burst, rss[0], rss[-1], growth * 100))
@@ -989,6 +992,31 @@ def case_memory(a):
         check(rc == 0, "daemon exits 0 on SIGTERM (rc %s)" % rc)
     finally:
         h.close()
+
+
+def same_embeddings_as_cli(h, model, recs, n=300):
+    """The first n enriched records' embeddings (the plugin hands them to the daemon as floats,
+    which the Avro encoder writes as they are) against `bertd embed` on the same texts: equal
+    within 1e-5 (batches differ, so the kernels' rounding may; the CLI prints 8 digits)."""
+    out = h.consume("utt.out", h.enriched_schema(), count=n)
+    path = os.path.join(h.tmp, "embed-in.jsonl")
+    by_id = {r["id"]: r for r in recs}
+    with open(path, "w") as fh:
+        for r in out:
+            fh.write(json.dumps({"id": r["id"], "text": by_id[r["id"]]["text"]}) + "\n")
+    cli = subprocess.run([h.bertd, "embed", "--model", model, "--input", path, "--max-length",
+                          "64"], stdout=subprocess.PIPE, check=True, text=True)
+    want = {json.loads(l)["id"]: json.loads(l)["embedding"] for l in cli.stdout.splitlines()}
+    worst, bad = 0.0, 0
+    for r in out:
+        got, w = r["bertd"]["embedding"], want.get(r["id"], [])
+        if len(got) != 384 or len(w) != 384:
+            bad += 1
+            continue
+        worst = max(worst, max(abs(a - b) for a, b in zip(got, w)))
+    check(len(out) == n and bad == 0 and worst <= 1e-5,
+          "%d enriched embeddings equal `bertd embed`'s within 1e-5 (%d read, %d of the wrong "
+          "size, largest difference %.2g)" % (n, len(out), bad, worst))
 
 
 def partition_order(inputs, out):

@@ -298,6 +298,99 @@ Test(plugin, minilm_embed_matches_enricher_alone) {
   parity(dir, BERTD_ENRICH_EMBED, "embed", 200, 0, 5);
 }
 
+/* Runs c's texts through a plugin of config json (batches fixed by count: max_wait_ms is long
+ * and flush runs the rest) and polls them all, with poll_vectors when vec is not NULL. text[i]
+ * gets record i's result text, vec[i] a copy of its vector (dim[i] floats; NULL when none). */
+static void run_all(const char *json, corpus *c, char **text, float **vec, int *dim) {
+  bertd_plugin *p = create(json);
+  char err[512];
+  for (int i = 0; i < c->n; i++)
+    cr_assert_eq(bertd_plugin_submit(p, c->text[i], strlen(c->text[i]), NULL, 0, REF(i), err,
+                                     sizeof err), 0, "%s", err);
+  cr_assert_eq(bertd_plugin_flush(p, 60000), 0);
+  bertd_plugin_completion out[256];
+  bertd_plugin_timing t[256];
+  bertd_plugin_vector v[256];
+  int n = vec ? bertd_plugin_poll_vectors(p, out, t, v, 256, 0) : bertd_plugin_poll(p, out, 256, 0);
+  cr_assert_eq(n, c->n);
+  for (int k = 0; k < n; k++) {
+    int i = IDX(out[k].ref);
+    cr_assert_eq(out[k].reason, BERTD_PLUGIN_OK, "record %d: %s", i, out[k].error);
+    text[i] = strdup(out[k].result);
+    if (!vec) continue;
+    dim[i] = v[k].dim;
+    vec[i] = NULL;
+    if (v[k].values) {
+      vec[i] = malloc(sizeof(float) * (size_t)v[k].dim);
+      memcpy(vec[i], v[k].values, sizeof(float) * (size_t)v[k].dim);
+    }
+  }
+  destroy_live();
+}
+
+/* poll_vectors (ABI 1.4) hands the embedding over as floats and leaves it out of the text; put
+ * back as JSON reals they print exactly as poll() printed them, for plain records and for long
+ * ones embedded window by window. Other tasks get no vector and the same text as poll(). */
+Test(plugin, poll_vectors_gives_the_embedding_poll_prints) {
+  const char *dir = getenv("BERTD_MODEL_DIR");
+  cr_assert(dir && *dir, "BERTD_MODEL_DIR must name the all-MiniLM-L6-v2 checkpoint");
+  corpus c;
+  corpus_make(&c, 120, 0, 8);
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"embed\",\"max_length\":32,"
+           "\"on_too_long\":\"window\"},\"batching\":{\"max_batch_records\":16,"
+           "\"max_wait_ms\":60000,\"buckets\":[16,32]}}",
+           dir);
+  char **text = calloc((size_t)c.n, sizeof(char *)), **vtext = calloc((size_t)c.n, sizeof(char *));
+  float **vec = calloc((size_t)c.n, sizeof(float *));
+  int *dim = calloc((size_t)c.n, sizeof(int)), windowed = 0;
+  run_all(json, &c, text, NULL, NULL);
+  run_all(json, &c, vtext, vec, dim);
+  for (int i = 0; i < c.n; i++) {
+    json_t *want = json_loads(text[i], 0, NULL), *got = json_loads(vtext[i], 0, NULL);
+    cr_assert(want && got);
+    cr_assert_null(json_object_get(got, "embedding"), "record %d: %s", i, vtext[i]);
+    json_t *w = json_object_get(want, "embedding");
+    cr_assert_eq(dim[i], 384, "record %d", i);
+    cr_assert_eq(json_array_size(w), 384);
+    json_t *a = json_array();
+    for (int k = 0; k < dim[i]; k++) json_array_append_new(a, json_real(vec[i][k]));
+    json_object_set_new(got, "embedding", a);
+    char *back = json_dumps(got, RESULT_JSON_FLAGS | JSON_SORT_KEYS);
+    char *orig = json_dumps(want, RESULT_JSON_FLAGS | JSON_SORT_KEYS);
+    cr_assert_str_eq(back, orig, "record %d", i);
+    windowed += json_object_get(want, "windows") != NULL;
+    free(back);
+    free(orig);
+    json_decref(want);
+    json_decref(got);
+    free(text[i]);
+    free(vtext[i]);
+    free(vec[i]);
+  }
+  cr_assert_gt(windowed, 5, "the corpus should hold records over 32 tokens");
+
+  snprintf(json, sizeof json,
+           "{\"model\":{\"dir\":\"%s\",\"task\":\"joint\",\"max_length\":512},"
+           "\"batching\":{\"max_batch_records\":16,\"max_wait_ms\":60000}}",
+           fixture("joint"));
+  run_all(json, &c, text, NULL, NULL);
+  run_all(json, &c, vtext, vec, dim);
+  for (int i = 0; i < c.n; i++) {
+    cr_assert_null(vec[i], "record %d: a joint result has no embedding", i);
+    cr_assert_eq(dim[i], 0);
+    cr_assert_str_eq(vtext[i], text[i], "record %d", i);
+    free(text[i]);
+    free(vtext[i]);
+  }
+  free(text);
+  free(vtext);
+  free(vec);
+  free(dim);
+  corpus_free(&c);
+}
+
 /* Invalid UTF-8 and too-long records come back as errors with their reason; the records around
  * them are enriched as if they were alone. */
 Test(plugin, bad_records_are_errors_others_unaffected) {
