@@ -2,7 +2,8 @@
 """Where a process's CPU time went, from a system-wide `perf record -a` taken while it ran:
 its samples by kind of work (the model, JSON, Avro, librdkafka, the kernel, ...), beside other
 processes (the broker) and idle CPUs, as shares of all samples over the span the model ran
-(first to last sample in the model's code, so start-up and shutdown are left out).
+(the longest stretch in which the model keeps the CPUs busy, so start-up, the daemon's warm-up
+forward passes and shutdown are left out).
 
     python3 bench/perf_breakdown.py FILE.perf PID [PID ...]
 
@@ -21,9 +22,14 @@ KINDS = [
                                                              "bertd_embeddings", "bertd_gemm",
                                                              "bertd_encoder", "slice_run",
                                                              "bertd_pool", "bertd_lowp",
+                                                             "bertd_attention_rows",
                                                              "gelu", "bertd_gelu")))),
-    ("tokenizer", lambda sym, dso: "bertd" in dso and ("wordpiece" in sym or "tokeniz" in sym or
-                                                       "basic_" in sym or "utf8proc" in dso)),
+    ("model load (the daemon's start-up forward pass opens the span)",
+     lambda sym, dso: "bertd" in dso and sym.startswith(("bertd_weights_load", "bertd_vocab_load",
+                                                         "bertd_checkpoint"))),
+    ("tokenizer", lambda sym, dso: "utf8proc" in dso or ("bertd" in dso and (
+        "wordpiece" in sym or "tokeniz" in sym or "basic_" in sym or
+        sym.startswith(("bertd_vocab_find", "bertd_push_piece"))))),
     ("JSON (jansson, printf/strtod of reals)", lambda sym, dso: "jansson" in dso or any(
         k in sym for k in ("printf", "strtod", "str_to_mpn", "mpn_", "hack_digit",
                            "round_and_return", "localeconv", "parse_one_spec", "xsputn"))),
@@ -60,10 +66,28 @@ def kind(sym, dso):
 def breakdown(perf_file, pids):
     """{kind: share} over the model's span, with "idle" and "other processes"; and the span."""
     rows = samples(perf_file)
-    model = [r[1] for r in rows if r[0] in pids and kind(r[2], r[3]).startswith("model")]
+    model = [r[1] for r in rows if r[0] in pids and kind(r[2], r[3]).startswith("model (")]
     if not model:
         return {}, 0.0
-    t0, t1 = min(model), max(model)
+    # the longest run of 0.1 s bins in which the model has at least a third of all samples: the
+    # daemon's warm-up forward passes at start-up are followed by a lull (the consumer group's
+    # join, the first fetch), which ends a run, so the span is the records' processing
+    start = min(r[1] for r in rows)
+    nbins = int((max(r[1] for r in rows) - start) / 0.1) + 1
+    busy, total = [0] * nbins, [0] * nbins
+    for r in rows:
+        total[int((r[1] - start) / 0.1)] += 1
+    for t in model:
+        busy[int((t - start) / 0.1)] += 1
+    best, run0 = (0, -1), None
+    for i in range(nbins + 1):
+        if i < nbins and total[i] and busy[i] * 3 >= total[i]:
+            run0 = i if run0 is None else run0
+        elif run0 is not None:
+            if i - run0 > best[1] - best[0] + 1:
+                best = (run0, i - 1)
+            run0 = None
+    t0, t1 = start + best[0] * 0.1, start + (best[1] + 1) * 0.1
     span = [r for r in rows if t0 <= r[1] <= t1]
     c = collections.Counter()
     for pid, _, sym, dso in span:
