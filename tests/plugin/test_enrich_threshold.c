@@ -40,6 +40,7 @@ static int reference(const char *model, const char *logits_key, int multi, char 
   json_t *logits = json_object_get(json_array_get(json_object_get(g, "inputs"), 0), logits_key);
   int n = (int)json_array_size(logits);
   cr_assert(n > 0 && n <= 8);
+  if (n > 8) n = 8; /* what the assert said, in a form the optimiser sees (-Warray-bounds at -O3) */
   double mx = -1e30, sum = 0, z[8];
   for (int i = 0; i < n; i++) {
     z[i] = json_number_value(json_array_get(logits, (size_t)i));
