@@ -24,7 +24,7 @@ KINDS = [
                                                              "bertd_pool", "bertd_lowp",
                                                              "bertd_attention_rows",
                                                              "gelu", "bertd_gelu")))),
-    ("model load (the daemon's start-up forward pass opens the span)",
+    ("model load",
      lambda sym, dso: "bertd" in dso and sym.startswith(("bertd_weights_load", "bertd_vocab_load",
                                                          "bertd_checkpoint"))),
     ("tokenizer", lambda sym, dso: "utf8proc" in dso or ("bertd" in dso and (
