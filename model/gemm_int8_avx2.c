@@ -52,10 +52,15 @@ static inline __m256i dot4(__m256i acc, __m256i a, __m256i w_abs, __m256i w, __m
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
 }
 
-/* next: the start of the panel pair this thread runs next (NULL: none); tile of tiles: this
- * tile's place among the row tiles run over this pair */
-static void tile(const bertd_lowp_gemm_args *g, int n0, int p0, int np, const int8_t *next,
-                 int tile, int tiles) {
+/* Exact row tails, as gemm_bf16_avx512.c: a tile runs mr rows (MR, or the rows left), mr a
+ * compile-time constant after inlining (rows at or past mr are dead code); the activations stay
+ * padded to a multiple of MR rows (lowp.h's Np), only rows below N are read. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* mr rows at n0 x np panels at p0; next: the start of the panel pair this thread runs next
+ * (NULL: none); tile of tiles: this tile's place among the row tiles run over this pair */
+INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, int np, const int8_t *next,
+                    int tile, int tiles, const int mr) {
   const int Kp = g->Kp, K4 = Kp / 4;
   const size_t ps = (size_t)Kp * PANEL;
   const int8_t *A = (const int8_t *)g->a + (size_t)n0 * Kp;
@@ -80,25 +85,36 @@ static void tile(const bertd_lowp_gemm_args *g, int n0, int p0, int np, const in
         w[j] = _mm256_loadu_si256((const __m256i *)(W + j * ps + (size_t)k * 4 * PANEL));
         wa[j] = _mm256_abs_epi8(w[j]);
       }
-      for (int r = 0; r < MR; r++) {
-        const __m256i a = bcast4(A + (size_t)r * Kp + 4 * k);
-        for (int j = 0; j < NP; j++) c[r][j] = dot4(c[r][j], a, wa[j], w[j], ones);
-      }
+      for (int r = 0; r < MR; r++)
+        if (r < mr) {
+          const __m256i a = bcast4(A + (size_t)r * Kp + 4 * k);
+          for (int j = 0; j < NP; j++) c[r][j] = dot4(c[r][j], a, wa[j], w[j], ones);
+        }
     }
   } else {
     for (int k = 0; k < K4; k++) {
       const __m256i w = _mm256_loadu_si256((const __m256i *)(W + (size_t)k * 4 * PANEL));
       const __m256i wa = _mm256_abs_epi8(w);
-      for (int r = 0; r < MR; r++) c[r][0] = dot4(c[r][0], bcast4(A + (size_t)r * Kp + 4 * k), wa, w, ones);
+      for (int r = 0; r < MR; r++)
+        if (r < mr) c[r][0] = dot4(c[r][0], bcast4(A + (size_t)r * Kp + 4 * k), wa, w, ones);
     }
   }
   /* constant indices only, so c stays in registers (see gemm_int8_avx512vnni.c) */
-  const int rows = g->N - n0 < MR ? g->N - n0 : MR;
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < NP; j++)
-      if (r < rows && j < np) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
+      if (r < mr && j < np) store(g, n0 + r, (p0 + j) * PANEL, c[r][j]);
+}
+
+static void tile(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, int np,
+                 const int8_t *next, int tile, int tiles) {
+  switch (mr) {
+  case 4: tile_mr(g, n0, p0, np, next, tile, tiles, 4); break;
+  case 3: tile_mr(g, n0, p0, np, next, tile, tiles, 3); break;
+  case 2: tile_mr(g, n0, p0, np, next, tile, tiles, 2); break;
+  default: tile_mr(g, n0, p0, np, next, tile, tiles, 1); break;
+  }
 }
 
 /* panels [p0, p1), NP at a time */
@@ -108,7 +124,8 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
   for (int p = p0; p < p1; p += NP) {
     const int np = p1 - p < NP ? p1 - p : NP;
     const int8_t *next = p + 2 * NP <= p1 ? W + (size_t)(p + NP) * g->Kp * PANEL : NULL;
-    for (int n0 = 0, t = 0; n0 < g->N; n0 += MR, t++) tile(g, n0, p, np, next, t, tiles);
+    for (int n0 = 0, t = 0; n0 < g->N; n0 += MR, t++)
+      tile(g, n0, g->N - n0 < MR ? g->N - n0 : MR, p, np, next, t, tiles);
   }
 }
 

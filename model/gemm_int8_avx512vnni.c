@@ -45,10 +45,17 @@ static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512i c
   _mm512_mask_storeu_ps(o, m, v);
 }
 
-/* next: the start of the block this thread runs next (NULL: none); tile of tiles: this tile's
- * place among the row tiles run over this block (the prefetch note above) */
-static void tile_full(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t *next,
-                      int tile, int tiles) {
+/* Exact row tails, as gemm_bf16_avx512.c: a tile runs mr rows (MR, or the rows left at the end
+ * of a chunk), mr a compile-time constant after inlining, so 16 rows run as 6 + 6 + 4 and not as
+ * 18. The activations stay padded to a multiple of MR rows (lowp.h's Np); only rows below N are
+ * read. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* mr rows x NP panels at rows n0, panels p0; next: the start of the block this thread runs
+ * next (NULL: none); tile of tiles: this tile's place among the row tiles run over this block
+ * (the prefetch note above) */
+INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t *next,
+                    int tile, int tiles, const int mr) {
   const int Kp = g->Kp, K4 = Kp / 4;
   const size_t ps = (size_t)Kp * PANEL; /* bytes per panel */
   const uint8_t *A = (const uint8_t *)g->a + (size_t)n0 * Kp;
@@ -78,19 +85,18 @@ static void tile_full(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_
     const __m512i w2 = _mm512_loadu_si512((const void *)(wk + 2 * ps));
     const __m512i w3 = _mm512_loadu_si512((const void *)(wk + 3 * ps));
 #define ROW(r)                                                                                     \
-  do {                                                                                             \
+  if (mr > r) {                                                                                    \
     const __m512i a = bcast4(A + (size_t)(r) * Kp + 4 * k);                                        \
     c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0);                                                 \
     c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);                                                 \
     c##r##2 = _mm512_dpbusd_epi32(c##r##2, a, w2);                                                 \
     c##r##3 = _mm512_dpbusd_epi32(c##r##3, a, w3);                                                 \
-  } while (0)
-    ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
+  }
+    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
   }
-  const int rows = g->N - n0 < MR ? g->N - n0 : MR;
 #define STORE4(r)                                                                                  \
-  if (r < rows) {                                                                                  \
+  if (mr > r) {                                                                                    \
     store(g, n0 + r, (p0 + 0) * PANEL, c##r##0);                                                   \
     store(g, n0 + r, (p0 + 1) * PANEL, c##r##1);                                                   \
     store(g, n0 + r, (p0 + 2) * PANEL, c##r##2);                                                   \
@@ -100,20 +106,46 @@ static void tile_full(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_
 #undef STORE4
 }
 
-static void tile_one(const bertd_lowp_gemm_args *g, int n0, int p) {
+static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, const int8_t *next,
+                      int tile, int tiles) {
+  switch (mr) {
+  case 6: tile_mr(g, n0, p0, next, tile, tiles, 6); break;
+  case 5: tile_mr(g, n0, p0, next, tile, tiles, 5); break;
+  case 4: tile_mr(g, n0, p0, next, tile, tiles, 4); break;
+  case 3: tile_mr(g, n0, p0, next, tile, tiles, 3); break;
+  case 2: tile_mr(g, n0, p0, next, tile, tiles, 2); break;
+  default: tile_mr(g, n0, p0, next, tile, tiles, 1); break;
+  }
+}
+
+/* mr rows, one panel: the panels left over after the NP blocks */
+INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
   const int Kp = g->Kp, K4 = Kp / 4;
   const uint8_t *A = (const uint8_t *)g->a + (size_t)n0 * Kp;
   const int8_t *W = (const int8_t *)g->w + (size_t)p * Kp * PANEL;
-  __m512i c[MR];
-  for (int r = 0; r < MR; r++) c[r] = _mm512_setzero_si512();
+  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
   for (int k = 0; k < K4; k++) {
     const __m512i w = _mm512_loadu_si512((const void *)(W + (size_t)k * 4 * PANEL));
-    for (int r = 0; r < MR; r++) c[r] = _mm512_dpbusd_epi32(c[r], bcast4(A + (size_t)r * Kp + 4 * k), w);
+#define ROW(r)                                                                                     \
+  if (mr > r) c##r = _mm512_dpbusd_epi32(c##r, bcast4(A + (size_t)(r) * Kp + 4 * k), w);
+    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
   }
-  const int rows = g->N - n0 < MR ? g->N - n0 : MR;
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; r++)
-    if (r < rows) store(g, n0 + r, p * PANEL, c[r]);
+#define STORE(r)                                                                                   \
+  if (mr > r) store(g, n0 + r, p * PANEL, c##r);
+  STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+}
+
+static void tile_one(const bertd_lowp_gemm_args *g, int n0, int mr, int p) {
+  switch (mr) {
+  case 6: one_mr(g, n0, p, 6); break;
+  case 5: one_mr(g, n0, p, 5); break;
+  case 4: one_mr(g, n0, p, 4); break;
+  case 3: one_mr(g, n0, p, 3); break;
+  case 2: one_mr(g, n0, p, 2); break;
+  default: one_mr(g, n0, p, 1); break;
+  }
 }
 
 /* panels [p0, p1): blocks of NP panels while they last, then one at a time. Rows go in chunks
@@ -132,10 +164,11 @@ static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
       /* next: the following block, or the range's first again for the next chunk of rows */
       const int8_t *next = p + 2 * NP <= p1 ? W + (size_t)(p + NP) * ps
                            : p + NP == p1 && c1 < g->N ? W + (size_t)p0 * ps : NULL;
-      for (int n0 = c0, t = 0; n0 < c1; n0 += MR, t++) tile_full(g, n0, p, next, t, tiles);
+      for (int n0 = c0, t = 0; n0 < c1; n0 += MR, t++)
+        tile_full(g, n0, c1 - n0 < MR ? c1 - n0 : MR, p, next, t, tiles);
     }
     for (; p < p1; p++)
-      for (int n0 = c0; n0 < c1; n0 += MR) tile_one(g, n0, p);
+      for (int n0 = c0; n0 < c1; n0 += MR) tile_one(g, n0, c1 - n0 < MR ? c1 - n0 : MR, p);
   }
 }
 

@@ -52,7 +52,9 @@ typedef struct bertd_lowp_kernel {
   bertd_precision prec;
   int panel;            /* output channels per panel */
   int group;            /* k values per 32-bit lane */
-  int mr;               /* rows per tile: activations are padded to a multiple (<= 16) */
+  int mr;               /* rows per tile: activations are padded to a multiple (<= 16); the
+                           AVX kernels' last tile reads only the rows below N, AMX's the
+                           whole padded tile */
   int kalign;           /* k is padded to a multiple of this (a multiple of 4, <= 64) */
   int act_offset;       /* int8: activations as uint8 = int8 + 128 (vpdpbusd's unsigned side) */
   int gelu;             /* applies args.gelu on the tile in registers; 0: the caller runs

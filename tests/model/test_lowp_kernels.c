@@ -146,6 +146,73 @@ Test(lowp_kernels, int8_within_quantisation_bound_and_kernels_agree) {
     for (int i = 0; i < N * OC; i++) cr_assert_eq(out[i], out2[i], "kernels differ at %d", i);
 }
 
+/* Row tails: every row count from 1 to 13, and 16 (one 16-token sequence) and 17, through each
+ * kernel, exact against the double reference (the exact inputs above: bf16 values for bf16,
+ * power-of-two scales for int8), plain and accumulating. The kernels run the last row tile at
+ * its exact height (gemm_*.c); the rows below N must never be written. OC2 = 150: two blocks
+ * of four 16-channel panels with the next block prefetched, two single panels and a partial
+ * one (for 8-channel panels: nine pairs and a partial single). */
+enum { NT = 17, OC2 = 150 };
+static const float SENTINEL = 12345.0f;
+
+static float tails_ref(const float *A, const float *W, const float *b, int n, int o) {
+  double s = b[o];
+  for (int c = 0; c < C; c++) s += (double)A[n * C + c] * W[o * C + c];
+  return (float)s;
+}
+
+static void tails_exact(const bertd_lowp_kernel *k) {
+  static float A[NT * C], W[OC2 * C], b[OC2], out[(NT + 8) * OC2];
+  if (k->prec == BERTD_PRECISION_BF16) {
+    for (int i = 0; i < NT * C; i++) A[i] = (float)((i * 37) % 17 - 8) * 0.5f;
+    for (int i = 0; i < OC2 * C; i++) W[i] = (float)((i * 11) % 13 - 6) * 0.25f;
+  } else {
+    for (int n = 0; n < NT; n++)
+      for (int c = 0; c < C; c++)
+        A[n * C + c] = (float)(c == n % C ? (n % 2 ? 127 : -127) : (n * 31 + c * 7) % 255 - 127) * 0.125f;
+    for (int o = 0; o < OC2; o++)
+      for (int c = 0; c < C; c++)
+        W[o * C + c] = (float)(c == (o * 3) % C ? 127 : (o * 13 + c * 29) % 253 - 126) * 0.0625f;
+  }
+  for (int o = 0; o < OC2; o++) b[o] = (float)(o % 7 - 3) * 0.25f;
+  char err[256];
+  bertd_lowp_linear l;
+  cr_assert_eq(bertd_lowp_linear_init(&l, k, W, b, C, OC2, NULL, NULL, err, sizeof err), 0, "%s", err);
+  void *scratch = aligned_alloc(64, (bertd_lowp_scratch_bytes(NT, C) + 63) / 64 * 64);
+  const int counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17};
+  for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+    const int rows = counts[ci];
+    for (int i = 0; i < (NT + 8) * OC2; i++) out[i] = SENTINEL;
+    bertd_lowp_linear_forward(&l, out, A, rows, 0, scratch);
+    for (int n = 0; n < rows; n++)
+      for (int o = 0; o < OC2; o++)
+        cr_assert_eq(out[n * OC2 + o], tails_ref(A, W, b, n, o), "%s N %d out[%d][%d]", k->name,
+                     rows, n, o);
+    bertd_lowp_linear_forward(&l, out, A, rows, 1, scratch);
+    for (int n = 0; n < rows; n++)
+      for (int o = 0; o < OC2; o++)
+        cr_assert_eq(out[n * OC2 + o], 2.0f * tails_ref(A, W, b, n, o), "%s N %d accumulated out[%d][%d]",
+                     k->name, rows, n, o);
+    for (int i = rows * OC2; i < (NT + 8) * OC2; i++)
+      cr_assert_eq(out[i], SENTINEL, "%s N %d wrote past row N at %d", k->name, rows, i);
+  }
+  free(scratch);
+  bertd_lowp_linear_free(&l);
+}
+
+Test(lowp_kernels, bf16_row_tails_exact) {
+  if (!runnable(&bertd_kernel_bf16_avx512)) cr_skip_test("this CPU lacks AVX512-BF16");
+  tails_exact(&bertd_kernel_bf16_avx512);
+}
+Test(lowp_kernels, int8_vnni_row_tails_exact) {
+  if (!runnable(&bertd_kernel_int8_avx512vnni)) cr_skip_test("this CPU lacks AVX512-VNNI");
+  tails_exact(&bertd_kernel_int8_avx512vnni);
+}
+Test(lowp_kernels, int8_avx2_row_tails_exact) {
+  if (!runnable(&bertd_kernel_int8_avx2)) cr_skip_test("this CPU lacks AVX2");
+  tails_exact(&bertd_kernel_int8_avx2);
+}
+
 Test(lowp_kernels, quantize_row_exact) {
   const float x[5] = {1.0f, -2.0f, 0.5f, 4.0f, 0.0f};
   int8_t q[5];
