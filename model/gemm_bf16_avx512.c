@@ -105,18 +105,6 @@ INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const uint16_
 #undef STORE4
 }
 
-static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0,
-                      const uint16_t *next, int tile, int tiles) {
-  switch (mr) {
-  case 6: tile_mr(g, n0, p0, next, tile, tiles, 6); break;
-  case 5: tile_mr(g, n0, p0, next, tile, tiles, 5); break;
-  case 4: tile_mr(g, n0, p0, next, tile, tiles, 4); break;
-  case 3: tile_mr(g, n0, p0, next, tile, tiles, 3); break;
-  case 2: tile_mr(g, n0, p0, next, tile, tiles, 2); break;
-  default: tile_mr(g, n0, p0, next, tile, tiles, 1); break;
-  }
-}
-
 /* mr rows, one panel: the panels left over after the NP blocks */
 INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
   const int Kp = g->Kp, K2 = Kp / 2;
@@ -136,14 +124,40 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
 #undef STORE
 }
 
+/* One function per height, kept out of line: each height's loop is allocated as a function of
+ * its own, as the one full-height tile was before (checked in the disassembly: every loop keeps
+ * its accumulators in registers, no copies, no stack). */
+#define HEIGHT(h)                                                                                  \
+  static __attribute__((noinline)) void tile_##h(const bertd_lowp_gemm_args *g, int n0, int p0,    \
+                                                 const uint16_t *next, int tile, int tiles) {          \
+    tile_mr(g, n0, p0, next, tile, tiles, h);                                                      \
+  }                                                                                               \
+  static __attribute__((noinline)) void one_##h(const bertd_lowp_gemm_args *g, int n0, int p) {   \
+    one_mr(g, n0, p, h);                                                                           \
+  }
+HEIGHT(6) HEIGHT(5) HEIGHT(4) HEIGHT(3) HEIGHT(2) HEIGHT(1)
+#undef HEIGHT
+
+static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, const uint16_t *next,
+                      int tile, int tiles) {
+  switch (mr) {
+  case 6: tile_6(g, n0, p0, next, tile, tiles); break;
+  case 5: tile_5(g, n0, p0, next, tile, tiles); break;
+  case 4: tile_4(g, n0, p0, next, tile, tiles); break;
+  case 3: tile_3(g, n0, p0, next, tile, tiles); break;
+  case 2: tile_2(g, n0, p0, next, tile, tiles); break;
+  default: tile_1(g, n0, p0, next, tile, tiles); break;
+  }
+}
+
 static void tile_one(const bertd_lowp_gemm_args *g, int n0, int mr, int p) {
   switch (mr) {
-  case 6: one_mr(g, n0, p, 6); break;
-  case 5: one_mr(g, n0, p, 5); break;
-  case 4: one_mr(g, n0, p, 4); break;
-  case 3: one_mr(g, n0, p, 3); break;
-  case 2: one_mr(g, n0, p, 2); break;
-  default: one_mr(g, n0, p, 1); break;
+  case 6: one_6(g, n0, p); break;
+  case 5: one_5(g, n0, p); break;
+  case 4: one_4(g, n0, p); break;
+  case 3: one_3(g, n0, p); break;
+  case 2: one_2(g, n0, p); break;
+  default: one_1(g, n0, p); break;
   }
 }
 

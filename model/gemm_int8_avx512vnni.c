@@ -31,6 +31,15 @@ static inline __m512i bcast4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/* c + a . w (vpdpbusd: a unsigned, w signed bytes). As inline assembly because GCC 12's pattern
+ * for the intrinsic also offers the VEX form (AVX-VNNI, registers 0-15 only) and its register
+ * allocator then kept accumulators in zmm16-31 and copied them into zmm0-15 and back around
+ * each vpdpbusd (some also to the stack) in all but one of the tile heights; "v" allows all 32. */
+static inline __m512i dpbusd(__m512i c, __m512i a, __m512i w) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(w));
+  return c;
+}
+
 /* exact int32 sums -> fp32: (sum - w_corr) * a_scale * w_scale + bias (+ out) */
 static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512i c) {
   const int left = g->OC - oc;
@@ -87,10 +96,10 @@ INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t 
 #define ROW(r)                                                                                     \
   if (mr > r) {                                                                                    \
     const __m512i a = bcast4(A + (size_t)(r) * Kp + 4 * k);                                        \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0);                                                 \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);                                                 \
-    c##r##2 = _mm512_dpbusd_epi32(c##r##2, a, w2);                                                 \
-    c##r##3 = _mm512_dpbusd_epi32(c##r##3, a, w3);                                                 \
+    c##r##0 = dpbusd(c##r##0, a, w0);                                                              \
+    c##r##1 = dpbusd(c##r##1, a, w1);                                                              \
+    c##r##2 = dpbusd(c##r##2, a, w2);                                                              \
+    c##r##3 = dpbusd(c##r##3, a, w3);                                                              \
   }
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
@@ -106,18 +115,6 @@ INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t 
 #undef STORE4
 }
 
-static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, const int8_t *next,
-                      int tile, int tiles) {
-  switch (mr) {
-  case 6: tile_mr(g, n0, p0, next, tile, tiles, 6); break;
-  case 5: tile_mr(g, n0, p0, next, tile, tiles, 5); break;
-  case 4: tile_mr(g, n0, p0, next, tile, tiles, 4); break;
-  case 3: tile_mr(g, n0, p0, next, tile, tiles, 3); break;
-  case 2: tile_mr(g, n0, p0, next, tile, tiles, 2); break;
-  default: tile_mr(g, n0, p0, next, tile, tiles, 1); break;
-  }
-}
-
 /* mr rows, one panel: the panels left over after the NP blocks */
 INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
   const int Kp = g->Kp, K4 = Kp / 4;
@@ -127,7 +124,7 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
   for (int k = 0; k < K4; k++) {
     const __m512i w = _mm512_loadu_si512((const void *)(W + (size_t)k * 4 * PANEL));
 #define ROW(r)                                                                                     \
-  if (mr > r) c##r = _mm512_dpbusd_epi32(c##r, bcast4(A + (size_t)(r) * Kp + 4 * k), w);
+  if (mr > r) c##r = dpbusd(c##r, bcast4(A + (size_t)(r) * Kp + 4 * k), w);
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
   }
@@ -137,14 +134,40 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
 #undef STORE
 }
 
+/* One function per height, kept out of line: each height's loop is allocated as a function of
+ * its own, as the one full-height tile was before (checked in the disassembly: every loop keeps
+ * its accumulators in registers, no copies, no stack). */
+#define HEIGHT(h)                                                                                  \
+  static __attribute__((noinline)) void tile_##h(const bertd_lowp_gemm_args *g, int n0, int p0,    \
+                                                 const int8_t *next, int tile, int tiles) {       \
+    tile_mr(g, n0, p0, next, tile, tiles, h);                                                      \
+  }                                                                                               \
+  static __attribute__((noinline)) void one_##h(const bertd_lowp_gemm_args *g, int n0, int p) {   \
+    one_mr(g, n0, p, h);                                                                           \
+  }
+HEIGHT(6) HEIGHT(5) HEIGHT(4) HEIGHT(3) HEIGHT(2) HEIGHT(1)
+#undef HEIGHT
+
+static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, const int8_t *next,
+                      int tile, int tiles) {
+  switch (mr) {
+  case 6: tile_6(g, n0, p0, next, tile, tiles); break;
+  case 5: tile_5(g, n0, p0, next, tile, tiles); break;
+  case 4: tile_4(g, n0, p0, next, tile, tiles); break;
+  case 3: tile_3(g, n0, p0, next, tile, tiles); break;
+  case 2: tile_2(g, n0, p0, next, tile, tiles); break;
+  default: tile_1(g, n0, p0, next, tile, tiles); break;
+  }
+}
+
 static void tile_one(const bertd_lowp_gemm_args *g, int n0, int mr, int p) {
   switch (mr) {
-  case 6: one_mr(g, n0, p, 6); break;
-  case 5: one_mr(g, n0, p, 5); break;
-  case 4: one_mr(g, n0, p, 4); break;
-  case 3: one_mr(g, n0, p, 3); break;
-  case 2: one_mr(g, n0, p, 2); break;
-  default: one_mr(g, n0, p, 1); break;
+  case 6: one_6(g, n0, p); break;
+  case 5: one_5(g, n0, p); break;
+  case 4: one_4(g, n0, p); break;
+  case 3: one_3(g, n0, p); break;
+  case 2: one_2(g, n0, p); break;
+  default: one_1(g, n0, p); break;
   }
 }
 
