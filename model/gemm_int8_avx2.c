@@ -54,7 +54,9 @@ static inline __m256i dot4(__m256i acc, __m256i a, __m256i w_abs, __m256i w, __m
 
 /* Exact row tails, as gemm_bf16_avx512.c: a tile runs mr rows (MR, or the rows left), mr a
  * compile-time constant after inlining (rows at or past mr are dead code); the activations stay
- * padded to a multiple of MR rows (lowp.h's Np), only rows below N are read. */
+ * padded to a multiple of MR rows (lowp.h's Np), only rows below N are read. 16, 64 and 128
+ * rows are whole tiles here, so it only matters for other counts; on Zen 4 with VNNI hidden,
+ * BERT-Base one core, 4 alternated pairs: 16 rows 1.02-1.04x, 64 rows 1.00x (neutral). */
 #define INLINE static inline __attribute__((always_inline))
 
 /* mr rows at n0 x np panels at p0; next: the start of the panel pair this thread runs next

@@ -57,7 +57,9 @@ static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512i c
 /* Exact row tails, as gemm_bf16_avx512.c: a tile runs mr rows (MR, or the rows left at the end
  * of a chunk), mr a compile-time constant after inlining, so 16 rows run as 6 + 6 + 4 and not as
  * 18. The activations stay padded to a multiple of MR rows (lowp.h's Np); only rows below N are
- * read. */
+ * read. Measured on Zen 4 (bench_encoder, one core, 5 pairs alternated with the kernel padding
+ * to 18): one 16-token sequence 1.08-1.11x the sentences/s on BERT-Base (median 1.09), 0.96-1.14x
+ * on MiniLM (1.10); 64, 128 and 512 rows 0.97-1.03x (neutral). */
 #define INLINE static inline __attribute__((always_inline))
 
 /* mr rows x NP panels at rows n0, panels p0; next: the start of the block this thread runs
