@@ -108,7 +108,7 @@ static TARGET void tile(const bertd_gemm_args *a, int row0, int mr, int p, int k
  * the prefetch keeping up, and each output tile is then finished and stored once. */
 static TARGET void run(const bertd_gemm_args *a, int p0, int p1) {
   const int K = a->w->K, chunks = (K + KC_MAX - 1) / KC_MAX, kc = (K + chunks - 1) / chunks;
-  const int mb = bertd_gemm_row_block(kc, MR);
+  const int mb = bertd_gemm_row_block(a->M, kc, MR);
   for (int k0 = 0; k0 < K; k0 += kc) {
     const int k1 = k0 + kc < K ? k0 + kc : K;
     for (int m0 = 0; m0 < a->M; m0 += mb) {

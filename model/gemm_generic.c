@@ -32,7 +32,7 @@ static void tile(const bertd_gemm_args *a, int row0, int mr, int p) {
 }
 
 static void run(const bertd_gemm_args *a, int p0, int p1) {
-  const int mb = bertd_gemm_row_block(a->w->K, MR);
+  const int mb = bertd_gemm_row_block(a->M, a->w->K, MR);
   for (int m0 = 0; m0 < a->M; m0 += mb) {
     const int m1 = m0 + mb < a->M ? m0 + mb : a->M;
     for (int p = p0; p < p1; p++)
