@@ -32,7 +32,9 @@ struct bertd_session {
   int threads; /* the encoder splits a batch of several sequences across this many threads */
   bertd_acts a;
   const bertd_encoding *const *encs; /* the batch last run (not owned) */
-  int B, N;
+  int B, N;                 /* the last batch with heads (bertd_session_forward); 0: none */
+  int hidden_B;             /* its sequences, or bertd_session_forward_ids's: the encoder's
+                             * outputs (hidden states, pooled) are readable for these */
   int cap_tokens, cap_batch, cap_mask;
   int32_t *ids, *type_ids;  /* (N) packed */
   int *lens;                /* (B) */

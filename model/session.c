@@ -87,10 +87,11 @@ static int reserve(bertd_session *s, int B, int N, int M) {
 int bertd_session_forward_ids(bertd_session *s, int B, const int *lens, const int32_t *ids,
                               const int32_t *type_ids, char *errstr, size_t errstr_size) {
   s->encs = NULL;
-  s->B = 0;
+  s->B = s->hidden_B = 0;
   if (bertd_encoder_forward_threads(&s->m->cfg, &s->m->w, packed(s->m), s->m->lowp, &s->a, B, lens, ids, type_ids,
                                     s->threads, errstr, errstr_size))
     return -1;
+  s->hidden_B = B; /* no heads ran: their results stay unreadable (s->B 0) */
   return 0;
 }
 
@@ -100,7 +101,7 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
   const bertd_checkpoint_config *c = &m->cfg;
   const bertd_weights *w = &m->w;
   s->encs = NULL;
-  s->B = 0;
+  s->B = s->hidden_B = 0;
   if (B < 1) {
     snprintf(errstr, errstr_size, "forward: empty batch");
     return -1;
@@ -157,19 +158,19 @@ int bertd_session_forward(bertd_session *s, const bertd_encoding *const *encs, i
                               errstr, errstr_size))
     return -1;
   s->encs = encs;
-  s->B = B;
+  s->B = s->hidden_B = B;
   s->N = N;
   return 0;
 }
 
 const float *bertd_session_hidden(const bertd_session *s, int b, int *len) {
-  if (b < 0 || b >= s->B) return NULL;
+  if (b < 0 || b >= s->hidden_B) return NULL;
   if (len) *len = s->a.lens[b];
   return s->a.x + (size_t)s->a.starts[b] * s->m->cfg.hidden_size;
 }
 
 const float *bertd_session_pooled(const bertd_session *s, int b) {
-  if (b < 0 || b >= s->B || !s->m->w.pooler_w) return NULL;
+  if (b < 0 || b >= s->hidden_B || !s->m->w.pooler_w) return NULL;
   return s->a.pooled + (size_t)b * s->m->cfg.hidden_size;
 }
 
@@ -245,7 +246,7 @@ static int warm_pass(bertd_session *s, int B, int T, char *errstr, size_t errstr
 out:
   free(encs); free(ptrs); free(ids); free(types);
   s->encs = NULL; /* the synthetic encodings are gone: no results may be read from them */
-  s->B = 0;
+  s->B = s->hidden_B = 0;
   return rc;
 }
 

@@ -150,3 +150,63 @@ Test(session, threads_split_batch_same_results) {
   }
   bertd_model_free(m);
 }
+
+/* bertd_session_forward_ids (the encoder alone on packed ids) leaves the hidden states and pooled
+ * outputs readable, bit for bit those of bertd_session_forward on the same ids; the heads did not
+ * run, so their logits are not (NULL), where a stale earlier batch's used to be reachable. */
+Test(session, forward_ids_hidden_states_equal_forward) {
+  bertd_model *m = load("joint");
+  const int H = bertd_model_config(m)->hidden_size;
+  static const char *const texts[] = {"show me flights from boston to denver", "okay"};
+  bertd_encoding enc[2];
+  const bertd_encoding *batch[2];
+  memset(enc, 0, sizeof enc);
+  char err[512];
+  int lens[2], N = 0;
+  int32_t ids[128], types[128];
+  for (int i = 0; i < 2; i++) {
+    cr_assert_eq(bertd_tokenizer_encode(bertd_model_tokenizer(m), texts[i], strlen(texts[i]),
+                                        NULL, 0, 64, BERTD_TRUNC_LONGEST_FIRST, &enc[i], err,
+                                        sizeof err), 0, "%s", err);
+    batch[i] = &enc[i];
+    lens[i] = enc[i].n;
+    memcpy(ids + N, enc[i].ids, sizeof(int32_t) * (size_t)enc[i].n);
+    memcpy(types + N, enc[i].type_ids, sizeof(int32_t) * (size_t)enc[i].n);
+    N += enc[i].n;
+  }
+  bertd_session *s;
+  cr_assert_eq(bertd_session_create(m, &s, err, sizeof err), 0, "%s", err);
+  bertd_session_set_threads(s, 1);
+  cr_assert_eq(bertd_session_forward(s, batch, 2, err, sizeof err), 0, "%s", err);
+  static float want[128 * 64 + 2 * 64];
+  int n = 0;
+  for (int b = 0; b < 2; b++) {
+    int len = 0;
+    const float *h = bertd_session_hidden(s, b, &len);
+    cr_assert(h && bertd_session_pooled(s, b));
+    memcpy(want + n, h, sizeof(float) * (size_t)len * H);
+    n += len * H;
+    memcpy(want + n, bertd_session_pooled(s, b), sizeof(float) * (size_t)H);
+    n += H;
+  }
+  int nl = 0;
+  cr_assert_not_null(bertd_session_logits(s, 0, "intent", &nl), "the joint fixture's head ran");
+
+  cr_assert_eq(bertd_session_forward_ids(s, 2, lens, ids, types, err, sizeof err), 0, "%s", err);
+  n = 0;
+  for (int b = 0; b < 2; b++) {
+    int len = 0;
+    const float *h = bertd_session_hidden(s, b, &len);
+    cr_assert_not_null(h, "sequence %d's hidden states after forward_ids", b);
+    cr_assert_eq(len, lens[b]);
+    cr_assert_eq(memcmp(want + n, h, sizeof(float) * (size_t)len * H), 0, "sequence %d", b);
+    n += len * H;
+    cr_assert_eq(memcmp(want + n, bertd_session_pooled(s, b), sizeof(float) * (size_t)H), 0);
+    n += H;
+  }
+  cr_assert_null(bertd_session_hidden(s, 2, NULL));
+  cr_assert_null(bertd_session_logits(s, 0, "intent", &nl), "no head ran in forward_ids");
+  bertd_session_free(s);
+  for (int i = 0; i < 2; i++) bertd_encoding_free(&enc[i]);
+  bertd_model_free(m);
+}
