@@ -136,66 +136,9 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
 #undef STORE
 }
 
-/* One function per height, kept out of line: each height's loop is allocated as a function of
- * its own, as the one full-height tile was before (checked in the disassembly: every loop keeps
- * its accumulators in registers, no copies, no stack). */
-#define HEIGHT(h)                                                                                  \
-  static __attribute__((noinline)) void tile_##h(const bertd_lowp_gemm_args *g, int n0, int p0,    \
-                                                 const int8_t *next, int tile, int tiles) {       \
-    tile_mr(g, n0, p0, next, tile, tiles, h);                                                      \
-  }                                                                                               \
-  static __attribute__((noinline)) void one_##h(const bertd_lowp_gemm_args *g, int n0, int p) {   \
-    one_mr(g, n0, p, h);                                                                           \
-  }
-HEIGHT(6) HEIGHT(5) HEIGHT(4) HEIGHT(3) HEIGHT(2) HEIGHT(1)
-#undef HEIGHT
-
-static void tile_full(const bertd_lowp_gemm_args *g, int n0, int mr, int p0, const int8_t *next,
-                      int tile, int tiles) {
-  switch (mr) {
-  case 6: tile_6(g, n0, p0, next, tile, tiles); break;
-  case 5: tile_5(g, n0, p0, next, tile, tiles); break;
-  case 4: tile_4(g, n0, p0, next, tile, tiles); break;
-  case 3: tile_3(g, n0, p0, next, tile, tiles); break;
-  case 2: tile_2(g, n0, p0, next, tile, tiles); break;
-  default: tile_1(g, n0, p0, next, tile, tiles); break;
-  }
-}
-
-static void tile_one(const bertd_lowp_gemm_args *g, int n0, int mr, int p) {
-  switch (mr) {
-  case 6: one_6(g, n0, p); break;
-  case 5: one_5(g, n0, p); break;
-  case 4: one_4(g, n0, p); break;
-  case 3: one_3(g, n0, p); break;
-  case 2: one_2(g, n0, p); break;
-  default: one_1(g, n0, p); break;
-  }
-}
-
-/* panels [p0, p1): blocks of NP panels while they last, then one at a time. Rows go in chunks
- * of about 128 KiB of activations, and within a chunk every row tile runs over one block before
- * the next, so the chunk and the block's weights stay in L2 together. */
-static void gemm(const bertd_lowp_gemm_args *g, int p0, int p1) {
-  int chunk = (int)(131072 / ((size_t)g->Kp * 1)) / MR * MR;
-  if (chunk < MR) chunk = MR;
-  const int8_t *W = (const int8_t *)g->w;
-  const size_t ps = (size_t)g->Kp * PANEL;
-  for (int c0 = 0; c0 < g->N; c0 += chunk) {
-    const int c1 = c0 + chunk < g->N ? c0 + chunk : g->N;
-    int p = p0;
-    const int tiles = (c1 - c0 + MR - 1) / MR;
-    for (; p + NP <= p1; p += NP) {
-      /* next: the following block, or the range's first again for the next chunk of rows */
-      const int8_t *next = p + 2 * NP <= p1 ? W + (size_t)(p + NP) * ps
-                           : p + NP == p1 && c1 < g->N ? W + (size_t)p0 * ps : NULL;
-      for (int n0 = c0, t = 0; n0 < c1; n0 += MR, t++)
-        tile_full(g, n0, c1 - n0 < MR ? c1 - n0 : MR, p, next, t, tiles);
-    }
-    for (; p < p1; p++)
-      for (int n0 = c0; n0 < c1; n0 += MR) tile_one(g, n0, c1 - n0 < MR ? c1 - n0 : MR, p);
-  }
-}
+/* the per-height functions, their dispatch and the loop over chunks, blocks and row tiles */
+#define LOWP_ELEM int8_t
+#include "lowp_tiles.inc"
 
 const bertd_lowp_kernel bertd_kernel_int8_avx512vnni = {
     .name = "int8 avx512-vnni", .prec = BERTD_PRECISION_INT8, .panel = PANEL, .group = 4,
