@@ -53,7 +53,11 @@ void bertd_cpu_features_disable(bertd_cpu_features *f, const char *list) {
       if (start && end) *p = 0;
     }
   }
-  /* the AMX compute extensions use the tile registers: without AMX-TILE there are none */
+  /* what the features build on goes with them, so that one name narrows the CPU as a real
+   * one would be narrower: every AVX-512 CPU has AVX2, every AVX-512 extension needs F; the
+   * AMX compute extensions use the tile registers, so without AMX-TILE there are none */
+  if (!f->avx2) f->avx_vnni = f->avx512f = 0;
+  if (!f->avx512f) f->avx512bw = f->avx512vl = f->avx512_vnni = f->avx512_bf16 = 0;
   if (!f->amx_tile) f->amx_bf16 = f->amx_int8 = 0;
 }
 

@@ -21,9 +21,11 @@ typedef struct bertd_cpu_features {
  * features off, so a test or a user can force a narrower CPU's path or refusal. */
 void bertd_cpu_features_detect(bertd_cpu_features *f);
 
-/* Turns off the features named in list (as BERTD_CPU_DISABLE, which detect applies with this);
- * amx_tile off turns amx_bf16 and amx_int8 off too. BERTD_CPU_DISABLE=amx_tile keeps bertd off
- * AMX. */
+/* Turns off the features named in list (as BERTD_CPU_DISABLE, which detect applies with this)
+ * and those that build on them: avx2 off turns avx_vnni and AVX-512 off, avx512f off every
+ * AVX-512 extension, amx_tile off amx_bf16 and amx_int8. BERTD_CPU_DISABLE=amx_tile keeps bertd
+ * off AMX; BERTD_CPU_DISABLE=avx512f runs every precision's kernels (fp32, its attention and the
+ * int8 ones) as on an AVX2-only CPU. */
 void bertd_cpu_features_disable(bertd_cpu_features *f, const char *list);
 
 /* "avx2 fma avx512f ..." : the features set, space-separated, into buf. */

@@ -7,16 +7,18 @@
 #include <string.h>
 
 #include "bertd.h"
+#include "cpu_features.h"
 #include "gelu.h"
 
+/* From cpu_features.c, like the bf16 / int8 kernels: the CPU and the OS (XCR0) must both allow
+ * the registers, and BERTD_CPU_DISABLE narrows the CPU for every precision at once (avx512f off
+ * runs the whole encoder, attention included, as on an AVX2-only CPU). */
 const bertd_gemm_kernel *bertd_gemm_by_name(const char *name) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (!strcmp(name, "avx512"))
-    return __builtin_cpu_supports("avx512f") ? &bertd_gemm_avx512 : NULL;
-  if (!strcmp(name, "avx2"))
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &bertd_gemm_avx2
-                                                                          : NULL;
+  bertd_cpu_features f;
+  bertd_cpu_features_detect(&f);
+  if (!strcmp(name, "avx512")) return f.avx512f ? &bertd_gemm_avx512 : NULL;
+  if (!strcmp(name, "avx2")) return f.avx2 && f.fma ? &bertd_gemm_avx2 : NULL;
 #endif
   if (!strcmp(name, "generic")) return &bertd_gemm_generic;
   return NULL;

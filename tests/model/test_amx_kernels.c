@@ -386,6 +386,13 @@ Test(amx_select, disable_switch_turns_amx_off) {
   f = with_amx();
   bertd_cpu_features_disable(&f, "avx2,amx_bf16");
   cr_assert(f.amx_tile && !f.amx_bf16 && f.amx_int8 && !f.avx2);
+  /* what builds on a feature goes with it: no AVX-512 without AVX2, no extension without F */
+  cr_assert(!f.avx512f && !f.avx512bw && !f.avx512vl && !f.avx512_vnni && !f.avx512_bf16);
+  f = (bertd_cpu_features){.avx2 = 1, .fma = 1, .avx_vnni = 1, .avx512f = 1, .avx512bw = 1,
+                           .avx512vl = 1, .avx512_vnni = 1, .avx512_bf16 = 1};
+  bertd_cpu_features_disable(&f, "avx512f");
+  cr_assert(f.avx2 && f.fma && !f.avx512f && !f.avx512bw && !f.avx512vl && !f.avx512_vnni &&
+            !f.avx512_bf16);
   /* and through the environment, as users set it */
   setenv("BERTD_CPU_DISABLE", "amx_tile", 1);
   bertd_cpu_features_detect(&f);
