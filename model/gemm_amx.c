@@ -1,7 +1,8 @@
 /* gemm_amx.c: the AMX kernels (gemm_amx.inc) on the instructions: tileloadd, tdpbf16ps,
  * tdpbusd. Built with -mamx-tile -mamx-bf16 -mamx-int8 and AVX-512 F/BW/VL (every AMX CPU has
- * them; the epilogue and the bf16 rounding vectorise with them) and called only after cpuid,
- * XCR0, the Linux tile permission and a self-check said yes (lowp_amx_check.c). */
+ * them: the epilogue, GELU included, is written in their 16-lane vectors, and the bf16
+ * rounding vectorises with them) and called only after cpuid, XCR0, the Linux tile permission
+ * and a self-check said yes (lowp_amx_check.c). */
 #define AMX_BF16_SYMBOL bertd_kernel_bf16_amx
 #define AMX_INT8_SYMBOL bertd_kernel_int8_amx
 #define AMX_BF16_NAME "bf16 amx"

@@ -57,8 +57,9 @@ typedef struct bertd_lowp_kernel {
                            whole padded tile */
   int kalign;           /* k is padded to a multiple of this (a multiple of 4, <= 64) */
   int act_offset;       /* int8: activations as uint8 = int8 + 128 (vpdpbusd's unsigned side) */
-  int gelu;             /* applies args.gelu on the tile in registers; 0: the caller runs
-                           gelu.c over the finished rows */
+  int gelu;             /* applies args.gelu in its epilogue, on each finished tile (every
+                           kernel but the AVX2 one); 0: the caller runs gelu.c over the
+                           finished rows */
   /* the product over output panels [p0, p1) (of `panel` channels), all rows: threads split
    * one call by panel ranges */
   void (*gemm)(const bertd_lowp_gemm_args *g, int p0, int p1);

@@ -10,7 +10,12 @@
  * step, vdpbf16ps adds each pair straight in); the error of an order of K + 2 additions
  * (products, bias, residual) is at most (K + 2) u S with u = 2^-24 and S the sum of the
  * magnitudes added, so two orders differ by at most 2 (K + 2) u S (first order, which the
- * 1.01 factor covers). */
+ * 1.01 factor covers).
+ * GELU in the epilogue (args.gelu, the feed-forward's first layer): the emulated kernels'
+ * result equals gelu.c's GELU over the rows of their own product bit for bit, so a GELU
+ * missing or applied twice fails; int8 also equals the VNNI kernel's epilogue GELU (and the
+ * AVX2 kernel's product with gelu.c over its rows) bit for bit, bf16 the AVX512-BF16 kernel's
+ * within the bound above carried through GELU. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <math.h>
@@ -39,8 +44,12 @@ static float uniform(float lo, float hi) {
   return lo + (hi - lo) * (float)((rng >> 40) & 0xffffff) / 16777216.0f;
 }
 
-/* out (M,OC) through kernel k: epi 0 = bias, 1 = bias + residual (out += ...), 2 = bias +
- * GELU over the finished rows, as the encoder runs them. out_init: the residual's input. */
+/* out (M,OC) through kernel k: epi 0 = bias, 1 = bias + residual (out += ...), 2 = bias, then
+ * gelu.c's GELU over the finished rows (what the encoder runs for a kernel without `gelu`),
+ * 3 = bias + GELU in the kernel's epilogue (args.gelu, as the encoder's feed-forward asks for
+ * it; a kernel without `gelu`, the AVX2 one, gets epi 2's pass, as in the encoder).
+ * out_init: the residual's input. */
+enum { EPI_BIAS, EPI_RESIDUAL, EPI_GELU_AFTER, EPI_GELU_KERNEL, EPIS };
 static void run(const bertd_lowp_kernel *k, const float *A, const float *W, const float *b,
                 int M, int C, int OC, int epi, const float *out_init, float *out,
                 const float *ln_g, const float *ln_b) {
@@ -51,8 +60,15 @@ static void run(const bertd_lowp_kernel *k, const float *A, const float *W, cons
   void *scratch = aligned_alloc(64, (bertd_lowp_scratch_bytes(M, C) + 63) / 64 * 64);
   cr_assert(scratch);
   memcpy(out, out_init, sizeof(float) * (size_t)M * OC);
-  bertd_lowp_linear_forward(&l, out, A, M, epi == 1, scratch);
-  if (epi == 2)
+  if (epi == EPI_GELU_KERNEL) {
+    bertd_lowp_gemm_args g;
+    bertd_lowp_prepare(&l, &g, out, OC, A, M, 0, scratch);
+    g.gelu = k->gelu;
+    k->gemm(&g, 0, bertd_lowp_panels(&l));
+  } else {
+    bertd_lowp_linear_forward(&l, out, A, M, epi == EPI_RESIDUAL, scratch);
+  }
+  if (epi == EPI_GELU_AFTER || (epi == EPI_GELU_KERNEL && !k->gelu))
     for (int r = 0; r < M; r++) bertd_activation_forward(out + (size_t)r * OC, (size_t)OC, BERTD_ACT_GELU);
   free(scratch);
   bertd_lowp_linear_free(&l);
@@ -74,6 +90,16 @@ Test(amx_emulated, selfcheck_passes) {
   for (int i = 0; i < 3; i++)
     if (runnable(others[i]))
       cr_assert_eq(bertd_lowp_kernel_selfcheck(others[i], err, sizeof err), 0, "%s", err);
+}
+
+/* Every AMX kernel applies GELU in its epilogue, as the AVX-512 ones: the encoder then asks it
+ * for args.gelu (encoder.c lowp_linear) and runs no pass of gelu.c over its rows. */
+Test(amx_emulated, amx_kernels_apply_gelu_in_the_epilogue) {
+  const bertd_lowp_kernel *ks[] = {&bertd_kernel_bf16_amx, &bertd_kernel_int8_amx,
+                                   &bertd_kernel_bf16_amx_emulated,
+                                   &bertd_kernel_int8_amx_emulated, &bertd_kernel_bf16_avx512,
+                                   &bertd_kernel_int8_avx512vnni};
+  for (int i = 0; i < 6; i++) cr_assert_eq(ks[i]->gelu, 1, "%s", ks[i]->name);
 }
 
 /* the emulated bf16 kernel, with one output off by one unit in the last place */
@@ -107,6 +133,17 @@ static void bf16_case(int M, int OC, int C, int epi) {
   for (int i = 0; i < M * OC; i++) init[i] = uniform(-3.0f, 3.0f);
   run(&bertd_kernel_bf16_amx_emulated, A, W, b, M, C, OC, epi, init, amx, NULL, NULL);
   if (have_avx) run(&bertd_kernel_bf16_avx512, A, W, b, M, C, OC, epi, init, avx, NULL, NULL);
+  if (epi == EPI_GELU_KERNEL) {
+    /* GELU in the epilogue is gelu.c's over the finished rows, bit for bit: the same product */
+    float *after = malloc(sizeof(float) * M * OC);
+    cr_assert(after);
+    run(&bertd_kernel_bf16_amx_emulated, A, W, b, M, C, OC, EPI_GELU_AFTER, init, after, NULL, NULL);
+    for (int i = 0; i < M * OC; i++)
+      cr_assert(!memcmp(&amx[i], &after[i], sizeof(float)),
+                "M %d OC %d C %d [%d][%d]: GELU in the epilogue %.9g, over the rows %.9g", M, OC,
+                C, i / OC, i % OC, amx[i], after[i]);
+    free(after);
+  }
   const double u = 0x1p-24;
   for (int n = 0; n < M; n++)
     for (int o = 0; o < OC; o++) {
@@ -117,12 +154,12 @@ static void bf16_case(int M, int OC, int C, int epi) {
         exact += p;
         S += fabs(p);
       }
-      if (epi == 1) {
+      if (epi == EPI_RESIDUAL) {
         exact += init[n * OC + o];
         S += fabs(init[n * OC + o]);
       }
       double one = 1.01 * (C + 2) * u * S, two = 2 * one;
-      if (epi == 2) {
+      if (epi == EPI_GELU_AFTER || epi == EPI_GELU_KERNEL) {
         /* GELU after: |GELU'| <= 1.13, and gelu.c's own error below 1e-6 * (1 + |x|) */
         const double x = exact;
         exact = 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
@@ -157,6 +194,16 @@ static int int8_case(int M, int OC, int C, int epi, int smooth) {
   A[0] = 40.0f; /* an outlier column, as LayerNorm outputs have */
   run(&bertd_kernel_int8_amx_emulated, A, W, b, M, C, OC, epi, init, amx, smooth ? g : NULL,
       smooth ? gb : NULL);
+  if (epi == EPI_GELU_KERNEL) {
+    /* GELU in the epilogue is gelu.c's over the finished rows, bit for bit, whatever this CPU
+     * runs besides */
+    run(&bertd_kernel_int8_amx_emulated, A, W, b, M, C, OC, EPI_GELU_AFTER, init, other,
+        smooth ? g : NULL, smooth ? gb : NULL);
+    for (int i = 0; i < M * OC; i++)
+      cr_assert(!memcmp(&amx[i], &other[i], sizeof(float)),
+                "M %d OC %d C %d smooth %d [%d][%d]: GELU in the epilogue %.9g, over the rows %.9g",
+                M, OC, C, smooth, i / OC, i % OC, amx[i], other[i]);
+  }
   const bertd_lowp_kernel *ks[2] = {&bertd_kernel_int8_avx512vnni, &bertd_kernel_int8_avx2};
   for (int ki = 0; ki < 2; ki++) {
     if (!runnable(ks[ki])) continue;
@@ -175,7 +222,7 @@ Test(amx_emulated, bf16_matches_avx512_bf16_within_the_summation_bound) {
   for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
     for (size_t oi = 0; oi < sizeof OCs / sizeof *OCs; oi++)
       for (size_t ci = 0; ci < sizeof Cs / sizeof *Cs; ci++)
-        for (int epi = 0; epi < 3; epi++) bf16_case(Ms[mi], OCs[oi], Cs[ci], epi);
+        for (int epi = 0; epi < EPIS; epi++) bf16_case(Ms[mi], OCs[oi], Cs[ci], epi);
 }
 
 Test(amx_emulated, int8_equals_vnni_and_avx2_bit_for_bit) {
@@ -183,7 +230,7 @@ Test(amx_emulated, int8_equals_vnni_and_avx2_bit_for_bit) {
   for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
     for (size_t oi = 0; oi < sizeof OCs / sizeof *OCs; oi++)
       for (size_t ci = 0; ci < sizeof Cs / sizeof *Cs; ci++)
-        for (int epi = 0; epi < 3; epi++)
+        for (int epi = 0; epi < EPIS; epi++)
           for (int smooth = 0; smooth < 2; smooth++)
             compared += int8_case(Ms[mi], OCs[oi], Cs[ci], epi, smooth);
   if (!compared) cr_skip_test("no AVX int8 kernel runs on this CPU to compare with");
@@ -191,10 +238,13 @@ Test(amx_emulated, int8_equals_vnni_and_avx2_bit_for_bit) {
 
 /* Rows past one chunk of A (gemm_amx.inc: CHUNK_BYTES / (Kp * esize) rows, rounded down to 32:
  * 160 rows for bf16 and 320 for int8 at K = 3072, BERT's largest), the last chunk ending in a
- * 16-row tile and a partial one */
+ * 16-row tile and a partial one; with the residual, and with GELU in the epilogue */
 Test(amx_emulated, rows_past_one_chunk) {
-  bf16_case(183, 24, 3072, 1);
-  if (!int8_case(343, 20, 3072, 1, 0)) cr_skip_test("no AVX int8 kernel runs on this CPU to compare with");
+  bf16_case(183, 24, 3072, EPI_RESIDUAL);
+  bf16_case(183, 24, 3072, EPI_GELU_KERNEL);
+  const int compared = int8_case(343, 20, 3072, EPI_RESIDUAL, 0) +
+                       int8_case(343, 20, 3072, EPI_GELU_KERNEL, 0);
+  if (!compared) cr_skip_test("no AVX int8 kernel runs on this CPU to compare with");
 }
 
 /* The tile layer's emulation itself, on hand-worked values: the even/odd split and the order of
