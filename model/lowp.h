@@ -80,6 +80,10 @@ extern const bertd_lowp_kernel bertd_kernel_bf16_amx;
 extern const bertd_lowp_kernel bertd_kernel_int8_amx;
 extern const bertd_lowp_kernel bertd_kernel_bf16_amx_emulated;
 extern const bertd_lowp_kernel bertd_kernel_int8_amx_emulated;
+/* The emulation built for AVX-512 F/BW/VL (gemm_amx_emulated_avx512.c): gemm_amx.c's vector
+ * epilogue and quantiser on emulated tiles; call only where the CPU has them. */
+extern const bertd_lowp_kernel bertd_kernel_bf16_amx_emulated_avx512;
+extern const bertd_lowp_kernel bertd_kernel_int8_amx_emulated_avx512;
 
 /* The best kernel of precision p the CPU f runs; -1 with one line naming what is missing.
  * AMX is chosen only when f has AMX-TILE and AMX-BF16 (AMX-INT8) with AVX-512 F/BW/VL, Linux

@@ -15,7 +15,9 @@
  * result equals gelu.c's GELU over the rows of their own product bit for bit, so a GELU
  * missing or applied twice fails; int8 also equals the VNNI kernel's epilogue GELU (and the
  * AVX2 kernel's product with gelu.c over its rows) bit for bit, bf16 the AVX512-BF16 kernel's
- * within the bound above carried through GELU. */
+ * within the bound above carried through GELU.
+ * The emulation built for AVX-512 (gemm_amx_emulated_avx512.c) runs gemm_amx.c's vector epilogue
+ * on the same emulated tiles: it equals the scalar one bit for bit, in both precisions. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <math.h>
@@ -35,6 +37,8 @@ static int runnable(const bertd_lowp_kernel *k) {
   if (k == &bertd_kernel_bf16_avx512) return f.avx512_bf16 && f.avx512bw && f.avx512vl;
   if (k == &bertd_kernel_int8_avx512vnni) return f.avx512_vnni && f.avx512bw && f.avx512vl;
   if (k == &bertd_kernel_int8_avx2) return f.avx2;
+  if (k == &bertd_kernel_bf16_amx_emulated_avx512 || k == &bertd_kernel_int8_amx_emulated_avx512)
+    return f.avx512f && f.avx512bw && f.avx512vl;
   return 1; /* the emulated kernels: plain C */
 }
 
@@ -132,6 +136,14 @@ static void bf16_case(int M, int OC, int C, int epi) {
   for (int i = 0; i < OC; i++) b[i] = uniform(-1.0f, 1.0f);
   for (int i = 0; i < M * OC; i++) init[i] = uniform(-3.0f, 3.0f);
   run(&bertd_kernel_bf16_amx_emulated, A, W, b, M, C, OC, epi, init, amx, NULL, NULL);
+  if (runnable(&bertd_kernel_bf16_amx_emulated_avx512)) {
+    /* gemm_amx.c's vector epilogue, on the same emulated tiles: the same bits */
+    run(&bertd_kernel_bf16_amx_emulated_avx512, A, W, b, M, C, OC, epi, init, avx, NULL, NULL);
+    for (int i = 0; i < M * OC; i++)
+      cr_assert(!memcmp(&amx[i], &avx[i], sizeof(float)),
+                "M %d OC %d C %d epi %d [%d][%d]: scalar epilogue %.9g, vector epilogue %.9g", M,
+                OC, C, epi, i / OC, i % OC, amx[i], avx[i]);
+  }
   if (have_avx) run(&bertd_kernel_bf16_avx512, A, W, b, M, C, OC, epi, init, avx, NULL, NULL);
   if (epi == EPI_GELU_KERNEL) {
     /* GELU in the epilogue is gelu.c's over the finished rows, bit for bit: the same product */
@@ -204,8 +216,11 @@ static int int8_case(int M, int OC, int C, int epi, int smooth) {
                 "M %d OC %d C %d smooth %d [%d][%d]: GELU in the epilogue %.9g, over the rows %.9g",
                 M, OC, C, smooth, i / OC, i % OC, amx[i], other[i]);
   }
-  const bertd_lowp_kernel *ks[2] = {&bertd_kernel_int8_avx512vnni, &bertd_kernel_int8_avx2};
-  for (int ki = 0; ki < 2; ki++) {
+  /* the VNNI and AVX2 kernels, and gemm_amx.c's vector epilogue and quantiser on the same
+   * emulated tiles */
+  const bertd_lowp_kernel *ks[3] = {&bertd_kernel_int8_avx512vnni, &bertd_kernel_int8_avx2,
+                                    &bertd_kernel_int8_amx_emulated_avx512};
+  for (int ki = 0; ki < 3; ki++) {
     if (!runnable(ks[ki])) continue;
     run(ks[ki], A, W, b, M, C, OC, epi, init, other, smooth ? g : NULL, smooth ? gb : NULL);
     for (int i = 0; i < M * OC; i++)
