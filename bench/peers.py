@@ -46,6 +46,15 @@ IDS = lambda np, B, T: ((np.arange(B * T) * 7919) % 20000 + 1000).reshape(B, T).
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
               "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# --as-cpu avx2: this CPU narrowed to an AVX2-only one's instructions, for the engines that can be
+# narrowed: bertd (BERTD_CPU_DISABLE: fp32, attention and int8 all on their AVX2 kernels),
+# OpenVINO (oneDNN's ONEDNN_MAX_CPU_ISA), PyTorch (ATEN_CPU_CAPABILITY, its oneDNN) and OpenBLAS
+# (OPENBLAS_CORETYPE). ONNX Runtime's kernels read cpuid with no such switch: it keeps its
+# AVX-512 kernels, a faster peer than it would be on an AVX2-only CPU.
+AS_CPU = {"avx2": dict(
+    env=dict(BERTD_CPU_DISABLE="avx512f,amx_tile", ONEDNN_MAX_CPU_ISA="AVX2",
+             DNNL_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2", OPENBLAS_CORETYPE="Haswell"),
+    drop=("avx512", "amx"), uncapped=["onnxruntime"])}
 
 
 def padded_inputs(np, B, T, lens):
@@ -429,6 +438,7 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--engines", default="bertd,onnxruntime,openvino,torch")
     ap.add_argument("--precisions", default=",".join(results_table.PRECISIONS))
+    ap.add_argument("--as-cpu", choices=sorted(AS_CPU), default=None)
     a = ap.parse_args()
     if a.child:
         child_main(a)
@@ -453,7 +463,12 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     cpu, flags = cpu_info()
-    bf16_cpu = any(f in flags for f in BF16_FLAGS)
+    run_flags = flags
+    if a.as_cpu:
+        cap = AS_CPU[a.as_cpu]
+        env.update(cap["env"])
+        run_flags = [f for f in flags if not f.startswith(cap["drop"])]
+    bf16_cpu = any(f in run_flags for f in BF16_FLAGS)
     # a peer or a low precision that fails is left out and named, not the end of the run:
     # (engine, precision or None, model) -> reason; only bertd fp32 and sgemm are required
     failed = {}
@@ -537,7 +552,7 @@ def main():
         not_run.append("openvino bf16 (the CPU has neither avx512_bf16 nor amx_bf16)")
     failures = [f"{eng} {p or 'every precision'} {label}: {why}"
                 for (eng, p, label), why in failed.items()]
-    doc = dict(cpu=cpu, flags=flags, flags_used=[f for f in SIMD_FLAGS if f in flags],
+    doc = dict(cpu=cpu, flags=flags, flags_used=[f for f in SIMD_FLAGS if f in run_flags],
                threads=a.threads, sgemm_gflops=round(sgemm, 3),
                sgemm_gflops_runs=[round(x, 3) for x in sgemm_runs],
                bertd_kernel=kernels.get("fp32", "?"), bertd_kernels=kernels, refusals=refusals,
@@ -545,9 +560,16 @@ def main():
                seconds_per_shape=a.seconds, repeats=repeats,
                load_average=[round(load_before[0], 2), round(load_after[0], 2)],
                mix_lengths=mix, rows=out_rows)
+    if a.as_cpu:
+        doc["as_cpu"] = a.as_cpu
+        doc["as_cpu_uncapped"] = AS_CPU[a.as_cpu]["uncapped"]
     print(f"CPU: {cpu}")
     print("flags used: " + (" ".join(doc["flags_used"]) or "-") + "; absent: "
-          + (" ".join(f for f in SIMD_FLAGS if f not in flags) or "-"))
+          + (" ".join(f for f in SIMD_FLAGS if f not in run_flags) or "-"))
+    if a.as_cpu:
+        print(f"as an {a.as_cpu}-only CPU: bertd, OpenVINO, PyTorch and OpenBLAS narrowed to "
+              f"{a.as_cpu}; not narrowed (no switch): "
+              + ", ".join(AS_CPU[a.as_cpu]["uncapped"]))
     print(f"threads={a.threads} seconds/shape={a.seconds} repeats={repeats} (median per variant, "
           f"the best variant kept) OpenBLAS sgemm 2048^3={sgemm:.1f} GFLOP/s")
     print("bertd kernels: " + (", ".join(f"{p} {k}" for p, k in kernels.items()) or "-"))

@@ -155,6 +155,10 @@ def markdown_lines(doc):
              + f"; OpenBLAS sgemm 2048^3 {sgemm:.1f} GFLOP/s; {doc.get('repeats')} repeats of "
              f"{doc.get('seconds_per_shape')} s per shape (median; min-max in the JSON); load "
              f"average {doc['load_average'][0]} before, {doc['load_average'][1]} after", ""]
+    if doc.get("as_cpu"):
+        lines.append(f"Run as an {doc['as_cpu']}-only CPU (bench/run.sh --as-cpu): the engines "
+                     f"with a switch for it narrowed to {doc['as_cpu']}; not narrowed: "
+                     + ", ".join(doc.get("as_cpu_uncapped") or ["-"]))
     for p, line in (doc.get("refusals") or {}).items():
         lines.append(f"bertd {p}: refused on this CPU: {line}")
     head = ("| model | precision | B | T | bertd s/s | bertd variant | GFLOP/s | % sgemm | "

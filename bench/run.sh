@@ -5,6 +5,7 @@
 #
 #   bash bench/run.sh [--quick] [--json [FILE]] [--threads N] [--repeats R] [--seconds S]
 #                     [--engines bertd,onnxruntime,openvino,torch] [--precisions fp32,bf16,int8]
+#                     [--as-cpu avx2]
 #
 # --quick: MiniLM and BERT-Base, batch 1 and 8, length 16 and 64, 1 s per shape, 3 repeats.
 # --json without FILE writes build-bench/encoder_results.json.
@@ -12,6 +13,9 @@
 # Precisions: bertd fp32/bf16/int8, ONNX Runtime fp32 and quantize_dynamic int8, OpenVINO f32,
 # bf16 (where the CPU has avx512_bf16 or amx_bf16) and NNCF int8, PyTorch fp32; a CPU without
 # bertd's bf16 or int8 units gets bertd's one-line refusal printed and no rows for it.
+# --as-cpu avx2: this CPU narrowed to an AVX2-only one's instructions where an engine has a
+# switch for it (bertd, OpenVINO, PyTorch, OpenBLAS; ONNX Runtime has none and keeps AVX-512),
+# so the AVX2 kernels can be measured against peers on an AVX-512 machine (bench/peers.py).
 # --precision (once a separate precision run) is kept as an alias of the default: every
 # precision runs in the one command.
 # Sets up its own environment: Debian's python3-torch (apt-get, when missing) and a venv
@@ -34,8 +38,8 @@ while [ $# -gt 0 ]; do
       else json="$BUILD/encoder_results.json"; fi
       args+=(--json "$json") ;;
     --threads) threads="$2"; shift ;;
-    --repeats|--seconds|--engines|--precisions) args+=("$1" "$2"); shift ;;
-    *) echo "run.sh: unknown option '$1' (--quick, --json [FILE], --threads N, --repeats R, --seconds S, --engines LIST, --precisions LIST)" >&2; exit 2 ;;
+    --repeats|--seconds|--engines|--precisions|--as-cpu) args+=("$1" "$2"); shift ;;
+    *) echo "run.sh: unknown option '$1' (--quick, --json [FILE], --threads N, --repeats R, --seconds S, --engines LIST, --precisions LIST, --as-cpu avx2)" >&2; exit 2 ;;
   esac
   shift
 done
