@@ -282,12 +282,16 @@ Test(lowp_kernels, disable_list_matches_whole_names) {
   setenv("BERTD_CPU_DISABLE", "avx512", 1); /* not a feature name: nothing turned off */
   bertd_cpu_features_detect(&f);
   cr_assert_eq(memcmp(&all, &f, sizeof f), 0);
-  setenv("BERTD_CPU_DISABLE", "fma,avx512f", 1);
+  /* "avx512_vnni" must not turn off "avx512_v..." others, nor what it builds on */
+  setenv("BERTD_CPU_DISABLE", "fma,avx512_vnni", 1);
   bertd_cpu_features_detect(&f);
   cr_assert_eq(f.fma, 0);
-  cr_assert_eq(f.avx512f, 0);
+  cr_assert_eq(f.avx512_vnni, 0);
   cr_assert_eq(f.avx2, all.avx2);
+  cr_assert_eq(f.avx512f, all.avx512f);
   cr_assert_eq(f.avx512bw, all.avx512bw);
+  cr_assert_eq(f.avx512_bf16, all.avx512_bf16);
+  unsetenv("BERTD_CPU_DISABLE");
 }
 
 Test(lowp_kernels, precision_names) {
