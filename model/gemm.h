@@ -6,7 +6,7 @@
  * nr columns and nothing is packed per call (OpenBLAS re-packed every weight on every call:
  * 54 % of the time at one 16-token sequence).
  *
- * Kernels are chosen at run time from what the CPU has (__builtin_cpu_supports), never at
+ * Kernels are chosen at run time from what the CPU has (cpu_features.c), never at
  * build time: AVX-512F (gemm_avx512.c), AVX2+FMA (gemm_avx2.c), portable C (gemm_generic.c).
  * Each kernel file compiles its functions with its own target attribute only. Other precisions
  * (bf16, int8) hook in beside these as further bertd_gemm_kernel entries. */
