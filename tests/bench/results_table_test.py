@@ -106,6 +106,21 @@ check("summary lines", lines[5:10], [
     "int8 bertd / best peer at int8: min 0.50, median 0.50; below 1.0 on 1 of 1 shapes",
     "int8 bertd int8 / bertd fp32 at 8x64: minilm 1.67x (target >= 2.0x)"])
 
+# the markdown header: a run narrowed with --as-cpu says so, and which engines it could not narrow
+md_doc = dict(doc, cpu="Test CPU", flags_used=["avx2", "fma"], threads=2,
+              bertd_kernels={"fp32": "avx2 (attention avx2)"}, repeats=3, seconds_per_shape=1.0,
+              load_average=[1.0, 1.5])
+md = rt.markdown_lines(md_doc)
+check("markdown header", md[0],
+      "CPU: Test CPU; flags used: avx2 fma; 2 threads; bertd kernels: fp32 avx2 (attention avx2); "
+      "OpenBLAS sgemm 2048^3 200.0 GFLOP/s; 3 repeats of 1.0 s per shape (median; min-max in the "
+      "JSON); load average 1.0 before, 1.5 after")
+check("markdown, not narrowed", [x for x in md if "Run as an" in x], [])
+md = rt.markdown_lines(dict(md_doc, as_cpu="avx2", as_cpu_uncapped=["onnxruntime"]))
+check("markdown, narrowed", md[2],
+      "Run as an avx2-only CPU (bench/run.sh --as-cpu): the engines with a switch for it narrowed "
+      "to avx2; not narrowed: onnxruntime")
+
 if FAILS:
     print("\n".join(FAILS))
     sys.exit(1)
