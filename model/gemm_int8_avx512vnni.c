@@ -3,7 +3,7 @@
  * them (lowp_linear.c).
  *
  * vpdpbusd multiplies unsigned bytes by signed bytes, so activations arrive as uint8 = int8 +
- * 128 and each channel's sum loses 128 * sum_k w[k] (w_corr) afterwards: the int32 sums are
+ * 128 and each channel's sum starts at -128 * sum_k w[k] (-w_corr) to cancel it: the int32 sums are
  * exact (|sum| <= Kp * 255 * 127 < 2^31 for Kp < 66,000), the same integers the AVX2 kernel
  * gets. Tile: MR rows x NP panels of 16 channels = 24 zmm accumulators; each step over k
  * loads NP panel vectors (16 channels x 4 k) and broadcasts 4 bytes per row. */
@@ -40,18 +40,47 @@ static inline __m512i dpbusd(__m512i c, __m512i a, __m512i w) {
   return c;
 }
 
-/* exact int32 sums -> fp32: (sum - w_corr) * a_scale * w_scale + bias (+ out) */
-static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512i c) {
+/* The epilogue, exact int32 sums -> fp32: out = sum * (a_scale * w_scale) + bias (+ out), GELU
+ * on request. The sums start at -w_corr (tile_mr below), so they arrive with the correction
+ * already subtracted, in the same integers. A panel's scales, bias and mask are loaded once
+ * per tile and a row's scale is broadcast once per row: the epilogue runs once per 16 outputs
+ * against K / 4 vpdpbusd, which at MiniLM's K = 384 is 96, and every vector operation it issues
+ * takes issue slots from them (measured on Zen 4: a vmulps beside vpdpbusd costs a whole
+ * cycle of them, a vaddps about half). With the loads,
+ * the subtraction and the broadcast in every store, measured on Zen 4 (one core, best of 60
+ * calls, two alternated pairs): 256 rows x 384 -> 1,536 709-710 -> 688-690 us (GELU: 895 ->
+ * 873), 256 x 768 -> 3,072 2,710-2,729 -> 2,676-2,680, 256 x 1,536 -> 384 661-663 -> 655-656,
+ * 16 x 384 -> 1,536 44.7 -> 43.5. The same arithmetic in the same order, so the same bits. */
+typedef struct {
+  __m512 ws, b;  /* the panel's 16 channel scales and biases (0 past OC) */
+  __mmask16 m;   /* its channels below OC */
+} panel_epi;
+
+static inline panel_epi panel_load(const bertd_lowp_gemm_args *g, int oc) {
+  const int left = g->OC - oc;
+  panel_epi e;
+  e.m = left >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+  e.ws = _mm512_maskz_loadu_ps(e.m, g->w_scale + oc);
+  e.b = g->bias ? _mm512_maskz_loadu_ps(e.m, g->bias + oc) : _mm512_setzero_ps();
+  return e;
+}
+
+/* the panel's -w_corr, the sums' starting value */
+static inline __m512i panel_corr(const bertd_lowp_gemm_args *g, int oc) {
   const int left = g->OC - oc;
   const __mmask16 m = left >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(m, g->w_corr + oc));
+}
+
+/* c: row n's corrected sums over the panel at oc; as: a_scale[n] in every lane */
+static inline void store(const bertd_lowp_gemm_args *g, int n, int oc, __m512 as,
+                         const panel_epi *e, __m512i c) {
   float *o = g->out + (size_t)n * g->ldo + oc;
-  c = _mm512_sub_epi32(c, _mm512_maskz_loadu_epi32(m, g->w_corr + oc));
-  const __m512 s = _mm512_mul_ps(_mm512_set1_ps(g->a_scale[n]), _mm512_maskz_loadu_ps(m, g->w_scale + oc));
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c), s);
-  if (g->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, g->bias + oc));
-  if (g->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, o));
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_mul_ps(as, e->ws));
+  if (g->bias) v = _mm512_add_ps(v, e->b);
+  if (g->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(e->m, o));
   if (g->gelu) v = bertd_gelu16(v);
-  _mm512_mask_storeu_ps(o, m, v);
+  _mm512_mask_storeu_ps(o, e->m, v);
 }
 
 /* Exact row tails, as gemm_bf16_avx512.c: a tile runs mr rows (MR, or the rows left at the end
@@ -73,8 +102,9 @@ INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t 
   const int8_t *W = (const int8_t *)g->w + (size_t)p0 * ps;
   /* 24 accumulators as named variables: GCC 12 keeps an array of them in memory and spills
    * every step (measured 1.5x slower); MR = 6, NP = 4 are spelled out below */
-#define ACC4(r) __m512i c##r##0 = z, c##r##1 = z, c##r##2 = z, c##r##3 = z
-  const __m512i z = _mm512_setzero_si512();
+#define ACC4(r) __m512i c##r##0 = z0, c##r##1 = z1, c##r##2 = z2, c##r##3 = z3
+  const __m512i z0 = panel_corr(g, (p0 + 0) * PANEL), z1 = panel_corr(g, (p0 + 1) * PANEL),
+                z2 = panel_corr(g, (p0 + 2) * PANEL), z3 = panel_corr(g, (p0 + 3) * PANEL);
   ACC4(0); ACC4(1); ACC4(2); ACC4(3); ACC4(4); ACC4(5);
 #undef ACC4
   /* a panel holds K4 lines of 64 bytes, one per step over k */
@@ -106,12 +136,15 @@ INLINE void tile_mr(const bertd_lowp_gemm_args *g, int n0, int p0, const int8_t 
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
   }
+  const panel_epi e0 = panel_load(g, (p0 + 0) * PANEL), e1 = panel_load(g, (p0 + 1) * PANEL),
+                  e2 = panel_load(g, (p0 + 2) * PANEL), e3 = panel_load(g, (p0 + 3) * PANEL);
 #define STORE4(r)                                                                                  \
   if (mr > r) {                                                                                    \
-    store(g, n0 + r, (p0 + 0) * PANEL, c##r##0);                                                   \
-    store(g, n0 + r, (p0 + 1) * PANEL, c##r##1);                                                   \
-    store(g, n0 + r, (p0 + 2) * PANEL, c##r##2);                                                   \
-    store(g, n0 + r, (p0 + 3) * PANEL, c##r##3);                                                   \
+    const __m512 as = _mm512_set1_ps(g->a_scale[n0 + r]);                                          \
+    store(g, n0 + r, (p0 + 0) * PANEL, as, &e0, c##r##0);                                          \
+    store(g, n0 + r, (p0 + 1) * PANEL, as, &e1, c##r##1);                                          \
+    store(g, n0 + r, (p0 + 2) * PANEL, as, &e2, c##r##2);                                          \
+    store(g, n0 + r, (p0 + 3) * PANEL, as, &e3, c##r##3);                                          \
   }
   STORE4(0) STORE4(1) STORE4(2) STORE4(3) STORE4(4) STORE4(5)
 #undef STORE4
@@ -122,7 +155,7 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
   const int Kp = g->Kp, K4 = Kp / 4;
   const uint8_t *A = (const uint8_t *)g->a + (size_t)n0 * Kp;
   const int8_t *W = (const int8_t *)g->w + (size_t)p * Kp * PANEL;
-  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+  __m512i c0 = panel_corr(g, p * PANEL), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
   for (int k = 0; k < K4; k++) {
     const __m512i w = _mm512_loadu_si512((const void *)(W + (size_t)k * 4 * PANEL));
 #define ROW(r)                                                                                     \
@@ -130,8 +163,9 @@ INLINE void one_mr(const bertd_lowp_gemm_args *g, int n0, int p, const int mr) {
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
   }
+  const panel_epi e = panel_load(g, p * PANEL);
 #define STORE(r)                                                                                   \
-  if (mr > r) store(g, n0 + r, p * PANEL, c##r);
+  if (mr > r) store(g, n0 + r, p * PANEL, _mm512_set1_ps(g->a_scale[n0 + r]), &e, c##r);
   STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
 #undef STORE
 }
