@@ -3,9 +3,9 @@
  * them (lowp_linear.c).
  *
  * vpdpbusd multiplies unsigned bytes by signed bytes, so activations arrive as uint8 = int8 +
- * 128 and each channel's sum starts at -128 * sum_k w[k] (-w_corr) to cancel it: the int32 sums are
- * exact (|sum| <= Kp * 255 * 127 < 2^31 for Kp < 66,000), the same integers the AVX2 kernel
- * gets. Tile: MR rows x NP panels of 16 channels = 24 zmm accumulators; each step over k
+ * 128 and each channel's sum starts at -128 * sum_k w[k] (-w_corr) to cancel it: the int32
+ * sums are exact (|sum| <= Kp * 255 * 127 < 2^31 for Kp < 66,000), the same integers the AVX2
+ * kernel gets. Tile: MR rows x NP panels of 16 channels = 24 zmm accumulators; each step over k
  * loads NP panel vectors (16 channels x 4 k) and broadcasts 4 bytes per row. */
 #include <immintrin.h>
 
@@ -46,20 +46,25 @@ static inline __m512i dpbusd(__m512i c, __m512i a, __m512i w) {
  * per tile and a row's scale is broadcast once per row: the epilogue runs once per 16 outputs
  * against K / 4 vpdpbusd, which at MiniLM's K = 384 is 96, and every vector operation it issues
  * takes issue slots from them (measured on Zen 4: a vmulps beside vpdpbusd costs a whole
- * cycle of them, a vaddps about half). With the loads,
- * the subtraction and the broadcast in every store, measured on Zen 4 (one core, best of 60
- * calls, two alternated pairs): 256 rows x 384 -> 1,536 709-710 -> 688-690 us (GELU: 895 ->
- * 873), 256 x 768 -> 3,072 2,710-2,729 -> 2,676-2,680, 256 x 1,536 -> 384 661-663 -> 655-656,
- * 16 x 384 -> 1,536 44.7 -> 43.5. The same arithmetic in the same order, so the same bits. */
+ * cycle of them, a vaddps about half). Against the loads, the subtraction and the broadcast
+ * in every store, measured on Zen 4 (one core, best of 60 calls, two alternated pairs): 256
+ * rows x 384 -> 1,536 709-710 -> 688-690 us (GELU: 895 -> 873), 256 x 768 -> 3,072
+ * 2,710-2,729 -> 2,676-2,680, 256 x 1,536 -> 384 661-663 -> 655-656, 16 x 384 -> 1,536 44.7 ->
+ * 43.5. The same arithmetic in the same order, so the same bits. */
 typedef struct {
   __m512 ws, b;  /* the panel's 16 channel scales and biases (0 past OC) */
   __mmask16 m;   /* its channels below OC */
 } panel_epi;
 
-static inline panel_epi panel_load(const bertd_lowp_gemm_args *g, int oc) {
+/* the lanes of the panel at oc that are channels below OC (every panel has at least one) */
+static inline __mmask16 panel_mask(const bertd_lowp_gemm_args *g, int oc) {
   const int left = g->OC - oc;
+  return left >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+}
+
+static inline panel_epi panel_load(const bertd_lowp_gemm_args *g, int oc) {
   panel_epi e;
-  e.m = left >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+  e.m = panel_mask(g, oc);
   e.ws = _mm512_maskz_loadu_ps(e.m, g->w_scale + oc);
   e.b = g->bias ? _mm512_maskz_loadu_ps(e.m, g->bias + oc) : _mm512_setzero_ps();
   return e;
@@ -67,9 +72,8 @@ static inline panel_epi panel_load(const bertd_lowp_gemm_args *g, int oc) {
 
 /* the panel's -w_corr, the sums' starting value */
 static inline __m512i panel_corr(const bertd_lowp_gemm_args *g, int oc) {
-  const int left = g->OC - oc;
-  const __mmask16 m = left >= PANEL ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(m, g->w_corr + oc));
+  return _mm512_sub_epi32(_mm512_setzero_si512(),
+                          _mm512_maskz_loadu_epi32(panel_mask(g, oc), g->w_corr + oc));
 }
 
 /* c: row n's corrected sums over the panel at oc; as: a_scale[n] in every lane */
