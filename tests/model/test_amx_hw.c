@@ -47,6 +47,16 @@ static void run(const bertd_lowp_kernel *k, const float *A, const float *W, cons
   bertd_lowp_linear_free(&l);
 }
 
+/* Criterion runs each test in a process of its own that does not pass through main(), and
+ * Linux's tile data permission is per process: without this, each test's first tile
+ * instruction is a SIGILL (the permission is otherwise only asked for by the model's kernel
+ * choice, which chosen_and_named goes through) */
+static void tile_permission(void) {
+  char why[256];
+  cr_assert_eq(bertd_cpu_amx_request(why, sizeof why), 0, "%s", why);
+}
+TestSuite(amx_hw, .init = tile_permission);
+
 Test(amx_hw, selfcheck_passes_on_the_instructions) {
   char err[256];
   cr_assert_eq(bertd_lowp_kernel_selfcheck(&bertd_kernel_bf16_amx, err, sizeof err), 0, "%s", err);
