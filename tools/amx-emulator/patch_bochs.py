@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""patch_bochs.py BOCHS_DIR: three changes a Bochs source tree needs before Linux runs AMX code
+"""patch_bochs.py BOCHS_DIR: five changes a Bochs source tree needs before Linux runs AMX code
 on its Sapphire Rapids model (each found while bringing bertd's AMX kernels up on it):
 
 1. XFD. Linux enables AMX tile data only where CPUID says the CPU has XFD (extended feature
@@ -12,6 +12,14 @@ on its Sapphire Rapids model (each found while bringing bertd's AMX kernels up o
    consistency check then disables XSAVE and with it AVX.
 3. The int8 tile dot products read signed bytes as unsigned (tdpbusd, tdpbssd, tdpbsud): a
    product of 255 * x where -1 * x was meant.
+
+4. The tile state did not survive a context switch: XSAVE wrote the tile configuration's rows
+   and bytes per row into each other's fields (so XRSTOR unconfigured the tiles and the next
+   tile instruction raised #UD), saved and restored 8 of each tile's 16 rows, and reported the
+   tile data in use exactly when it was not (so XSAVE skipped live tiles).
+
+5. VCVTNE2PS2BF16 (AVX512-BF16) filled the upper half of its result from elements 16-31 of
+   its first source, past the register's 16, instead of elements 0-15.
 
 Idempotent: a tree already patched is left as it is."""
 import re
@@ -82,4 +90,23 @@ for name, signed in (("DPBDSS", "xy"), ("DPBDSU", "x"), ("DPBDUS", "y")):
         body = re.sub(r"Bit32s\(%sbyte\[(\d)\]\)" % v, r"Bit32s(Bit8s(%sbyte[\1]))" % v, body)
     s = s[:m.start()] + body + s[m.end():]
 p.write_text(s, encoding="latin-1")
+
+# 4. the tile state through XSAVE / XRSTOR
+edit("cpu/xsave.cc",
+     "      tilecfg.vmm16u(8+n)    = BX_CPU_THIS_PTR amx->tilecfg[n].rows;\n"
+     "      tilecfg.vmmubyte(48+n) = BX_CPU_THIS_PTR amx->tilecfg[n].bytes_per_row;\n",
+     "      tilecfg.vmm16u(8+n)    = BX_CPU_THIS_PTR amx->tilecfg[n].bytes_per_row;\n"
+     "      tilecfg.vmmubyte(48+n) = BX_CPU_THIS_PTR amx->tilecfg[n].rows;\n")
+p = root / "cpu/xsave.cc"
+s = p.read_text(encoding="latin-1")
+s = s.replace("for (unsigned row=0; row < BX_TILE_REGISTERS; row++)",
+              "for (unsigned row=0; row < BX_TILE_MAX_ROWS; row++)")
+p.write_text(s, encoding="latin-1")
+edit("cpu/xsave.cc", "return (BX_CPU_THIS_PTR amx->tile_use_tracker == 0);",
+     "return (BX_CPU_THIS_PTR amx->tile_use_tracker != 0);")
+
+# 5. vcvtne2ps2bf16's upper half: the first source's elements from 0
+edit("cpu/avx/avx512_bf16.cc",
+     "    dst.vmm16u(n) = convert_ne_fp32_to_bfloat16(op1.vmm32u(n));",
+     "    dst.vmm16u(n) = convert_ne_fp32_to_bfloat16(op1.vmm32u(n - DWORD_ELEMENTS(len)));")
 print("patched", root)

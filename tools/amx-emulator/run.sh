@@ -2,7 +2,7 @@
 # run.sh [--parity] [BUILD_DIR]: bertd's AMX tests on an emulated Sapphire Rapids CPU, for
 # machines without AMX (bertd's development and CI machines have none). Builds the Bochs
 # emulator from its source (BOCHS_SRC, or a clone of github.com/bochs-emu/Bochs) with the
-# three changes patch_bochs.py makes, boots Debian 12's Linux 6.12 on it with a busybox
+# five fixes patch_bochs.py makes, boots Debian 12's Linux 6.12 on it with a busybox
 # initramfs, and runs BUILD_DIR's model_test_amx_hw (the AMX kernels on the tile
 # instructions against their C emulation, and the model's kernel choice); with --parity, also
 # the int8 and bf16 parity tests on MiniLM (BERTD_MODEL_DIR): hours, since every bf16 tile
