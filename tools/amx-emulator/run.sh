@@ -5,8 +5,8 @@
 # five fixes patch_bochs.py makes, boots Debian 12's Linux 6.12 on it with a busybox
 # initramfs, and runs BUILD_DIR's model_test_amx_hw (the AMX kernels on the tile
 # instructions against their C emulation, and the model's kernel choice); with --parity, also
-# the int8 and bf16 parity tests on MiniLM (BERTD_MODEL_DIR): hours, since every bf16 tile
-# product is emulated in software floating point. Prints the guest's test output; exits 0 if
+# the int8 and bf16 parity tests on MiniLM (BERTD_MODEL_DIR): hours by estimate (never run to
+# the end), since every bf16 tile product is emulated in software floating point. Prints the guest's test output; exits 0 if
 # every test run passed. Root (apt-get), Debian 12. Work files: BERTD_AMX_EMU_DIR (default
 # .amx-emulator in the repository, not committed).
 #
@@ -16,8 +16,8 @@
 #    give wrong results (busybox could not find its own applets), so only bertd's code runs
 #    the vector instructions under test;
 #  - the payload (test binaries, their libraries, fixtures, model) is a tar read raw from a
-#    second CD drive once Linux runs: through the BIOS, GRUB reads a large initramfs at a few
-#    MB a minute.
+#    second CD drive once Linux runs: GRUB, reading through the emulated BIOS, had not loaded
+#    a 180 MB initramfs after several minutes.
 set -euo pipefail
 parity=0
 if [ "${1:-}" = "--parity" ]; then parity=1; shift; fi
