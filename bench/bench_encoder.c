@@ -4,6 +4,7 @@
  *                 [--mix L1,L2,...] [--seconds S] [--json] [--precision fp32|bf16|int8]
  *                 [--streams S]
  *   bench_encoder --sgemm N [--seconds S] [--json]
+ *   bench_encoder --peak [--seconds S] [--json]
  *
  * For each batch size B and sequence length T it runs the encoder on B random sequences of
  * exactly T tokens for at least S seconds (after one warm-up pass) and prints sentences/s and
@@ -26,6 +27,9 @@
  * they sit in the shared cache. Rows report the sum over the streams.
  * --sgemm N times OpenBLAS's sgemm on N x N x N on the same threads: the machine's reference
  * rate that the encoder's GFLOP/s are compared with.
+ * --peak measures the two ceilings no engine passes on these threads (peak_rates.h): the fp32
+ * multiply-add rate and the memory read rate. bench/results_table.py turns them into the most
+ * any engine could run each fp32 shape at, beside the best peer's rate there.
  * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
 #include <errno.h>
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include "bertd.h"
+#include "peak_rates.h"
 
 /* The process's resident memory now (not its peak), MiB: after load, what a model holds. */
 static double rss_mib(void) {
@@ -194,6 +199,22 @@ static int sgemm_rate(int n, double seconds, int json) {
   return 0;
 }
 
+static int peak_rates(double seconds, int json) {
+  bench_peak_rates r;
+  char err[256];
+  if (bench_peak_measure(openblas_get_num_threads(), seconds, &r, err, sizeof err)) {
+    fprintf(stderr, "bench_encoder: %s\n", err);
+    return 1;
+  }
+  if (json)
+    printf("{\"fma_gflops\":%.3f,\"fma_isa\":\"%s\",\"read_gbs\":%.3f,\"read_mib\":%d,"
+           "\"threads\":%d}\n", r.fma_gflops, r.fma_isa, r.read_gbs, r.read_mib, r.threads);
+  else
+    printf("fp32 multiply-add peak (%s) on %d threads: %.2f GFLOP/s; memory read (%d MiB): "
+           "%.2f GB/s\n", r.fma_isa, r.threads, r.fma_gflops, r.read_mib, r.read_gbs);
+  return 0;
+}
+
 static int parse_list(const char *s, int *out, int cap) {
   int n = 0;
   while (*s && n < cap) {
@@ -211,7 +232,7 @@ int main(int argc, char **argv) {
   int batches[8] = {1, 8, 32}, nb = 3, lengths[8] = {16, 64, 128}, nl = 3, sgemm = 0, streams = 1;
   enum { MIX_CAP = 1024 };
   static int mix[MIX_CAP];
-  int nmix = 0;
+  int nmix = 0, peak = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--model") && i + 1 < argc) model_dir = argv[++i];
     else if (!strcmp(argv[i], "--bert-base")) bert_base = 1;
@@ -224,15 +245,18 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--mix") && i + 1 < argc) nmix = parse_list(argv[++i], mix, MIX_CAP);
     else if (!strcmp(argv[i], "--sgemm") && i + 1 < argc) sgemm = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--streams") && i + 1 < argc) streams = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--peak")) peak = 1;
     else {
       fprintf(stderr, "usage: bench_encoder [--model DIR | --bert-base] [--batches 1,8,32] "
                       "[--lengths 16,64,128] [--mix L1,L2,...] [--seconds S] [--json]\n"
                       "       [--precision fp32|bf16|int8] [--streams S]\n"
-                      "       bench_encoder --sgemm N [--seconds S] [--json]\n");
+                      "       bench_encoder --sgemm N [--seconds S] [--json]\n"
+                      "       bench_encoder --peak [--seconds S] [--json]\n");
       return 2;
     }
   }
   if (sgemm > 0) return sgemm_rate(sgemm, seconds, json);
+  if (peak) return peak_rates(seconds, json);
   for (int i = 0; i < nmix; i++)
     if (mix[i] < 1) {
       fprintf(stderr, "bench_encoder: --mix length %d at %d is below 1\n", mix[i], i);

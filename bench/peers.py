@@ -477,6 +477,7 @@ def main():
                      failed)
     load_before = os.getloadavg()
     sgemm_runs = []  # OpenBLAS sgemm before every repeat; the best is the machine's rate
+    peak_runs = []   # the fp32 multiply-add peak and memory read rate, likewise (the best kept)
     samples = {}     # (engine, model, B, T, precision, variant) -> [sentences/s]
     extra = {}       # the same key -> kernel, gflops, resident and peak memory
     refusals = {}    # precision -> bertd's one line
@@ -484,6 +485,9 @@ def main():
         sg, _ = run_child([a.bench, "--sgemm", "2048", "--seconds", str(max(a.seconds, 1.0)),
                            "--json"], env)
         sgemm_runs.append(sg[0]["sgemm_gflops"])
+        pk, _ = run_child([a.bench, "--peak", "--seconds", str(max(a.seconds, 1.0)), "--json"],
+                          env)
+        peak_runs.append(pk[0])
         for i, (label, eng, p, cmd, run_variant) in enumerate(runs):
             if (eng == "bertd" and p in refusals) or (eng, p, label) in failed:
                 continue
@@ -555,6 +559,10 @@ def main():
     doc = dict(cpu=cpu, flags=flags, flags_used=[f for f in SIMD_FLAGS if f in run_flags],
                threads=a.threads, sgemm_gflops=round(sgemm, 3),
                sgemm_gflops_runs=[round(x, 3) for x in sgemm_runs],
+               fma_peak_gflops=round(max(r["fma_gflops"] for r in peak_runs), 3),
+               fma_peak_isa=peak_runs[0]["fma_isa"],
+               fma_peak_gflops_runs=[round(r["fma_gflops"], 3) for r in peak_runs],
+               read_gbs=round(max(r["read_gbs"] for r in peak_runs), 3),
                bertd_kernel=kernels.get("fp32", "?"), bertd_kernels=kernels, refusals=refusals,
                not_run=not_run, failures=failures, versions=vers, precisions=precisions,
                seconds_per_shape=a.seconds, repeats=repeats,
@@ -571,7 +579,9 @@ def main():
               f"{a.as_cpu}; not narrowed (no switch): "
               + ", ".join(AS_CPU[a.as_cpu]["uncapped"]))
     print(f"threads={a.threads} seconds/shape={a.seconds} repeats={repeats} (median per variant, "
-          f"the best variant kept) OpenBLAS sgemm 2048^3={sgemm:.1f} GFLOP/s")
+          f"the best variant kept) OpenBLAS sgemm 2048^3={sgemm:.1f} GFLOP/s; fp32 "
+          f"multiply-add peak ({doc['fma_peak_isa']})={doc['fma_peak_gflops']:.1f} GFLOP/s; "
+          f"memory read={doc['read_gbs']:.1f} GB/s")
     print("bertd kernels: " + (", ".join(f"{p} {k}" for p, k in kernels.items()) or "-"))
     for p, line in refusals.items():
         print(f"bertd {p}: refused: {line}")

@@ -44,12 +44,16 @@ def shape_order(model, batch, length):
     return (MODELS.get(model, 9), batch, 1 << 30 if length == "mix" else int(length))
 
 
-def compare(rows):
+def compare(rows, fma_peak=None):
     """The JSON's rows -> one dict per model x batch x length x precision that bertd ran:
     model, batch, length, precision, bertd (sentences/s), variant (bertd's), gflops, peers
     ({engine: sentences/s} of the peers with a row at that precision), best_peer (engine or None),
     vs_best, vs_peer ({engine: bertd / it}), vs_fp32 (bertd here / bertd fp32 on the shape; None
-    for fp32 or without an fp32 row)."""
+    for fp32 or without an fp32 row), and, for fp32 with fma_peak (the run's fp32 multiply-add
+    peak, GFLOP/s): peer_peak (the best peer's GFLOP/s as a fraction of it: every engine does
+    the same arithmetic per sentence, so its rate is bertd's GFLOP/s x its sentences/s / bertd's)
+    and ceiling (1 / peer_peak: bertd / best peer if bertd ran the shape at the peak, which no
+    product passes); None elsewhere."""
     by = {(r["engine"], r["model"], r["batch"], str(r["length"]), r["precision"]): r for r in rows}
     out = []
     for r in rows:
@@ -60,11 +64,15 @@ def compare(rows):
         peers = {e: by[(e, m, B, T, p)]["sentences_per_s"] for e in PEERS if (e, m, B, T, p) in by}
         best = max(peers, key=lambda e: peers[e]) if peers else None
         f = by.get(("bertd", m, B, T, "fp32"))
+        g = r.get("gflops")
+        peer_peak = (g * peers[best] / b / fma_peak
+                     if p == "fp32" and best and g and b and fma_peak else None)
         out.append(dict(model=m, batch=B, length=r["length"], precision=p, bertd=b,
-                        variant=r.get("variant"), gflops=r.get("gflops"), peers=peers,
+                        variant=r.get("variant"), gflops=g, peers=peers,
                         best_peer=best, vs_best=b / peers[best] if best else None,
                         vs_peer={e: b / x for e, x in peers.items()},
-                        vs_fp32=b / f["sentences_per_s"] if f and p != "fp32" else None))
+                        vs_fp32=b / f["sentences_per_s"] if f and p != "fp32" else None,
+                        peer_peak=peer_peak, ceiling=1.0 / peer_peak if peer_peak else None))
     out.sort(key=lambda c: (MODELS.get(c["model"], 9), PRECISIONS.index(c["precision"]),
                             shape_order(c["model"], c["batch"], c["length"])))
     return out
@@ -72,8 +80,10 @@ def compare(rows):
 
 def summary(comps):
     """Per precision: {precision: {n, min, median, below (shapes under 1.0), stream_min (batch 1,
-    T <= 64), vs_fp32_target: {model: bertd here / fp32 at TARGET_SHAPE}}} over the shapes with
-    a peer at that precision (vs_fp32_target also where no peer ran)."""
+    T <= 64), vs_fp32_target: {model: bertd here / fp32 at TARGET_SHAPE}, and where compare gave
+    ceilings: ceiling_median, ceiling_stream (batch 1, T <= 64, each shape's), peer_peak_range
+    (min, max)}} over the shapes with a peer at that precision (vs_fp32_target also where no
+    peer ran)."""
     out = {}
     for p in PRECISIONS:
         cs = [c for c in comps if c["precision"] == p]
@@ -89,6 +99,13 @@ def summary(comps):
         for c in cs:
             if (c["batch"], c["length"]) == TARGET_SHAPE and c["vs_fp32"] is not None:
                 s["vs_fp32_target"][c["model"]] = c["vs_fp32"]
+        ceil = [c for c in cs if c.get("ceiling")]
+        if ceil:
+            s["ceiling_median"] = statistics.median(c["ceiling"] for c in ceil)
+            s["ceiling_stream"] = [c["ceiling"] for c in ceil if c["batch"] == 1 and
+                                   c["length"] != "mix" and int(c["length"]) <= 64]
+            s["peer_peak_range"] = (min(c["peer_peak"] for c in ceil),
+                                    max(c["peer_peak"] for c in ceil))
         out[p] = s
     return out
 
@@ -97,17 +114,31 @@ def _f(x, fmt):
     return format(x, fmt) if x is not None else "-"
 
 
+def ceiling_line(p, s, doc):
+    """What the run's fp32 multiply-add peak allows against the best peer, or None."""
+    if "ceiling_median" not in s:
+        return None
+    lo, hi = s["peer_peak_range"]
+    stream = s["ceiling_stream"]
+    return (f"{p} ceiling: the best peer runs at {100 * lo:.0f}-{100 * hi:.0f} % of this "
+            f"machine's fp32 multiply-add peak ({doc['fma_peak_gflops']:.1f} GFLOP/s, "
+            f"{doc.get('fma_peak_isa', '?')}), so bertd at that peak on every shape would be at "
+            f"most: median {s['ceiling_median']:.2f}"
+            + (f", batch 1 with T <= 64 {min(stream):.2f}-{max(stream):.2f}" if stream else "")
+            + " times the best peer")
+
+
 def text_lines(doc):
     """The table bench/peers.py prints: one line per model x precision x shape."""
     rows = doc["rows"]
-    comps = compare(rows)
+    comps = compare(rows, doc.get("fma_peak_gflops"))
     peers = [e for e in PEERS if any(r["engine"] == e for r in rows)]
     sgemm = doc.get("sgemm_gflops") or 0.0
     head = (f"{'model':9} {'prec':4} {'B':>3} {'T':>4} {'bertd':>8} {'variant':>9} "
             f"{'GFLOP/s':>7} {'%sgemm':>6}")
     head += "".join(f" {p[:11]:>11}" for p in peers)
     head += f" {'bertd/best':>10}" + "".join(f" {'/' + p[:8]:>9}" for p in peers)
-    head += f" {'/fp32':>6}"
+    head += f" {'/fp32':>6} {'ceiling':>7}"
     lines = [head]
     for c in comps:
         g = c["gflops"]
@@ -117,7 +148,7 @@ def text_lines(doc):
         line += "".join(f" {_f(c['peers'].get(p), '11.1f'):>11}" for p in peers)
         line += f" {_f(c['vs_best'], '10.2f'):>10}"
         line += "".join(f" {_f(c['vs_peer'].get(p), '9.2f'):>9}" for p in peers)
-        line += f" {_f(c['vs_fp32'], '6.2f'):>6}"
+        line += f" {_f(c['vs_fp32'], '6.2f'):>6} {_f(c['ceiling'], '7.2f'):>7}"
         lines.append(line)
     for p, s in summary(comps).items():
         if s["n"]:
@@ -127,6 +158,8 @@ def text_lines(doc):
         else:
             line = f"{p}: no peer ran at {p}"
         lines.append(line)
+        if ceiling_line(p, s, doc):
+            lines.append(ceiling_line(p, s, doc))
         if p in TARGET_VS_FP32:
             B, T = TARGET_SHAPE
             got = ", ".join(f"{m} {v:.2f}x" for m, v in s["vs_fp32_target"].items()) or "-"
@@ -145,14 +178,18 @@ def text_lines(doc):
 def markdown_lines(doc):
     """bench/encoder_results.md's table: the same figures as text_lines, as markdown."""
     rows = doc["rows"]
-    comps = compare(rows)
+    comps = compare(rows, doc.get("fma_peak_gflops"))
     peers = [e for e in PEERS if any(r["engine"] == e for r in rows)]
     sgemm = doc.get("sgemm_gflops") or 0.0
     kernels = doc.get("bertd_kernels") or {"fp32": doc.get("bertd_kernel", "?")}
     lines = [f"CPU: {doc['cpu']}; flags used: {' '.join(doc.get('flags_used', [])) or '-'}; "
              f"{doc['threads']} threads; bertd kernels: "
              + ", ".join(f"{p} {k}" for p, k in kernels.items())
-             + f"; OpenBLAS sgemm 2048^3 {sgemm:.1f} GFLOP/s; {doc.get('repeats')} repeats of "
+             + f"; OpenBLAS sgemm 2048^3 {sgemm:.1f} GFLOP/s"
+             + (f"; fp32 multiply-add peak {doc['fma_peak_gflops']:.1f} GFLOP/s "
+                f"({doc.get('fma_peak_isa', '?')}), memory read {doc.get('read_gbs', 0):.1f} GB/s"
+                if doc.get("fma_peak_gflops") else "")
+             + f"; {doc.get('repeats')} repeats of "
              f"{doc.get('seconds_per_shape')} s per shape (median; min-max in the JSON); load "
              f"average {doc['load_average'][0]} before, {doc['load_average'][1]} after", ""]
     if doc.get("as_cpu"):
@@ -163,7 +200,7 @@ def markdown_lines(doc):
         lines.append(f"bertd {p}: refused on this CPU: {line}")
     head = ("| model | precision | B | T | bertd s/s | bertd variant | GFLOP/s | % sgemm | "
             + " | ".join(f"{e} s/s" for e in peers) + " | bertd / best peer | "
-            + " | ".join(f"bertd / {e}" for e in peers) + " | bertd / bertd fp32 |")
+            + " | ".join(f"bertd / {e}" for e in peers) + " | bertd / bertd fp32 | ceiling |")
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for c in comps:
         g = c["gflops"]
@@ -174,6 +211,7 @@ def markdown_lines(doc):
         cells.append(f"**{c['vs_best']:.2f}**" if c["vs_best"] is not None else "-")
         cells += [_f(c["vs_peer"].get(e), ".2f") for e in peers]
         cells.append(_f(c["vs_fp32"], ".2f"))
+        cells.append(_f(c["ceiling"], ".2f"))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for p, s in summary(comps).items():
@@ -182,6 +220,8 @@ def markdown_lines(doc):
                          + (f", batch 1 with T <= 64 min {s['stream_min']:.2f}"
                             if s["stream_min"] else "")
                          + f"; below 1.0 on {s['below']} of {s['n']} shapes.")
+        if ceiling_line(p, s, doc):
+            lines.append(f"- {ceiling_line(p, s, doc)}.")
         if p in TARGET_VS_FP32 and s["vs_fp32_target"]:
             B, T = TARGET_SHAPE
             lines.append(f"- bertd {p} / bertd fp32 at {B} x {T}: " + ", ".join(

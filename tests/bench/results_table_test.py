@@ -91,13 +91,13 @@ doc = dict(rows=rows, sgemm_gflops=200.0)
 lines = rt.text_lines(doc)
 check("header", lines[0],
       "model     prec   B    T    bertd   variant GFLOP/s %sgemm onnxruntime    openvino"
-      "       torch bertd/best /onnxrunt /openvino    /torch  /fp32")
+      "       torch bertd/best /onnxrunt /openvino    /torch  /fp32 ceiling")
 check("fp32 8x64 line", lines[2],
       "minilm    fp32   8   64    120.0 streams=2    50.0     25       150.0       160.0"
-      "           -       0.75      0.80      0.75         -      -")
+      "           -       0.75      0.80      0.75         -      -       -")
 check("int8 line", lines[4],
       "minilm    int8   8   64    200.0 streams=1    50.0     25       400.0       100.0"
-      "           -       0.50      0.50      2.00         -   1.67")
+      "           -       0.50      0.50      2.00         -   1.67       -")
 check("summary lines", lines[5:10], [
     "fp32 bertd / best peer at fp32: min 0.75, median 1.00, batch 1 T<=64 min 1.25; "
     "below 1.0 on 1 of 2 shapes",
@@ -105,6 +105,27 @@ check("summary lines", lines[5:10], [
     "bf16 bertd bf16 / bertd fp32 at 8x64: minilm 2.08x (target >= 2.5x)",
     "int8 bertd / best peer at int8: min 0.50, median 0.50; below 1.0 on 1 of 1 shapes",
     "int8 bertd int8 / bertd fp32 at 8x64: minilm 1.67x (target >= 2.0x)"])
+
+# the ceiling, from the run's fp32 multiply-add peak (100 GFLOP/s): at 8x64 bertd's 50 GFLOP/s
+# at 120 s/s make OpenVINO's 160 s/s 66.67 GFLOP/s (2/3 of the peak, ceiling 1.5); at 1x16
+# ONNX Runtime's 40 s/s against bertd's 50 s/s at 50 GFLOP/s are 40 GFLOP/s (ceiling 2.5);
+# only fp32 has one
+check("no peak, no ceiling", [c["ceiling"] for c in comps], [None] * 4)
+pc = rt.compare(rows, 100.0)
+close("ceiling 1x16", pc[0]["ceiling"], 2.5)
+close("peer peak 8x64", pc[1]["peer_peak"], 2.0 / 3.0)
+close("ceiling 8x64", pc[1]["ceiling"], 1.5)
+check("ceiling bf16, int8", [pc[2]["ceiling"], pc[3]["ceiling"]], [None, None])
+ps = rt.summary(pc)["fp32"]
+close("ceiling median", ps["ceiling_median"], 2.0)
+check("ceiling stream", [round(x, 9) for x in ps["ceiling_stream"]], [2.5])
+check("no ceiling in bf16's summary", "ceiling_median" in rt.summary(pc)["bf16"], False)
+plines = rt.text_lines(dict(doc, fma_peak_gflops=100.0, fma_peak_isa="avx512f"))
+check("fp32 8x64 line with its ceiling", plines[2][-8:], "    1.50")
+check("ceiling line", plines[6],
+      "fp32 ceiling: the best peer runs at 40-67 % of this machine's fp32 multiply-add peak "
+      "(100.0 GFLOP/s, avx512f), so bertd at that peak on every shape would be at most: median "
+      "2.00, batch 1 with T <= 64 2.50-2.50 times the best peer")
 
 # the markdown header: a run narrowed with --as-cpu says so, and which engines it could not narrow
 md_doc = dict(doc, cpu="Test CPU", flags_used=["avx2", "fma"], threads=2,

@@ -1,0 +1,219 @@
+/* peak_rates.c: see peak_rates.h. The multiply-add loop keeps 12 independent accumulators per
+ * thread, more than latency x issue width on current x86 cores (Zen 4: 4 cycles x 2 pipes;
+ * Sapphire Rapids: 4 x 2), so it runs at the issue rate; the kernel is the widest the CPU has,
+ * chosen at run time as bertd chooses its own. The read loop streams a 1 GiB buffer split into
+ * one contiguous part per thread, with 256-bit loads where the CPU has AVX2. */
+#include "peak_rates.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define X86 1
+#else
+#define X86 0
+#endif
+
+enum { READ_MIB = 1024, FMA_INNER = 4096 };
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+  int isa; /* 2 avx512f, 1 avx2-fma, 0 scalar */
+  double seconds;
+  const unsigned char *buf;
+  size_t bytes;
+  double flops, read; /* done by this thread */
+  double elapsed;
+  uint64_t sink; /* keeps the loops' results alive */
+} worker;
+
+/* acc = acc * m + a on 12 accumulators: m slightly below 1 keeps every value bounded */
+#if X86
+__attribute__((target("avx512f"))) static uint64_t fma_avx512(long reps) {
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  /* distinct starts: equal chains would be computed once */
+  __m512 c0 = _mm512_set1_ps(0.50f), c1 = _mm512_set1_ps(0.51f), c2 = _mm512_set1_ps(0.52f), c3 = _mm512_set1_ps(0.53f),
+         c4 = _mm512_set1_ps(0.54f), c5 = _mm512_set1_ps(0.55f), c6 = _mm512_set1_ps(0.56f), c7 = _mm512_set1_ps(0.57f),
+         c8 = _mm512_set1_ps(0.58f), c9 = _mm512_set1_ps(0.59f), c10 = _mm512_set1_ps(0.60f), c11 = _mm512_set1_ps(0.61f);
+  for (long r = 0; r < reps; r++)
+    for (int i = 0; i < FMA_INNER; i++) {
+      c0 = _mm512_fmadd_ps(c0, m, a), c1 = _mm512_fmadd_ps(c1, m, a);
+      c2 = _mm512_fmadd_ps(c2, m, a), c3 = _mm512_fmadd_ps(c3, m, a);
+      c4 = _mm512_fmadd_ps(c4, m, a), c5 = _mm512_fmadd_ps(c5, m, a);
+      c6 = _mm512_fmadd_ps(c6, m, a), c7 = _mm512_fmadd_ps(c7, m, a);
+      c8 = _mm512_fmadd_ps(c8, m, a), c9 = _mm512_fmadd_ps(c9, m, a);
+      c10 = _mm512_fmadd_ps(c10, m, a), c11 = _mm512_fmadd_ps(c11, m, a);
+    }
+  const __m512 s = _mm512_add_ps(
+      _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)),
+                    _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11))));
+  return (uint64_t)_mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static uint64_t fma_avx2(long reps) {
+  const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+  /* distinct starts: equal chains would be computed once */
+  __m256 c0 = _mm256_set1_ps(0.50f), c1 = _mm256_set1_ps(0.51f), c2 = _mm256_set1_ps(0.52f), c3 = _mm256_set1_ps(0.53f),
+         c4 = _mm256_set1_ps(0.54f), c5 = _mm256_set1_ps(0.55f), c6 = _mm256_set1_ps(0.56f), c7 = _mm256_set1_ps(0.57f),
+         c8 = _mm256_set1_ps(0.58f), c9 = _mm256_set1_ps(0.59f), c10 = _mm256_set1_ps(0.60f), c11 = _mm256_set1_ps(0.61f);
+  for (long r = 0; r < reps; r++)
+    for (int i = 0; i < FMA_INNER; i++) {
+      c0 = _mm256_fmadd_ps(c0, m, a), c1 = _mm256_fmadd_ps(c1, m, a);
+      c2 = _mm256_fmadd_ps(c2, m, a), c3 = _mm256_fmadd_ps(c3, m, a);
+      c4 = _mm256_fmadd_ps(c4, m, a), c5 = _mm256_fmadd_ps(c5, m, a);
+      c6 = _mm256_fmadd_ps(c6, m, a), c7 = _mm256_fmadd_ps(c7, m, a);
+      c8 = _mm256_fmadd_ps(c8, m, a), c9 = _mm256_fmadd_ps(c9, m, a);
+      c10 = _mm256_fmadd_ps(c10, m, a), c11 = _mm256_fmadd_ps(c11, m, a);
+    }
+  __m256 s = _mm256_add_ps(
+      _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)),
+                    _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11))));
+  float v[8];
+  _mm256_storeu_ps(v, s);
+  return (uint64_t)v[0];
+}
+
+/* the XOR of every 64-bit word: nothing to wait on but the loads */
+__attribute__((target("avx2"))) static uint64_t read_avx2(const unsigned char *p, size_t n) {
+  __m256i x0 = _mm256_setzero_si256(), x1 = x0, x2 = x0, x3 = x0;
+  for (size_t i = 0; i + 128 <= n; i += 128) {
+    x0 = _mm256_xor_si256(x0, _mm256_load_si256((const __m256i *)(const void *)(p + i)));
+    x1 = _mm256_xor_si256(x1, _mm256_load_si256((const __m256i *)(const void *)(p + i + 32)));
+    x2 = _mm256_xor_si256(x2, _mm256_load_si256((const __m256i *)(const void *)(p + i + 64)));
+    x3 = _mm256_xor_si256(x3, _mm256_load_si256((const __m256i *)(const void *)(p + i + 96)));
+  }
+  const __m256i x = _mm256_xor_si256(_mm256_xor_si256(x0, x1), _mm256_xor_si256(x2, x3));
+  uint64_t w[4];
+  _mm256_storeu_si256((__m256i *)(void *)w, x);
+  return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+#endif
+
+static uint64_t fma_scalar(long reps) {
+  float c[12];
+  for (int j = 0; j < 12; j++) c[j] = 0.5f + 0.01f * (float)j;
+  for (long r = 0; r < reps; r++)
+    for (int i = 0; i < FMA_INNER; i++)
+      for (int j = 0; j < 12; j++) c[j] = c[j] * 0.999999f + 1e-7f;
+  float s = 0.0f;
+  for (int j = 0; j < 12; j++) s += c[j];
+  return (uint64_t)s;
+}
+
+static uint64_t read_scalar(const unsigned char *p, size_t n) {
+  uint64_t x = 0, w;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    x ^= w;
+  }
+  return x;
+}
+
+static void *fma_main(void *p) {
+  worker *w = p;
+  const int lanes = w->isa == 2 ? 16 : w->isa == 1 ? 8 : 1;
+  const double t0 = now();
+  long reps = 0;
+  do {
+#if X86
+    w->sink ^= w->isa == 2 ? fma_avx512(16) : w->isa == 1 ? fma_avx2(16) : fma_scalar(16);
+#else
+    w->sink ^= fma_scalar(16);
+#endif
+    reps += 16;
+  } while (now() - t0 < w->seconds);
+  w->elapsed = now() - t0;
+  w->flops = 2.0 * 12 * lanes * (double)FMA_INNER * (double)reps;
+  return NULL;
+}
+
+static void *read_main(void *p) {
+  worker *w = p;
+  const double t0 = now();
+  long passes = 0;
+  do {
+#if X86
+    w->sink ^= w->isa >= 1 ? read_avx2(w->buf, w->bytes) : read_scalar(w->buf, w->bytes);
+#else
+    w->sink ^= read_scalar(w->buf, w->bytes);
+#endif
+    passes++;
+  } while (now() - t0 < w->seconds);
+  w->elapsed = now() - t0;
+  w->read = (double)w->bytes * (double)passes;
+  return NULL;
+}
+
+/* runs fn on n workers at once; the rate is the work summed over the slowest one's time */
+static int run_workers(worker *ws, int n, void *(*fn)(void *), double *work_per_s, int flops,
+                       char *err, size_t errsize) {
+  pthread_t tid[64];
+  int started = 0;
+  for (; started < n; started++)
+    if (pthread_create(&tid[started], NULL, fn, &ws[started])) break;
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  if (started < n) {
+    snprintf(err, errsize, "peak rates: could not start thread %d of %d", started + 1, n);
+    return -1;
+  }
+  double work = 0.0, slowest = 0.0;
+  for (int i = 0; i < n; i++) {
+    work += flops ? ws[i].flops : ws[i].read;
+    slowest = ws[i].elapsed > slowest ? ws[i].elapsed : slowest;
+  }
+  *work_per_s = slowest > 0.0 ? work / slowest : 0.0;
+  return 0;
+}
+
+int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char *err,
+                       size_t errsize) {
+  if (threads < 1 || threads > 64) {
+    snprintf(err, errsize, "peak rates: %d threads (1-64)", threads);
+    return -1;
+  }
+  int isa = 0;
+#if X86
+  __builtin_cpu_init();
+  isa = __builtin_cpu_supports("avx512f")                                       ? 2
+        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                                : 0;
+#endif
+  const size_t bytes = (size_t)READ_MIB << 20, part = bytes / (size_t)threads / 128 * 128;
+  unsigned char *buf = aligned_alloc(64, bytes);
+  if (!buf) {
+    snprintf(err, errsize, "peak rates: out of memory for a %d MiB buffer", READ_MIB);
+    return -1;
+  }
+  /* every page written once, so the reads below touch memory, not the shared zero page */
+  for (size_t i = 0; i < bytes; i++) buf[i] = (unsigned char)(i * 2654435761u >> 24);
+  worker ws[64];
+  memset(ws, 0, sizeof ws);
+  for (int i = 0; i < threads; i++)
+    ws[i] = (worker){.isa = isa, .seconds = seconds, .buf = buf + (size_t)i * part, .bytes = part};
+  double fma = 0.0, rd = 0.0;
+  int rc = run_workers(ws, threads, fma_main, &fma, 1, err, errsize);
+  if (!rc) rc = run_workers(ws, threads, read_main, &rd, 0, err, errsize);
+  /* the loops' results, stored where the compiler cannot drop them */
+  volatile uint64_t sink = 0;
+  for (int i = 0; i < threads; i++) sink ^= ws[i].sink;
+  free(buf);
+  if (rc) return rc;
+  *out = (bench_peak_rates){.fma_gflops = fma / 1e9,
+                            .fma_isa = isa == 2 ? "avx512f" : isa == 1 ? "avx2-fma" : "scalar",
+                            .read_gbs = rd / 1e9,
+                            .read_mib = READ_MIB,
+                            .threads = threads};
+  return 0;
+}
