@@ -207,11 +207,13 @@ static int peak_rates(double seconds, int json) {
     return 1;
   }
   if (json)
-    printf("{\"fma_gflops\":%.3f,\"fma_isa\":\"%s\",\"read_gbs\":%.3f,\"read_mib\":%d,"
-           "\"threads\":%d}\n", r.fma_gflops, r.fma_isa, r.read_gbs, r.read_mib, r.threads);
+    printf("{\"fma_gflops\":%.3f,\"fma_isa\":\"%s\",\"bf16_gflops\":%.3f,\"read_gbs\":%.3f,"
+           "\"read_mib\":%d,\"threads\":%d}\n", r.fma_gflops, r.fma_isa, r.bf16_gflops,
+           r.read_gbs, r.read_mib, r.threads);
   else
-    printf("fp32 multiply-add peak (%s) on %d threads: %.2f GFLOP/s; memory read (%d MiB): "
-           "%.2f GB/s\n", r.fma_isa, r.threads, r.fma_gflops, r.read_mib, r.read_gbs);
+    printf("fp32 multiply-add peak (%s) on %d threads: %.2f GFLOP/s; bf16 pair products "
+           "(avx512-bf16): %.2f GFLOP/s; memory read (%d MiB): %.2f GB/s\n", r.fma_isa,
+           r.threads, r.fma_gflops, r.bf16_gflops, r.read_mib, r.read_gbs);
   return 0;
 }
 

@@ -2,7 +2,8 @@
  * thread, more than latency x issue width on current x86 cores (Zen 4: 4 cycles x 2 pipes;
  * Sapphire Rapids: 4 x 2), so it runs at the issue rate; the kernel is the widest the CPU has,
  * chosen at run time as bertd chooses its own. The read loop streams a 1 GiB buffer split into
- * one contiguous part per thread, with 256-bit loads where the CPU has AVX2. */
+ * one contiguous part per thread, with 256-bit loads where the CPU has AVX2. The bf16 rate
+ * is vdpbf16ps's, on 12 chains likewise, where the CPU has AVX512-BF16 (not AMX's tiles). */
 #include "peak_rates.h"
 
 #include <pthread.h>
@@ -20,6 +21,10 @@
 #endif
 
 enum { READ_MIB = 1024, FMA_INNER = 4096 };
+
+/* the loops are pure functions of constants: without this GCC computes one call and reuses
+ * its result for every later one (it did so for the bf16 loop) */
+#define NOIPA __attribute__((noipa))
 
 static double now(void) {
   struct timespec ts;
@@ -39,7 +44,7 @@ typedef struct {
 
 /* acc = acc * m + a on 12 accumulators: m slightly below 1 keeps every value bounded */
 #if X86
-__attribute__((target("avx512f"))) static uint64_t fma_avx512(long reps) {
+NOIPA __attribute__((target("avx512f"))) static uint64_t fma_avx512(long reps) {
   const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
   /* distinct starts: equal chains would be computed once */
   __m512 c0 = _mm512_set1_ps(0.50f), c1 = _mm512_set1_ps(0.51f), c2 = _mm512_set1_ps(0.52f), c3 = _mm512_set1_ps(0.53f),
@@ -61,7 +66,7 @@ __attribute__((target("avx512f"))) static uint64_t fma_avx512(long reps) {
   return (uint64_t)_mm512_reduce_add_ps(s);
 }
 
-__attribute__((target("avx2,fma"))) static uint64_t fma_avx2(long reps) {
+NOIPA __attribute__((target("avx2,fma"))) static uint64_t fma_avx2(long reps) {
   const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
   /* distinct starts: equal chains would be computed once */
   __m256 c0 = _mm256_set1_ps(0.50f), c1 = _mm256_set1_ps(0.51f), c2 = _mm256_set1_ps(0.52f), c3 = _mm256_set1_ps(0.53f),
@@ -85,6 +90,30 @@ __attribute__((target("avx2,fma"))) static uint64_t fma_avx2(long reps) {
   return (uint64_t)v[0];
 }
 
+/* the bf16 pair products of bf16 and int8 linear layers on AVX-512 (vdpbf16ps: per fp32 lane
+ * two bf16 products added, 64 FLOP an instruction); 12 chains, as above */
+NOIPA __attribute__((target("avx512f,avx512bf16"))) static uint64_t dp_bf16(long reps) {
+  const __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+  __m512 c0 = _mm512_set1_ps(0.50f), c1 = _mm512_set1_ps(0.51f), c2 = _mm512_set1_ps(0.52f),
+         c3 = _mm512_set1_ps(0.53f), c4 = _mm512_set1_ps(0.54f), c5 = _mm512_set1_ps(0.55f),
+         c6 = _mm512_set1_ps(0.56f), c7 = _mm512_set1_ps(0.57f), c8 = _mm512_set1_ps(0.58f),
+         c9 = _mm512_set1_ps(0.59f), c10 = _mm512_set1_ps(0.60f), c11 = _mm512_set1_ps(0.61f);
+  for (long r = 0; r < reps; r++)
+    for (int i = 0; i < FMA_INNER; i++) {
+      c0 = _mm512_dpbf16_ps(c0, x, x), c1 = _mm512_dpbf16_ps(c1, x, x);
+      c2 = _mm512_dpbf16_ps(c2, x, x), c3 = _mm512_dpbf16_ps(c3, x, x);
+      c4 = _mm512_dpbf16_ps(c4, x, x), c5 = _mm512_dpbf16_ps(c5, x, x);
+      c6 = _mm512_dpbf16_ps(c6, x, x), c7 = _mm512_dpbf16_ps(c7, x, x);
+      c8 = _mm512_dpbf16_ps(c8, x, x), c9 = _mm512_dpbf16_ps(c9, x, x);
+      c10 = _mm512_dpbf16_ps(c10, x, x), c11 = _mm512_dpbf16_ps(c11, x, x);
+    }
+  const __m512 s = _mm512_add_ps(
+      _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)),
+                    _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11))));
+  return (uint64_t)_mm512_reduce_add_ps(s);
+}
+
 /* the XOR of every 64-bit word: nothing to wait on but the loads */
 __attribute__((target("avx2"))) static uint64_t read_avx2(const unsigned char *p, size_t n) {
   __m256i x0 = _mm256_setzero_si256(), x1 = x0, x2 = x0, x3 = x0;
@@ -101,7 +130,7 @@ __attribute__((target("avx2"))) static uint64_t read_avx2(const unsigned char *p
 }
 #endif
 
-static uint64_t fma_scalar(long reps) {
+NOIPA static uint64_t fma_scalar(long reps) {
   float c[12];
   for (int j = 0; j < 12; j++) c[j] = 0.5f + 0.01f * (float)j;
   for (long r = 0; r < reps; r++)
@@ -138,6 +167,21 @@ static void *fma_main(void *p) {
   w->flops = 2.0 * 12 * lanes * (double)FMA_INNER * (double)reps;
   return NULL;
 }
+
+#if X86
+static void *bf16_main(void *p) {
+  worker *w = p;
+  const double t0 = now();
+  long reps = 0;
+  do {
+    w->sink ^= dp_bf16(16);
+    reps += 16;
+  } while (now() - t0 < w->seconds);
+  w->elapsed = now() - t0;
+  w->flops = 64.0 * 12 * (double)FMA_INNER * (double)reps;
+  return NULL;
+}
+#endif
 
 static void *read_main(void *p) {
   worker *w = p;
@@ -202,8 +246,12 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
   memset(ws, 0, sizeof ws);
   for (int i = 0; i < threads; i++)
     ws[i] = (worker){.isa = isa, .seconds = seconds, .buf = buf + (size_t)i * part, .bytes = part};
-  double fma = 0.0, rd = 0.0;
+  double fma = 0.0, rd = 0.0, bf16 = 0.0;
   int rc = run_workers(ws, threads, fma_main, &fma, 1, err, errsize);
+#if X86
+  if (!rc && __builtin_cpu_supports("avx512bf16"))
+    rc = run_workers(ws, threads, bf16_main, &bf16, 1, err, errsize);
+#endif
   if (!rc) rc = run_workers(ws, threads, read_main, &rd, 0, err, errsize);
   /* the loops' results, stored where the compiler cannot drop them */
   volatile uint64_t sink = 0;
@@ -212,6 +260,7 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
   if (rc) return rc;
   *out = (bench_peak_rates){.fma_gflops = fma / 1e9,
                             .fma_isa = isa == 2 ? "avx512f" : isa == 1 ? "avx2-fma" : "scalar",
+                            .bf16_gflops = bf16 / 1e9,
                             .read_gbs = rd / 1e9,
                             .read_mib = READ_MIB,
                             .threads = threads};

@@ -562,6 +562,7 @@ def main():
                fma_peak_gflops=round(max(r["fma_gflops"] for r in peak_runs), 3),
                fma_peak_isa=peak_runs[0]["fma_isa"],
                fma_peak_gflops_runs=[round(r["fma_gflops"], 3) for r in peak_runs],
+               bf16_peak_gflops=round(max(r.get("bf16_gflops", 0.0) for r in peak_runs), 3),
                read_gbs=round(max(r["read_gbs"] for r in peak_runs), 3),
                bertd_kernel=kernels.get("fp32", "?"), bertd_kernels=kernels, refusals=refusals,
                not_run=not_run, failures=failures, versions=vers, precisions=precisions,

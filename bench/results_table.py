@@ -44,16 +44,17 @@ def shape_order(model, batch, length):
     return (MODELS.get(model, 9), batch, 1 << 30 if length == "mix" else int(length))
 
 
-def compare(rows, fma_peak=None):
+def compare(rows, peaks=None):
     """The JSON's rows -> one dict per model x batch x length x precision that bertd ran:
     model, batch, length, precision, bertd (sentences/s), variant (bertd's), gflops, peers
     ({engine: sentences/s} of the peers with a row at that precision), best_peer (engine or None),
     vs_best, vs_peer ({engine: bertd / it}), vs_fp32 (bertd here / bertd fp32 on the shape; None
-    for fp32 or without an fp32 row), and, for fp32 with fma_peak (the run's fp32 multiply-add
-    peak, GFLOP/s): peer_peak (the best peer's GFLOP/s as a fraction of it: every engine does
-    the same arithmetic per sentence, so its rate is bertd's GFLOP/s x its sentences/s / bertd's)
-    and ceiling (1 / peer_peak: bertd / best peer if bertd ran the shape at the peak, which no
-    product passes); None elsewhere."""
+    for fp32 or without an fp32 row), and, for a precision with a peak in peaks ({precision:
+    the run's multiply-add peak in it, GFLOP/s}): peer_peak (the best peer's GFLOP/s as a
+    fraction of it: every engine does the same arithmetic per sentence, so its rate is bertd's
+    GFLOP/s x its sentences/s / bertd's) and ceiling (1 / peer_peak: bertd / best peer if bertd
+    ran the shape at the peak, which no product passes); None elsewhere."""
+    peaks = peaks or {}
     by = {(r["engine"], r["model"], r["batch"], str(r["length"]), r["precision"]): r for r in rows}
     out = []
     for r in rows:
@@ -65,8 +66,8 @@ def compare(rows, fma_peak=None):
         best = max(peers, key=lambda e: peers[e]) if peers else None
         f = by.get(("bertd", m, B, T, "fp32"))
         g = r.get("gflops")
-        peer_peak = (g * peers[best] / b / fma_peak
-                     if p == "fp32" and best and g and b and fma_peak else None)
+        peer_peak = (g * peers[best] / b / peaks[p]
+                     if peaks.get(p) and best and g and b else None)
         out.append(dict(model=m, batch=B, length=r["length"], precision=p, bertd=b,
                         variant=r.get("variant"), gflops=g, peers=peers,
                         best_peer=best, vs_best=b / peers[best] if best else None,
@@ -114,15 +115,40 @@ def _f(x, fmt):
     return format(x, fmt) if x is not None else "-"
 
 
+def peaks_of(doc):
+    """{precision: the run's multiply-add peak in it} from a run's JSON: fp32 from the FMA loop,
+    bf16 from vdpbf16ps where the CPU has AVX512-BF16 and not AMX (AMX's tiles are not timed,
+    so an AMX CPU's bf16 rows get no ceiling)."""
+    out = {}
+    if doc.get("fma_peak_gflops"):
+        out["fp32"] = doc["fma_peak_gflops"]
+    if doc.get("bf16_peak_gflops") and "amx_bf16" not in (doc.get("flags") or []):
+        out["bf16"] = doc["bf16_peak_gflops"]
+    return out
+
+
+def peak_ratio_line(doc):
+    """The bf16 peak over the fp32 peak (what bf16 / fp32 approaches where the products are all
+    the time and both run at their peaks), or None without both."""
+    pk = peaks_of(doc)
+    if "bf16" not in pk or "fp32" not in pk:
+        return None
+    return (f"bf16 peak / fp32 peak on this CPU: {pk['bf16'] / pk['fp32']:.2f}x "
+            f"({pk['bf16']:.1f} / {pk['fp32']:.1f} GFLOP/s): bertd bf16 / bertd fp32 passes it "
+            f"only by as much as bertd fp32 falls short of the fp32 peak")
+
+
 def ceiling_line(p, s, doc):
-    """What the run's fp32 multiply-add peak allows against the best peer, or None."""
+    """What the run's multiply-add peak at p allows against the best peer, or None."""
     if "ceiling_median" not in s:
         return None
     lo, hi = s["peer_peak_range"]
     stream = s["ceiling_stream"]
+    what = (f"fp32 multiply-add peak ({doc['fma_peak_gflops']:.1f} GFLOP/s, "
+            f"{doc.get('fma_peak_isa', '?')})" if p == "fp32" else
+            f"{p} pair-product peak ({peaks_of(doc)[p]:.1f} GFLOP/s, avx512-bf16)")
     return (f"{p} ceiling: the best peer runs at {100 * lo:.0f}-{100 * hi:.0f} % of this "
-            f"machine's fp32 multiply-add peak ({doc['fma_peak_gflops']:.1f} GFLOP/s, "
-            f"{doc.get('fma_peak_isa', '?')}), so bertd at that peak on every shape would be at "
+            f"machine's {what}, so bertd at that peak on every shape would be at "
             f"most: median {s['ceiling_median']:.2f}"
             + (f", batch 1 with T <= 64 {min(stream):.2f}-{max(stream):.2f}" if stream else "")
             + " times the best peer")
@@ -131,7 +157,7 @@ def ceiling_line(p, s, doc):
 def text_lines(doc):
     """The table bench/peers.py prints: one line per model x precision x shape."""
     rows = doc["rows"]
-    comps = compare(rows, doc.get("fma_peak_gflops"))
+    comps = compare(rows, peaks_of(doc))
     peers = [e for e in PEERS if any(r["engine"] == e for r in rows)]
     sgemm = doc.get("sgemm_gflops") or 0.0
     head = (f"{'model':9} {'prec':4} {'B':>3} {'T':>4} {'bertd':>8} {'variant':>9} "
@@ -165,6 +191,8 @@ def text_lines(doc):
             got = ", ".join(f"{m} {v:.2f}x" for m, v in s["vs_fp32_target"].items()) or "-"
             lines.append(f"{p} bertd {p} / bertd fp32 at {B}x{T}: {got} "
                          f"(target >= {TARGET_VS_FP32[p]}x)")
+        if p == "bf16" and peak_ratio_line(doc):
+            lines.append(peak_ratio_line(doc))
     rss = {}
     for r in rows:
         rss.setdefault(r["model"], {})[(r["engine"], r["precision"])] = r["peak_rss_mib"]
@@ -178,7 +206,7 @@ def text_lines(doc):
 def markdown_lines(doc):
     """bench/encoder_results.md's table: the same figures as text_lines, as markdown."""
     rows = doc["rows"]
-    comps = compare(rows, doc.get("fma_peak_gflops"))
+    comps = compare(rows, peaks_of(doc))
     peers = [e for e in PEERS if any(r["engine"] == e for r in rows)]
     sgemm = doc.get("sgemm_gflops") or 0.0
     kernels = doc.get("bertd_kernels") or {"fp32": doc.get("bertd_kernel", "?")}
@@ -227,6 +255,8 @@ def markdown_lines(doc):
             lines.append(f"- bertd {p} / bertd fp32 at {B} x {T}: " + ", ".join(
                 f"{m} {v:.2f}x" for m, v in s["vs_fp32_target"].items())
                 + f" (target >= {TARGET_VS_FP32[p]}x).")
+        if p == "bf16" and peak_ratio_line(doc):
+            lines.append(f"- {peak_ratio_line(doc)}.")
     lines.append("")
     engines = ["bertd"] + peers
     lines.append("| model | precision | " + " | ".join(f"{e} peak RSS MiB" for e in engines) + " |")

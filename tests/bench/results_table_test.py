@@ -111,7 +111,7 @@ check("summary lines", lines[5:10], [
 # ONNX Runtime's 40 s/s against bertd's 50 s/s at 50 GFLOP/s are 40 GFLOP/s (ceiling 2.5);
 # only fp32 has one
 check("no peak, no ceiling", [c["ceiling"] for c in comps], [None] * 4)
-pc = rt.compare(rows, 100.0)
+pc = rt.compare(rows, {"fp32": 100.0})
 close("ceiling 1x16", pc[0]["ceiling"], 2.5)
 close("peer peak 8x64", pc[1]["peer_peak"], 2.0 / 3.0)
 close("ceiling 8x64", pc[1]["ceiling"], 1.5)
@@ -126,6 +126,25 @@ check("ceiling line", plines[6],
       "fp32 ceiling: the best peer runs at 40-67 % of this machine's fp32 multiply-add peak "
       "(100.0 GFLOP/s, avx512f), so bertd at that peak on every shape would be at most: median "
       "2.00, batch 1 with T <= 64 2.50-2.50 times the best peer")
+
+# bf16 from vdpbf16ps's peak (200 GFLOP/s): OpenVINO's 200 s/s against bertd's 250 s/s at 50
+# GFLOP/s are 40 GFLOP/s, a fifth of the peak (ceiling 5); an AMX CPU's bf16 has no peak here
+check("peaks", rt.peaks_of(dict(fma_peak_gflops=100.0, bf16_peak_gflops=200.0, flags=["avx512f"])),
+      {"fp32": 100.0, "bf16": 200.0})
+check("peaks on AMX", rt.peaks_of(dict(fma_peak_gflops=100.0, bf16_peak_gflops=200.0,
+                                       flags=["amx_bf16"])), {"fp32": 100.0})
+check("peaks, none measured", rt.peaks_of(dict(bf16_peak_gflops=0.0)), {})
+bc = rt.compare(rows, {"fp32": 100.0, "bf16": 200.0})
+close("ceiling bf16", bc[2]["ceiling"], 5.0)
+bdoc = dict(doc, fma_peak_gflops=100.0, fma_peak_isa="avx512f", bf16_peak_gflops=200.0)
+blines = rt.text_lines(bdoc)
+check("bf16 ceiling and peak ratio lines", blines[8:11], [
+    "bf16 ceiling: the best peer runs at 20-20 % of this machine's bf16 pair-product peak (200.0 "
+    "GFLOP/s, avx512-bf16), so bertd at that peak on every shape would be at most: median 5.00 "
+    "times the best peer",
+    "bf16 bertd bf16 / bertd fp32 at 8x64: minilm 2.08x (target >= 2.5x)",
+    "bf16 peak / fp32 peak on this CPU: 2.00x (200.0 / 100.0 GFLOP/s): bertd bf16 / bertd fp32 "
+    "passes it only by as much as bertd fp32 falls short of the fp32 peak"])
 
 # the markdown header: a run narrowed with --as-cpu says so, and which engines it could not narrow
 md_doc = dict(doc, cpu="Test CPU", flags_used=["avx2", "fma"], threads=2,
