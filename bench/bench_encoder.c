@@ -27,9 +27,10 @@
  * they sit in the shared cache. Rows report the sum over the streams.
  * --sgemm N times OpenBLAS's sgemm on N x N x N on the same threads: the machine's reference
  * rate that the encoder's GFLOP/s are compared with.
- * --peak measures the two ceilings no engine passes on these threads (peak_rates.h): the fp32
- * multiply-add rate and the memory read rate. bench/results_table.py turns them into the most
- * any engine could run each fp32 shape at, beside the best peer's rate there.
+ * --peak measures on these threads what no engine passes (peak_rates.h): the fp32 multiply-add
+ * rate, AVX512-BF16's pair-product rate where the CPU has it, and the memory read rate.
+ * bench/results_table.py turns the first two into the most bertd / best peer could be on each
+ * fp32 and (without AMX) bf16 shape.
  * bench/run.sh runs ONNX Runtime, OpenVINO and PyTorch on the same shapes and prints ratios. */
 #include <cblas.h>
 #include <errno.h>
@@ -210,10 +211,14 @@ static int peak_rates(double seconds, int json) {
     printf("{\"fma_gflops\":%.3f,\"fma_isa\":\"%s\",\"bf16_gflops\":%.3f,\"read_gbs\":%.3f,"
            "\"read_mib\":%d,\"threads\":%d}\n", r.fma_gflops, r.fma_isa, r.bf16_gflops,
            r.read_gbs, r.read_mib, r.threads);
-  else
+  else if (r.bf16_gflops > 0.0)
     printf("fp32 multiply-add peak (%s) on %d threads: %.2f GFLOP/s; bf16 pair products "
            "(avx512-bf16): %.2f GFLOP/s; memory read (%d MiB): %.2f GB/s\n", r.fma_isa,
            r.threads, r.fma_gflops, r.bf16_gflops, r.read_mib, r.read_gbs);
+  else
+    printf("fp32 multiply-add peak (%s) on %d threads: %.2f GFLOP/s; no avx512-bf16; memory "
+           "read (%d MiB): %.2f GB/s\n", r.fma_isa, r.threads, r.fma_gflops, r.read_mib,
+           r.read_gbs);
   return 0;
 }
 

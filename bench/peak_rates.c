@@ -42,76 +42,47 @@ typedef struct {
   uint64_t sink; /* keeps the loops' results alive */
 } worker;
 
-/* acc = acc * m + a on 12 accumulators: m slightly below 1 keeps every value bounded */
+/* Twelve accumulators c0..c11 as named variables (an array of vectors is kept in memory),
+ * started apart (equal chains would be computed once), each stepped by STEP(c) FMA_INNER x reps
+ * times, then summed by ADD into one vector */
+#define CHAINS(VT, SET)                                                                         \
+  VT c0 = SET(0.50f), c1 = SET(0.51f), c2 = SET(0.52f), c3 = SET(0.53f), c4 = SET(0.54f),        \
+     c5 = SET(0.55f), c6 = SET(0.56f), c7 = SET(0.57f), c8 = SET(0.58f), c9 = SET(0.59f),        \
+     c10 = SET(0.60f), c11 = SET(0.61f)
+#define RUN_CHAINS(STEP)                                                                        \
+  for (long r = 0; r < reps; r++)                                                               \
+    for (int i = 0; i < FMA_INNER; i++) {                                                       \
+      STEP(c0) STEP(c1) STEP(c2) STEP(c3) STEP(c4) STEP(c5) STEP(c6) STEP(c7) STEP(c8)          \
+      STEP(c9) STEP(c10) STEP(c11)                                                              \
+    }
+#define SUM_CHAINS(ADD)                                                                         \
+  ADD(ADD(ADD(c0, c1), ADD(c2, c3)),                                                            \
+      ADD(ADD(ADD(c4, c5), ADD(c6, c7)), ADD(ADD(c8, c9), ADD(c10, c11))))
+
 #if X86
-NOIPA __attribute__((target("avx512f"))) static uint64_t fma_avx512(long reps) {
-  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
-  /* distinct starts: equal chains would be computed once */
-  __m512 c0 = _mm512_set1_ps(0.50f), c1 = _mm512_set1_ps(0.51f), c2 = _mm512_set1_ps(0.52f), c3 = _mm512_set1_ps(0.53f),
-         c4 = _mm512_set1_ps(0.54f), c5 = _mm512_set1_ps(0.55f), c6 = _mm512_set1_ps(0.56f), c7 = _mm512_set1_ps(0.57f),
-         c8 = _mm512_set1_ps(0.58f), c9 = _mm512_set1_ps(0.59f), c10 = _mm512_set1_ps(0.60f), c11 = _mm512_set1_ps(0.61f);
-  for (long r = 0; r < reps; r++)
-    for (int i = 0; i < FMA_INNER; i++) {
-      c0 = _mm512_fmadd_ps(c0, m, a), c1 = _mm512_fmadd_ps(c1, m, a);
-      c2 = _mm512_fmadd_ps(c2, m, a), c3 = _mm512_fmadd_ps(c3, m, a);
-      c4 = _mm512_fmadd_ps(c4, m, a), c5 = _mm512_fmadd_ps(c5, m, a);
-      c6 = _mm512_fmadd_ps(c6, m, a), c7 = _mm512_fmadd_ps(c7, m, a);
-      c8 = _mm512_fmadd_ps(c8, m, a), c9 = _mm512_fmadd_ps(c9, m, a);
-      c10 = _mm512_fmadd_ps(c10, m, a), c11 = _mm512_fmadd_ps(c11, m, a);
-    }
-  const __m512 s = _mm512_add_ps(
-      _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)),
-                    _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11))));
-  return (uint64_t)_mm512_reduce_add_ps(s);
-}
+/* fp32: c = c * m + a, m slightly below 1 keeping every value bounded; one function per vector
+ * width (STEP: one chain's multiply-add), the same code */
+#define FMA_LOOP(NAME, TARGET, VT, SET, STEP, ADD, FIRST)                                       \
+  NOIPA __attribute__((target(TARGET))) static uint64_t NAME(long reps) {                       \
+    const VT m = SET(0.999999f), a = SET(1e-7f);                                                \
+    CHAINS(VT, SET);                                                                            \
+    RUN_CHAINS(STEP)                                                                            \
+    return (uint64_t)FIRST(SUM_CHAINS(ADD));                                                    \
+  }
+#define STEP512(c) c = _mm512_fmadd_ps(c, m, a);
+#define STEP256(c) c = _mm256_fmadd_ps(c, m, a);
+FMA_LOOP(fma_avx512, "avx512f", __m512, _mm512_set1_ps, STEP512, _mm512_add_ps, _mm512_cvtss_f32)
+FMA_LOOP(fma_avx2, "avx2,fma", __m256, _mm256_set1_ps, STEP256, _mm256_add_ps, _mm256_cvtss_f32)
 
-NOIPA __attribute__((target("avx2,fma"))) static uint64_t fma_avx2(long reps) {
-  const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
-  /* distinct starts: equal chains would be computed once */
-  __m256 c0 = _mm256_set1_ps(0.50f), c1 = _mm256_set1_ps(0.51f), c2 = _mm256_set1_ps(0.52f), c3 = _mm256_set1_ps(0.53f),
-         c4 = _mm256_set1_ps(0.54f), c5 = _mm256_set1_ps(0.55f), c6 = _mm256_set1_ps(0.56f), c7 = _mm256_set1_ps(0.57f),
-         c8 = _mm256_set1_ps(0.58f), c9 = _mm256_set1_ps(0.59f), c10 = _mm256_set1_ps(0.60f), c11 = _mm256_set1_ps(0.61f);
-  for (long r = 0; r < reps; r++)
-    for (int i = 0; i < FMA_INNER; i++) {
-      c0 = _mm256_fmadd_ps(c0, m, a), c1 = _mm256_fmadd_ps(c1, m, a);
-      c2 = _mm256_fmadd_ps(c2, m, a), c3 = _mm256_fmadd_ps(c3, m, a);
-      c4 = _mm256_fmadd_ps(c4, m, a), c5 = _mm256_fmadd_ps(c5, m, a);
-      c6 = _mm256_fmadd_ps(c6, m, a), c7 = _mm256_fmadd_ps(c7, m, a);
-      c8 = _mm256_fmadd_ps(c8, m, a), c9 = _mm256_fmadd_ps(c9, m, a);
-      c10 = _mm256_fmadd_ps(c10, m, a), c11 = _mm256_fmadd_ps(c11, m, a);
-    }
-  __m256 s = _mm256_add_ps(
-      _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)),
-                    _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11))));
-  float v[8];
-  _mm256_storeu_ps(v, s);
-  return (uint64_t)v[0];
-}
-
-/* the bf16 pair products of bf16 and int8 linear layers on AVX-512 (vdpbf16ps: per fp32 lane
- * two bf16 products added, 64 FLOP an instruction); 12 chains, as above */
+/* the bf16 pair products of bf16 linear layers on AVX-512 (vdpbf16ps: per fp32 lane two bf16
+ * products added, 64 FLOP an instruction): c += x . x */
 NOIPA __attribute__((target("avx512f,avx512bf16"))) static uint64_t dp_bf16(long reps) {
   const __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
-  __m512 c0 = _mm512_set1_ps(0.50f), c1 = _mm512_set1_ps(0.51f), c2 = _mm512_set1_ps(0.52f),
-         c3 = _mm512_set1_ps(0.53f), c4 = _mm512_set1_ps(0.54f), c5 = _mm512_set1_ps(0.55f),
-         c6 = _mm512_set1_ps(0.56f), c7 = _mm512_set1_ps(0.57f), c8 = _mm512_set1_ps(0.58f),
-         c9 = _mm512_set1_ps(0.59f), c10 = _mm512_set1_ps(0.60f), c11 = _mm512_set1_ps(0.61f);
-  for (long r = 0; r < reps; r++)
-    for (int i = 0; i < FMA_INNER; i++) {
-      c0 = _mm512_dpbf16_ps(c0, x, x), c1 = _mm512_dpbf16_ps(c1, x, x);
-      c2 = _mm512_dpbf16_ps(c2, x, x), c3 = _mm512_dpbf16_ps(c3, x, x);
-      c4 = _mm512_dpbf16_ps(c4, x, x), c5 = _mm512_dpbf16_ps(c5, x, x);
-      c6 = _mm512_dpbf16_ps(c6, x, x), c7 = _mm512_dpbf16_ps(c7, x, x);
-      c8 = _mm512_dpbf16_ps(c8, x, x), c9 = _mm512_dpbf16_ps(c9, x, x);
-      c10 = _mm512_dpbf16_ps(c10, x, x), c11 = _mm512_dpbf16_ps(c11, x, x);
-    }
-  const __m512 s = _mm512_add_ps(
-      _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)),
-                    _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11))));
-  return (uint64_t)_mm512_reduce_add_ps(s);
+  CHAINS(__m512, _mm512_set1_ps);
+#define STEP(c) c = _mm512_dpbf16_ps(c, x, x);
+  RUN_CHAINS(STEP)
+#undef STEP
+  return (uint64_t)_mm512_reduce_add_ps(SUM_CHAINS(_mm512_add_ps));
 }
 
 /* the XOR of every 64-bit word: nothing to wait on but the loads */
@@ -221,6 +192,18 @@ static int run_workers(worker *ws, int n, void *(*fn)(void *), double *work_per_
   return 0;
 }
 
+#if X86
+/* name is a whole entry of the comma-separated list BERTD_CPU_DISABLE, which narrows bertd's
+ * kernels (bench/run.sh --as-cpu): the peaks are narrowed the same way */
+static int disabled(const char *name) {
+  const char *list = getenv("BERTD_CPU_DISABLE");
+  const size_t n = strlen(name);
+  for (const char *s = list; s && (s = strstr(s, name)); s += n)
+    if ((s == list || s[-1] == ',') && (s[n] == ',' || s[n] == '\0')) return 1;
+  return 0;
+}
+#endif
+
 int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char *err,
                        size_t errsize) {
   if (threads < 1 || threads > 64) {
@@ -230,9 +213,10 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
   int isa = 0;
 #if X86
   __builtin_cpu_init();
-  isa = __builtin_cpu_supports("avx512f")                                       ? 2
-        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
-                                                                                : 0;
+  if (__builtin_cpu_supports("avx512f") && !disabled("avx512f")) isa = 2;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !disabled("avx2") &&
+           !disabled("fma"))
+    isa = 1;
 #endif
   const size_t bytes = (size_t)READ_MIB << 20, part = bytes / (size_t)threads / 128 * 128;
   unsigned char *buf = aligned_alloc(64, bytes);
@@ -249,7 +233,7 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
   double fma = 0.0, rd = 0.0, bf16 = 0.0;
   int rc = run_workers(ws, threads, fma_main, &fma, 1, err, errsize);
 #if X86
-  if (!rc && __builtin_cpu_supports("avx512bf16"))
+  if (!rc && isa == 2 && __builtin_cpu_supports("avx512bf16") && !disabled("avx512_bf16"))
     rc = run_workers(ws, threads, bf16_main, &bf16, 1, err, errsize);
 #endif
   if (!rc) rc = run_workers(ws, threads, read_main, &rd, 0, err, errsize);

@@ -477,7 +477,7 @@ def main():
                      failed)
     load_before = os.getloadavg()
     sgemm_runs = []  # OpenBLAS sgemm before every repeat; the best is the machine's rate
-    peak_runs = []   # the fp32 multiply-add peak and memory read rate, likewise (the best kept)
+    peak_runs = []   # the fp32 and bf16 multiply-add peaks and the memory read rate, likewise
     samples = {}     # (engine, model, B, T, precision, variant) -> [sentences/s]
     extra = {}       # the same key -> kernel, gflops, resident and peak memory
     refusals = {}    # precision -> bertd's one line
