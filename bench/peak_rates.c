@@ -22,9 +22,11 @@
 
 enum { READ_MIB = 1024, FMA_INNER = 4096 };
 
-/* the loops are pure functions of constants: without this GCC computes one call and reuses
- * its result for every later one (it did so for the bf16 loop) */
-#define NOIPA __attribute__((noipa))
+/* The loops are pure functions of constants: GCC computed one call and reused its result for
+ * every later one (it did so for the bf16 loop). Each loop therefore reads its count through a
+ * volatile access (a side effect: no compiler may merge or hoist the calls) and is not inlined. */
+#define NOIPA __attribute__((noinline))
+#define OPAQUE(reps) reps = *(volatile long *)&reps
 
 static double now(void) {
   struct timespec ts;
@@ -64,6 +66,7 @@ typedef struct {
  * width (STEP: one chain's multiply-add), the same code */
 #define FMA_LOOP(NAME, TARGET, VT, SET, STEP, ADD, FIRST)                                       \
   NOIPA __attribute__((target(TARGET))) static uint64_t NAME(long reps) {                       \
+    OPAQUE(reps);                                                                               \
     const VT m = SET(0.999999f), a = SET(1e-7f);                                                \
     CHAINS(VT, SET);                                                                            \
     RUN_CHAINS(STEP)                                                                            \
@@ -77,6 +80,7 @@ FMA_LOOP(fma_avx2, "avx2,fma", __m256, _mm256_set1_ps, STEP256, _mm256_add_ps, _
 /* the bf16 pair products of bf16 linear layers on AVX-512 (vdpbf16ps: per fp32 lane two bf16
  * products added, 64 FLOP an instruction): c += x . x */
 NOIPA __attribute__((target("avx512f,avx512bf16"))) static uint64_t dp_bf16(long reps) {
+  OPAQUE(reps);
   const __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
   CHAINS(__m512, _mm512_set1_ps);
 #define STEP(c) c = _mm512_dpbf16_ps(c, x, x);
@@ -102,6 +106,7 @@ __attribute__((target("avx2"))) static uint64_t read_avx2(const unsigned char *p
 #endif
 
 NOIPA static uint64_t fma_scalar(long reps) {
+  OPAQUE(reps);
   float c[12];
   for (int j = 0; j < 12; j++) c[j] = 0.5f + 0.01f * (float)j;
   for (long r = 0; r < reps; r++)
@@ -240,6 +245,7 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
   /* the loops' results, stored where the compiler cannot drop them */
   volatile uint64_t sink = 0;
   for (int i = 0; i < threads; i++) sink ^= ws[i].sink;
+  (void)sink;
   free(buf);
   if (rc) return rc;
   *out = (bench_peak_rates){.fma_gflops = fma / 1e9,
