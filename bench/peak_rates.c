@@ -35,13 +35,14 @@ static double now(void) {
 }
 
 typedef struct {
-  int isa; /* 2 avx512f, 1 avx2-fma, 0 scalar */
+  uint64_t (*loop)(long reps); /* a multiply-add loop below */
+  double per_rep;              /* FLOP one of its reps does */
+  int avx2;                    /* the read loop's vectors */
   double seconds;
   const unsigned char *buf;
   size_t bytes;
-  double flops, read; /* done by this thread */
-  double elapsed;
-  uint64_t sink; /* keeps the loops' results alive */
+  double work, elapsed; /* FLOP or bytes done by this thread, and its seconds */
+  uint64_t sink;        /* keeps the loops' results alive */
 } worker;
 
 /* Twelve accumulators c0..c11 as named variables (an array of vectors is kept in memory),
@@ -126,38 +127,18 @@ static uint64_t read_scalar(const unsigned char *p, size_t n) {
   return x;
 }
 
-static void *fma_main(void *p) {
-  worker *w = p;
-  const int lanes = w->isa == 2 ? 16 : w->isa == 1 ? 8 : 1;
-  const double t0 = now();
-  long reps = 0;
-  do {
-#if X86
-    w->sink ^= w->isa == 2 ? fma_avx512(16) : w->isa == 1 ? fma_avx2(16) : fma_scalar(16);
-#else
-    w->sink ^= fma_scalar(16);
-#endif
-    reps += 16;
-  } while (now() - t0 < w->seconds);
-  w->elapsed = now() - t0;
-  w->flops = 2.0 * 12 * lanes * (double)FMA_INNER * (double)reps;
-  return NULL;
-}
-
-#if X86
-static void *bf16_main(void *p) {
+static void *compute_main(void *p) {
   worker *w = p;
   const double t0 = now();
   long reps = 0;
   do {
-    w->sink ^= dp_bf16(16);
+    w->sink ^= w->loop(16);
     reps += 16;
   } while (now() - t0 < w->seconds);
   w->elapsed = now() - t0;
-  w->flops = 64.0 * 12 * (double)FMA_INNER * (double)reps;
+  w->work = w->per_rep * (double)reps;
   return NULL;
 }
-#endif
 
 static void *read_main(void *p) {
   worker *w = p;
@@ -165,20 +146,20 @@ static void *read_main(void *p) {
   long passes = 0;
   do {
 #if X86
-    w->sink ^= w->isa >= 1 ? read_avx2(w->buf, w->bytes) : read_scalar(w->buf, w->bytes);
+    w->sink ^= w->avx2 ? read_avx2(w->buf, w->bytes) : read_scalar(w->buf, w->bytes);
 #else
     w->sink ^= read_scalar(w->buf, w->bytes);
 #endif
     passes++;
   } while (now() - t0 < w->seconds);
   w->elapsed = now() - t0;
-  w->read = (double)w->bytes * (double)passes;
+  w->work = (double)w->bytes * (double)passes;
   return NULL;
 }
 
 /* runs fn on n workers at once; the rate is the work summed over the slowest one's time */
-static int run_workers(worker *ws, int n, void *(*fn)(void *), double *work_per_s, int flops,
-                       char *err, size_t errsize) {
+static int run_workers(worker *ws, int n, void *(*fn)(void *), double *work_per_s, char *err,
+                       size_t errsize) {
   pthread_t tid[64];
   int started = 0;
   for (; started < n; started++)
@@ -190,7 +171,7 @@ static int run_workers(worker *ws, int n, void *(*fn)(void *), double *work_per_
   }
   double work = 0.0, slowest = 0.0;
   for (int i = 0; i < n; i++) {
-    work += flops ? ws[i].flops : ws[i].read;
+    work += ws[i].work;
     slowest = ws[i].elapsed > slowest ? ws[i].elapsed : slowest;
   }
   *work_per_s = slowest > 0.0 ? work / slowest : 0.0;
@@ -230,18 +211,33 @@ int bench_peak_measure(int threads, double seconds, bench_peak_rates *out, char 
     return -1;
   }
   /* every page written once, so the reads below touch memory, not the shared zero page */
-  for (size_t i = 0; i < bytes; i++) buf[i] = (unsigned char)(i * 2654435761u >> 24);
+  memset(buf, 1, bytes);
+  /* the fp32 loop for isa, and the FLOP of one rep: 12 chains x lanes x 2 per multiply-add */
+  uint64_t (*fp32_loop)(long) = fma_scalar;
+  int lanes = 1;
+#if X86
+  if (isa == 2) {
+    fp32_loop = fma_avx512;
+    lanes = 16;
+  } else if (isa == 1) {
+    fp32_loop = fma_avx2;
+    lanes = 8;
+  }
+#endif
   worker ws[64];
   memset(ws, 0, sizeof ws);
   for (int i = 0; i < threads; i++)
-    ws[i] = (worker){.isa = isa, .seconds = seconds, .buf = buf + (size_t)i * part, .bytes = part};
+    ws[i] = (worker){.loop = fp32_loop, .per_rep = 2.0 * 12 * lanes * FMA_INNER, .avx2 = isa >= 1,
+                     .seconds = seconds, .buf = buf + (size_t)i * part, .bytes = part};
   double fma = 0.0, rd = 0.0, bf16 = 0.0;
-  int rc = run_workers(ws, threads, fma_main, &fma, 1, err, errsize);
+  int rc = run_workers(ws, threads, compute_main, &fma, err, errsize);
 #if X86
-  if (!rc && isa == 2 && __builtin_cpu_supports("avx512bf16") && !disabled("avx512_bf16"))
-    rc = run_workers(ws, threads, bf16_main, &bf16, 1, err, errsize);
+  if (!rc && isa == 2 && __builtin_cpu_supports("avx512bf16") && !disabled("avx512_bf16")) {
+    for (int i = 0; i < threads; i++) ws[i].loop = dp_bf16, ws[i].per_rep = 64.0 * 12 * FMA_INNER;
+    rc = run_workers(ws, threads, compute_main, &bf16, err, errsize);
+  }
 #endif
-  if (!rc) rc = run_workers(ws, threads, read_main, &rd, 0, err, errsize);
+  if (!rc) rc = run_workers(ws, threads, read_main, &rd, err, errsize);
   /* the loops' results, stored where the compiler cannot drop them */
   volatile uint64_t sink = 0;
   for (int i = 0; i < threads; i++) sink ^= ws[i].sink;

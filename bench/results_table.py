@@ -184,15 +184,15 @@ def text_lines(doc):
         else:
             line = f"{p}: no peer ran at {p}"
         lines.append(line)
-        if ceiling_line(p, s, doc):
-            lines.append(ceiling_line(p, s, doc))
+        if (ceil := ceiling_line(p, s, doc)):
+            lines.append(ceil)
         if p in TARGET_VS_FP32:
             B, T = TARGET_SHAPE
             got = ", ".join(f"{m} {v:.2f}x" for m, v in s["vs_fp32_target"].items()) or "-"
             lines.append(f"{p} bertd {p} / bertd fp32 at {B}x{T}: {got} "
                          f"(target >= {TARGET_VS_FP32[p]}x)")
-        if p == "bf16" and peak_ratio_line(doc):
-            lines.append(peak_ratio_line(doc))
+        if p == "bf16" and (ratio := peak_ratio_line(doc)):
+            lines.append(ratio)
     rss = {}
     for r in rows:
         rss.setdefault(r["model"], {})[(r["engine"], r["precision"])] = r["peak_rss_mib"]
@@ -248,15 +248,15 @@ def markdown_lines(doc):
                          + (f", batch 1 with T <= 64 min {s['stream_min']:.2f}"
                             if s["stream_min"] else "")
                          + f"; below 1.0 on {s['below']} of {s['n']} shapes.")
-        if ceiling_line(p, s, doc):
-            lines.append(f"- {ceiling_line(p, s, doc)}.")
+        if (ceil := ceiling_line(p, s, doc)):
+            lines.append(f"- {ceil}.")
         if p in TARGET_VS_FP32 and s["vs_fp32_target"]:
             B, T = TARGET_SHAPE
             lines.append(f"- bertd {p} / bertd fp32 at {B} x {T}: " + ", ".join(
                 f"{m} {v:.2f}x" for m, v in s["vs_fp32_target"].items())
                 + f" (target >= {TARGET_VS_FP32[p]}x).")
-        if p == "bf16" and peak_ratio_line(doc):
-            lines.append(f"- {peak_ratio_line(doc)}.")
+        if p == "bf16" and (ratio := peak_ratio_line(doc)):
+            lines.append(f"- {ratio}.")
     lines.append("")
     engines = ["bertd"] + peers
     lines.append("| model | precision | " + " | ".join(f"{e} peak RSS MiB" for e in engines) + " |")
