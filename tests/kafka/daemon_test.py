@@ -1107,10 +1107,16 @@ def case_rebalance(a):
         wait_log(h, "daemon-a.log", r"assigned 3 partition", 60, [da])
         while produced[0] < len(recs) // 3:
             time.sleep(0.1)
+        a_before = len(assignments(h, "daemon-a.log"))
         db = h.spawn_daemon(cfg, "daemon-b.log")
         b_started.set()
         try:
             wait_log(h, "daemon-b.log", r"assigned [12] partition", 60, [db])
+            # A logs its own new assignment a few milliseconds after B may log B's: read A's
+            # count once A has logged it (a run read A's old 3 beside B's 1)
+            deadline = time.time() + 30
+            while len(assignments(h, "daemon-a.log")) <= a_before and time.time() < deadline:
+                time.sleep(0.05)
         finally:
             b_assigned.set()  # never leave the producer waiting
         b_parts = assignments(h, "daemon-b.log")[-1]
